@@ -1,0 +1,26 @@
+//! bigin-sync: keeps `<root>/<Module>/<record_id>/` folders in two-way sync with the
+//! attachments of Zoho Bigin (or Zoho CRM) records.
+//!
+//! The crate is split the way data flows (see README "Architecture"):
+//! - [`config`]: the TOML file, defaults, validation and secrets;
+//! - [`zoho`]: the HTTP client for Zoho's attachments API and OAuth;
+//! - [`sandbox`]: a faithful in-process fake of that API for tests and `demo`;
+//! - [`journal`]: the SQLite record of what both sides held at the last sync;
+//! - [`scan`]: reading a record folder (stat, hash cache, ignore rules);
+//! - [`planner`]: the pure three-way comparison that decides actions;
+//! - [`executor`]: performs actions with retry, backoff, intents and trash;
+//! - [`watcher`], [`poller`]: decide *when* a record is looked at;
+//! - [`daemon`], [`cli`]: process life, signals, systemd, commands.
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod executor;
+pub mod journal;
+pub mod model;
+pub mod planner;
+pub mod poller;
+pub mod sandbox;
+pub mod scan;
+pub mod watcher;
+pub mod zoho;

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    bigin_sync::cli::main()
+}

@@ -1,0 +1,151 @@
+//! Domain types shared by several modules: products, modules, attachments as listed by Zoho.
+//!
+//! They carry no behaviour beyond parsing and display so that the sandbox, the client and
+//! the planner can each speak about the same things without depending on one another.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Which Zoho product (and API version) is spoken to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Product {
+    /// Zoho Bigin, `/bigin/v2/...`.
+    #[default]
+    Bigin,
+    /// Zoho CRM, `/crm/v8/...`.
+    Crm,
+}
+
+impl Product {
+    /// The path prefix of the product's REST API, e.g. `bigin/v2`.
+    pub fn api_prefix(self) -> &'static str {
+        match self {
+            Product::Bigin => "bigin/v2",
+            Product::Crm => "crm/v8",
+        }
+    }
+
+    /// The module API names the product documents for attachments.
+    pub fn documented_modules(self) -> &'static [&'static str] {
+        match self {
+            Product::Bigin => &[
+                "Contacts",
+                "Pipelines",
+                "Accounts",
+                "Products",
+                "Tasks",
+                "Events",
+                "Notes",
+            ],
+            Product::Crm => &[
+                "Leads",
+                "Accounts",
+                "Contacts",
+                "Deals",
+                "Campaigns",
+                "Tasks",
+                "Cases",
+                "Events",
+                "Calls",
+                "Solutions",
+                "Products",
+                "Vendors",
+                "Price_Books",
+                "Quotes",
+                "Sales_Orders",
+                "Purchase_Orders",
+                "Invoices",
+                "Appointments",
+                "Services",
+                "Notes",
+            ],
+        }
+    }
+
+    /// Maps a folder name to the module API name: exact API names, and the UI names that
+    /// differ from them (Bigin's "Companies" is the `Accounts` module).
+    pub fn module_for_folder(self, folder: &str) -> Option<&'static str> {
+        if let Some(m) = self.documented_modules().iter().find(|m| **m == folder) {
+            return Some(m);
+        }
+        match (self, folder) {
+            (Product::Bigin, "Companies") => Some("Accounts"),
+            (Product::Bigin, "Deals") => Some("Pipelines"),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Product {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Product::Bigin => "bigin",
+            Product::Crm => "crm",
+        })
+    }
+}
+
+/// What an attachment holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AttachmentKind {
+    /// File bytes, downloadable.
+    File,
+    /// A link attachment (`$type` = "Link URL"); `File_Name` is its title.
+    Link { url: String },
+}
+
+/// One attachment of a record as the list call reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RemoteAttachment {
+    /// The attachment id (a 19-digit string).
+    pub id: String,
+    /// `$file_id`, absent for links.
+    pub file_id: Option<String>,
+    /// `File_Name` as Zoho holds it: untrusted, may contain `/`, `..`, control characters.
+    pub file_name: String,
+    /// `Size` in bytes (Zoho sends it as a string); 0 for links.
+    pub size: u64,
+    pub kind: AttachmentKind,
+    /// `Created_Time` as sent (ISO 8601 with offset), when present.
+    pub created_time: Option<String>,
+    /// `Modified_Time` as sent, when present.
+    pub modified_time: Option<String>,
+}
+
+/// A record followed by the daemon: module API name plus record id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RecordKey {
+    pub module: String,
+    pub record_id: String,
+}
+
+impl fmt::Display for RecordKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.module, self.record_id)
+    }
+}
+
+/// A BLAKE3 content hash, hex encoded in the journal and logs.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ContentHash(pub [u8; 32]);
+
+impl ContentHash {
+    pub fn of_bytes(bytes: &[u8]) -> Self {
+        ContentHash(*blake3::hash(bytes).as_bytes())
+    }
+
+    pub fn to_hex(&self) -> String {
+        blake3::Hash::from_bytes(self.0).to_hex().to_string()
+    }
+
+    pub fn from_hex(s: &str) -> Option<Self> {
+        blake3::Hash::from_hex(s).ok().map(|h| ContentHash(*h.as_bytes()))
+    }
+}
+
+impl fmt::Debug for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ContentHash({})", &self.to_hex()[..12])
+    }
+}

@@ -1,0 +1,1 @@
+//! watcher (in progress)

@@ -1,0 +1,1 @@
+//! zoho (in progress)
