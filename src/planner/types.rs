@@ -1,0 +1,103 @@
+//! Inputs and outputs of the planner. Defined apart from the planner logic because the
+//! scanner produces [`LocalEntry`], the journal layer produces [`SyncedEntry`] and the
+//! executor consumes [`Action`].
+
+use crate::model::{ContentHash, RemoteAttachment};
+
+/// One regular file in a record folder, as the scanner saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalEntry {
+    /// File name inside the record folder (never a path).
+    pub name: String,
+    pub size: u64,
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub mtime_ns: i64,
+    pub inode: u64,
+    /// BLAKE3 of the content (taken from the hash cache when size, mtime and inode match).
+    pub hash: ContentHash,
+    /// For a `.url` file (`[InternetShortcut]` / `URL=`): the link it holds.
+    pub link_url: Option<String>,
+    /// Unchanged (size and mtime) for at least the debounce window; unstable files are
+    /// neither uploaded nor treated as deleted.
+    pub stable: bool,
+}
+
+/// What both sides held when they last agreed, one row per local file / attachment pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncedEntry {
+    pub local_name: String,
+    pub attachment_id: String,
+    pub file_id: Option<String>,
+    /// `File_Name` on the Zoho side (may differ from `local_name` after name mapping).
+    pub remote_name: String,
+    pub size: u64,
+    pub hash: ContentHash,
+    pub mtime_ns: i64,
+    pub inode: u64,
+    /// Set for link attachments synced as `.url` files.
+    pub link_url: Option<String>,
+}
+
+/// Which way changes flow (config `sync.direction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    #[default]
+    Both,
+    /// Local changes go up; nothing local is written or trashed.
+    UploadOnly,
+    /// Remote changes come down; nothing remote is created or deleted.
+    DownloadOnly,
+}
+
+/// Everything the planner looks at for one record.
+#[derive(Debug, Clone)]
+pub struct PlanInput<'a> {
+    /// The record folder's files; `None` when the folder could not be read (unknown,
+    /// never "empty").
+    pub local: Option<&'a [LocalEntry]>,
+    /// The record's attachments; `None` when the list call failed or was partial.
+    pub remote: Option<&'a [RemoteAttachment]>,
+    pub synced: &'a [SyncedEntry],
+    /// Stamp used in conflict names, e.g. `2026-11-25 101500` (the planner reads no clock).
+    pub conflict_stamp: &'a str,
+    pub direction: Direction,
+}
+
+/// One step the executor performs. Each one, once confirmed, moves the journal forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// A local file with no synced base and no same-named attachment: upload it.
+    Upload { local_name: String, remote_name: String },
+    /// A local `.url` file with no base: upload it as a link attachment.
+    UploadLink { local_name: String, url: String, title: String },
+    /// The local file changed since the last sync: upload the new version, record it,
+    /// then delete `old_attachment_id` (never a moment with zero copies).
+    Replace { local_name: String, remote_name: String, old_attachment_id: String },
+    /// A new attachment: download it to `local_name` (a `.url` file for links).
+    Download { attachment_id: String, local_name: String },
+    /// The attachment behind an unchanged local file was replaced remotely (old id gone,
+    /// new id with the same name): fetch the new one; the old local version goes to trash.
+    ReplaceLocal { attachment_id: String, local_name: String, old_attachment_id: String },
+    /// New on both sides with the same name and size: fetch the remote bytes, compare
+    /// hashes; equal → adopt as one, different → save the remote under `conflict_name`.
+    CompareAndAdopt { attachment_id: String, local_name: String, conflict_name: String },
+    /// A same-named link/.url pair pointing at the same URL: adopt without transfer.
+    Adopt { attachment_id: String, local_name: String },
+    /// Both sides changed differently: the remote one lands under `conflict_name`.
+    DownloadConflict { attachment_id: String, conflict_name: String },
+    /// The user deleted the local file: delete the attachment.
+    DeleteRemote { attachment_id: String, local_name: String },
+    /// The attachment was deleted in Zoho: move the local file to the trash.
+    TrashLocal { local_name: String, attachment_id: String },
+    /// Gone on both sides: drop the journal row.
+    Forget { local_name: String },
+    /// Metadata-only change (touched, same hash, or renamed inode): update the journal.
+    Refresh { local_name: String },
+}
+
+impl Action {
+    /// True for the actions the delete guard counts (they remove something a user holds).
+    pub fn is_delete(&self) -> bool {
+        matches!(self, Action::DeleteRemote { .. } | Action::TrashLocal { .. })
+    }
+}
