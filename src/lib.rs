@@ -15,6 +15,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod engine;
 pub mod executor;
 pub mod journal;
 pub mod model;

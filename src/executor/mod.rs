@@ -1,1 +1,389 @@
-//! executor (in progress)
+//! Performs the planner's actions against Zoho and the disk, one confirmed step at a time.
+//!
+//! Each action commits its outcome to the journal in one transaction once it is
+//! confirmed on both sides, so a crash between two actions loses nothing: the next
+//! reconcile re-reads the three trees and plans again. The order of operations inside an
+//! action is what makes it crash-safe (see README "Safety model"):
+//! - upload: intent row → POST → journal row with the attachment id (intent cleared);
+//! - replace: upload the new version as above → DELETE the old attachment;
+//! - download: GET into a temp file in the record folder → fsync → no-clobber link → journal;
+//! - remote delete seen: move the local file to the trash → journal;
+//! - local delete seen: DELETE → journal (an attachment already gone counts as done).
+//!
+//! Retryable errors are retried with exponential backoff and full jitter (honouring
+//! `Retry-After`); what is still failing at the end of a pass is persisted with its next
+//! attempt time, so a restart does not reset the backoff. Permanent errors park the entry.
+
+mod actions;
+pub mod adopt;
+pub mod gate;
+mod retry;
+pub mod trash;
+
+pub use retry::RetryPolicy;
+
+use crate::journal::{FailureRow, Journal, JournalError};
+use crate::model::{RecordKey, RemoteAttachment};
+use crate::planner::{Action, LocalEntry, SyncedEntry};
+use crate::zoho::{ErrorClass, ZohoClient, ZohoError};
+use gate::ApiGate;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Everything the executor needs to know about one record to carry out its actions.
+#[derive(Debug, Clone)]
+pub struct RecordWork {
+    pub key: RecordKey,
+    pub dir: PathBuf,
+    pub local: HashMap<String, LocalEntry>,
+    /// The record's attachments by id, as last listed.
+    pub remote: HashMap<String, RemoteAttachment>,
+    /// The journal's rows by local name.
+    pub synced: HashMap<String, SyncedEntry>,
+    /// Failure rows by subject (local name or attachment id).
+    pub failures: HashMap<String, FailureRow>,
+}
+
+impl RecordWork {
+    /// Attachment ids the journal or the last list already know: never adopted as the
+    /// result of an interrupted upload.
+    fn known_attachment_ids(&self) -> HashSet<String> {
+        self.remote
+            .keys()
+            .cloned()
+            .chain(self.synced.values().map(|e| e.attachment_id.clone()))
+            .collect()
+    }
+}
+
+/// How an action ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Confirmed on both sides and in the journal.
+    Done,
+    /// Not attempted or abandoned without harm; the next reconcile plans again
+    /// (the file changed meanwhile, it is still backing off, ...).
+    Skipped(String),
+    /// A retryable failure outlived this pass's retries; retried after `next_attempt_unix`.
+    Deferred { message: String, next_attempt_unix: i64 },
+    /// A permanent failure: parked until the file changes or the user runs `retry`.
+    Parked(String),
+}
+
+/// A change the action made to the remote side, so the caller's cached view of the
+/// record's attachments stays true without listing again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteDelta {
+    Added(RemoteAttachment),
+    Removed(String),
+}
+
+/// The result of one action, for logs, status and the remote cache.
+#[derive(Debug, Clone)]
+pub struct ActionReport {
+    pub action: &'static str,
+    pub subject: String,
+    pub outcome: Outcome,
+    pub bytes: u64,
+    pub attachment_id: Option<String>,
+    pub deltas: Vec<RemoteDelta>,
+}
+
+/// Why an action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error(transparent)]
+    Zoho(#[from] ZohoError),
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file changed (or appeared, or vanished) since it was scanned: plan again.
+    #[error("{0} changed since it was scanned; will plan again")]
+    Changed(String),
+    #[error("the action refers to something the reconcile did not see: {0}")]
+    Inconsistent(String),
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+impl ExecError {
+    pub(crate) fn io(op: &'static str, path: &Path, source: std::io::Error) -> Self {
+        ExecError::Io { op, path: path.to_path_buf(), source }
+    }
+}
+
+/// Work done by one action on success.
+#[derive(Debug, Default)]
+pub(crate) struct Done {
+    bytes: u64,
+    attachment_id: Option<String>,
+    deltas: Vec<RemoteDelta>,
+}
+
+/// Remembers the paths the daemon itself just wrote, so that the watcher does not
+/// report them back as user changes.
+#[derive(Debug, Default)]
+pub struct SelfWrites {
+    paths: Mutex<HashMap<PathBuf, Instant>>,
+}
+
+impl SelfWrites {
+    const HOLD: Duration = Duration::from_secs(5);
+
+    pub fn note(&self, path: &Path) {
+        let mut m = self.paths.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        m.retain(|_, t| now.duration_since(*t) < Self::HOLD);
+        m.insert(path.to_path_buf(), now);
+    }
+
+    /// True when `path` was written by the daemon in the last few seconds.
+    pub fn is_own(&self, path: &Path) -> bool {
+        let m = self.paths.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(path).is_some_and(|t| t.elapsed() < Self::HOLD)
+    }
+}
+
+/// Carries out actions. Shared by all reconciles (cheap to clone).
+#[derive(Clone)]
+pub struct Executor {
+    client: ZohoClient,
+    journal: Arc<Journal>,
+    gate: Arc<ApiGate>,
+    trash_dir: PathBuf,
+    self_writes: Arc<SelfWrites>,
+    policy: RetryPolicy,
+}
+
+impl Executor {
+    pub fn new(
+        client: ZohoClient,
+        journal: Arc<Journal>,
+        state_dir: &Path,
+        self_writes: Arc<SelfWrites>,
+        policy: RetryPolicy,
+    ) -> Self {
+        Executor {
+            client,
+            journal,
+            gate: Arc::new(ApiGate::new()),
+            trash_dir: state_dir.join("trash"),
+            self_writes,
+            policy,
+        }
+    }
+
+    pub fn gate(&self) -> &ApiGate {
+        &self.gate
+    }
+
+    pub fn client(&self) -> &ZohoClient {
+        &self.client
+    }
+
+    pub fn journal(&self) -> &Arc<Journal> {
+        &self.journal
+    }
+
+    /// Runs a journal operation off the async workers.
+    pub async fn db<T, F>(&self, f: F) -> Result<T, ExecError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Journal) -> Result<T, JournalError> + Send + 'static,
+    {
+        let journal = self.journal.clone();
+        tokio::task::spawn_blocking(move || f(&journal))
+            .await
+            .map_err(|e| ExecError::Task(e.to_string()))?
+            .map_err(ExecError::Journal)
+    }
+
+    /// Performs one action and records its outcome (journal row, failure row, logs).
+    pub async fn run(&self, work: &RecordWork, action: &Action) -> ActionReport {
+        let (name, subject) = describe(action);
+        let mut report = ActionReport {
+            action: name,
+            subject: subject.to_string(),
+            outcome: Outcome::Done,
+            bytes: 0,
+            attachment_id: None,
+            deltas: Vec::new(),
+        };
+        let now = unix_now();
+        if let Some(f) = work.failures.get(subject) {
+            if f.parked && !self.local_changed_since(work, subject, f.since_unix) {
+                report.outcome = Outcome::Skipped(format!("parked: {}", f.message));
+                return report;
+            }
+            if !f.parked && f.next_attempt_unix > now {
+                report.outcome = Outcome::Skipped("backing off after earlier failures".into());
+                return report;
+            }
+        }
+        let started = Instant::now();
+        let result = self.perform(work, action).await;
+        let ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(done) => {
+                report.bytes = done.bytes;
+                report.attachment_id = done.attachment_id;
+                report.deltas = done.deltas;
+                tracing::info!(
+                    action = name,
+                    module = %work.key.module,
+                    record = %work.key.record_id,
+                    file = subject_file(action),
+                    attachment_id = report.attachment_id.as_deref().unwrap_or(""),
+                    bytes = report.bytes,
+                    ms,
+                    "{name} done"
+                );
+                if work.failures.contains_key(subject) {
+                    let key = work.key.clone();
+                    let s = subject.to_string();
+                    if let Err(e) = self.db(move |j| j.clear_failure(&key, &s)).await {
+                        tracing::warn!(error = %e, "could not clear a failure row");
+                    }
+                }
+            }
+            Err(ExecError::Changed(what)) => {
+                tracing::debug!(action = name, record = %work.key, what, "changed meanwhile");
+                report.outcome = Outcome::Skipped(format!("{what} changed meanwhile"));
+            }
+            Err(e) => {
+                report.outcome = self.record_failure(work, name, subject, &e).await;
+            }
+        }
+        report
+    }
+
+    /// Persists a failure: parked for permanent errors (logged once at ERROR), with a
+    /// persisted next attempt time for retryable ones.
+    async fn record_failure(
+        &self,
+        work: &RecordWork,
+        action: &'static str,
+        subject: &str,
+        err: &ExecError,
+    ) -> Outcome {
+        let message = err.to_string();
+        let previous = work.failures.get(subject);
+        let attempts = previous.map_or(0, |f| f.attempts) + 1;
+        let parked = !is_retryable(err);
+        let now = unix_now();
+        let next_attempt_unix = if parked {
+            now
+        } else {
+            now + self.policy.persisted_delay(attempts).as_secs() as i64
+        };
+        if parked {
+            if !previous.is_some_and(|f| f.parked && f.message == message) {
+                tracing::error!(
+                    action,
+                    module = %work.key.module,
+                    record = %work.key.record_id,
+                    file = subject,
+                    error = %message,
+                    "parked: will not retry until the file changes or `bigin-sync retry` is run"
+                );
+            }
+        } else {
+            tracing::warn!(
+                action,
+                module = %work.key.module,
+                record = %work.key.record_id,
+                file = subject,
+                attempts,
+                retry_in_s = next_attempt_unix - now,
+                error = %message,
+                "failed for now; will retry"
+            );
+        }
+        let key = work.key.clone();
+        let s = subject.to_string();
+        let m = message.clone();
+        if let Err(e) = self
+            .db(move |j| j.record_failure(&key, &s, action, &m, parked, attempts, next_attempt_unix))
+            .await
+        {
+            tracing::error!(error = %e, "could not record a failure in the journal");
+        }
+        if parked {
+            Outcome::Parked(message)
+        } else {
+            Outcome::Deferred { message, next_attempt_unix }
+        }
+    }
+
+    /// True when the local file a parked failure is about was modified after it parked.
+    fn local_changed_since(&self, work: &RecordWork, subject: &str, since_unix: i64) -> bool {
+        work.local
+            .get(subject)
+            .is_some_and(|l| l.mtime_ns / 1_000_000_000 > since_unix)
+    }
+}
+
+/// Short name and subject (local name or attachment id) of an action.
+pub fn describe(action: &Action) -> (&'static str, &str) {
+    match action {
+        Action::Upload { local_name, .. } => ("upload", local_name),
+        Action::UploadLink { local_name, .. } => ("upload_link", local_name),
+        Action::Replace { local_name, .. } => ("replace", local_name),
+        Action::Download { attachment_id, .. } => ("download", attachment_id),
+        Action::ReplaceLocal { attachment_id, .. } => ("replace_local", attachment_id),
+        Action::CompareAndAdopt { attachment_id, .. } => ("compare", attachment_id),
+        Action::Adopt { local_name, .. } => ("adopt", local_name),
+        Action::DownloadConflict { attachment_id, .. } => ("download_conflict", attachment_id),
+        Action::DeleteRemote { attachment_id, .. } => ("delete_remote", attachment_id),
+        Action::TrashLocal { local_name, .. } => ("trash_local", local_name),
+        Action::Forget { local_name } => ("forget", local_name),
+        Action::Refresh { local_name } => ("refresh", local_name),
+    }
+}
+
+/// The local file name an action is about, for log lines.
+fn subject_file(action: &Action) -> &str {
+    match action {
+        Action::Upload { local_name, .. }
+        | Action::UploadLink { local_name, .. }
+        | Action::Replace { local_name, .. }
+        | Action::Download { local_name, .. }
+        | Action::ReplaceLocal { local_name, .. }
+        | Action::CompareAndAdopt { local_name, .. }
+        | Action::Adopt { local_name, .. }
+        | Action::DeleteRemote { local_name, .. }
+        | Action::TrashLocal { local_name, .. }
+        | Action::Forget { local_name }
+        | Action::Refresh { local_name } => local_name,
+        Action::DownloadConflict { conflict_name, .. } => conflict_name,
+    }
+}
+
+fn is_retryable(err: &ExecError) -> bool {
+    match err {
+        ExecError::Zoho(z) => !matches!(z.class(), ErrorClass::Permanent),
+        ExecError::Journal(_) | ExecError::Task(_) => true,
+        ExecError::Io { source, .. } => matches!(
+            source.kind(),
+            std::io::ErrorKind::Interrupted
+                | std::io::ErrorKind::WouldBlock
+                | std::io::ErrorKind::TimedOut
+                | std::io::ErrorKind::StorageFull
+        ),
+        ExecError::Changed(_) | ExecError::Inconsistent(_) => true,
+    }
+}
+
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

@@ -1,1 +1,189 @@
-//! watcher (in progress)
+//! Local change hints from the filesystem (inotify, or polling on network filesystems).
+//!
+//! Events are only hints: they mark a record folder dirty, and the reconcile then reads
+//! the folder itself. Anything the watcher cannot map to one record (a new module folder,
+//! a queue overflow, a watcher error) asks for a full rescan, and a periodic rescan runs
+//! anyway, so a lost event delays a sync but never loses it.
+
+use crate::executor::SelfWrites;
+use notify::{PollWatcher, RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::{DebounceEventResult, Debouncer, NoCache, RecommendedCache, new_debouncer_opt};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// How changes are noticed (config `sync.watch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WatchMode {
+    /// inotify; falls back to polling when the kernel's watch limit is reached.
+    #[default]
+    Auto,
+    /// notify's PollWatcher (network filesystems where inotify sees nothing).
+    Poll,
+}
+
+/// What a filesystem event means to the scheduler.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum WatchEvent {
+    /// Something changed inside `<root>/<module_folder>/<record_folder>/`.
+    Record { module_folder: String, record_folder: String },
+    /// Folders were added or removed above record level, or events were lost.
+    Rescan,
+}
+
+/// Keeps the underlying watcher alive; dropping it stops watching.
+pub enum Watcher {
+    Inotify(Debouncer<RecommendedWatcher, RecommendedCache>),
+    Poll(Debouncer<PollWatcher, NoCache>),
+}
+
+/// Debounce of raw events before they become hints; short, because the reconcile has its
+/// own stability check (`sync.debounce`).
+const EVENT_DEBOUNCE: Duration = Duration::from_millis(50);
+/// How often the PollWatcher walks the tree.
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Maps a changed path to the hint it means.
+pub fn classify(root: &Path, path: &Path) -> Option<WatchEvent> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Vec<&str> = rel
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => s.to_str(),
+            _ => None,
+        })
+        .collect();
+    match parts.as_slice() {
+        [] | [_] => Some(WatchEvent::Rescan),
+        [module, record, ..] => Some(WatchEvent::Record {
+            module_folder: (*module).to_string(),
+            record_folder: (*record).to_string(),
+        }),
+    }
+}
+
+/// Starts watching `root` recursively; hints go to `tx`.
+pub fn start(
+    root: &Path,
+    mode: WatchMode,
+    tx: UnboundedSender<WatchEvent>,
+    self_writes: Arc<SelfWrites>,
+) -> Result<Watcher, notify::Error> {
+    let handler = make_handler(root.to_path_buf(), tx.clone(), self_writes.clone());
+    if mode == WatchMode::Auto {
+        let started = new_debouncer_opt::<_, RecommendedWatcher, RecommendedCache>(
+            EVENT_DEBOUNCE,
+            None,
+            handler,
+            RecommendedCache::new(),
+            notify::Config::default(),
+        )
+        .and_then(|mut d| d.watch(root, RecursiveMode::Recursive).map(|()| d));
+        match started {
+            Ok(d) => return Ok(Watcher::Inotify(d)),
+            Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
+                tracing::error!(
+                    "inotify watch limit reached: raise fs.inotify.max_user_watches \
+                     (sysctl -w fs.inotify.max_user_watches=524288); falling back to polling"
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let handler = make_handler(root.to_path_buf(), tx, self_writes);
+    let mut d = new_debouncer_opt::<_, PollWatcher, NoCache>(
+        EVENT_DEBOUNCE.max(Duration::from_millis(100)),
+        None,
+        handler,
+        NoCache,
+        notify::Config::default().with_poll_interval(POLL_INTERVAL),
+    )?;
+    d.watch(root, RecursiveMode::Recursive)?;
+    Ok(Watcher::Poll(d))
+}
+
+fn make_handler(
+    root: PathBuf,
+    tx: UnboundedSender<WatchEvent>,
+    self_writes: Arc<SelfWrites>,
+) -> impl FnMut(DebounceEventResult) + Send + 'static {
+    move |result: DebounceEventResult| match result {
+        Ok(events) => {
+            let mut sent = std::collections::HashSet::new();
+            for ev in events {
+                if ev.need_rescan() {
+                    if sent.insert(WatchEvent::Rescan) {
+                        let _ = tx.send(WatchEvent::Rescan);
+                    }
+                    continue;
+                }
+                for path in &ev.paths {
+                    if self_writes.is_own(path) || is_own_temp(path) {
+                        continue;
+                    }
+                    if let Some(hint) = classify(&root, path)
+                        && sent.insert(hint.clone())
+                    {
+                        let _ = tx.send(hint);
+                    }
+                }
+            }
+        }
+        Err(errors) => {
+            for e in &errors {
+                tracing::warn!(error = %e, "file watcher error; doing a full rescan");
+                if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
+                    tracing::error!("inotify watch limit reached: raise fs.inotify.max_user_watches");
+                }
+            }
+            let _ = tx.send(WatchEvent::Rescan);
+        }
+    }
+}
+
+/// The daemon's own download temp files: never a user change.
+fn is_own_temp(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".bigin-sync.part"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_paths_by_depth() {
+        let root = Path::new("/srv/bigin");
+        assert_eq!(classify(root, Path::new("/srv/bigin")), Some(WatchEvent::Rescan));
+        assert_eq!(classify(root, Path::new("/srv/bigin/Contacts")), Some(WatchEvent::Rescan));
+        assert_eq!(
+            classify(root, Path::new("/srv/bigin/Contacts/123 Acme/a.pdf")),
+            Some(WatchEvent::Record { module_folder: "Contacts".into(), record_folder: "123 Acme".into() })
+        );
+        assert_eq!(classify(root, Path::new("/elsewhere/x")), None);
+    }
+
+    #[tokio::test]
+    async fn reports_a_new_file_as_its_record() {
+        let tmp = tempfile::tempdir().unwrap();
+        let record = tmp.path().join("Contacts").join("1234567");
+        std::fs::create_dir_all(&record).unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let _w = start(tmp.path(), WatchMode::Auto, tx, Arc::new(SelfWrites::default())).unwrap();
+        std::fs::write(record.join("a.txt"), b"x").unwrap();
+        let want = WatchEvent::Record { module_folder: "Contacts".into(), record_folder: "1234567".into() };
+        let got = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                match rx.recv().await {
+                    Some(ev) if ev == want => return true,
+                    Some(_) => continue,
+                    None => return false,
+                }
+            }
+        })
+        .await;
+        assert_eq!(got, Ok(true));
+    }
+}

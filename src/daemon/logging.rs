@@ -1,0 +1,29 @@
+//! Logging setup: text without colours when stderr is not a terminal (journald), or one
+//! JSON object per line.
+
+use std::io::IsTerminal;
+use tracing_subscriber::EnvFilter;
+
+/// Output format of log lines (config `log_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Installs the global subscriber. `RUST_LOG` wins over `level` when set. Safe to call
+/// twice (the second call does nothing).
+pub fn init(format: LogFormat, level: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+    };
+}

@@ -1,0 +1,303 @@
+//! The daemon's loop: which record to reconcile when.
+//!
+//! Watcher hints and poll schedules only say *which record* to look at. Each record is
+//! reconciled by at most one task at a time; records run in parallel up to a limit.
+
+use super::follow::refresh_followed;
+use super::setup::Runtime;
+use crate::engine::{Engine, PassReport, Prepared};
+use crate::model::RecordKey;
+use crate::poller::PollPolicy;
+use crate::scan::RecordFolder;
+use crate::watcher::WatchEvent;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// What can change at runtime (SIGHUP) besides the engine settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub poll: PollPolicy,
+    pub debounce: Duration,
+    pub rescan_interval: Duration,
+}
+
+#[derive(Debug)]
+struct Slot {
+    folder: RecordFolder,
+    next_poll: Instant,
+    idle_polls: u32,
+    dirty_at: Option<Instant>,
+    running: bool,
+}
+
+/// Requests from outside the loop.
+#[derive(Debug)]
+pub enum Control {
+    /// New settings after SIGHUP.
+    Reload(Schedule),
+}
+
+pub struct Scheduler {
+    rt: Arc<Runtime>,
+    schedule: Schedule,
+    slots: HashMap<RecordKey, Slot>,
+    last_status: String,
+    totals: PassReport,
+}
+
+/// Time from a watcher hint to the reconcile: short, to gather a burst of events.
+const HINT_DELAY: Duration = Duration::from_millis(20);
+const TICK: Duration = Duration::from_millis(50);
+
+impl Scheduler {
+    pub fn new(rt: Arc<Runtime>, schedule: Schedule) -> Self {
+        Scheduler { rt, schedule, slots: HashMap::new(), last_status: String::new(), totals: PassReport::default() }
+    }
+
+    fn engine(&self) -> &Arc<Engine> {
+        &self.rt.engine
+    }
+
+    /// Re-reads the record folders; new ones are due at once, all are marked dirty.
+    pub async fn rescan(&mut self) {
+        let folders = match refresh_followed(self.engine(), &self.rt.journal).await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "cannot read the sync root; nothing is deleted anywhere until it is back");
+                return;
+            }
+        };
+        let j = self.rt.journal.clone();
+        let rows = tokio::task::spawn_blocking(move || j.followed()).await.ok().and_then(Result::ok).unwrap_or_default();
+        let polls: HashMap<RecordKey, (i64, u32)> =
+            rows.into_iter().map(|r| (r.key, (r.next_poll_unix, r.idle_polls))).collect();
+        let now = Instant::now();
+        let now_unix = crate::executor::unix_now();
+        let mut next: HashMap<RecordKey, Slot> = HashMap::new();
+        for folder in folders {
+            let key = folder.key.clone();
+            let slot = match self.slots.remove(&key) {
+                Some(mut s) => {
+                    s.folder = folder;
+                    s.dirty_at.get_or_insert(now);
+                    s
+                }
+                None => {
+                    let (next_unix, idle) = polls.get(&key).copied().unwrap_or((now_unix, 0));
+                    let wait = Duration::from_secs(next_unix.saturating_sub(now_unix).max(0) as u64);
+                    Slot { folder, next_poll: now + wait, idle_polls: idle, dirty_at: Some(now), running: false }
+                }
+            };
+            next.insert(key, slot);
+        }
+        // Slots of unfollowed records that are still running finish on their own.
+        for (key, slot) in self.slots.drain() {
+            if slot.running {
+                next.entry(key).or_insert(slot);
+            }
+        }
+        self.slots = next;
+    }
+
+    fn on_hint(&mut self, ev: WatchEvent) -> bool {
+        match ev {
+            WatchEvent::Rescan => true,
+            WatchEvent::Record { module_folder, record_folder } => {
+                let hit = self.slots.values_mut().find(|s| {
+                    s.folder.folder_name == record_folder
+                        && s.folder.path.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str())
+                            == Some(module_folder.as_str())
+                });
+                match hit {
+                    Some(slot) => {
+                        let at = Instant::now() + HINT_DELAY;
+                        slot.dirty_at = Some(slot.dirty_at.map_or(at, |d| d.min(at)));
+                        false
+                    }
+                    // A folder we do not follow yet: maybe a new record.
+                    None => true,
+                }
+            }
+        }
+    }
+
+    fn spawn_due(&mut self, tasks: &mut JoinSet<(RecordKey, bool, Result<(Prepared, PassReport), String>)>) {
+        let limit = self.engine().settings().concurrency.max(1);
+        let now = Instant::now();
+        let mut running = self.slots.values().filter(|s| s.running).count();
+        let mut due: Vec<&mut Slot> = self
+            .slots
+            .values_mut()
+            .filter(|s| !s.running && (s.next_poll <= now || s.dirty_at.is_some_and(|d| d <= now)))
+            .collect();
+        due.sort_by_key(|s| s.dirty_at.unwrap_or(s.next_poll));
+        for slot in due {
+            if running >= limit {
+                break;
+            }
+            running += 1;
+            slot.running = true;
+            slot.dirty_at = None;
+            let poll = slot.next_poll <= now;
+            let engine = self.rt.engine.clone();
+            let folder = slot.folder.clone();
+            tasks.spawn(async move {
+                let key = folder.key.clone();
+                let result = match engine.prepare(&folder, poll).await {
+                    Ok(p) => {
+                        let report = engine.execute(vec![p.clone()], false).await;
+                        Ok((p, report))
+                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                (key, poll, result)
+            });
+        }
+    }
+
+    fn on_done(&mut self, key: RecordKey, polled: bool, result: Result<(Prepared, PassReport), String>) {
+        let followed = self.slots.len();
+        let schedule = self.schedule;
+        let Some(slot) = self.slots.get_mut(&key) else { return };
+        slot.running = false;
+        let now = Instant::now();
+        match result {
+            Ok((prepared, report)) => {
+                if prepared.listed {
+                    let active = prepared.remote_changed || report.done > 0;
+                    slot.idle_polls = if active { 0 } else { slot.idle_polls.saturating_add(1) };
+                    let delay = schedule.poll.next_delay(slot.idle_polls, followed);
+                    slot.next_poll = now + delay;
+                    let (j, k, idle) = (self.rt.journal.clone(), key.clone(), slot.idle_polls);
+                    let now_unix = crate::executor::unix_now();
+                    let next_unix = now_unix + delay.as_secs() as i64;
+                    tokio::task::spawn_blocking(move || {
+                        if let Err(e) = j.set_poll(&k, now_unix, next_unix, idle) {
+                            tracing::warn!(error = %e, "could not save the poll schedule");
+                        }
+                    });
+                } else if polled {
+                    // The list failed: try again after the base interval.
+                    slot.next_poll = now + schedule.poll.poll_interval;
+                }
+                if prepared.unstable > 0 {
+                    let at = now + schedule.debounce.max(Duration::from_millis(50)) / 2;
+                    slot.dirty_at = Some(slot.dirty_at.map_or(at, |d| d.min(at)));
+                }
+                if report.skipped > 0 && slot.dirty_at.is_none() {
+                    // Something changed under an action: look again soon.
+                    slot.dirty_at = Some(now + schedule.debounce.max(Duration::from_millis(100)));
+                }
+                if report.did_something() {
+                    tracing::info!(
+                        record = %key,
+                        done = report.done,
+                        deferred = report.deferred,
+                        parked = report.parked,
+                        blocked_deletes = report.blocked_deletes,
+                        bytes = report.bytes,
+                        "pass complete"
+                    );
+                }
+                self.totals.merge(report);
+            }
+            Err(e) => {
+                tracing::error!(record = %key, error = %e, "reconcile failed");
+                slot.dirty_at = Some(now + schedule.poll.poll_interval);
+            }
+        }
+    }
+
+    fn publish_status(&mut self) {
+        let running = self.slots.values().filter(|s| s.running).count();
+        let line = format!(
+            "following {} records; {} reconciling; {} actions done, {} failing, {} parked since start",
+            self.slots.len(),
+            running,
+            self.totals.done,
+            self.totals.deferred,
+            self.totals.parked
+        );
+        if line != self.last_status {
+            super::systemd::status(&line);
+            self.last_status = line;
+        }
+    }
+
+    /// Runs until `shutdown` fires; then lets running reconciles finish for up to
+    /// `grace` and abandons the rest (uploads keep their intent, downloads their temp
+    /// file; both are resolved at the next start).
+    pub async fn run(
+        mut self,
+        mut hints: UnboundedReceiver<WatchEvent>,
+        mut control: UnboundedReceiver<Control>,
+        shutdown: CancellationToken,
+        grace: Duration,
+    ) {
+        let mut tasks = JoinSet::new();
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut next_rescan = Instant::now() + self.schedule.rescan_interval;
+        let watchdog = super::systemd::watchdog_period();
+        let mut next_watchdog = Instant::now();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                Some(ev) = hints.recv() => {
+                    let mut rescan = self.on_hint(ev);
+                    while let Ok(ev) = hints.try_recv() {
+                        rescan |= self.on_hint(ev);
+                    }
+                    if rescan {
+                        self.rescan().await;
+                    }
+                }
+                Some(c) = control.recv() => match c {
+                    Control::Reload(s) => {
+                        self.schedule = s;
+                        next_rescan = Instant::now() + s.rescan_interval;
+                        self.rescan().await;
+                    }
+                },
+                Some(done) = tasks.join_next() => {
+                    match done {
+                        Ok((key, polled, result)) => self.on_done(key, polled, result),
+                        Err(e) => tracing::error!(error = %e, "reconcile task panicked"),
+                    }
+                    self.publish_status();
+                }
+                _ = tick.tick() => {
+                    if Instant::now() >= next_rescan {
+                        next_rescan = Instant::now() + self.schedule.rescan_interval;
+                        self.rescan().await;
+                    }
+                    if let Some(period) = watchdog && Instant::now() >= next_watchdog {
+                        super::systemd::watchdog();
+                        next_watchdog = Instant::now() + period;
+                    }
+                    self.spawn_due(&mut tasks);
+                }
+            }
+        }
+        super::systemd::stopping();
+        let pending = tasks.len();
+        if pending > 0 {
+            tracing::info!(pending, "stopping: letting running transfers finish");
+        }
+        let finished = tokio::time::timeout(grace, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_err() {
+            tracing::warn!(
+                "stopping: abandoning transfers still running; they resume safely at the next start"
+            );
+            tasks.abort_all();
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Builds the parts a command needs from the config: journal, client, engine.
+
+use crate::config::Config;
+use crate::engine::{Engine, EngineSettings};
+use crate::executor::{Executor, RetryPolicy, SelfWrites};
+use crate::journal::Journal;
+use crate::scan::IgnoreRules;
+use crate::zoho::{self, CachedToken, ClientConfig, TokenCache, ZohoClient};
+use anyhow::Context;
+use std::sync::Arc;
+
+/// The access token lives in the journal so that a restart does not spend a grant
+/// (Zoho allows ten per ten minutes).
+pub struct JournalTokenCache(pub Arc<Journal>);
+
+impl TokenCache for JournalTokenCache {
+    fn load(&self) -> Option<CachedToken> {
+        match self.0.load_token() {
+            Ok(Some((token, expires_at_unix, api_domain))) => Some(CachedToken {
+                access_token: zoho::Secret::new(token),
+                expires_at_unix,
+                api_domain,
+            }),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the cached access token");
+                None
+            }
+        }
+    }
+
+    fn store(&self, token: &CachedToken) {
+        if let Err(e) = self.0.store_token(
+            token.access_token.expose(),
+            token.expires_at_unix,
+            token.api_domain.as_deref(),
+        ) {
+            tracing::warn!(error = %e, "could not cache the access token");
+        }
+    }
+}
+
+/// The client's settings from the config.
+pub fn client_config(cfg: &Config) -> anyhow::Result<ClientConfig> {
+    let z = &cfg.zoho;
+    let refresh = cfg.require_refresh_token()?;
+    Ok(ClientConfig {
+        product: z.product,
+        api_domain: z.api_domain.clone(),
+        accounts_url: z.accounts_url.clone(),
+        client_id: z.client_id.clone(),
+        client_secret: zoho::Secret::new(z.client_secret.expose().to_string()),
+        refresh_token: zoho::Secret::new(refresh.expose().to_string()),
+        extra_modules: z.modules.clone(),
+        concurrency: z.concurrency,
+        connect_timeout: z.connect_timeout,
+        timeout: z.timeout,
+    })
+}
+
+/// The reconcile settings from the config (also what SIGHUP swaps).
+pub fn engine_settings(cfg: &Config) -> anyhow::Result<EngineSettings> {
+    Ok(EngineSettings {
+        root: cfg.root.clone(),
+        product: cfg.zoho.product,
+        extra_modules: cfg.zoho.modules.clone(),
+        debounce: cfg.sync.debounce,
+        direction: cfg.sync.direction,
+        max_delete_percent: cfg.sync.max_delete_percent,
+        ignore: IgnoreRules::new(&cfg.sync.ignore).context("sync.ignore")?,
+        concurrency: cfg.zoho.concurrency.max(1) * 2,
+    })
+}
+
+/// Everything a syncing command works with.
+pub struct Runtime {
+    pub journal: Arc<Journal>,
+    pub client: ZohoClient,
+    pub engine: Arc<Engine>,
+    pub self_writes: Arc<SelfWrites>,
+}
+
+pub fn open_journal(cfg: &Config) -> anyhow::Result<Arc<Journal>> {
+    let j = Journal::open(&cfg.state_dir)
+        .with_context(|| format!("opening the journal in {}", cfg.state_dir.display()))?;
+    Ok(Arc::new(j))
+}
+
+pub fn build(cfg: &Config, journal: Arc<Journal>, policy: RetryPolicy) -> anyhow::Result<Runtime> {
+    let client = ZohoClient::new(client_config(cfg)?, Arc::new(JournalTokenCache(journal.clone())))
+        .context("setting up the Zoho client")?;
+    let self_writes = Arc::new(SelfWrites::default());
+    let executor = Executor::new(client.clone(), journal.clone(), &cfg.state_dir, self_writes.clone(), policy);
+    let engine = Arc::new(Engine::new(engine_settings(cfg)?, executor));
+    Ok(Runtime { journal, client, engine, self_writes })
+}

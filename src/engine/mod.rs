@@ -1,0 +1,414 @@
+//! One reconcile: read the three trees of a record, plan, guard, execute.
+//!
+//! The engine is what `once` runs for every record and what the daemon's scheduler runs
+//! for each record that is due. It owns the cached view of each record's attachments so
+//! that a local change costs no list call (every call is an API credit), and it applies
+//! the pass-wide delete guard.
+
+use crate::executor::adopt::{UploadIntent, find_adoptable};
+use crate::executor::{ActionReport, Executor, Outcome, RecordWork, RemoteDelta};
+use crate::model::{Product, RecordKey, RemoteAttachment};
+use crate::planner::{self, Action, Direction, LocalEntry, PlanInput, SyncedEntry};
+use crate::scan::{self, IgnoreRules, RecordFolder};
+use futures_util::StreamExt;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+/// The settings a reconcile reads; replaced as a whole on SIGHUP.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub root: PathBuf,
+    pub product: Product,
+    pub extra_modules: Vec<String>,
+    pub debounce: Duration,
+    pub direction: Direction,
+    pub max_delete_percent: u8,
+    pub ignore: IgnoreRules,
+    /// Actions run at once across records (the client's own limit still applies).
+    pub concurrency: usize,
+}
+
+/// A record read and planned, ready to execute.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub work: RecordWork,
+    pub actions: Vec<Action>,
+    /// Files seen but not yet stable (still being written): look again after the debounce.
+    pub unstable: usize,
+    /// True when this reconcile listed the record (a poll).
+    pub listed: bool,
+    /// The remote side differs from the journal (something to download, trash or adopt).
+    pub remote_changed: bool,
+    /// The list call failed: the remote side is unknown for this reconcile.
+    pub remote_error: Option<String>,
+}
+
+/// What a pass did, for the summary log line, `once`'s exit code and sd_notify STATUS.
+#[derive(Debug, Default, Clone)]
+pub struct PassReport {
+    pub records: usize,
+    pub done: usize,
+    pub skipped: usize,
+    pub deferred: usize,
+    pub parked: usize,
+    pub blocked_deletes: usize,
+    pub unstable: usize,
+    pub list_errors: usize,
+    pub bytes: u64,
+    /// One line per entry left in error, for `once` to print.
+    pub errors: Vec<String>,
+}
+
+impl PassReport {
+    pub fn merge(&mut self, other: PassReport) {
+        self.records += other.records;
+        self.done += other.done;
+        self.skipped += other.skipped;
+        self.deferred += other.deferred;
+        self.parked += other.parked;
+        self.blocked_deletes += other.blocked_deletes;
+        self.unstable += other.unstable;
+        self.list_errors += other.list_errors;
+        self.bytes += other.bytes;
+        self.errors.extend(other.errors);
+    }
+
+    pub fn did_something(&self) -> bool {
+        self.done + self.deferred + self.parked + self.blocked_deletes + self.list_errors > 0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Exec(#[from] crate::executor::ExecError),
+    #[error("reading {path}: {source}")]
+    Scan {
+        path: PathBuf,
+        #[source]
+        source: scan::ScanError,
+    },
+}
+
+/// Runs reconciles. Shared by the scheduler's tasks.
+pub struct Engine {
+    settings: RwLock<Arc<EngineSettings>>,
+    executor: Executor,
+    remote_cache: Mutex<HashMap<RecordKey, Vec<RemoteAttachment>>>,
+    logged_skips: Mutex<HashSet<PathBuf>>,
+}
+
+impl Engine {
+    pub fn new(settings: EngineSettings, executor: Executor) -> Self {
+        Engine {
+            settings: RwLock::new(Arc::new(settings)),
+            executor,
+            remote_cache: Mutex::new(HashMap::new()),
+            logged_skips: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn settings(&self) -> Arc<EngineSettings> {
+        self.settings.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Swaps the settings (SIGHUP); reconciles already running finish with the old ones.
+    pub fn set_settings(&self, s: EngineSettings) {
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(s);
+    }
+
+    pub fn executor(&self) -> &Executor {
+        &self.executor
+    }
+
+    /// Drops the cached attachments of a record (unfollowed, or to force a list).
+    pub fn forget_remote(&self, key: &RecordKey) {
+        self.cache().remove(key);
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<RecordKey, Vec<RemoteAttachment>>> {
+        self.remote_cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads the three trees of a record and plans. `poll` asks for a fresh list; without
+    /// it the cached list is used when there is one.
+    pub async fn prepare(&self, folder: &RecordFolder, poll: bool) -> Result<Prepared, EngineError> {
+        let settings = self.settings();
+        let key = folder.key.clone();
+        let k = key.clone();
+        let (mut synced, failures, intents) = self
+            .executor
+            .db(move |j| Ok((j.entries(&k)?, j.failures(&k)?, j.intents(&k)?)))
+            .await?;
+
+        let local = self.scan(folder, &synced, &settings).await?;
+
+        let cached = self.cache().get(&key).cloned();
+        let must_list = poll || cached.is_none() || !intents.is_empty();
+        let mut remote_error = None;
+        let remote: Option<Vec<RemoteAttachment>> = if must_list {
+            match self.list(&key).await {
+                Ok(list) => {
+                    self.cache().insert(key.clone(), list.clone());
+                    Some(list)
+                }
+                Err(e) => {
+                    tracing::warn!(record = %key, error = %e, "could not list attachments; remote side unknown this time (nothing is deleted)");
+                    remote_error = Some(e.to_string());
+                    None
+                }
+            }
+        } else {
+            cached
+        };
+
+        // Uploads interrupted by a crash or a lost reply: adopt what Zoho stored.
+        if let Some(remote) = &remote
+            && !intents.is_empty()
+        {
+            self.recover_intents(&key, remote, &intents, local.as_deref(), &synced).await?;
+            let k = key.clone();
+            synced = self.executor.db(move |j| j.entries(&k)).await?;
+        }
+
+        let stamp = chrono::Local::now().format("%Y-%m-%d %H%M%S").to_string();
+        let actions = planner::plan(&PlanInput {
+            local: local.as_deref(),
+            remote: remote.as_deref(),
+            synced: &synced,
+            conflict_stamp: &stamp,
+            direction: settings.direction,
+        });
+        let remote_changed = remote.as_ref().is_some_and(|r| {
+            let remote_ids: HashSet<&str> = r.iter().map(|a| a.id.as_str()).collect();
+            let synced_ids: HashSet<&str> = synced.iter().map(|e| e.attachment_id.as_str()).collect();
+            remote_ids != synced_ids
+        });
+        let unstable = local.as_ref().map_or(0, |l| l.iter().filter(|f| !f.stable).count());
+        let work = RecordWork {
+            key,
+            dir: folder.path.clone(),
+            local: local
+                .unwrap_or_default()
+                .into_iter()
+                .map(|l| (l.name.clone(), l))
+                .collect(),
+            remote: remote
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| (a.id.clone(), a))
+                .collect(),
+            synced: synced.into_iter().map(|e| (e.local_name.clone(), e)).collect(),
+            failures: failures.into_iter().map(|f| (f.subject.clone(), f)).collect(),
+        };
+        Ok(Prepared {
+            work,
+            actions,
+            unstable,
+            listed: must_list && remote_error.is_none(),
+            remote_changed,
+            remote_error,
+        })
+    }
+
+    async fn scan(
+        &self,
+        folder: &RecordFolder,
+        synced: &[SyncedEntry],
+        settings: &EngineSettings,
+    ) -> Result<Option<Vec<LocalEntry>>, EngineError> {
+        let dir = folder.path.clone();
+        let cache = synced.to_vec();
+        let rules = settings.ignore.clone();
+        let debounce = settings.debounce;
+        let outcome = tokio::task::spawn_blocking(move || {
+            scan::scan_record(&dir, &cache, &rules, debounce, SystemTime::now())
+        })
+        .await
+        .map_err(|e| crate::executor::ExecError::Task(e.to_string()))?
+        .map_err(|source| EngineError::Scan { path: folder.path.clone(), source })?;
+        let Some(outcome) = outcome else {
+            return Ok(None);
+        };
+        let mut logged = self.logged_skips.lock().unwrap_or_else(|p| p.into_inner());
+        for s in &outcome.skipped {
+            let path = folder.path.join(&s.name);
+            if logged.insert(path.clone()) {
+                tracing::info!(path = %path.display(), reason = ?s.reason, "skipped (not synced)");
+            }
+        }
+        Ok(Some(outcome.files))
+    }
+
+    async fn list(&self, key: &RecordKey) -> Result<Vec<RemoteAttachment>, crate::executor::ExecError> {
+        let client = self.executor.client();
+        self.executor
+            .with_retry("list", || async { Ok(client.list(&key.module, &key.record_id).await?) })
+            .await
+    }
+
+    async fn recover_intents(
+        &self,
+        key: &RecordKey,
+        remote: &[RemoteAttachment],
+        intents: &[crate::journal::IntentRow],
+        local: Option<&[LocalEntry]>,
+        synced: &[SyncedEntry],
+    ) -> Result<(), EngineError> {
+        let mut known: HashSet<String> = synced.iter().map(|e| e.attachment_id.clone()).collect();
+        for intent in intents {
+            let wanted = UploadIntent {
+                remote_name: &intent.remote_name,
+                size: intent.size,
+                created_unix: intent.created_unix,
+            };
+            let id = intent.id;
+            match find_adoptable(remote, &wanted, &known) {
+                Some(att) => {
+                    known.insert(att.id.clone());
+                    // Record what was sent; a file changed since then shows up as a
+                    // local change at the next plan and is replaced.
+                    let same_local = local
+                        .and_then(|l| l.iter().find(|f| f.name == intent.local_name))
+                        .filter(|f| f.hash == intent.hash);
+                    let entry = SyncedEntry {
+                        local_name: intent.local_name.clone(),
+                        attachment_id: att.id.clone(),
+                        file_id: att.file_id.clone(),
+                        remote_name: att.file_name.clone(),
+                        size: intent.size,
+                        hash: intent.hash,
+                        mtime_ns: same_local.map_or(0, |f| f.mtime_ns),
+                        inode: same_local.map_or(0, |f| f.inode),
+                        link_url: None,
+                    };
+                    tracing::info!(record = %key, file = %intent.local_name, attachment_id = %att.id,
+                        "interrupted upload had reached Zoho; adopted instead of uploading again");
+                    let k = key.clone();
+                    self.executor.db(move |j| j.complete_upload(&k, id, &entry)).await?;
+                }
+                None => {
+                    self.executor.db(move |j| j.remove_intent(id)).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the delete guard across `prepared`, then runs every action.
+    pub async fn execute(&self, mut prepared: Vec<Prepared>, confirm_deletes: bool) -> PassReport {
+        let settings = self.settings();
+        let mut report = PassReport { records: prepared.len(), ..PassReport::default() };
+        report.unstable = prepared.iter().map(|p| p.unstable).sum();
+        report.list_errors = prepared.iter().filter(|p| p.remote_error.is_some()).count();
+        for p in &prepared {
+            if let Some(e) = &p.remote_error {
+                report.errors.push(format!("{}: list failed: {e}", p.work.key));
+            }
+        }
+
+        let deletes: usize = prepared
+            .iter()
+            .map(|p| p.actions.iter().filter(|a| a.is_delete()).count())
+            .sum();
+        if deletes > 0 && !confirm_deletes {
+            let tracked = match self.executor.db(|j| j.count_entries()).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot count tracked files; holding back deletes");
+                    usize::MAX
+                }
+            };
+            let all: Vec<Action> = prepared.iter().flat_map(|p| p.actions.iter().cloned()).collect();
+            let guarded = planner::guard_deletes(all, tracked.min(usize::MAX / 2), settings.max_delete_percent);
+            if guarded.blocked_deletes > 0 || tracked == usize::MAX {
+                report.blocked_deletes = deletes;
+                tracing::error!(
+                    deletes,
+                    tracked,
+                    max_delete_percent = settings.max_delete_percent,
+                    "refusing to delete {deletes} of {tracked} tracked files in one pass (over sync.max_delete_percent); \
+                     nothing was deleted, the rest of the sync goes on. If these deletes are intended, run \
+                     `bigin-sync once --confirm-deletes` (or raise sync.max_delete_percent)"
+                );
+                for p in &mut prepared {
+                    p.actions.retain(|a| !a.is_delete());
+                }
+            }
+        }
+
+        let executor = &self.executor;
+        let jobs = prepared
+            .iter()
+            .flat_map(|p| p.actions.iter().map(move |a| (&p.work, a)));
+        let reports: Vec<(RecordKey, ActionReport)> = futures_util::stream::iter(jobs)
+            .map(|(work, action)| async move { (work.key.clone(), executor.run(work, action).await) })
+            .buffer_unordered(settings.concurrency.max(1))
+            .collect()
+            .await;
+
+        for (key, r) in reports {
+            self.apply_deltas(&key, &r.deltas);
+            match &r.outcome {
+                Outcome::Done => {
+                    report.done += 1;
+                    report.bytes += r.bytes;
+                }
+                Outcome::Skipped(_) => report.skipped += 1,
+                Outcome::Deferred { message, .. } => {
+                    report.deferred += 1;
+                    report.errors.push(format!("{key}: {} {}: {message}", r.action, r.subject));
+                }
+                Outcome::Parked(message) => {
+                    report.parked += 1;
+                    report.errors.push(format!("{key}: {} {}: {message}", r.action, r.subject));
+                }
+            }
+        }
+        report
+    }
+
+    fn apply_deltas(&self, key: &RecordKey, deltas: &[RemoteDelta]) {
+        if deltas.is_empty() {
+            return;
+        }
+        let mut cache = self.cache();
+        let Some(list) = cache.get_mut(key) else { return };
+        for d in deltas {
+            match d {
+                RemoteDelta::Added(a) => {
+                    if !list.iter().any(|x| x.id == a.id) {
+                        list.push(a.clone());
+                    }
+                }
+                RemoteDelta::Removed(id) => list.retain(|x| &x.id != id),
+            }
+        }
+    }
+
+    /// Prepares and executes a set of records as one pass.
+    pub async fn pass(&self, folders: &[RecordFolder], poll: bool, confirm_deletes: bool) -> PassReport {
+        let settings = self.settings();
+        let prepared: Vec<Result<Prepared, (RecordKey, EngineError)>> = futures_util::stream::iter(folders)
+            .map(|f| async move { self.prepare(f, poll).await.map_err(|e| (f.key.clone(), e)) })
+            .buffer_unordered(settings.concurrency.max(1))
+            .collect()
+            .await;
+        let mut ok = Vec::new();
+        let mut report = PassReport::default();
+        for p in prepared {
+            match p {
+                Ok(p) => ok.push(p),
+                Err((key, e)) => {
+                    tracing::error!(record = %key, error = %e, "reconcile failed");
+                    report.list_errors += 1;
+                    report.errors.push(format!("{key}: {e}"));
+                }
+            }
+        }
+        report.merge(self.execute(ok, confirm_deletes).await);
+        report
+    }
+}

@@ -1,0 +1,568 @@
+//! One function per action kind. Each checks that the disk still looks the way the
+//! reconcile saw it before touching anything, and commits to the journal only once both
+//! sides are confirmed.
+
+use super::adopt::{UploadIntent, find_adoptable};
+use super::trash::move_to_trash;
+use super::{Done, ExecError, Executor, RecordWork, RemoteDelta, unix_now};
+use crate::model::{AttachmentKind, ContentHash, RemoteAttachment};
+use crate::planner::{Action, LocalEntry, SyncedEntry};
+use crate::scan::render_url_file;
+use crate::zoho::{Persist, Uploaded};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What `stat` says of a file, in the journal's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stat {
+    size: u64,
+    mtime_ns: i64,
+    inode: u64,
+}
+
+fn stat(path: &Path) -> std::io::Result<Stat> {
+    let m = std::fs::symlink_metadata(path)?;
+    Ok(Stat {
+        size: m.len(),
+        mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+        inode: m.ino(),
+    })
+}
+
+fn same_as_local(s: &Stat, l: &LocalEntry) -> bool {
+    s.size == l.size && s.mtime_ns == l.mtime_ns && s.inode == l.inode
+}
+
+fn same_as_synced(s: &Stat, e: &SyncedEntry) -> bool {
+    s.size == e.size && s.mtime_ns == e.mtime_ns && s.inode == e.inode
+}
+
+impl Executor {
+    pub(super) async fn perform(&self, w: &RecordWork, action: &Action) -> Result<Done, ExecError> {
+        match action {
+            Action::Upload { local_name, remote_name } => {
+                self.upload(w, local_name, remote_name, None).await
+            }
+            Action::UploadLink { local_name, url, title } => {
+                self.upload_link(w, local_name, url, title).await
+            }
+            Action::Replace { local_name, remote_name, old_attachment_id } => {
+                self.upload(w, local_name, remote_name, Some(old_attachment_id)).await
+            }
+            Action::Download { attachment_id, local_name } => {
+                self.download(w, attachment_id, local_name).await
+            }
+            Action::DownloadConflict { attachment_id, conflict_name } => {
+                self.download(w, attachment_id, conflict_name).await
+            }
+            Action::ReplaceLocal { attachment_id, local_name, old_attachment_id } => {
+                self.replace_local(w, attachment_id, local_name, old_attachment_id).await
+            }
+            Action::CompareAndAdopt { attachment_id, local_name, conflict_name } => {
+                self.compare_and_adopt(w, attachment_id, local_name, conflict_name).await
+            }
+            Action::Adopt { attachment_id, local_name } => {
+                let local = self.local(w, local_name)?;
+                let att = self.remote(w, attachment_id)?;
+                self.commit_entry(w, entry_for(local, att)).await?;
+                Ok(Done { attachment_id: Some(att.id.clone()), ..Done::default() })
+            }
+            Action::DeleteRemote { attachment_id, local_name } => {
+                self.delete_remote(w, attachment_id, local_name).await
+            }
+            Action::TrashLocal { local_name, attachment_id } => {
+                self.trash_local(w, local_name, attachment_id).await
+            }
+            Action::Forget { local_name } => {
+                let key = w.key.clone();
+                let name = local_name.clone();
+                self.db(move |j| j.remove_entry(&key, &name)).await?;
+                Ok(Done::default())
+            }
+            Action::Refresh { local_name } => {
+                let local = self.local(w, local_name)?;
+                let mut entry = w
+                    .synced
+                    .get(local_name)
+                    .cloned()
+                    .ok_or_else(|| ExecError::Inconsistent(format!("no journal row for {local_name}")))?;
+                entry.size = local.size;
+                entry.mtime_ns = local.mtime_ns;
+                entry.inode = local.inode;
+                entry.hash = local.hash;
+                self.commit_entry(w, entry).await?;
+                Ok(Done::default())
+            }
+        }
+    }
+
+    fn local<'w>(&self, w: &'w RecordWork, name: &str) -> Result<&'w LocalEntry, ExecError> {
+        w.local
+            .get(name)
+            .ok_or_else(|| ExecError::Inconsistent(format!("local file {name} not scanned")))
+    }
+
+    fn remote<'w>(&self, w: &'w RecordWork, id: &str) -> Result<&'w RemoteAttachment, ExecError> {
+        w.remote
+            .get(id)
+            .ok_or_else(|| ExecError::Inconsistent(format!("attachment {id} not listed")))
+    }
+
+    async fn commit_entry(&self, w: &RecordWork, entry: SyncedEntry) -> Result<(), ExecError> {
+        let key = w.key.clone();
+        self.db(move |j| j.upsert_entry(&key, &entry)).await
+    }
+
+    /// Checks that a scanned file is still exactly as scanned.
+    fn ensure_unchanged(&self, w: &RecordWork, local: &LocalEntry) -> Result<(), ExecError> {
+        let path = w.dir.join(&local.name);
+        match stat(&path) {
+            Ok(s) if same_as_local(&s, local) => Ok(()),
+            Ok(_) => Err(ExecError::Changed(local.name.clone())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(ExecError::Changed(local.name.clone()))
+            }
+            Err(e) => Err(ExecError::io("stat", &path, e)),
+        }
+    }
+
+    /// Upload (or, with `replaces`, replace): intent → POST → journal → delete the old one.
+    async fn upload(
+        &self,
+        w: &RecordWork,
+        local_name: &str,
+        remote_name: &str,
+        replaces: Option<&String>,
+    ) -> Result<Done, ExecError> {
+        let local = self.local(w, local_name)?;
+        self.ensure_unchanged(w, local)?;
+        let path = w.dir.join(local_name);
+        let (size, hash) = (local.size, local.hash);
+        let uploaded = self
+            .upload_with_intent(w, local_name, remote_name, size, &hash, || {
+                let path = path.clone();
+                async move {
+                    self.client
+                        .upload_file(&w.key.module, &w.key.record_id, &path, remote_name)
+                        .await
+                }
+            })
+            .await?;
+        // Stat after the upload: a file that changed while it was sent is recorded with
+        // the version that was hashed, so the next reconcile sees the change and replaces
+        // the attachment with the final content.
+        if !stat(&path).is_ok_and(|s| same_as_local(&s, local)) {
+            tracing::info!(record = %w.key, file = local_name, "file changed during upload; the final version follows");
+        }
+        let entry = SyncedEntry {
+            local_name: local_name.to_string(),
+            attachment_id: uploaded.0.id.clone(),
+            file_id: None,
+            remote_name: remote_name.to_string(),
+            size,
+            hash,
+            mtime_ns: local.mtime_ns,
+            inode: local.inode,
+            link_url: None,
+        };
+        let key = w.key.clone();
+        let intent_id = uploaded.1;
+        self.db(move |j| j.complete_upload(&key, intent_id, &entry)).await?;
+        let mut done = Done {
+            bytes: size,
+            attachment_id: Some(uploaded.0.id.clone()),
+            deltas: vec![RemoteDelta::Added(RemoteAttachment {
+                id: uploaded.0.id.clone(),
+                file_id: None,
+                file_name: remote_name.to_string(),
+                size,
+                kind: AttachmentKind::File,
+                created_time: uploaded.0.created_time.clone(),
+                modified_time: None,
+            })],
+        };
+        if let Some(old) = replaces {
+            // The new version is recorded; only now may the old one go.
+            self.delete_attachment(w, old).await?;
+            done.deltas.push(RemoteDelta::Removed(old.clone()));
+        }
+        Ok(done)
+    }
+
+    async fn upload_link(
+        &self,
+        w: &RecordWork,
+        local_name: &str,
+        url: &str,
+        title: &str,
+    ) -> Result<Done, ExecError> {
+        let local = self.local(w, local_name)?;
+        self.ensure_unchanged(w, local)?;
+        let uploaded = self
+            .with_retry("upload_link", || async {
+                Ok(self
+                    .client
+                    .upload_link(&w.key.module, &w.key.record_id, url, title)
+                    .await?)
+            })
+            .await?;
+        let entry = SyncedEntry {
+            local_name: local_name.to_string(),
+            attachment_id: uploaded.id.clone(),
+            file_id: None,
+            remote_name: title.to_string(),
+            size: local.size,
+            hash: local.hash,
+            mtime_ns: local.mtime_ns,
+            inode: local.inode,
+            link_url: Some(url.to_string()),
+        };
+        self.commit_entry(w, entry).await?;
+        Ok(Done {
+            bytes: 0,
+            attachment_id: Some(uploaded.id.clone()),
+            deltas: vec![RemoteDelta::Added(RemoteAttachment {
+                id: uploaded.id,
+                file_id: None,
+                file_name: title.to_string(),
+                size: 0,
+                kind: AttachmentKind::Link { url: url.to_string() },
+                created_time: uploaded.created_time,
+                modified_time: None,
+            })],
+        })
+    }
+
+    /// Writes the intent, runs the upload with retries, and when an attempt's outcome is
+    /// unknown lists the record and adopts the attachment it created before retrying.
+    async fn upload_with_intent<F, Fut>(
+        &self,
+        w: &RecordWork,
+        local_name: &str,
+        remote_name: &str,
+        size: u64,
+        hash: &ContentHash,
+        mut send: F,
+    ) -> Result<(Uploaded, i64), ExecError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Uploaded, crate::zoho::ZohoError>>,
+    {
+        let created_unix = unix_now();
+        let key = w.key.clone();
+        let (l, r, h) = (local_name.to_string(), remote_name.to_string(), *hash);
+        let intent_id = self
+            .db(move |j| j.add_intent(&key, &l, &r, size, &h, created_unix))
+            .await?;
+        let known = w.known_attachment_ids();
+        let outcome_unknown = AtomicBool::new(false);
+        let result = self
+            .with_retry("upload", || {
+                let unknown = &outcome_unknown;
+                let known = &known;
+                let sent = send();
+                async move {
+                    if unknown.load(Ordering::SeqCst) {
+                        let listed = self.client.list(&w.key.module, &w.key.record_id).await?;
+                        let intent = UploadIntent { remote_name, size, created_unix };
+                        if let Some(a) = find_adoptable(&listed, &intent, known) {
+                            tracing::info!(record = %w.key, file = local_name, attachment_id = %a.id,
+                                "upload outcome was unknown; adopting the attachment Zoho stored");
+                            return Ok(Uploaded { id: a.id.clone(), created_time: a.created_time.clone() });
+                        }
+                        unknown.store(false, Ordering::SeqCst);
+                    }
+                    match sent.await {
+                        Err(e) if e.outcome_unknown() => {
+                            unknown.store(true, Ordering::SeqCst);
+                            Err(e.into())
+                        }
+                        other => Ok(other?),
+                    }
+                }
+            })
+            .await;
+        match result {
+            Ok(u) => Ok((u, intent_id)),
+            Err(e) => {
+                // An intent only matters while Zoho may hold the upload; otherwise drop it
+                // so a later reconcile plans a clean upload.
+                if !outcome_unknown.load(Ordering::SeqCst) {
+                    let _ = self.db(move |j| j.remove_intent(intent_id)).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Deletes an attachment; one that is already gone counts as deleted.
+    async fn delete_attachment(&self, w: &RecordWork, id: &str) -> Result<(), ExecError> {
+        self.with_retry("delete", || async {
+            match self.client.delete(&w.key.module, &w.key.record_id, id).await {
+                Err(e) if e.is_missing_attachment() => Ok(()),
+                other => Ok(other?),
+            }
+        })
+        .await
+    }
+
+    async fn delete_remote(
+        &self,
+        w: &RecordWork,
+        attachment_id: &str,
+        local_name: &str,
+    ) -> Result<Done, ExecError> {
+        // The user deleted the file; if it is back, the delete is off.
+        if w.dir.join(local_name).symlink_metadata().is_ok() {
+            return Err(ExecError::Changed(local_name.to_string()));
+        }
+        self.delete_attachment(w, attachment_id).await?;
+        let key = w.key.clone();
+        let name = local_name.to_string();
+        self.db(move |j| j.remove_entry(&key, &name)).await?;
+        Ok(Done {
+            attachment_id: Some(attachment_id.to_string()),
+            deltas: vec![RemoteDelta::Removed(attachment_id.to_string())],
+            ..Done::default()
+        })
+    }
+
+    async fn trash_local(
+        &self,
+        w: &RecordWork,
+        local_name: &str,
+        attachment_id: &str,
+    ) -> Result<Done, ExecError> {
+        let entry = w
+            .synced
+            .get(local_name)
+            .ok_or_else(|| ExecError::Inconsistent(format!("no journal row for {local_name}")))?;
+        let path = w.dir.join(local_name);
+        // Only a file that is exactly as last synced is trashed: an edit beats a delete.
+        match stat(&path) {
+            Ok(s) if same_as_synced(&s, entry) => {}
+            Ok(_) => return Err(ExecError::Changed(local_name.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(ExecError::io("stat", &path, e)),
+        }
+        let bytes = entry.size;
+        if path.symlink_metadata().is_ok() {
+            let trash = self.trash_dir.clone();
+            let key = w.key.clone();
+            let p = path.clone();
+            let stamp = trash_stamp();
+            let dest = tokio::task::spawn_blocking(move || move_to_trash(&trash, &key, &p, &stamp))
+                .await
+                .map_err(|e| ExecError::Task(e.to_string()))?
+                .map_err(|e| ExecError::io("move to trash", &path, e))?;
+            tracing::info!(record = %w.key, file = local_name, trash = %dest.display(), "attachment deleted in Zoho; local file moved to trash");
+        }
+        let key = w.key.clone();
+        let name = local_name.to_string();
+        self.db(move |j| j.remove_entry(&key, &name)).await?;
+        Ok(Done { bytes, attachment_id: Some(attachment_id.to_string()), ..Done::default() })
+    }
+
+    /// Fetches an attachment into `local_name` (never over an existing file).
+    async fn download(
+        &self,
+        w: &RecordWork,
+        attachment_id: &str,
+        local_name: &str,
+    ) -> Result<Done, ExecError> {
+        let att = self.remote(w, attachment_id)?;
+        let dest = w.dir.join(local_name);
+        if dest.symlink_metadata().is_ok() {
+            return Err(ExecError::Changed(local_name.to_string()));
+        }
+        let (hash, bytes) = match &att.kind {
+            AttachmentKind::Link { url } => self.write_url_file(&dest, url).await?,
+            AttachmentKind::File => {
+                let tmp = self.fetch_to_temp(w, attachment_id).await?;
+                self.self_writes.note(&dest);
+                let d = persist(tmp, &dest)?;
+                (d.hash, d.bytes)
+            }
+        };
+        self.commit_downloaded(w, att, local_name, &dest, hash).await?;
+        Ok(Done { bytes, attachment_id: Some(att.id.clone()), ..Done::default() })
+    }
+
+    async fn fetch_to_temp(
+        &self,
+        w: &RecordWork,
+        attachment_id: &str,
+    ) -> Result<crate::zoho::TempDownload, ExecError> {
+        self.with_retry("download", || async {
+            Ok(self
+                .client
+                .download_to_temp(&w.key.module, &w.key.record_id, attachment_id, &w.dir)
+                .await?)
+        })
+        .await
+    }
+
+    async fn commit_downloaded(
+        &self,
+        w: &RecordWork,
+        att: &RemoteAttachment,
+        local_name: &str,
+        dest: &Path,
+        hash: ContentHash,
+    ) -> Result<(), ExecError> {
+        let s = stat(dest).map_err(|e| ExecError::io("stat", dest, e))?;
+        let entry = SyncedEntry {
+            local_name: local_name.to_string(),
+            attachment_id: att.id.clone(),
+            file_id: att.file_id.clone(),
+            remote_name: att.file_name.clone(),
+            size: s.size,
+            hash,
+            mtime_ns: s.mtime_ns,
+            inode: s.inode,
+            link_url: match &att.kind {
+                AttachmentKind::Link { url } => Some(url.clone()),
+                AttachmentKind::File => None,
+            },
+        };
+        self.commit_entry(w, entry).await
+    }
+
+    /// Writes a `.url` file for a link attachment through a temp file, never over an
+    /// existing file.
+    async fn write_url_file(&self, dest: &Path, url: &str) -> Result<(ContentHash, u64), ExecError> {
+        let content = render_url_file(url);
+        let hash = ContentHash::of_bytes(content.as_bytes());
+        let dest = dest.to_path_buf();
+        self.self_writes.note(&dest);
+        tokio::task::spawn_blocking(move || -> Result<(), ExecError> {
+            let dir = dest.parent().unwrap_or(Path::new("."));
+            let tmp = tempfile::Builder::new()
+                .prefix(".link-")
+                .suffix(".bigin-sync.part")
+                .tempfile_in(dir)
+                .map_err(|e| ExecError::io("create temp file in", dir, e))?;
+            std::fs::write(tmp.path(), content.as_bytes())
+                .map_err(|e| ExecError::io("write", tmp.path(), e))?;
+            tmp.as_file().sync_all().map_err(|e| ExecError::io("fsync", tmp.path(), e))?;
+            tmp.persist_noclobber(&dest).map_err(|e| {
+                if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                    ExecError::Changed(dest.display().to_string())
+                } else {
+                    ExecError::io("rename into place", &dest, e.error)
+                }
+            })?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| ExecError::Task(e.to_string()))??;
+        Ok((hash, render_len(url)))
+    }
+
+    async fn replace_local(
+        &self,
+        w: &RecordWork,
+        attachment_id: &str,
+        local_name: &str,
+        old_attachment_id: &str,
+    ) -> Result<Done, ExecError> {
+        let att = self.remote(w, attachment_id)?;
+        let entry = w
+            .synced
+            .get(local_name)
+            .ok_or_else(|| ExecError::Inconsistent(format!("no journal row for {local_name}")))?;
+        let dest = w.dir.join(local_name);
+        let check = |dest: &Path| match stat(dest) {
+            Ok(s) if same_as_synced(&s, entry) => Ok(()),
+            Ok(_) => Err(ExecError::Changed(local_name.to_string())),
+            Err(e) => Err(ExecError::io("stat", dest, e)),
+        };
+        check(&dest)?;
+        let tmp = match &att.kind {
+            AttachmentKind::File => Some(self.fetch_to_temp(w, attachment_id).await?),
+            AttachmentKind::Link { .. } => None,
+        };
+        // Check again right before the old version goes to the trash.
+        check(&dest)?;
+        let trash = self.trash_dir.clone();
+        let key = w.key.clone();
+        let stamp = trash_stamp();
+        move_to_trash(&trash, &key, &dest, &stamp)
+            .map_err(|e| ExecError::io("move to trash", &dest, e))?;
+        let (hash, bytes) = match (&att.kind, tmp) {
+            (AttachmentKind::Link { url }, _) => self.write_url_file(&dest, url).await?,
+            (_, Some(tmp)) => {
+                self.self_writes.note(&dest);
+                let d = persist(tmp, &dest)?;
+                (d.hash, d.bytes)
+            }
+            (AttachmentKind::File, None) => unreachable!("files are fetched above"),
+        };
+        self.commit_downloaded(w, att, local_name, &dest, hash).await?;
+        tracing::info!(record = %w.key, file = local_name, old_attachment_id, "attachment replaced in Zoho; previous local version moved to trash");
+        Ok(Done { bytes, attachment_id: Some(att.id.clone()), ..Done::default() })
+    }
+
+    async fn compare_and_adopt(
+        &self,
+        w: &RecordWork,
+        attachment_id: &str,
+        local_name: &str,
+        conflict_name: &str,
+    ) -> Result<Done, ExecError> {
+        let local = self.local(w, local_name)?;
+        let att = self.remote(w, attachment_id)?;
+        self.ensure_unchanged(w, local)?;
+        let tmp = self.fetch_to_temp(w, attachment_id).await?;
+        if tmp.hash == local.hash {
+            drop(tmp);
+            self.ensure_unchanged(w, local)?;
+            self.commit_entry(w, entry_for(local, att)).await?;
+            tracing::info!(record = %w.key, file = local_name, attachment_id, "same content on both sides; adopted without upload");
+            return Ok(Done { attachment_id: Some(att.id.clone()), ..Done::default() });
+        }
+        let dest = w.dir.join(conflict_name);
+        self.self_writes.note(&dest);
+        let d = persist(tmp, &dest)?;
+        self.commit_downloaded(w, att, conflict_name, &dest, d.hash).await?;
+        tracing::warn!(record = %w.key, file = local_name, conflict = conflict_name, "different content on both sides; kept both");
+        Ok(Done { bytes: d.bytes, attachment_id: Some(att.id.clone()), ..Done::default() })
+    }
+}
+
+fn persist(tmp: crate::zoho::TempDownload, dest: &Path) -> Result<crate::zoho::Downloaded, ExecError> {
+    tmp.persist(dest, Persist::NoClobber).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            ExecError::Changed(dest.display().to_string())
+        } else {
+            ExecError::io("rename into place", dest, e)
+        }
+    })
+}
+
+fn entry_for(local: &LocalEntry, att: &RemoteAttachment) -> SyncedEntry {
+    SyncedEntry {
+        local_name: local.name.clone(),
+        attachment_id: att.id.clone(),
+        file_id: att.file_id.clone(),
+        remote_name: att.file_name.clone(),
+        size: local.size,
+        hash: local.hash,
+        mtime_ns: local.mtime_ns,
+        inode: local.inode,
+        link_url: match &att.kind {
+            AttachmentKind::Link { url } => Some(url.clone()),
+            AttachmentKind::File => None,
+        },
+    }
+}
+
+fn render_len(url: &str) -> u64 {
+    render_url_file(url).len() as u64
+}
+
+/// The stamp that prefixes trashed files: local time, sortable.
+pub(crate) fn trash_stamp() -> String {
+    chrono::Local::now().format("%Y-%m-%d %H%M%S").to_string()
+}

@@ -1,0 +1,151 @@
+//! Retries within a pass (exponential backoff with full jitter, honouring `Retry-After`)
+//! and the persisted backoff between passes.
+
+use super::gate::Pass;
+use super::{ExecError, Executor};
+use crate::zoho::{ErrorClass, ZohoError};
+use backon::{BackoffBuilder, ExponentialBuilder};
+use rand::Rng;
+use std::future::Future;
+use std::time::Duration;
+
+/// How hard the executor tries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries of a retryable error within one pass.
+    pub attempts_per_pass: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// Wait at the gate while Zoho is unreachable instead of failing (the daemon does;
+    /// `once` fails so that it ends).
+    pub wait_when_unreachable: bool,
+    /// Cap of the persisted delay between passes.
+    pub max_persisted_delay: Duration,
+}
+
+impl RetryPolicy {
+    pub fn daemon() -> Self {
+        RetryPolicy {
+            attempts_per_pass: 4,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(30),
+            wait_when_unreachable: true,
+            max_persisted_delay: Duration::from_secs(3600),
+        }
+    }
+
+    pub fn once() -> Self {
+        RetryPolicy {
+            wait_when_unreachable: false,
+            ..Self::daemon()
+        }
+    }
+
+    /// Delay before the next pass may retry an entry that failed `attempts` times:
+    /// 10 s doubling per attempt up to `max_persisted_delay`, with full jitter over the
+    /// upper half so that entries that failed together do not return together.
+    pub fn persisted_delay(&self, attempts: u32) -> Duration {
+        let base = Duration::from_secs(10)
+            .saturating_mul(1u32.checked_shl(attempts.saturating_sub(1).min(16)).unwrap_or(u32::MAX))
+            .min(self.max_persisted_delay);
+        let jitter: f64 = rand::rng().random_range(0.5..=1.0);
+        base.mul_f64(jitter)
+    }
+}
+
+/// Whether a failed attempt should be tried again, and how.
+enum Verdict {
+    /// Zoho could not be reached at all: wait at the gate (does not use up an attempt).
+    Unreachable(String),
+    Retry(Option<Duration>),
+    GiveUp,
+}
+
+fn verdict(err: &ExecError) -> Verdict {
+    match err {
+        ExecError::Zoho(z) => match z.class() {
+            ErrorClass::Retryable { retry_after } => {
+                if is_connection_problem(z) {
+                    Verdict::Unreachable(z.to_string())
+                } else {
+                    Verdict::Retry(retry_after)
+                }
+            }
+            ErrorClass::Auth => Verdict::Unreachable(z.to_string()),
+            ErrorClass::Permanent => Verdict::GiveUp,
+        },
+        ExecError::Journal(_) | ExecError::Task(_) => Verdict::Retry(None),
+        _ => Verdict::GiveUp,
+    }
+}
+
+/// True for failures where no HTTP reply came back at all.
+fn is_connection_problem(z: &ZohoError) -> bool {
+    z.is_connection_problem()
+}
+
+impl Executor {
+    /// Runs `op` until it succeeds, gives up, or this pass's retries are used up.
+    pub(crate) async fn with_retry<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, ExecError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ExecError>>,
+    {
+        let mut backoff = ExponentialBuilder::default()
+            .with_min_delay(self.policy.min_delay)
+            .with_max_delay(self.policy.max_delay)
+            .with_max_times(self.policy.attempts_per_pass)
+            .build();
+        loop {
+            let pass = self.gate.enter().await;
+            let err = match op().await {
+                Ok(v) => {
+                    self.gate.report_reachable();
+                    return Ok(v);
+                }
+                Err(e) => e,
+            };
+            match verdict(&err) {
+                Verdict::Unreachable(reason) if self.policy.wait_when_unreachable => {
+                    self.gate.report_unreachable(&reason);
+                    continue;
+                }
+                Verdict::Unreachable(_) | Verdict::GiveUp => {
+                    if pass == Pass::Probe {
+                        self.gate.report_reachable();
+                    }
+                    return Err(err);
+                }
+                Verdict::Retry(retry_after) => {
+                    if pass == Pass::Probe {
+                        self.gate.report_reachable();
+                    }
+                    let Some(delay) = backoff.next() else {
+                        return Err(err);
+                    };
+                    // Full jitter: anywhere between zero and the exponential delay, but
+                    // never sooner than the server asked.
+                    let jittered = delay.mul_f64(rand::rng().random_range(0.0..=1.0));
+                    let wait = jittered.max(retry_after.unwrap_or_default());
+                    tracing::warn!(what, error = %err, retry_in_ms = wait.as_millis() as u64, "retrying");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persisted_delay_grows_and_is_capped() {
+        let p = RetryPolicy::daemon();
+        let d1 = p.persisted_delay(1);
+        assert!(d1 >= Duration::from_secs(5) && d1 <= Duration::from_secs(10));
+        let d4 = p.persisted_delay(4);
+        assert!(d4 >= Duration::from_secs(40) && d4 <= Duration::from_secs(80));
+        assert!(p.persisted_delay(100) <= Duration::from_secs(3600));
+    }
+}
