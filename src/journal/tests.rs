@@ -46,7 +46,6 @@ fn open_creates_private_dir_and_file_migrates_and_enables_wal() {
     assert_eq!(fmode, 0o600);
     let conn = j.lock();
     assert_eq!(schema::version(&conn).unwrap(), schema::CURRENT_VERSION);
-    assert!(schema::CURRENT_VERSION >= 1);
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();
