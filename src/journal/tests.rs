@@ -428,3 +428,32 @@ fn concurrent_opens_migrate_once() {
     let j = Journal::open(&state).unwrap();
     assert_eq!(schema::version(&j.lock()).unwrap(), schema::CURRENT_VERSION);
 }
+
+#[test]
+fn reader_opens_after_the_writer_closed() {
+    let (dir, j) = open_tmp();
+    let state = dir.path().join("state");
+    j.follow(&key("800003"), "800003", 1).unwrap();
+    j.store_token("t", 5, None).unwrap();
+    drop(j);
+    let reader = Journal::open_read_only(&state).unwrap();
+    assert_eq!(reader.followed().unwrap().len(), 1);
+    assert_eq!(reader.load_token().unwrap().map(|t| t.1), Some(5));
+}
+
+#[test]
+fn errors_name_the_file_and_the_operation() {
+    let (_d, j) = open_tmp();
+    j.lock().execute_batch("DROP TABLE meta").unwrap();
+    let err = j.set_meta("k", "v").unwrap_err().to_string();
+    assert!(err.contains(FILE_NAME) && err.contains("set meta"), "{err}");
+}
+
+#[test]
+fn open_fails_with_the_path_when_state_dir_is_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::write(&state, b"").unwrap();
+    let err = Journal::open(&state).unwrap_err().to_string();
+    assert!(err.contains("create state directory"), "{err}");
+}

@@ -148,14 +148,19 @@ impl Stat {
     fn of(meta: &Metadata) -> Stat {
         Stat {
             size: meta.size(),
-            mtime_ns: meta.mtime().saturating_mul(1_000_000_000) + meta.mtime_nsec(),
+            mtime_ns: meta
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.mtime_nsec()),
             inode: meta.ino(),
         }
     }
 }
 
+/// Byte-wise, so a multi-byte character before the suffix cannot split a slice.
 fn is_url_name(name: &str) -> bool {
-    name.len() > 4 && name[name.len() - 4..].eq_ignore_ascii_case(".url")
+    let b = name.as_bytes();
+    b.len() > 4 && b[b.len() - 4..].eq_ignore_ascii_case(b".url")
 }
 
 fn entry_for(

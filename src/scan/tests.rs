@@ -202,6 +202,8 @@ fn url_files_carry_their_link() {
     std::fs::write(d.join("Site.url"), render_url_file("https://example.com/x")).unwrap();
     std::fs::write(d.join("Broken.URL"), b"not a shortcut").unwrap();
     std::fs::write(d.join("notes.txt"), render_url_file("https://no")).unwrap();
+    std::fs::write(d.join("é.url"), render_url_file("https://e")).unwrap();
+    std::fs::write(d.join("aé"), b"multi-byte name near the suffix").unwrap();
     let out = scan(d, &[], later(10));
     let by = |n: &str| out.files.iter().find(|f| f.name == n).unwrap();
     assert_eq!(
@@ -214,6 +216,8 @@ fn url_files_carry_their_link() {
     );
     assert_eq!(by("Broken.URL").link_url, None);
     assert_eq!(by("notes.txt").link_url, None);
+    assert_eq!(by("é.url").link_url.as_deref(), Some("https://e"));
+    assert_eq!(by("aé").link_url, None);
 
     // A cached link is taken from the cache without reading.
     let mut c = synced_from(by("Site.url"), ContentHash::of_bytes(b"w"));
