@@ -1,0 +1,123 @@
+//! The synced tree: one row per local file / attachment pair that both sides agreed on.
+
+use super::{Journal, Result, from_sql_u64, hash_from_sql, to_sql_u64};
+use crate::model::RecordKey;
+use crate::planner::SyncedEntry;
+use rusqlite::{Connection, Row, params};
+
+const COLUMNS: &str =
+    "local_name, attachment_id, file_id, remote_name, size, hash, mtime_ns, inode, link_url";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<SyncedEntry> {
+    Ok(SyncedEntry {
+        local_name: row.get(0)?,
+        attachment_id: row.get(1)?,
+        file_id: row.get(2)?,
+        remote_name: row.get(3)?,
+        size: from_sql_u64(row.get(4)?),
+        hash: hash_from_sql(5, row.get(5)?)?,
+        mtime_ns: row.get(6)?,
+        inode: from_sql_u64(row.get(7)?),
+        link_url: row.get(8)?,
+    })
+}
+
+/// Inserts or overwrites the row keyed by (record, local name) and clears the failure
+/// state of both the local name and the attachment id: a confirmed sync ends any backoff.
+pub(super) fn upsert(conn: &Connection, key: &RecordKey, e: &SyncedEntry) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO entries (module, record_id, local_name, attachment_id, file_id, remote_name,
+                              size, hash, mtime_ns, inode, link_url)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (module, record_id, local_name) DO UPDATE SET
+             attachment_id = excluded.attachment_id, file_id = excluded.file_id,
+             remote_name = excluded.remote_name, size = excluded.size, hash = excluded.hash,
+             mtime_ns = excluded.mtime_ns, inode = excluded.inode, link_url = excluded.link_url",
+    )?;
+    stmt.execute(params![
+        key.module,
+        key.record_id,
+        e.local_name,
+        e.attachment_id,
+        e.file_id,
+        e.remote_name,
+        to_sql_u64(e.size),
+        e.hash.to_hex(),
+        e.mtime_ns,
+        to_sql_u64(e.inode),
+        e.link_url,
+    ])?;
+    let mut clear = conn.prepare_cached(
+        "DELETE FROM failures WHERE module = ?1 AND record_id = ?2 AND subject IN (?3, ?4)",
+    )?;
+    clear.execute(params![
+        key.module,
+        key.record_id,
+        e.local_name,
+        e.attachment_id
+    ])?;
+    Ok(())
+}
+
+fn remove(conn: &Connection, key: &RecordKey, local_name: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "DELETE FROM entries WHERE module = ?1 AND record_id = ?2 AND local_name = ?3",
+    )?
+    .execute(params![key.module, key.record_id, local_name])?;
+    Ok(())
+}
+
+impl Journal {
+    /// The record's synced tree, ordered by local name.
+    pub fn entries(&self, key: &RecordKey) -> Result<Vec<SyncedEntry>> {
+        self.read("read entries", |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM entries WHERE module = ?1 AND record_id = ?2
+                 ORDER BY local_name"
+            ))?;
+            let rows = stmt.query_map(params![key.module, key.record_id], from_row)?;
+            rows.collect()
+        })
+    }
+
+    /// Records that both sides hold `e` (keyed by record and local name); clears the error
+    /// state of its local name and attachment id.
+    pub fn upsert_entry(&self, key: &RecordKey, e: &SyncedEntry) -> Result<()> {
+        self.write("upsert entry", |tx| upsert(tx, key, e))
+    }
+
+    /// Upserts many entries in one transaction (first sync of a large record, adoption).
+    pub fn upsert_entries(&self, key: &RecordKey, entries: &[SyncedEntry]) -> Result<()> {
+        self.write("upsert entries", |tx| {
+            entries.iter().try_for_each(|e| upsert(tx, key, e))
+        })
+    }
+
+    /// Drops one row (the pair is gone on both sides, or was deleted on one by us).
+    pub fn remove_entry(&self, key: &RecordKey, local_name: &str) -> Result<()> {
+        self.write("remove entry", |tx| remove(tx, key, local_name))
+    }
+
+    /// Replaces the row of `old_local_name` by `e` in one transaction (a rename, or a
+    /// replaced attachment), so no moment exists where neither row is present.
+    pub fn replace_entry(
+        &self,
+        key: &RecordKey,
+        old_local_name: &str,
+        e: &SyncedEntry,
+    ) -> Result<()> {
+        self.write("replace entry", |tx| {
+            remove(tx, key, old_local_name)?;
+            upsert(tx, key, e)
+        })
+    }
+
+    /// Ends an upload: records the entry and drops its intent in ONE transaction, so after
+    /// a crash either the intent (adopt the attachment) or the entry (done) survives.
+    pub fn complete_upload(&self, key: &RecordKey, intent_id: i64, e: &SyncedEntry) -> Result<()> {
+        self.write("complete upload", |tx| {
+            upsert(tx, key, e)?;
+            super::intents::remove(tx, intent_id)
+        })
+    }
+}

@@ -1,0 +1,82 @@
+//! Upload intents: written before an upload's body is sent, removed when its entry is
+//! recorded. An intent that survives a crash or an unknown outcome tells the executor to
+//! look for (and adopt) a matching attachment instead of uploading a duplicate.
+
+use super::{Journal, Result, from_sql_u64, hash_from_sql, to_sql_u64};
+use crate::model::{ContentHash, RecordKey};
+use rusqlite::{Connection, params};
+
+/// An upload that may or may not have reached Zoho.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntentRow {
+    pub id: i64,
+    pub local_name: String,
+    pub remote_name: String,
+    pub size: u64,
+    pub hash: ContentHash,
+    /// An attachment created after this moment with the same name and size matches.
+    pub created_unix: i64,
+}
+
+pub(super) fn remove(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM intents WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+impl Journal {
+    /// Writes an intent before an upload starts and returns its id.
+    pub fn add_intent(
+        &self,
+        key: &RecordKey,
+        local_name: &str,
+        remote_name: &str,
+        size: u64,
+        hash: &ContentHash,
+        now_unix: i64,
+    ) -> Result<i64> {
+        self.write("add upload intent", |tx| {
+            tx.prepare_cached(
+                "INSERT INTO intents (module, record_id, local_name, remote_name, size, hash,
+                                      created_unix)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                key.module,
+                key.record_id,
+                local_name,
+                remote_name,
+                to_sql_u64(size),
+                hash.to_hex(),
+                now_unix
+            ])?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    /// The record's open intents, oldest first.
+    pub fn intents(&self, key: &RecordKey) -> Result<Vec<IntentRow>> {
+        self.read("read upload intents", |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, local_name, remote_name, size, hash, created_unix FROM intents
+                 WHERE module = ?1 AND record_id = ?2 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![key.module, key.record_id], |r| {
+                Ok(IntentRow {
+                    id: r.get(0)?,
+                    local_name: r.get(1)?,
+                    remote_name: r.get(2)?,
+                    size: from_sql_u64(r.get(3)?),
+                    hash: hash_from_sql(4, r.get(4)?)?,
+                    created_unix: r.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Drops an intent whose upload is known not to have happened (or was adopted).
+    pub fn remove_intent(&self, id: i64) -> Result<()> {
+        self.write("remove upload intent", |tx| remove(tx, id))
+    }
+}

@@ -1,0 +1,96 @@
+//! Schema migrations, in the style of atuin: an ordered list of forward-only SQL batches;
+//! `PRAGMA user_version` holds how many have been applied. Never edit a released
+//! migration, append a new one.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+/// Migration `i` takes the schema from version `i` to `i + 1`.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: initial schema.
+    "
+    CREATE TABLE records (
+        module          TEXT    NOT NULL,
+        record_id       TEXT    NOT NULL,
+        folder_name     TEXT    NOT NULL,
+        followed_unix   INTEGER NOT NULL,
+        last_poll_unix  INTEGER,
+        next_poll_unix  INTEGER NOT NULL,
+        idle_polls      INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (module, record_id)
+    );
+    CREATE TABLE entries (
+        module          TEXT    NOT NULL,
+        record_id       TEXT    NOT NULL,
+        local_name      TEXT    NOT NULL,
+        attachment_id   TEXT    NOT NULL,
+        file_id         TEXT,
+        remote_name     TEXT    NOT NULL,
+        size            INTEGER NOT NULL,
+        hash            TEXT    NOT NULL,
+        mtime_ns        INTEGER NOT NULL,
+        inode           INTEGER NOT NULL,
+        link_url        TEXT,
+        PRIMARY KEY (module, record_id, local_name)
+    );
+    CREATE INDEX entries_attachment ON entries (attachment_id);
+    CREATE TABLE failures (
+        module             TEXT    NOT NULL,
+        record_id          TEXT    NOT NULL,
+        subject            TEXT    NOT NULL,
+        action             TEXT    NOT NULL,
+        message            TEXT    NOT NULL,
+        parked             INTEGER NOT NULL,
+        attempts           INTEGER NOT NULL,
+        next_attempt_unix  INTEGER NOT NULL,
+        since_unix         INTEGER NOT NULL,
+        PRIMARY KEY (module, record_id, subject)
+    );
+    CREATE TABLE intents (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        module        TEXT    NOT NULL,
+        record_id     TEXT    NOT NULL,
+        local_name    TEXT    NOT NULL,
+        remote_name   TEXT    NOT NULL,
+        size          INTEGER NOT NULL,
+        hash          TEXT    NOT NULL,
+        created_unix  INTEGER NOT NULL
+    );
+    CREATE INDEX intents_record ON intents (module, record_id);
+    CREATE TABLE token (
+        id               INTEGER PRIMARY KEY CHECK (id = 1),
+        access_token     TEXT    NOT NULL,
+        expires_at_unix  INTEGER NOT NULL,
+        api_domain       TEXT
+    );
+    CREATE TABLE meta (
+        k TEXT PRIMARY KEY,
+        v TEXT NOT NULL
+    );
+    ",
+];
+
+/// The schema version this build reads and writes.
+pub(super) const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Reads `PRAGMA user_version`.
+pub(super) fn version(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+}
+
+/// Applies every migration above the file's version, each in its own transaction together
+/// with the version bump, so a crash mid-way leaves a consistent, resumable schema. The
+/// version is re-read inside each write transaction, so two processes opening the same
+/// file at once do not both apply a migration. Returns the version found before migrating.
+pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {
+    let found = version(conn)?;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let at = version(&tx)?;
+        let Some(sql) = MIGRATIONS.get(at as usize) else {
+            return Ok(found);
+        };
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", at + 1)?;
+        tx.commit()?;
+    }
+}

@@ -1,0 +1,156 @@
+//! Finding record folders: `<root>/<ModuleFolder>/<record_id>[ <label>]`.
+
+use super::ScanError;
+use crate::model::{Product, RecordKey};
+use std::collections::BTreeMap;
+use std::fs::FileType;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+/// Shortest accepted record id; Zoho ids are 19 digits, this only keeps `2024` or `1`
+/// folders from being taken for records.
+const MIN_ID_DIGITS: usize = 5;
+
+/// One record folder found under the root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordFolder {
+    pub key: RecordKey,
+    /// The record folder's own name (id plus optional label).
+    pub folder_name: String,
+    pub path: PathBuf,
+}
+
+/// The outcome of [`discover_records`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Discovery {
+    /// Sorted by key.
+    pub records: Vec<RecordFolder>,
+    /// Paths under the root that are not followed, with why (one log line each).
+    pub ignored: Vec<(PathBuf, String)>,
+}
+
+/// The record id of a record folder name: all digits (at least 5), optionally followed
+/// by one space and any label. `None` for anything else.
+pub fn parse_record_folder_name(name: &str) -> Option<&str> {
+    let digits = name.bytes().take_while(u8::is_ascii_digit).count();
+    if digits < MIN_ID_DIGITS {
+        return None;
+    }
+    let (id, rest) = name.split_at(digits);
+    (rest.is_empty() || rest.starts_with(' ')).then_some(id)
+}
+
+/// Finds record folders. Module folder names are API names or aliases
+/// ([`Product::module_for_folder`], e.g. Companies → Accounts; plus `extra_modules`, taken
+/// as API names). Everything else is reported in `ignored` and not followed; so are
+/// symlinks, and all folders of a record that appears more than once (e.g. under both
+/// `Companies` and `Accounts`), since syncing either would be a guess.
+///
+/// Root missing or unreadable → `Err`, and so is an unreadable module folder: a partial
+/// view must never look like record folders that disappeared.
+pub fn discover_records(
+    root: &Path,
+    product: Product,
+    extra_modules: &[String],
+) -> Result<Discovery, ScanError> {
+    let mut out = Discovery::default();
+    let mut found: BTreeMap<RecordKey, Vec<RecordFolder>> = BTreeMap::new();
+    for (name, path, ft) in list_dir(root, "read sync root")? {
+        let Some(name) = name else {
+            out.ignored.push((path, "name is not UTF-8".into()));
+            continue;
+        };
+        let module = product
+            .module_for_folder(&name)
+            .map(str::to_string)
+            .or_else(|| extra_modules.iter().find(|m| **m == name).cloned());
+        let Some(module) = module else {
+            out.ignored.push((path, "not a module folder".into()));
+            continue;
+        };
+        if let Some(why) = not_a_folder(ft) {
+            out.ignored.push((path, why.into()));
+            continue;
+        }
+        let records = match list_dir(&path, "read module folder") {
+            Ok(r) => r,
+            // Removed since the root was listed: it holds nothing now.
+            Err(ScanError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        for (rname, rpath, rft) in records {
+            let Some(rname) = rname else {
+                out.ignored.push((rpath, "name is not UTF-8".into()));
+                continue;
+            };
+            let Some(id) = parse_record_folder_name(&rname) else {
+                out.ignored.push((
+                    rpath,
+                    format!("not a record folder (expected `<record id>` or `<record id> <label>`, id of {MIN_ID_DIGITS}+ digits)"),
+                ));
+                continue;
+            };
+            if let Some(why) = not_a_folder(rft) {
+                out.ignored.push((rpath, why.into()));
+                continue;
+            }
+            let key = RecordKey {
+                module: module.clone(),
+                record_id: id.to_string(),
+            };
+            found.entry(key.clone()).or_default().push(RecordFolder {
+                key,
+                folder_name: rname,
+                path: rpath,
+            });
+        }
+    }
+    for (key, mut folders) in found {
+        if folders.len() == 1 {
+            out.records.append(&mut folders);
+        } else {
+            for f in folders {
+                out.ignored
+                    .push((f.path, format!("several folders for record {key}")));
+            }
+        }
+    }
+    out.ignored.sort();
+    Ok(out)
+}
+
+fn not_a_folder(ft: FileType) -> Option<&'static str> {
+    if ft.is_symlink() {
+        Some("symlink (not followed)")
+    } else if !ft.is_dir() {
+        Some("not a folder")
+    } else {
+        None
+    }
+}
+
+/// Lists a directory without following symlinks: `(utf-8 name, path, type)`.
+type Listing = Vec<(Option<String>, PathBuf, FileType)>;
+
+fn list_dir(dir: &Path, op: &'static str) -> Result<Listing, ScanError> {
+    let read = std::fs::read_dir(dir).map_err(|e| match e.kind() {
+        ErrorKind::NotADirectory => ScanError::NotADirectory {
+            path: dir.to_path_buf(),
+        },
+        _ => ScanError::io(dir, op, e),
+    })?;
+    let mut out = Vec::new();
+    for item in read {
+        let item = item.map_err(|e| ScanError::io(dir, op, e))?;
+        let ft = match item.file_type() {
+            Ok(ft) => ft,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(ScanError::io(&item.path(), "stat", e)),
+        };
+        out.push((item.file_name().into_string().ok(), item.path(), ft));
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(out)
+}

@@ -1,0 +1,37 @@
+//! The scanner's error type: names the path and what was being done with it.
+
+use std::path::PathBuf;
+
+/// Why a scan could not tell what is on disk. Callers must then treat the folder (or the
+/// whole root) as unknown and delete nothing on its account.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// Reading a directory or its entries failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The sync root (or a module folder) is not a directory.
+    #[error("{path} is not a directory")]
+    NotADirectory { path: PathBuf },
+    /// An ignore pattern from the config is not a valid glob.
+    #[error("invalid ignore pattern {pattern:?}: {source}")]
+    Glob {
+        pattern: String,
+        #[source]
+        source: globset::Error,
+    },
+}
+
+impl ScanError {
+    pub(super) fn io(path: &std::path::Path, op: &'static str, source: std::io::Error) -> Self {
+        ScanError::Io {
+            path: path.to_path_buf(),
+            op,
+            source,
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Scanning one record folder into [`LocalEntry`]s.
+
+use super::hash::hash_reader;
+use super::{IgnoreRules, ScanError, parse_url_file};
+use crate::model::ContentHash;
+use crate::planner::{LocalEntry, SyncedEntry};
+use std::fs::Metadata;
+use std::io::{ErrorKind, Read};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+/// `.url` files up to this size are read whole to find their link; larger ones are
+/// plain files (no real shortcut is that big).
+const MAX_URL_FILE: u64 = 64 * 1024;
+
+/// Why an item in a record folder is not synced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SkipReason {
+    Symlink,
+    Fifo,
+    Socket,
+    Device,
+    Directory,
+    /// Matched the ignore rules.
+    Ignored,
+    /// The name is not valid UTF-8 (Zoho file names are strings).
+    NotUtf8,
+    /// Could not be stat-ed or read. The caller must treat the name as present but
+    /// unknown: never as deleted.
+    Unreadable,
+}
+
+/// One item not synced, for one log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The name (lossily decoded when it is not UTF-8).
+    pub name: String,
+    pub reason: SkipReason,
+}
+
+/// What a record folder holds.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScanOutcome {
+    /// Regular files, sorted by name.
+    pub files: Vec<LocalEntry>,
+    /// Everything else, sorted by name.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Reads one record folder. Hash from `cache` (the synced entries) when size, mtime_ns and
+/// inode match (no re-read), else BLAKE3 streamed from the file (64 KiB buffer, never whole
+/// in memory). After hashing, the file is stat-ed again: if size/mtime changed meanwhile
+/// the entry is `stable = false`. `stable` = mtime older than `now - debounce` (a file with a
+/// future mtime counts as stable only if unchanged across the two stats). `.url` files:
+/// `[InternetShortcut]`/`URL=` is parsed into `link_url`.
+///
+/// Folder missing → `Ok(None)` (unknown, never empty); unreadable → `Err`.
+pub fn scan_record(
+    dir: &Path,
+    cache: &[SyncedEntry],
+    rules: &IgnoreRules,
+    debounce: Duration,
+    now: SystemTime,
+) -> Result<Option<ScanOutcome>, ScanError> {
+    let read = match std::fs::read_dir(dir) {
+        Ok(read) => read,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == ErrorKind::NotADirectory => {
+            return Err(ScanError::NotADirectory {
+                path: dir.to_path_buf(),
+            });
+        }
+        Err(e) => return Err(ScanError::io(dir, "read record folder", e)),
+    };
+    let mut out = ScanOutcome::default();
+    for item in read {
+        let item = item.map_err(|e| ScanError::io(dir, "read record folder", e))?;
+        let os_name = item.file_name();
+        let Some(name) = os_name.to_str() else {
+            out.skipped
+                .push(skip(&os_name.to_string_lossy(), SkipReason::NotUtf8));
+            continue;
+        };
+        if rules.is_ignored(name) {
+            out.skipped.push(skip(name, SkipReason::Ignored));
+            continue;
+        }
+        let path = dir.join(name);
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            // Gone since the listing: it is simply not there.
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(_) => {
+                out.skipped.push(skip(name, SkipReason::Unreadable));
+                continue;
+            }
+        };
+        if let Some(reason) = non_regular(&meta) {
+            out.skipped.push(skip(name, reason));
+            continue;
+        }
+        let cached = cache.iter().find(|c| c.local_name == name);
+        match entry_for(&path, name, &meta, cached, debounce, now) {
+            Ok(entry) => out.files.push(entry),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(_) => out.skipped.push(skip(name, SkipReason::Unreadable)),
+        }
+    }
+    out.files.sort_by(|a, b| a.name.cmp(&b.name));
+    out.skipped.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Some(out))
+}
+
+fn skip(name: &str, reason: SkipReason) -> Skipped {
+    Skipped {
+        name: name.to_string(),
+        reason,
+    }
+}
+
+fn non_regular(meta: &Metadata) -> Option<SkipReason> {
+    let ft = meta.file_type();
+    if ft.is_file() {
+        None
+    } else if ft.is_symlink() {
+        Some(SkipReason::Symlink)
+    } else if ft.is_dir() {
+        Some(SkipReason::Directory)
+    } else if ft.is_fifo() {
+        Some(SkipReason::Fifo)
+    } else if ft.is_socket() {
+        Some(SkipReason::Socket)
+    } else {
+        Some(SkipReason::Device)
+    }
+}
+
+/// The stat fields the hash cache and the stability check compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stat {
+    size: u64,
+    mtime_ns: i64,
+    inode: u64,
+}
+
+impl Stat {
+    fn of(meta: &Metadata) -> Stat {
+        Stat {
+            size: meta.size(),
+            mtime_ns: meta
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.mtime_nsec()),
+            inode: meta.ino(),
+        }
+    }
+}
+
+/// Byte-wise, so a multi-byte character before the suffix cannot split a slice.
+fn is_url_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() > 4 && b[b.len() - 4..].eq_ignore_ascii_case(b".url")
+}
+
+fn entry_for(
+    path: &Path,
+    name: &str,
+    meta: &Metadata,
+    cached: Option<&SyncedEntry>,
+    debounce: Duration,
+    now: SystemTime,
+) -> std::io::Result<LocalEntry> {
+    let before = Stat::of(meta);
+    let is_url = is_url_name(name) && before.size <= MAX_URL_FILE;
+    let hit = cached.filter(|c| {
+        c.size == before.size && c.mtime_ns == before.mtime_ns && c.inode == before.inode
+    });
+    let (hash, link_url, unchanged) = match hit {
+        // A cached link needs no read; a cached plain `.url` is re-read (it is tiny) in
+        // case it is a shortcut after all.
+        Some(c) if !is_url || c.link_url.is_some() => (c.hash, c.link_url.clone(), true),
+        _ => {
+            let (hash, link_url) = read_content(path, is_url)?;
+            #[cfg(test)]
+            test_hook::after_hash(path);
+            let after = Stat::of(&std::fs::symlink_metadata(path)?);
+            (hash, link_url, after == before)
+        }
+    };
+    let old_enough = match now.duration_since(meta.modified()?) {
+        Ok(age) => age >= debounce,
+        // Future mtime (clock skew, copied archives): age is meaningless.
+        Err(_) => true,
+    };
+    Ok(LocalEntry {
+        name: name.to_string(),
+        size: before.size,
+        mtime_ns: before.mtime_ns,
+        inode: before.inode,
+        hash,
+        link_url,
+        stable: unchanged && old_enough,
+    })
+}
+
+/// Hashes the file; a small `.url` file is read whole (bounded) to parse its link too.
+fn read_content(path: &Path, is_url: bool) -> std::io::Result<(ContentHash, Option<String>)> {
+    let mut file = std::fs::File::open(path)?;
+    if is_url {
+        let mut bytes = Vec::new();
+        file.by_ref()
+            .take(MAX_URL_FILE + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 <= MAX_URL_FILE {
+            return Ok((ContentHash::of_bytes(&bytes), parse_url_file(&bytes)));
+        }
+        // Grew past the limit since the stat: hash what was read plus the rest.
+        let mut chained = bytes.as_slice().chain(file);
+        return hash_reader(&mut chained).map(|(h, _)| (h, None));
+    }
+    hash_reader(&mut file).map(|(h, _)| (h, None))
+}
+
+/// Lets tests change a file between hashing and the second stat, deterministically.
+#[cfg(test)]
+pub(super) mod test_hook {
+    use std::cell::RefCell;
+    use std::path::Path;
+
+    type Hook = Box<dyn Fn(&Path)>;
+
+    thread_local! {
+        static AFTER_HASH: RefCell<Option<Hook>> = const { RefCell::new(None) };
+    }
+
+    /// Installs `hook` for scans on this thread until the guard drops.
+    pub fn set(hook: impl Fn(&Path) + 'static) -> Guard {
+        AFTER_HASH.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
+        Guard
+    }
+
+    pub struct Guard;
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            AFTER_HASH.with(|h| *h.borrow_mut() = None);
+        }
+    }
+
+    pub(in crate::scan) fn after_hash(path: &Path) {
+        AFTER_HASH.with(|h| {
+            if let Some(hook) = h.borrow().as_ref() {
+                hook(path);
+            }
+        });
+    }
+}
