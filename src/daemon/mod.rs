@@ -1,1 +1,133 @@
-//! daemon (in progress)
+//! Process life of `bigin-sync run`: start-up, signals, systemd notification, shutdown.
+//!
+//! Start-up order matters for safety: take the state-dir lock (one daemon per journal),
+//! remove download temp files a crash left behind, follow the record folders, start the
+//! watcher, then tell systemd READY. Interrupted uploads are resolved by the first
+//! reconcile of their record (the journal holds their intents).
+
+pub mod follow;
+pub mod lock;
+pub mod logging;
+pub mod scheduler;
+pub mod setup;
+pub mod systemd;
+
+use crate::config::{self, Config};
+use crate::executor::RetryPolicy;
+use crate::poller::PollPolicy;
+use anyhow::Context;
+use scheduler::{Control, Schedule, Scheduler};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+
+/// How long SIGTERM waits for running transfers before abandoning them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+
+pub fn schedule_of(cfg: &Config) -> Schedule {
+    Schedule {
+        poll: PollPolicy {
+            poll_interval: cfg.sync.poll_interval,
+            poll_interval_max: cfg.sync.poll_interval_max,
+            api_budget_per_day: cfg.sync.api_budget_per_day,
+        },
+        debounce: cfg.sync.debounce,
+        rescan_interval: cfg.sync.rescan_interval,
+    }
+}
+
+/// Runs the daemon until SIGTERM / SIGINT (or `shutdown` is cancelled, for `demo`).
+pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    for w in config::warnings(&cfg) {
+        tracing::warn!("{w}");
+    }
+    std::fs::create_dir_all(&cfg.state_dir)
+        .with_context(|| format!("creating state_dir {}", cfg.state_dir.display()))?;
+    let _lock = match lock::acquire(&cfg.state_dir).context("taking the daemon lock")? {
+        Ok(l) => l,
+        Err(msg) => anyhow::bail!(msg),
+    };
+    if !cfg.root.is_dir() {
+        tracing::error!(root = %cfg.root.display(), "sync root missing or not a folder; waiting for it (nothing is deleted meanwhile)");
+    }
+    let journal = setup::open_journal(&cfg)?;
+    let rt = Arc::new(setup::build(&cfg, journal, RetryPolicy::daemon())?);
+
+    let (hint_tx, hint_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (control_tx, control_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut scheduler = Scheduler::new(rt.clone(), schedule_of(&cfg));
+    scheduler.rescan().await;
+    {
+        let settings = rt.engine.settings();
+        let folders = follow::refresh_followed(&rt.engine, &rt.journal).await.unwrap_or_default();
+        follow::clean_temp_files(&folders);
+        drop(settings);
+    }
+    let mut _watcher = match crate::watcher::start(&cfg.root, cfg.sync.watch, hint_tx.clone(), rt.self_writes.clone()) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::error!(error = %e, root = %cfg.root.display(), "cannot watch the sync root; relying on the periodic rescan");
+            None
+        }
+    };
+    systemd::ready();
+    tracing::info!(
+        root = %cfg.root.display(),
+        state_dir = %cfg.state_dir.display(),
+        product = %cfg.zoho.product,
+        version = env!("CARGO_PKG_VERSION"),
+        "bigin-sync running"
+    );
+
+    let stop = shutdown.clone();
+    let cfg_path: PathBuf = cfg.path.clone();
+    let rt_for_signals = rt.clone();
+    let signals = tokio::spawn(async move {
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) else {
+            tracing::error!("cannot install signal handlers");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = term.recv() => { tracing::info!("SIGTERM: stopping"); stop.cancel(); return; }
+                _ = int.recv() => { tracing::info!("SIGINT: stopping"); stop.cancel(); return; }
+                _ = hup.recv() => {
+                    systemd::reloading();
+                    match reload(&cfg_path, &rt_for_signals) {
+                        Ok(s) => { let _ = control_tx.send(Control::Reload(s)); }
+                        Err(e) => tracing::error!(error = format!("{e:#}"), "SIGHUP: new config rejected; keeping the old one"),
+                    }
+                    systemd::ready();
+                }
+            }
+        }
+    });
+
+    scheduler.run(hint_rx, control_rx, shutdown.clone(), SHUTDOWN_GRACE).await;
+    signals.abort();
+    drop(_watcher.take());
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Loads and applies a new config on SIGHUP. Settings that need a restart (root,
+/// state_dir, credentials) are reported and left as they were.
+fn reload(path: &std::path::Path, rt: &setup::Runtime) -> anyhow::Result<Schedule> {
+    let new = config::load(path)?;
+    let settings = setup::engine_settings(&new)?;
+    let old = rt.engine.settings();
+    if settings.root != old.root || settings.product != old.product {
+        tracing::warn!("SIGHUP: root and product changes need a restart; they were not applied");
+    }
+    let settings = crate::engine::EngineSettings { root: old.root.clone(), product: old.product, ..settings };
+    rt.engine.set_settings(settings);
+    tracing::info!(config = %path.display(), "SIGHUP: config reloaded");
+    Ok(schedule_of(&new))
+}

@@ -92,6 +92,20 @@ pub enum EngineError {
     },
 }
 
+/// True when the folder holds something the journal does not (or lacks something it
+/// has): only then is a list call worth spending on a local hint.
+fn differs_from_journal(local: &[LocalEntry], synced: &[SyncedEntry]) -> bool {
+    if local.len() != synced.len() {
+        return true;
+    }
+    let by_name: HashMap<&str, &SyncedEntry> = synced.iter().map(|e| (e.local_name.as_str(), e)).collect();
+    local.iter().any(|l| {
+        by_name
+            .get(l.name.as_str())
+            .is_none_or(|e| e.hash != l.hash || e.size != l.size)
+    })
+}
+
 /// Runs reconciles. Shared by the scheduler's tasks.
 pub struct Engine {
     settings: RwLock<Arc<EngineSettings>>,
@@ -143,10 +157,14 @@ impl Engine {
             .db(move |j| Ok((j.entries(&k)?, j.failures(&k)?, j.intents(&k)?)))
             .await?;
 
-        let local = self.scan(folder, &synced, &settings).await?;
+        let (local, skipped) = self.scan(folder, &synced, &settings).await?;
 
         let cached = self.cache().get(&key).cloned();
-        let must_list = poll || cached.is_none() || !intents.is_empty();
+        // Without a cached list, a local-only hint lists the record only when the folder
+        // differs from the journal: a restart does not spend one call per record.
+        let must_list = poll
+            || !intents.is_empty()
+            || (cached.is_none() && local.as_deref().is_none_or(|l| differs_from_journal(l, &synced)));
         let mut remote_error = None;
         let remote: Option<Vec<RemoteAttachment>> = if must_list {
             match self.list(&key).await {
@@ -174,13 +192,23 @@ impl Engine {
         }
 
         let stamp = chrono::Local::now().format("%Y-%m-%d %H%M%S").to_string();
-        let actions = planner::plan(&PlanInput {
+        let mut actions = planner::plan(&PlanInput {
             local: local.as_deref(),
             remote: remote.as_deref(),
             synced: &synced,
             conflict_stamp: &stamp,
             direction: settings.direction,
         });
+        // A synced file the scan could not read (or that is now ignored, or no longer a
+        // regular file) is present but unknown: never a reason to delete its attachment.
+        if !skipped.is_empty() {
+            actions.retain(|a| match a {
+                Action::DeleteRemote { local_name, .. } | Action::Forget { local_name } => {
+                    !skipped.contains(local_name)
+                }
+                _ => true,
+            });
+        }
         let remote_changed = remote.as_ref().is_some_and(|r| {
             let remote_ids: HashSet<&str> = r.iter().map(|a| a.id.as_str()).collect();
             let synced_ids: HashSet<&str> = synced.iter().map(|e| e.attachment_id.as_str()).collect();
@@ -218,7 +246,7 @@ impl Engine {
         folder: &RecordFolder,
         synced: &[SyncedEntry],
         settings: &EngineSettings,
-    ) -> Result<Option<Vec<LocalEntry>>, EngineError> {
+    ) -> Result<(Option<Vec<LocalEntry>>, HashSet<String>), EngineError> {
         let dir = folder.path.clone();
         let cache = synced.to_vec();
         let rules = settings.ignore.clone();
@@ -230,7 +258,7 @@ impl Engine {
         .map_err(|e| crate::executor::ExecError::Task(e.to_string()))?
         .map_err(|source| EngineError::Scan { path: folder.path.clone(), source })?;
         let Some(outcome) = outcome else {
-            return Ok(None);
+            return Ok((None, HashSet::new()));
         };
         let mut logged = self.logged_skips.lock().unwrap_or_else(|p| p.into_inner());
         for s in &outcome.skipped {
@@ -239,7 +267,8 @@ impl Engine {
                 tracing::info!(path = %path.display(), reason = ?s.reason, "skipped (not synced)");
             }
         }
-        Ok(Some(outcome.files))
+        let skipped = outcome.skipped.into_iter().map(|s| s.name).collect();
+        Ok((Some(outcome.files), skipped))
     }
 
     async fn list(&self, key: &RecordKey) -> Result<Vec<RemoteAttachment>, crate::executor::ExecError> {

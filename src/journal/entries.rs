@@ -80,6 +80,14 @@ impl Journal {
         })
     }
 
+    /// How many files are tracked across all records (the delete guard's denominator).
+    pub fn count_entries(&self) -> Result<usize> {
+        self.read("count entries", |conn| {
+            conn.query_row("SELECT COUNT(*) FROM entries", [], |r| r.get::<_, i64>(0))
+                .map(|n| n.max(0) as usize)
+        })
+    }
+
     /// Records that both sides hold `e` (keyed by record and local name); clears the error
     /// state of its local name and attachment id.
     pub fn upsert_entry(&self, key: &RecordKey, e: &SyncedEntry) -> Result<()> {
