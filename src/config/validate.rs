@@ -162,7 +162,7 @@ pub(super) fn build(
         .unwrap_or_else(|| "info".to_owned())
         .trim()
         .to_owned();
-    if log_level.is_empty() || tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+    if !is_log_filter(&log_level) {
         return Err(ctx.invalid(
             "log_level",
             format!("`{log_level}` is not a log filter; expected trace, debug, info, warn, error, or a directive like \"bigin_sync=debug,info\""),
@@ -180,6 +180,25 @@ pub(super) fn build(
         zoho,
         sync,
     })
+}
+
+/// A bare word is taken by `EnvFilter` as a target name (so a typo like `"inof"` would
+/// silently log nothing); only level names are accepted bare, directives need `=`.
+fn is_log_filter(s: &str) -> bool {
+    const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
+    let is_level = |l: &str| LEVELS.iter().any(|x| x.eq_ignore_ascii_case(l.trim()));
+    !s.is_empty()
+        && s.split(',').all(|part| {
+            let part = part.trim();
+            match part.rsplit_once('=') {
+                Some((target, level)) => {
+                    !target.trim().is_empty()
+                        && is_level(level)
+                        && tracing_subscriber::EnvFilter::try_new(part).is_ok()
+                }
+                None => is_level(part),
+            }
+        })
 }
 
 fn dirs(
