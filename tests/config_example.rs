@@ -133,3 +133,90 @@ fn example_config_without_secrets_names_the_secret_file_key() {
     assert_eq!(err.key(), Some("zoho.client_secret_file"), "{msg}");
     assert!(msg.contains("bigin-sync.example.toml"), "{msg}");
 }
+
+fn unit_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/bigin-sync.service")
+}
+
+/// The unit, the example config and the loader must agree on names and paths, or the
+/// service starts without its secrets or cannot write its root.
+#[test]
+fn unit_agrees_with_example_config() {
+    let unit = std::fs::read_to_string(unit_path()).unwrap();
+    let has = |line: &str| unit.lines().any(|l| l.trim() == line);
+    for line in [
+        "Type=notify",
+        "NotifyAccess=main",
+        "ExecStart=/usr/local/bin/bigin-sync run",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "WatchdogSec=60",
+        "Restart=on-failure",
+        "StateDirectory=bigin-sync",
+        "ConfigurationDirectory=bigin-sync",
+        "LoadCredential=client_secret:/etc/bigin-sync/client_secret",
+        "LoadCredential=refresh_token:/etc/bigin-sync/refresh_token",
+        "ReadWritePaths=/srv/bigin",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "CapabilityBoundingSet=",
+        "SystemCallFilter=@system-service",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+    ] {
+        assert!(has(line), "unit lacks `{line}`");
+    }
+    // The credentials the unit loads are the ones the loader looks for.
+    let creds = tempfile::tempdir().unwrap();
+    std::fs::write(creds.path().join("client_secret"), "a").unwrap();
+    std::fs::write(creds.path().join("refresh_token"), "b").unwrap();
+    let env = systemd_env(creds.path());
+    let cfg = config::load_with_env(&example_path(), &|k| env.get(k).cloned()).unwrap();
+    assert!(has(&format!("ReadWritePaths={}", cfg.root.display())));
+}
+
+/// Runs systemd's own checks when systemd-analyze is installed (CI images without systemd
+/// skip it, saying so on stderr).
+#[test]
+fn unit_passes_systemd_analyze_when_available() {
+    use std::process::Command;
+    let Ok(version) = Command::new("systemd-analyze").arg("--version").output() else {
+        eprintln!("systemd-analyze not installed: skipping unit checks");
+        return;
+    };
+    assert!(version.status.success());
+
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=yes", "--no-pager"])
+        .arg(unit_path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let level: f64 = text
+        .lines()
+        .find_map(|l| {
+            l.split("Overall exposure level for bigin-sync.service:")
+                .nth(1)
+        })
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level in:\n{text}"));
+    assert!(level <= 1.5, "exposure {level} > 1.5:\n{text}");
+
+    // `verify` insists the ExecStart binary exists; check a copy pointing at one that does.
+    let dir = tempfile::tempdir().unwrap();
+    let unit = std::fs::read_to_string(unit_path()).unwrap().replace(
+        "ExecStart=/usr/local/bin/bigin-sync run",
+        "ExecStart=/bin/sh -c true",
+    );
+    let copy = dir.path().join("bigin-sync.service");
+    std::fs::write(&copy, unit).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "systemd-analyze verify: {stderr}"
+    );
+}

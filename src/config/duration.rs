@@ -64,7 +64,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Formats a duration the way the config writes them, for warnings and `status`.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return format!("{ms}ms");
     }
     let s = ms / 1000;
