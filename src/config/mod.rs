@@ -1,1 +1,163 @@
-//! config (in progress)
+//! Configuration: the TOML file (`/etc/bigin-sync/config.toml` by default), its defaults,
+//! validation, and secrets.
+//!
+//! The file is read into permissive `raw` structs (all keys optional, unknown keys refused)
+//! and then validated into [`Config`], whose fields are always usable: durations parsed,
+//! paths absolute, hosts chosen, secrets loaded. Every rejection names the file, the dotted
+//! key and what was expected, because the operator's only interface is that message.
+
+mod dc;
+mod duration;
+mod error;
+mod locate;
+mod paths;
+mod raw;
+mod secret;
+mod secrets;
+mod urls;
+mod validate;
+mod warnings;
+
+#[cfg(test)]
+mod tests;
+
+pub use dc::{DATA_CENTERS, DataCenter, data_center};
+pub use duration::{format_duration, parse_duration};
+pub use error::ConfigError;
+pub use paths::{
+    CONFIG_ENV, DEFAULT_CONFIG_PATH, resolve_config_path, resolve_config_path_with_env,
+};
+pub use secret::Secret;
+pub use warnings::warnings;
+
+use crate::model::Product;
+use crate::planner::Direction;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The validated configuration of one daemon.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was loaded from (for messages and SIGHUP reloads).
+    pub path: PathBuf,
+    /// `<root>/<Module>/<record_id>/<file>`; absolute.
+    pub root: PathBuf,
+    /// Journal, trash, token cache; absolute, never inside `root` nor containing it.
+    pub state_dir: PathBuf,
+    pub log_format: LogFormat,
+    /// A tracing filter directive; `RUST_LOG` wins when set.
+    pub log_level: String,
+    pub zoho: ZohoSettings,
+    pub sync: SyncSettings,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines (no ANSI colours unless stderr is a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// How local changes are noticed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WatchMode {
+    /// inotify, falling back to polling when watches run out.
+    #[default]
+    Auto,
+    /// Polling only: inotify sees nothing on network filesystems.
+    Poll,
+}
+
+/// How to reach Zoho and with which credentials.
+#[derive(Debug, Clone)]
+pub struct ZohoSettings {
+    pub product: Product,
+    /// The data center code (`us`, `eu`, …) as configured, lowercased.
+    pub dc: String,
+    /// REST API base URL without trailing `/`.
+    pub api_domain: String,
+    /// OAuth server base URL without trailing `/`.
+    pub accounts_url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// `None` only before `auth` has been run; use [`Config::require_refresh_token`].
+    pub refresh_token: Option<Secret>,
+    /// Where `auth` writes the refresh token (absolute), when configured.
+    pub refresh_token_file: Option<PathBuf>,
+    /// Parallel API calls (Zoho limits concurrent calls per organisation).
+    pub concurrency: usize,
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Custom module API names to accept as folder names, besides the documented ones.
+    pub modules: Vec<String>,
+}
+
+/// When and how records are synced.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// Fastest per-record remote poll.
+    pub poll_interval: Duration,
+    /// Idle records back off up to this.
+    pub poll_interval_max: Duration,
+    /// The scheduler never plans more API calls per day than this.
+    pub api_budget_per_day: u32,
+    /// A file must be unchanged this long before it is uploaded.
+    pub debounce: Duration,
+    /// Full local rescan period; watcher events are only hints.
+    pub rescan_interval: Duration,
+    pub watch: WatchMode,
+    pub direction: Direction,
+    /// Refuse a pass that would delete more than this share of a record's files.
+    pub max_delete_percent: u8,
+    /// Extra glob patterns of files never synced.
+    pub ignore: Vec<String>,
+}
+
+impl Config {
+    /// The refresh token, or an error saying how to provide one. `load` lets it be absent
+    /// so that `auth` can run with the same file before a token exists.
+    pub fn require_refresh_token(&self) -> Result<&Secret, ConfigError> {
+        self.zoho.refresh_token.as_ref().ok_or_else(|| {
+            secrets::missing(
+                &self.path,
+                "zoho.refresh_token",
+                "refresh_token",
+                "; run `bigin-sync auth --code CODE` to obtain one",
+            )
+        })
+    }
+}
+
+/// Loads and validates the config at `path`, reading `STATE_DIRECTORY`,
+/// `CREDENTIALS_DIRECTORY` and `HOME` from the process environment.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with_env(path, &|k| std::env::var(k).ok())
+}
+
+/// [`load`] with the environment passed in, so tests can supply credentials directories
+/// without touching the process environment.
+pub fn load_with_env(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    load_str(path, &text, env)
+}
+
+/// Validates config text as if read from `path` (relative paths resolve against its
+/// directory). Used by `load_with_env` and by `demo`, which builds its config in memory.
+pub fn load_str(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let raw = validate::parse(path, text)?;
+    validate::build(path, raw, env)
+}

@@ -1,0 +1,456 @@
+//! From raw TOML to a usable [`Config`]: defaults, range checks, paths, hosts, secrets.
+
+use super::dc::{data_center, valid_codes};
+use super::duration::parse_duration;
+use super::locate::{key_at, line_col};
+use super::paths::{config_base, default_state_dir, resolve};
+use super::raw::{RawConfig, RawDuration, SYNC_KEYS, TOP_KEYS, ZOHO_KEYS};
+use super::secrets::{SecretSpec, missing, resolve_secret};
+use super::urls::check_base_url;
+use super::{Config, ConfigError, LogFormat, SyncSettings, WatchMode, ZohoSettings};
+use crate::model::Product;
+use crate::planner::Direction;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Parses the text, turning toml/serde errors into errors that name the key.
+pub(super) fn parse(file: &Path, text: &str) -> Result<RawConfig, ConfigError> {
+    if let Err(e) = toml::de::DeTable::parse(text) {
+        let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
+        return Err(ConfigError::Syntax {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message: e.message().trim().to_owned(),
+        });
+    }
+    toml::from_str::<RawConfig>(text).map_err(|e| {
+        let key = e
+            .span()
+            .and_then(|s| key_at(text, s.start))
+            .unwrap_or_else(|| "(top level)".to_owned());
+        let message = tidy_message(e.message());
+        if message.starts_with("unknown field") {
+            let section = key.rsplit_once('.').map_or("", |(s, _)| s);
+            let allowed = match section {
+                "" => TOP_KEYS,
+                "zoho" => ZOHO_KEYS,
+                "sync" => SYNC_KEYS,
+                _ => &[][..],
+            };
+            let expected = allowed
+                .iter()
+                .map(|k| {
+                    if section.is_empty() {
+                        (*k).to_owned()
+                    } else {
+                        format!("{section}.{k}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            ConfigError::UnknownKey {
+                file: file.to_path_buf(),
+                key,
+                expected,
+            }
+        } else {
+            ConfigError::WrongType {
+                file: file.to_path_buf(),
+                key,
+                message,
+            }
+        }
+    })
+}
+
+/// serde's messages mention Rust types; say it in TOML words instead.
+fn tidy_message(m: &str) -> String {
+    m.trim()
+        .replace("expected struct RawZoho", "expected a table")
+        .replace("expected struct RawSync", "expected a table")
+        .replace("expected i64", "expected an integer")
+        .replace("expected a sequence", "expected an array")
+}
+
+/// Validation context: the file for messages and the environment for defaults.
+struct Ctx<'a> {
+    file: &'a Path,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Ctx<'_> {
+    fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_path_buf(),
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    fn duration(
+        &self,
+        key: &str,
+        raw: Option<RawDuration>,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        match raw {
+            None => Ok(default),
+            Some(RawDuration(s)) => parse_duration(&s).map_err(|m| self.invalid(key, m)),
+        }
+    }
+
+    fn int_in(
+        &self,
+        key: &str,
+        raw: Option<i64>,
+        default: i64,
+        lo: i64,
+        hi: i64,
+    ) -> Result<i64, ConfigError> {
+        let v = raw.unwrap_or(default);
+        if v < lo || v > hi {
+            return Err(self.invalid(
+                key,
+                format!("{v} is out of range; expected an integer from {lo} to {hi}"),
+            ));
+        }
+        Ok(v)
+    }
+
+    fn choice<T: Copy>(
+        &self,
+        key: &str,
+        raw: Option<String>,
+        default: T,
+        options: &[(&str, T)],
+    ) -> Result<T, ConfigError> {
+        let Some(s) = raw else { return Ok(default) };
+        let wanted = s.trim().to_ascii_lowercase();
+        options
+            .iter()
+            .find(|(name, _)| *name == wanted)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| {
+                let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+                self.invalid(
+                    key,
+                    format!("`{s}` is not allowed; expected one of {}", names.join(", ")),
+                )
+            })
+    }
+}
+
+/// Applies defaults and checks to the raw file.
+pub(super) fn build(
+    file: &Path,
+    raw: RawConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let ctx = Ctx { file, env };
+    let base = config_base(file);
+
+    let (root, state_dir) = dirs(&ctx, &base, raw.root.as_deref(), raw.state_dir.as_deref())?;
+    let log_format = ctx.choice(
+        "log_format",
+        raw.log_format,
+        LogFormat::Text,
+        &[("text", LogFormat::Text), ("json", LogFormat::Json)],
+    )?;
+    let log_level = raw
+        .log_level
+        .unwrap_or_else(|| "info".to_owned())
+        .trim()
+        .to_owned();
+    if !is_log_filter(&log_level) {
+        return Err(ctx.invalid(
+            "log_level",
+            format!("`{log_level}` is not a log filter; expected trace, debug, info, warn, error, or a directive like \"bigin_sync=debug,info\""),
+        ));
+    }
+
+    let zoho = zoho(&ctx, &base, raw.zoho)?;
+    let sync = sync(&ctx, raw.sync)?;
+    Ok(Config {
+        path: file.to_path_buf(),
+        root,
+        state_dir,
+        log_format,
+        log_level,
+        zoho,
+        sync,
+    })
+}
+
+/// A bare word is taken by `EnvFilter` as a target name (so a typo like `"inof"` would
+/// silently log nothing); only level names are accepted bare, directives need `=`.
+fn is_log_filter(s: &str) -> bool {
+    const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
+    let is_level = |l: &str| LEVELS.iter().any(|x| x.eq_ignore_ascii_case(l.trim()));
+    !s.is_empty()
+        && s.split(',').all(|part| {
+            let part = part.trim();
+            match part.rsplit_once('=') {
+                Some((target, level)) => {
+                    !target.trim().is_empty()
+                        && is_level(level)
+                        && tracing_subscriber::EnvFilter::try_new(part).is_ok()
+                }
+                None => is_level(part),
+            }
+        })
+}
+
+fn dirs(
+    ctx: &Ctx<'_>,
+    base: &Path,
+    root: Option<&str>,
+    state: Option<&str>,
+) -> Result<(PathBuf, PathBuf), ConfigError> {
+    let root = match root.map(str::trim) {
+        None => {
+            return Err(ConfigError::Missing {
+                file: ctx.file.to_path_buf(),
+                key: "root".into(),
+                message: "expected the absolute path of the folder tree to sync, e.g. root = \"/srv/bigin\"".into(),
+            });
+        }
+        Some("") => {
+            return Err(ctx.invalid(
+                "root",
+                "is empty; expected an absolute path such as \"/srv/bigin\"",
+            ));
+        }
+        Some(r) => resolve(base, r),
+    };
+    if !root.is_absolute() {
+        return Err(ctx.invalid(
+            "root",
+            format!(
+                "`{}` is not absolute; expected an absolute path",
+                root.display()
+            ),
+        ));
+    }
+    if root.parent().is_none() {
+        return Err(ctx.invalid(
+            "root",
+            "must not be `/`; expected a dedicated folder such as \"/srv/bigin\"",
+        ));
+    }
+    let state_dir = match state.map(str::trim) {
+        Some("") => {
+            return Err(ctx.invalid(
+                "state_dir",
+                "is empty; expected a path, or leave the key out",
+            ));
+        }
+        Some(s) => resolve(base, s),
+        None => default_state_dir(ctx.env).ok_or_else(|| ConfigError::Missing {
+            file: ctx.file.to_path_buf(),
+            key: "state_dir".into(),
+            message: "not set, and neither $STATE_DIRECTORY nor $HOME is available to derive it"
+                .into(),
+        })?,
+    };
+    if !state_dir.is_absolute() {
+        return Err(ctx.invalid(
+            "state_dir",
+            format!(
+                "`{}` is not absolute; expected an absolute path",
+                state_dir.display()
+            ),
+        ));
+    }
+    if state_dir.starts_with(&root) {
+        return Err(ctx.invalid(
+            "state_dir",
+            format!(
+                "{} is inside root {}; the journal and trash would be synced as files. Expected a directory outside root",
+                state_dir.display(),
+                root.display()
+            ),
+        ));
+    }
+    if root.starts_with(&state_dir) {
+        return Err(ctx.invalid(
+            "root",
+            format!(
+                "{} is inside state_dir {}; expected root and state_dir to be separate trees",
+                root.display(),
+                state_dir.display()
+            ),
+        ));
+    }
+    Ok((root, state_dir))
+}
+
+fn zoho(ctx: &Ctx<'_>, base: &Path, z: super::raw::RawZoho) -> Result<ZohoSettings, ConfigError> {
+    let product = ctx.choice(
+        "zoho.product",
+        z.product,
+        Product::Bigin,
+        &[("bigin", Product::Bigin), ("crm", Product::Crm)],
+    )?;
+    let dc_code = z.dc.unwrap_or_else(|| "us".to_owned());
+    let dc = data_center(&dc_code).ok_or_else(|| {
+        ctx.invalid(
+            "zoho.dc",
+            format!(
+                "`{dc_code}` is not a Zoho data center; expected one of {}",
+                valid_codes()
+            ),
+        )
+    })?;
+    let api_domain = match z.api_domain {
+        Some(u) => check_base_url(&u).map_err(|m| ctx.invalid("zoho.api_domain", m))?,
+        None => dc.api_domain.to_owned(),
+    };
+    let accounts_url = match z.accounts_url {
+        Some(u) => check_base_url(&u).map_err(|m| ctx.invalid("zoho.accounts_url", m))?,
+        None => dc.accounts_url.to_owned(),
+    };
+    let client_id = z.client_id.map(|s| s.trim().to_owned()).unwrap_or_default();
+    if client_id.is_empty() {
+        return Err(ConfigError::Missing {
+            file: ctx.file.to_path_buf(),
+            key: "zoho.client_id".into(),
+            message: "expected the Self Client's client id from api-console.zoho.com, e.g. client_id = \"1000.XXXX\"".into(),
+        });
+    }
+
+    let credentials_dir = (ctx.env)("CREDENTIALS_DIRECTORY")
+        .filter(|d| !d.trim().is_empty())
+        .map(PathBuf::from);
+    let secret_path = |key: &str, v: Option<String>| -> Result<Option<PathBuf>, ConfigError> {
+        match v.as_deref().map(str::trim) {
+            None => Ok(None),
+            Some("") => Err(ctx.invalid(key, "is empty; expected a path")),
+            Some(p) => Ok(Some(resolve(base, p))),
+        }
+    };
+    let client_secret_file = secret_path("zoho.client_secret_file", z.client_secret_file)?;
+    let refresh_token_file = secret_path("zoho.refresh_token_file", z.refresh_token_file)?;
+
+    let client_secret = resolve_secret(&SecretSpec {
+        file: ctx.file,
+        key: "zoho.client_secret",
+        credential: "client_secret",
+        inline: z.client_secret.as_deref(),
+        path: client_secret_file,
+        credentials_dir: credentials_dir.clone(),
+        absent_file_ok: false,
+    })?
+    .ok_or_else(|| missing(ctx.file, "zoho.client_secret", "client_secret", ""))?;
+    let refresh_token = resolve_secret(&SecretSpec {
+        file: ctx.file,
+        key: "zoho.refresh_token",
+        credential: "refresh_token",
+        inline: z.refresh_token.as_deref(),
+        path: refresh_token_file.clone(),
+        credentials_dir,
+        absent_file_ok: true,
+    })?;
+
+    let concurrency = ctx.int_in("zoho.concurrency", z.concurrency, 4, 1, 25)? as usize;
+    let timeout = ctx.duration("zoho.timeout", z.timeout, Duration::from_secs(60))?;
+    let connect_timeout = ctx.duration(
+        "zoho.connect_timeout",
+        z.connect_timeout,
+        Duration::from_secs(10),
+    )?;
+    let modules = z.modules.unwrap_or_default();
+    for (i, m) in modules.iter().enumerate() {
+        let ok = !m.is_empty() && m.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(ctx.invalid(
+                &format!("zoho.modules[{i}]"),
+                format!("`{m}` is not a module API name; expected letters, digits and `_` only, e.g. \"Invoices_X\""),
+            ));
+        }
+    }
+    Ok(ZohoSettings {
+        product,
+        dc: dc.code.to_owned(),
+        api_domain,
+        accounts_url,
+        client_id,
+        client_secret,
+        refresh_token,
+        refresh_token_file,
+        concurrency,
+        timeout,
+        connect_timeout,
+        modules,
+    })
+}
+
+fn sync(ctx: &Ctx<'_>, s: super::raw::RawSync) -> Result<SyncSettings, ConfigError> {
+    let poll_interval = ctx.duration(
+        "sync.poll_interval",
+        s.poll_interval,
+        Duration::from_secs(60),
+    )?;
+    let poll_interval_max = ctx.duration(
+        "sync.poll_interval_max",
+        s.poll_interval_max,
+        Duration::from_secs(15 * 60),
+    )?;
+    if poll_interval_max < poll_interval {
+        return Err(ctx.invalid(
+            "sync.poll_interval_max",
+            "is shorter than sync.poll_interval; expected a value at least as long",
+        ));
+    }
+    let api_budget_per_day = ctx.int_in(
+        "sync.api_budget_per_day",
+        s.api_budget_per_day,
+        20_000,
+        1,
+        i64::from(u32::MAX),
+    )? as u32;
+    let debounce = ctx.duration("sync.debounce", s.debounce, Duration::from_secs(2))?;
+    let rescan_interval = ctx.duration(
+        "sync.rescan_interval",
+        s.rescan_interval,
+        Duration::from_secs(10 * 60),
+    )?;
+    let watch = ctx.choice(
+        "sync.watch",
+        s.watch,
+        WatchMode::Auto,
+        &[("auto", WatchMode::Auto), ("poll", WatchMode::Poll)],
+    )?;
+    let direction = ctx.choice(
+        "sync.direction",
+        s.direction,
+        Direction::Both,
+        &[
+            ("both", Direction::Both),
+            ("upload", Direction::UploadOnly),
+            ("download", Direction::DownloadOnly),
+        ],
+    )?;
+    let max_delete_percent =
+        ctx.int_in("sync.max_delete_percent", s.max_delete_percent, 50, 1, 100)? as u8;
+    let ignore = s.ignore.unwrap_or_default();
+    for (i, pattern) in ignore.iter().enumerate() {
+        if let Err(e) = globset::Glob::new(pattern) {
+            return Err(ctx.invalid(
+                &format!("sync.ignore[{i}]"),
+                format!("`{pattern}` is not a glob pattern: {e}"),
+            ));
+        }
+    }
+    Ok(SyncSettings {
+        poll_interval,
+        poll_interval_max,
+        api_budget_per_day,
+        debounce,
+        rescan_interval,
+        watch,
+        direction,
+        max_delete_percent,
+        ignore,
+    })
+}
