@@ -4,13 +4,7 @@
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
-/// Output format of log lines (config `log_format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LogFormat {
-    #[default]
-    Text,
-    Json,
-}
+pub use crate::config::LogFormat;
 
 /// Installs the global subscriber. `RUST_LOG` wins over `level` when set. Safe to call
 /// twice (the second call does nothing).

@@ -48,7 +48,14 @@ pub struct Scheduler {
     slots: HashMap<RecordKey, Slot>,
     last_status: String,
     totals: PassReport,
+    /// Work left per record after its last reconcile; mirrored into the journal's meta
+    /// table so that `status` can show it while the daemon runs.
+    pending: HashMap<RecordKey, crate::engine::PendingCounts>,
+    pending_dirty: bool,
 }
+
+/// Meta key under which the daemon publishes pending work for `status`.
+pub const PENDING_META_KEY: &str = "pending";
 
 /// Time from a watcher hint to the reconcile: short, to gather a burst of events.
 const HINT_DELAY: Duration = Duration::from_millis(20);
@@ -56,7 +63,15 @@ const TICK: Duration = Duration::from_millis(50);
 
 impl Scheduler {
     pub fn new(rt: Arc<Runtime>, schedule: Schedule) -> Self {
-        Scheduler { rt, schedule, slots: HashMap::new(), last_status: String::new(), totals: PassReport::default() }
+        Scheduler {
+            rt,
+            schedule,
+            slots: HashMap::new(),
+            last_status: String::new(),
+            totals: PassReport::default(),
+            pending: HashMap::new(),
+            pending_dirty: false,
+        }
     }
 
     fn engine(&self) -> &Arc<Engine> {
@@ -204,7 +219,13 @@ impl Scheduler {
                         "pass complete"
                     );
                 }
-                self.totals.merge(report);
+                for (k, v) in &report.pending {
+                    if self.pending.get(k) != Some(v) {
+                        self.pending.insert(k.clone(), *v);
+                        self.pending_dirty = true;
+                    }
+                }
+                self.totals.merge(PassReport { pending: HashMap::new(), ..report });
             }
             Err(e) => {
                 tracing::error!(record = %key, error = %e, "reconcile failed");
@@ -213,12 +234,32 @@ impl Scheduler {
         }
     }
 
+    fn publish_pending(&mut self) {
+        if !self.pending_dirty {
+            return;
+        }
+        self.pending_dirty = false;
+        self.pending.retain(|k, _| self.slots.contains_key(k));
+        let map: std::collections::BTreeMap<String, crate::engine::PendingCounts> =
+            self.pending.iter().filter(|(_, v)| v.total() > 0).map(|(k, v)| (k.to_string(), *v)).collect();
+        let Ok(json) = serde_json::to_string(&map) else { return };
+        let j = self.rt.journal.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = j.set_meta(PENDING_META_KEY, &json) {
+                tracing::warn!(error = %e, "could not publish pending work for status");
+            }
+        });
+    }
+
     fn publish_status(&mut self) {
+        self.publish_pending();
         let running = self.slots.values().filter(|s| s.running).count();
+        let pending: u32 = self.pending.values().map(|p| p.total()).sum();
         let line = format!(
-            "following {} records; {} reconciling; {} actions done, {} failing, {} parked since start",
+            "following {} records; {} reconciling; {} pending; {} actions done, {} failing, {} parked since start",
             self.slots.len(),
             running,
+            pending,
             self.totals.done,
             self.totals.deferred,
             self.totals.parked

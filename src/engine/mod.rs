@@ -59,6 +59,34 @@ pub struct PassReport {
     pub bytes: u64,
     /// One line per entry left in error, for `once` to print.
     pub errors: Vec<String>,
+    /// Actions planned but not completed, per record (for `status`).
+    pub pending: HashMap<RecordKey, PendingCounts>,
+}
+
+/// Work left for a record, by direction.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PendingCounts {
+    pub uploads: u32,
+    pub downloads: u32,
+    pub deletes: u32,
+}
+
+impl PendingCounts {
+    pub fn add(&mut self, action: &Action) {
+        match action {
+            Action::Upload { .. } | Action::UploadLink { .. } | Action::Replace { .. } => self.uploads += 1,
+            Action::Download { .. }
+            | Action::ReplaceLocal { .. }
+            | Action::CompareAndAdopt { .. }
+            | Action::DownloadConflict { .. } => self.downloads += 1,
+            Action::DeleteRemote { .. } | Action::TrashLocal { .. } => self.deletes += 1,
+            Action::Adopt { .. } | Action::Forget { .. } | Action::Refresh { .. } => {}
+        }
+    }
+
+    pub fn total(&self) -> u32 {
+        self.uploads + self.downloads + self.deletes
+    }
 }
 
 impl PassReport {
@@ -73,6 +101,12 @@ impl PassReport {
         self.list_errors += other.list_errors;
         self.bytes += other.bytes;
         self.errors.extend(other.errors);
+        for (k, v) in other.pending {
+            let e = self.pending.entry(k).or_default();
+            e.uploads += v.uploads;
+            e.downloads += v.downloads;
+            e.deletes += v.deletes;
+        }
     }
 
     pub fn did_something(&self) -> bool {
@@ -369,16 +403,22 @@ impl Engine {
         }
 
         let executor = &self.executor;
+        for p in &prepared {
+            report.pending.insert(p.work.key.clone(), PendingCounts::default());
+        }
         let jobs = prepared
             .iter()
             .flat_map(|p| p.actions.iter().map(move |a| (&p.work, a)));
-        let reports: Vec<(RecordKey, ActionReport)> = futures_util::stream::iter(jobs)
-            .map(|(work, action)| async move { (work.key.clone(), executor.run(work, action).await) })
+        let reports: Vec<(RecordKey, &Action, ActionReport)> = futures_util::stream::iter(jobs)
+            .map(|(work, action)| async move { (work.key.clone(), action, executor.run(work, action).await) })
             .buffer_unordered(settings.concurrency.max(1))
             .collect()
             .await;
 
-        for (key, r) in reports {
+        for (key, action, r) in reports {
+            if r.outcome != Outcome::Done {
+                report.pending.entry(key.clone()).or_default().add(action);
+            }
             self.apply_deltas(&key, &r.deltas);
             match &r.outcome {
                 Outcome::Done => {

@@ -13,15 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
-/// How changes are noticed (config `sync.watch`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum WatchMode {
-    /// inotify; falls back to polling when the kernel's watch limit is reached.
-    #[default]
-    Auto,
-    /// notify's PollWatcher (network filesystems where inotify sees nothing).
-    Poll,
-}
+pub use crate::config::WatchMode;
 
 /// What a filesystem event means to the scheduler.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

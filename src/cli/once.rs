@@ -1,0 +1,108 @@
+//! `bigin-sync once [--dry-run]`: one full pass, then exit.
+
+use crate::config::Config;
+use crate::daemon::{follow, lock, setup};
+use crate::executor::RetryPolicy;
+use crate::planner::Action;
+use anyhow::Context;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Passes after the first one (which polls) until nothing is left; they use the cached
+/// lists, so they cost no list calls.
+const MAX_PASSES: usize = 20;
+
+pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&cfg.state_dir)
+        .with_context(|| format!("creating state_dir {}", cfg.state_dir.display()))?;
+    let _lock = match lock::acquire(&cfg.state_dir).context("taking the daemon lock")? {
+        Ok(l) => l,
+        Err(msg) => anyhow::bail!("{msg}; stop it first (status works while it runs)"),
+    };
+    let journal = setup::open_journal(cfg)?;
+    let rt = setup::build(cfg, journal.clone(), RetryPolicy::once())?;
+    let folders = follow::refresh_followed(&rt.engine, &journal).await?;
+    follow::clean_temp_files(&folders);
+
+    if dry_run {
+        for f in &folders {
+            let p = rt.engine.prepare(f, true).await?;
+            if let Some(e) = &p.remote_error {
+                println!("{}: remote unknown ({e})", f.key);
+            }
+            for a in &p.actions {
+                println!("{}: {}", f.key, describe(a));
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let mut total = crate::engine::PassReport::default();
+    let mut poll = true;
+    for _ in 0..MAX_PASSES {
+        let report = rt.engine.pass(&folders, poll, confirm_deletes).await;
+        poll = false;
+        let again = report.done > 0 || report.unstable > 0 || report.skipped > 0;
+        let unstable = report.unstable;
+        total.merge(report);
+        if !again {
+            break;
+        }
+        if unstable > 0 {
+            tokio::time::sleep(cfg.sync.debounce.max(Duration::from_millis(50))).await;
+        }
+    }
+    tracing::info!(
+        records = folders.len(),
+        done = total.done,
+        bytes = total.bytes,
+        blocked_deletes = total.blocked_deletes,
+        "once: pass complete"
+    );
+    let failures = journal.all_failures()?;
+    let mut failed = false;
+    for (key, f) in &failures {
+        failed = true;
+        let state = if f.parked { "parked" } else { "retrying" };
+        eprintln!("{key}: {} {} ({state}): {}", f.action, f.subject, f.message);
+    }
+    for e in total.errors.iter().filter(|e| e.contains("list failed")) {
+        failed = true;
+        eprintln!("{e}");
+    }
+    if total.blocked_deletes > 0 {
+        failed = true;
+        eprintln!(
+            "{} deletes held back by the delete guard; rerun with --confirm-deletes if intended",
+            total.blocked_deletes
+        );
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn describe(a: &Action) -> String {
+    match a {
+        Action::Upload { local_name, .. } => format!("upload {local_name}"),
+        Action::UploadLink { local_name, url, .. } => format!("upload link {local_name} → {url}"),
+        Action::Replace { local_name, old_attachment_id, .. } => {
+            format!("upload new version of {local_name}, then delete attachment {old_attachment_id}")
+        }
+        Action::Download { attachment_id, local_name } => format!("download {attachment_id} → {local_name}"),
+        Action::ReplaceLocal { attachment_id, local_name, .. } => {
+            format!("download {attachment_id} → {local_name} (previous version to trash)")
+        }
+        Action::CompareAndAdopt { attachment_id, local_name, .. } => {
+            format!("compare {local_name} with attachment {attachment_id}; adopt if equal, else keep both")
+        }
+        Action::Adopt { attachment_id, local_name } => format!("adopt {local_name} as {attachment_id}"),
+        Action::DownloadConflict { attachment_id, conflict_name } => {
+            format!("download {attachment_id} → {conflict_name} (conflict copy)")
+        }
+        Action::DeleteRemote { attachment_id, local_name } => {
+            format!("delete attachment {attachment_id} ({local_name} was deleted locally)")
+        }
+        Action::TrashLocal { local_name, .. } => format!("move {local_name} to trash (deleted in Zoho)"),
+        Action::Forget { local_name } => format!("forget {local_name} (gone on both sides)"),
+        Action::Refresh { local_name } => format!("refresh metadata of {local_name}"),
+    }
+}

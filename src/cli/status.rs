@@ -1,0 +1,137 @@
+//! `bigin-sync status [--json]`: the sync state from the journal, readable while the
+//! daemon runs (WAL lets a reader in beside the writer).
+
+use crate::config::Config;
+use crate::daemon::lock;
+use crate::daemon::scheduler::PENDING_META_KEY;
+use crate::engine::PendingCounts;
+use crate::journal::Journal;
+use anyhow::Context;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
+    let daemon_pid = lock::running_pid(&cfg.state_dir);
+    let journal = match Journal::open_read_only(&cfg.state_dir) {
+        Ok(j) => j,
+        Err(e) if !cfg.state_dir.join(crate::journal::FILE_NAME).exists() => {
+            let _ = e;
+            if as_json {
+                println!("{}", json!({"daemon_running": daemon_pid.is_some(), "journal": null}));
+            } else {
+                println!(
+                    "no journal yet in {} (bigin-sync has not synced with this config)",
+                    cfg.state_dir.display()
+                );
+            }
+            return Ok(());
+        }
+        Err(e) => return Err(e).context("opening the journal"),
+    };
+    let summary = journal.summary()?;
+    let failures = journal.all_failures()?;
+    let pending: BTreeMap<String, PendingCounts> = journal
+        .meta(PENDING_META_KEY)?
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
+    let now = crate::executor::unix_now();
+
+    if as_json {
+        let records: Vec<_> = summary
+            .records
+            .iter()
+            .map(|r| {
+                let key = r.key.to_string();
+                let p = pending.get(&key).copied().unwrap_or_default();
+                let errors: Vec<_> = failures
+                    .iter()
+                    .filter(|(k, _)| *k == r.key)
+                    .map(|(_, f)| {
+                        json!({"subject": f.subject, "action": f.action, "message": f.message,
+                               "parked": f.parked, "attempts": f.attempts,
+                               "next_attempt_unix": if f.parked { None } else { Some(f.next_attempt_unix) },
+                               "since_unix": f.since_unix})
+                    })
+                    .collect();
+                json!({
+                    "module": r.key.module, "record_id": r.key.record_id, "folder": r.folder_name,
+                    "files_in_sync": r.files_in_sync,
+                    "pending_uploads": p.uploads + r.pending_uploads as u32,
+                    "pending_downloads": p.downloads, "pending_deletes": p.deletes,
+                    "failures": r.failures, "parked": r.parked, "errors": errors,
+                    "last_poll_unix": r.last_poll_unix, "next_poll_unix": r.next_poll_unix,
+                })
+            })
+            .collect();
+        let doc = json!({
+            "daemon_running": daemon_pid.is_some(),
+            "daemon_pid": daemon_pid,
+            "records": records,
+            "totals": {
+                "records": summary.records.len(), "files_in_sync": summary.total_files,
+                "pending": pending.values().map(|p| p.total()).sum::<u32>() as u64 + summary.total_pending_uploads,
+                "failures": summary.total_failures, "parked": summary.total_parked,
+            },
+            "token_expires_at_unix": summary.token_expires_at_unix,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(());
+    }
+
+    match daemon_pid {
+        Some(pid) => println!("daemon: running (pid {pid})"),
+        None => println!("daemon: not running"),
+    }
+    match summary.token_expires_at_unix {
+        Some(t) if t > now => println!("access token: valid for {} more minutes", (t - now) / 60),
+        Some(_) => println!("access token: expired (renewed on the next call)"),
+        None => println!("access token: none cached"),
+    }
+    println!(
+        "records: {}   files in sync: {}   failing: {}   parked: {}",
+        summary.records.len(),
+        summary.total_files,
+        summary.total_failures,
+        summary.total_parked
+    );
+    for r in &summary.records {
+        let p = pending.get(&r.key.to_string()).copied().unwrap_or_default();
+        let last = r.last_poll_unix.map_or("never".to_string(), |t| ago(now - t));
+        let next = if r.next_poll_unix <= now { "due".to_string() } else { format!("in {}", span(r.next_poll_unix - now)) };
+        println!(
+            "{} ({}): {} in sync, pending {} up / {} down / {} delete; last poll {}, next poll {}",
+            r.key,
+            r.folder_name,
+            r.files_in_sync,
+            p.uploads as u64 + r.pending_uploads,
+            p.downloads,
+            p.deletes,
+            last,
+            next
+        );
+        for (_, f) in failures.iter().filter(|(k, _)| *k == r.key) {
+            if f.parked {
+                println!("  PARKED {} {}: {} (since {}; run `bigin-sync retry` after fixing)", f.action, f.subject, f.message, ago(now - f.since_unix));
+            } else {
+                let when = if f.next_attempt_unix <= now { "now".to_string() } else { format!("in {}", span(f.next_attempt_unix - now)) };
+                println!("  FAILING {} {}: {} (attempt {}, next retry {})", f.action, f.subject, f.message, f.attempts, when);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn span(secs: i64) -> String {
+    let secs = secs.max(0);
+    if secs < 120 {
+        format!("{secs}s")
+    } else if secs < 7200 {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{}h", secs / 3600)
+    }
+}
+
+fn ago(secs: i64) -> String {
+    format!("{} ago", span(secs))
+}

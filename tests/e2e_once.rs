@@ -1,0 +1,264 @@
+//! End-to-end: the real binary's `once` against the sandbox over HTTP, with real folders.
+
+mod common;
+
+use bigin_sync::sandbox::{Faults, Route, SandboxOptions};
+use common::*;
+
+const M: &str = "Contacts";
+const R: &str = "2034020000000489124";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_download_and_both_deletes() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+
+    // Upload.
+    drop_file(&dir, "report.pdf", b"local report");
+    assert_ok(&env.once().await);
+    let remote = env.remote(M, R);
+    assert_eq!(remote.len(), 1);
+    assert_eq!(remote[0].file_name, "report.pdf");
+    assert_eq!(env.sandbox.content(&remote[0].id).unwrap().as_ref(), b"local report");
+
+    // Download.
+    env.sandbox.add_file(env.product, M, R, "from-bigin.txt", b"remote bytes".to_vec());
+    assert_ok(&env.once().await);
+    assert_eq!(std::fs::read(dir.join("from-bigin.txt")).unwrap(), b"remote bytes");
+
+    // Local delete → attachment deleted.
+    std::fs::remove_file(dir.join("report.pdf")).unwrap();
+    assert_ok(&env.once().await);
+    assert_eq!(env.remote_names(M, R), vec!["from-bigin.txt"]);
+
+    // Remote delete → local file moved to trash, not unlinked.
+    let id = env.remote(M, R)[0].id.clone();
+    assert!(env.sandbox.delete_attachment(env.product, M, R, &id));
+    assert_ok(&env.once().await);
+    assert!(!dir.join("from-bigin.txt").exists());
+    let trash = env.state.join("trash").join(M).join(R);
+    let trashed = files(&trash);
+    assert_eq!(trashed.len(), 1, "trash: {trashed:?}");
+    assert!(trashed[0].ends_with("from-bigin.txt"));
+    assert_eq!(std::fs::read(trash.join(&trashed[0])).unwrap(), b"remote bytes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_does_no_repeated_transfer() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    drop_file(&dir, "a.txt", b"aaa");
+    env.sandbox.add_file(env.product, M, R, "b.txt", b"bbb".to_vec());
+    assert_ok(&env.once().await);
+    let (up, down) = (env.calls(Route::Upload), env.calls(Route::Download));
+    assert_eq!((up, down), (1, 1));
+    for _ in 0..2 {
+        assert_ok(&env.once().await);
+    }
+    assert_eq!(env.calls(Route::Upload), up);
+    assert_eq!(env.calls(Route::Download), down);
+    assert_eq!(env.calls(Route::Delete), 0);
+    assert_eq!(files(&dir), vec!["a.txt", "b.txt"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_modification_replaces_the_attachment() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    drop_file(&dir, "quote.pdf", b"version 1");
+    assert_ok(&env.once().await);
+    let old_id = env.remote(M, R)[0].id.clone();
+    drop_file(&dir, "quote.pdf", b"version 2, longer");
+    assert_ok(&env.once().await);
+    let remote = env.remote(M, R);
+    assert_eq!(remote.len(), 1, "exactly one copy after the replace");
+    assert_ne!(remote[0].id, old_id);
+    assert_eq!(env.sandbox.content(&remote[0].id).unwrap().as_ref(), b"version 2, longer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_on_both_sides_keeps_both_or_adopts_equal_content() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    // Same name, different content: keep both.
+    drop_file(&dir, "quote.pdf", b"local version");
+    env.sandbox.add_file(env.product, M, R, "quote.pdf", b"remote version".to_vec());
+    // Same name, same content: adopted as one, no upload.
+    drop_file(&dir, "same.txt", b"identical");
+    env.sandbox.add_file(env.product, M, R, "same.txt", b"identical".to_vec());
+    assert_ok(&env.once().await);
+
+    let local = files(&dir);
+    assert_eq!(local.len(), 3, "{local:?}");
+    let conflict = local.iter().find(|n| n.contains("conflicted copy")).expect("conflict copy");
+    assert!(conflict.starts_with("quote (conflicted copy ") && conflict.ends_with(").pdf"), "{conflict}");
+    assert_eq!(std::fs::read(dir.join(conflict)).unwrap(), b"remote version");
+    assert_eq!(std::fs::read(dir.join("quote.pdf")).unwrap(), b"local version");
+    let names = env.remote_names(M, R);
+    assert_eq!(names.iter().filter(|n| *n == "quote.pdf").count(), 2, "{names:?}");
+    assert_eq!(names.iter().filter(|n| *n == "same.txt").count(), 1, "{names:?}");
+    // Converged: another pass changes nothing.
+    let up = env.calls(Route::Upload);
+    assert_ok(&env.once().await);
+    assert_eq!(env.calls(Route::Upload), up);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_remote_names_get_distinct_stable_local_names() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    env.sandbox.add_file(env.product, M, R, "a.pdf", b"first".to_vec());
+    env.sandbox.add_file(env.product, M, R, "a.pdf", b"second".to_vec());
+    env.sandbox.add_file(env.product, M, R, "../../etc/evil", b"nope".to_vec());
+    assert_ok(&env.once().await);
+    let local = files(&dir);
+    assert!(local.contains(&"a.pdf".to_string()) && local.contains(&"a (2).pdf".to_string()), "{local:?}");
+    assert_eq!(local.len(), 3, "{local:?}");
+    assert!(!env.tmp.path().join("etc").exists());
+    let mut contents: Vec<Vec<u8>> =
+        ["a.pdf", "a (2).pdf"].iter().map(|n| std::fs::read(dir.join(n)).unwrap()).collect();
+    contents.sort();
+    assert_eq!(contents, vec![b"first".to_vec(), b"second".to_vec()]);
+    let downloads = env.calls(Route::Download);
+    assert_ok(&env.once().await);
+    assert_eq!(files(&dir), local, "names are stable across runs");
+    assert_eq!(env.calls(Route::Download), downloads);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_sync_as_url_files() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    env.sandbox.add_link(env.product, M, R, "Bigin home", "https://www.zoho.com/bigin/");
+    drop_file(&dir, "Docs.url", b"[InternetShortcut]\r\nURL=https://example.com/docs\r\n");
+    assert_ok(&env.once().await);
+    let text = std::fs::read_to_string(dir.join("Bigin home.url")).unwrap();
+    assert!(text.contains("URL=https://www.zoho.com/bigin/"), "{text}");
+    let remote = env.remote(M, R);
+    let docs = remote.iter().find(|a| a.link_url.as_deref() == Some("https://example.com/docs"));
+    assert!(docs.is_some(), "{remote:?}");
+    assert_eq!(remote.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_record_folder_is_unfollowed_and_bigin_untouched() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    drop_file(&dir, "keep.txt", b"keep me");
+    assert_ok(&env.once().await);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_ok(&env.once().await);
+    assert_eq!(env.remote_names(M, R), vec!["keep.txt"]);
+    assert_eq!(env.calls(Route::Delete), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_guard_holds_back_mass_deletes() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    for i in 0..12 {
+        drop_file(&dir, &format!("f{i}.txt"), format!("file {i}").as_bytes());
+    }
+    assert_ok(&env.once().await);
+    assert_eq!(env.remote(M, R).len(), 12);
+    for i in 0..8 {
+        std::fs::remove_file(dir.join(format!("f{i}.txt"))).unwrap();
+    }
+    drop_file(&dir, "new.txt", b"still synced");
+    let out = env.once().await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--confirm-deletes"), "{}", stderr(&out));
+    assert_eq!(env.remote(M, R).len(), 13, "nothing deleted, the new file uploaded");
+    assert_ok(&env.run_args(&["once", "--confirm-deletes"]).await);
+    assert_eq!(env.remote(M, R).len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_faults_converge_without_duplicates() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    for i in 0..15 {
+        drop_file(&dir, &format!("up{i}.bin"), format!("upload {i}").as_bytes());
+        env.sandbox.add_file(env.product, M, R, &format!("down{i}.bin"), format!("download {i}").into_bytes());
+    }
+    env.sandbox.set_faults(Faults {
+        seed: 7,
+        error_500_rate: 0.05,
+        error_429_rate: 0.05,
+        retry_after_secs: Some(1),
+        drop_before_rate: 0.05,
+        drop_after_upload_rate: 0.05,
+        truncate_download_rate: 0.05,
+        ..Faults::default()
+    });
+    env.once_until_clean(10).await;
+    env.sandbox.set_faults(Faults::default());
+    assert_ok(&env.once().await);
+    let names = env.remote_names(M, R);
+    assert_eq!(names.len(), 30, "no duplicates: {names:?}");
+    let local = files(&dir);
+    assert_eq!(local.len(), 30, "{local:?}");
+    for i in 0..15 {
+        assert_eq!(std::fs::read(dir.join(format!("down{i}.bin"))).unwrap(), format!("download {i}").as_bytes());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_changes_nothing() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    drop_file(&dir, "a.txt", b"a");
+    env.sandbox.add_file(env.product, M, R, "b.txt", b"b".to_vec());
+    let out = env.run_args(&["once", "--dry-run"]).await;
+    assert_ok(&out);
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(plan.contains("upload a.txt") && plan.contains("b.txt"), "{plan}");
+    assert_eq!(env.calls(Route::Upload) + env.calls(Route::Download), 0);
+    assert_eq!(files(&dir), vec!["a.txt"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_configs_fail_naming_the_key() {
+    let env = Env::new().await;
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    for (bad, key) in [
+        (text.replace("debounce = \"300ms\"", "debounce = \"soon\""), "sync.debounce"),
+        (text.replace("[sync]", "[sync]\npoll_intervall = \"1s\""), "poll_intervall"),
+        (text.replace("product = \"bigin\"", "product = \"desk\""), "zoho.product"),
+        (text.replace("timeout = \"10s\"", "timeout = 10"), "zoho.timeout"),
+    ] {
+        std::fs::write(&env.config, &bad).unwrap();
+        let out = env.once().await;
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(key), "error should name {key}: {err}");
+        assert!(err.contains("config.toml"), "error should name the file: {err}");
+    }
+    assert!(!env.state.join("journal.sqlite3").exists(), "nothing touched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reports_records_and_parked_errors() {
+    let env = Env::with(SandboxOptions { max_upload_bytes: 1000, ..SandboxOptions::default() }, "").await;
+    let dir = env.record(M, R);
+    drop_file(&dir, "small.txt", b"ok");
+    drop_file(&dir, "big.bin", &vec![7u8; 5000]);
+    let out = env.once().await;
+    assert_eq!(out.status.code(), Some(1), "an over-size file stays in error");
+    assert!(stderr(&out).contains("big.bin"), "{}", stderr(&out));
+    let out = env.run_args(&["status", "--json"]).await;
+    assert_ok(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["daemon_running"], false);
+    assert_eq!(v["totals"]["files_in_sync"], 1);
+    assert_eq!(v["totals"]["parked"], 1);
+    let rec = &v["records"][0];
+    assert_eq!(rec["record_id"], R);
+    assert_eq!(rec["errors"][0]["subject"], "big.bin");
+    let text = env.run_args(&["status"]).await;
+    assert!(String::from_utf8_lossy(&text.stdout).contains("PARKED"));
+    // Parked entries are not retried every pass.
+    let uploads = env.calls(Route::Upload);
+    let _ = env.once().await;
+    assert_eq!(env.calls(Route::Upload), uploads);
+}
