@@ -974,3 +974,46 @@ async fn streamed_70_mib_upload_is_stored_whole() {
     assert_eq!(atts[0].content_hash, Some(expected));
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn crm_upload_matches_seed_002_and_unknown_grant_type_is_refused() {
+    let sb = sandbox().await;
+    sb.add_record(Product::Crm, "Leads", "1000000231009");
+    let t = token(&sb).await;
+    let form = Form::new().part(
+        "file",
+        Part::bytes(b"lead".to_vec()).file_name("attachment1.txt"),
+    );
+    let r = client()
+        .post(format!(
+            "{}/crm/v8/Leads/1000000231009/Attachments",
+            sb.base_url()
+        ))
+        .header("Authorization", auth(&t))
+        .multipart(form)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(
+        body["data"][0]["message"],
+        "attachment uploaded successfully"
+    );
+    assert_eq!(
+        sb.attachments(Product::Crm, "Leads", "1000000231009").len(),
+        1
+    );
+    assert!(
+        sb.attachments(Product::Bigin, "Leads", "1000000231009")
+            .is_empty()
+    );
+
+    let mut form = grant_form(&sb);
+    form[0].1 = "password".into();
+    let (status, body) = post_token(&sb, &form).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body["error"].is_string(), "{body}");
+    assert!(body.get("access_token").is_none());
+    sb.shutdown().await;
+}
