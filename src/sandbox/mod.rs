@@ -1,1 +1,229 @@
-//! sandbox (in progress)
+//! A faithful in-process fake of Zoho's accounts (OAuth) and attachments API, for tests
+//! and `bigin-sync demo`.
+//!
+//! It follows Zoho's documents (the seeds and `zoho-api-notes.md`), not our client: its
+//! job is to tell whether the client is right. One server on `127.0.0.1` answers both the
+//! accounts route (`/oauth/v2/token`) and the API routes (`/bigin/v2/…`, `/crm/v8/…`), and
+//! a small admin API under `/__sandbox/` lets a human change the remote side with curl.
+//!
+//! Tests drive it through [`Sandbox`]: seed records and attachments, inject faults
+//! ([`Faults`]), force token expiry, and read per-route call counts.
+
+mod auth;
+mod errors;
+mod faults;
+mod options;
+mod routes;
+mod server;
+mod state;
+mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::model::{ContentHash, Product};
+use state::{Shared, lock};
+use store::NewContent;
+
+pub use options::{Faults, Route, SandboxOptions};
+pub use store::SandboxAttachment;
+
+/// Handle to a running sandbox server; the server itself runs on tokio tasks.
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("base_url", &self.shared.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// Starts a sandbox on `127.0.0.1` with a port chosen by the OS, so parallel tests
+    /// never collide.
+    pub async fn start(opts: SandboxOptions) -> std::io::Result<Sandbox> {
+        Self::start_at(opts, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Starts a sandbox on a given address (e.g. a fixed port for `demo`).
+    pub async fn start_at(opts: SandboxOptions, addr: SocketAddr) -> std::io::Result<Sandbox> {
+        let listener = TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(opts, format!("http://{local}")));
+        let stop = CancellationToken::new();
+        let router = routes::router(shared.clone());
+        let task = server::spawn_accept_loop(listener, router, stop.clone());
+        Ok(Sandbox {
+            shared,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`: both the accounts URL and the API domain.
+    pub fn base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// The options the sandbox was started with (client id, secrets, limits).
+    pub fn options(&self) -> &SandboxOptions {
+        &self.shared.opts
+    }
+
+    /// Makes a record exist (and its module name valid), as if created in Bigin.
+    pub fn add_record(&self, product: Product, module: &str, record_id: &str) {
+        lock(&self.shared.store).add_record(&rec(product, module, record_id));
+    }
+
+    /// Attaches a file as a Bigin user would; creates the record. Returns the attachment id.
+    pub fn add_file(
+        &self,
+        product: Product,
+        module: &str,
+        record_id: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> String {
+        let hash = ContentHash::of_bytes(&bytes);
+        let content = NewContent::File {
+            bytes: Bytes::from(bytes),
+            hash,
+        };
+        lock(&self.shared.store)
+            .insert(&rec(product, module, record_id), file_name, content)
+            .meta
+            .id
+    }
+
+    /// Attaches a link titled `title`; creates the record. Returns the attachment id.
+    pub fn add_link(
+        &self,
+        product: Product,
+        module: &str,
+        record_id: &str,
+        title: &str,
+        url: &str,
+    ) -> String {
+        let content = NewContent::Link {
+            url: url.to_string(),
+        };
+        lock(&self.shared.store)
+            .insert(&rec(product, module, record_id), title, content)
+            .meta
+            .id
+    }
+
+    /// Deletes an attachment as a Bigin user would; false if it was not on that record.
+    pub fn delete_attachment(
+        &self,
+        product: Product,
+        module: &str,
+        record_id: &str,
+        id: &str,
+    ) -> bool {
+        lock(&self.shared.store).delete(&rec(product, module, record_id), id)
+    }
+
+    /// The record's attachments, newest first (as the list call orders them).
+    pub fn attachments(
+        &self,
+        product: Product,
+        module: &str,
+        record_id: &str,
+    ) -> Vec<SandboxAttachment> {
+        lock(&self.shared.store)
+            .list(&rec(product, module, record_id))
+            .into_iter()
+            .map(|s| s.meta.clone())
+            .collect()
+    }
+
+    /// Content of a file attachment by id (any record); `None` for links and unknown ids.
+    pub fn content(&self, id: &str) -> Option<Bytes> {
+        lock(&self.shared.store).content(id)
+    }
+
+    /// Replaces the injected faults and reseeds their RNG.
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.shared.faults) = faults::FaultState::new(faults);
+    }
+
+    /// While down, every API and token request has its connection dropped unanswered.
+    pub fn set_down(&self, down: bool) {
+        self.shared.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Invalidates every access token issued so far (401 `INVALID_TOKEN` from now on).
+    pub fn expire_tokens(&self) {
+        lock(&self.shared.auth).expire_all();
+    }
+
+    /// Revokes the refresh token(s): grants answer `{"error":"invalid_code"}`.
+    pub fn revoke_refresh_token(&self) {
+        lock(&self.shared.auth).revoke_refresh();
+    }
+
+    /// Toggles 403 `NO_PERMISSION` for every API request on `module`.
+    pub fn set_no_permission(&self, module: &str, on: bool) {
+        let mut set = lock(&self.shared.no_permission);
+        if on {
+            set.insert(module.to_string());
+        } else {
+            set.remove(module);
+        }
+    }
+
+    /// Toggles 401 `OAUTH_SCOPE_MISMATCH` on every API request.
+    pub fn set_scope_mismatch(&self, on: bool) {
+        self.shared.scope_mismatch.store(on, Ordering::SeqCst);
+    }
+
+    /// Requests received on `route`, failed and dropped ones included.
+    pub fn calls(&self, route: Route) -> u64 {
+        self.shared.calls(route)
+    }
+
+    /// List + upload + download + delete calls: what Zoho would charge credits for.
+    pub fn total_api_calls(&self) -> u64 {
+        [Route::List, Route::Upload, Route::Download, Route::Delete]
+            .into_iter()
+            .map(|r| self.shared.calls(r))
+            .sum()
+    }
+
+    /// Most API requests ever in flight at once, to check a client's concurrency limit.
+    pub fn max_concurrent_requests(&self) -> u64 {
+        self.shared.max_in_flight()
+    }
+
+    /// Stops accepting, closes live connections and waits for the accept loop to end.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        if let Some(task) = self.task.take()
+            && let Err(e) = task.await
+        {
+            tracing::warn!(error = %e, "sandbox accept loop ended abnormally");
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // A test that forgets shutdown must not leave a server running on its runtime.
+        self.stop.cancel();
+    }
+}
+
+fn rec(product: Product, module: &str, record_id: &str) -> store::RecordRef {
+    (product, module.to_string(), record_id.to_string())
+}

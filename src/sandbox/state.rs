@@ -1,0 +1,88 @@
+//! Everything the server shares between requests and the test-facing handle.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use super::auth::AuthState;
+use super::faults::FaultState;
+use super::options::{Faults, Route, SandboxOptions};
+use super::store::Store;
+
+/// Shared state behind an `Arc`: the data, the knobs and the counters.
+pub(crate) struct Shared {
+    pub opts: SandboxOptions,
+    pub base_url: String,
+    pub store: Mutex<Store>,
+    pub auth: Mutex<AuthState>,
+    pub faults: Mutex<FaultState>,
+    pub no_permission: Mutex<HashSet<String>>,
+    pub down: AtomicBool,
+    pub scope_mismatch: AtomicBool,
+    calls: [AtomicU64; 5],
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
+}
+
+/// Locks a mutex, recovering from poisoning: a panicking test thread must not wedge the
+/// server for the others.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub fn new(opts: SandboxOptions, base_url: String) -> Self {
+        let auth = AuthState::new(&opts.refresh_token);
+        Shared {
+            opts,
+            base_url,
+            store: Mutex::new(Store::default()),
+            auth: Mutex::new(auth),
+            faults: Mutex::new(FaultState::new(Faults::default())),
+            no_permission: Mutex::new(HashSet::new()),
+            down: AtomicBool::new(false),
+            scope_mismatch: AtomicBool::new(false),
+            calls: Default::default(),
+            in_flight: AtomicU64::new(0),
+            max_in_flight: AtomicU64::new(0),
+        }
+    }
+
+    pub fn count(&self, route: Route) {
+        self.calls[route.index()].fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn calls(&self, route: Route) -> u64 {
+        self.calls[route.index()].load(Ordering::SeqCst)
+    }
+
+    pub fn max_in_flight(&self) -> u64 {
+        self.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Marks an API request in flight until the guard is dropped.
+    pub fn enter(self: &std::sync::Arc<Self>) -> InFlight {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(self.clone())
+    }
+
+    pub fn roll(&self, pick: impl FnOnce(&Faults) -> f64) -> bool {
+        let mut f = lock(&self.faults);
+        let rate = pick(&f.faults);
+        f.roll(rate)
+    }
+
+    pub fn faults(&self) -> Faults {
+        lock(&self.faults).faults.clone()
+    }
+}
+
+/// Keeps the in-flight count up while an API request is handled.
+pub(crate) struct InFlight(std::sync::Arc<Shared>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
