@@ -185,10 +185,26 @@ impl ZohoClient {
                 .await
                 .map_err(|_| ZohoError::Config("client is shut down".into()))?;
             let req = self.build(call, &token).await?;
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| ZohoError::from_reqwest(call.op, &e))?;
+            let resp = match req.send().await {
+                Ok(resp) => resp,
+                Err(e) => {
+                    let err = ZohoError::from_reqwest(call.op, &e);
+                    drop(permit);
+                    if err.outcome_unknown()
+                        && !refreshed
+                        && self.token_rejected(call, &token).await
+                    {
+                        // Zoho checks the token before reading an upload, and may close the
+                        // connection while we are still sending: the upload was refused,
+                        // not stored, so it is safe to resend with a new token.
+                        tracing::debug!("upload cut off and token rejected; refreshing once");
+                        self.inner.tokens.invalidate(&token).await;
+                        refreshed = true;
+                        continue;
+                    }
+                    return Err(err);
+                }
+            };
             if resp.status() == reqwest::StatusCode::UNAUTHORIZED && !refreshed {
                 let err = self.read_error(call.op, resp).await;
                 if err.code() == Some("INVALID_TOKEN") {
@@ -204,6 +220,32 @@ impl ZohoClient {
                 resp,
                 _permit: permit,
             });
+        }
+    }
+
+    /// After an upload broke off without a reply: asks (with a one-item list of the same
+    /// record, one API credit) whether Zoho now rejects `token` as `INVALID_TOKEN`.
+    async fn token_rejected(&self, call: &Call<'_>, token: &Secret) -> bool {
+        let Ok(_permit) = self.inner.permits.clone().acquire_owned().await else {
+            return false;
+        };
+        let probe = self
+            .inner
+            .http
+            .get(call.url.clone())
+            .query(&[("fields", "File_Name"), ("per_page", "1")])
+            .header(
+                reqwest::header::AUTHORIZATION,
+                format!("Zoho-oauthtoken {}", token.expose()),
+            )
+            .timeout(self.inner.cfg.timeout)
+            .send()
+            .await;
+        match probe {
+            Ok(resp) if resp.status() == reqwest::StatusCode::UNAUTHORIZED => {
+                self.read_error(Op::List, resp).await.code() == Some("INVALID_TOKEN")
+            }
+            _ => false,
         }
     }
 
