@@ -1,1 +1,51 @@
-//! zoho (in progress)
+//! The HTTP client for Zoho Bigin (v2) and Zoho CRM (v8) record attachments, and OAuth.
+//!
+//! # The API it speaks
+//! All calls go to `{api_domain}/{prefix}/{Module}/{record_id}/Attachments[/{attachment_id}]`
+//! where `prefix` is `bigin/v2` or `crm/v8`, with the header
+//! `Authorization: Zoho-oauthtoken <access token>` and `User-Agent: bigin-sync/<version>`.
+//!
+//! | operation | request | success |
+//! |---|---|---|
+//! | [`ZohoClient::list`] | `GET …/Attachments?fields=…&per_page=200&page=N` | JSON `data[]` + `info.more_records`, or **204** when empty ([`list`]) |
+//! | [`ZohoClient::upload_file`] / [`ZohoClient::upload_link`] | `POST …/Attachments`, multipart `file` or `attachmentUrl`+`title` | `data[0].details.id` ([`upload`]) |
+//! | [`ZohoClient::download_to_temp`] / [`ZohoClient::download`] | `GET …/Attachments/{id}` | raw bytes + `Content-Disposition` ([`download`]) |
+//! | [`ZohoClient::delete`] | `DELETE …/Attachments/{id}` | `data[0].code == "SUCCESS"` ([`delete`]) |
+//!
+//! Access tokens come from the refresh-token grant at `{accounts_url}/oauth/v2/token`
+//! (see [`auth`] for caching, single-flight refresh and the "Access Denied" throttle).
+//! Data centers map to hosts via [`dc_endpoints`]; plain `http://` is allowed only for
+//! loopback hosts ([`validate_base_url`]).
+//!
+//! # Errors
+//! Every failure is a [`ZohoError`]; [`ZohoError::class`] tells the executor whether to
+//! retry (network, timeouts, 5xx, 429 with `Retry-After`, token throttle), stop for
+//! credentials (`INVALID_TOKEN` after one refresh, `AUTHENTICATION_FAILURE`, revoked refresh
+//! token), or give up on the request (other 4xx: `INVALID_MODULE`, `INVALID_DATA`,
+//! `NO_PERMISSION`, `OAUTH_SCOPE_MISMATCH`, `DOWNLOAD_NOT_ALLOWED`, over-size, ...).
+//! [`ZohoError::outcome_unknown`] flags uploads that may have been stored although no reply
+//! came; [`ZohoError::is_missing_attachment`] flags deletes/downloads of an id already gone.
+//!
+//! # Limits
+//! One semaphore of [`ClientConfig::concurrency`] permits is shared by all requests and held
+//! until a response body is fully read (or an upload body fully sent). The client itself
+//! retries only once, after a token refresh; backoff is the executor's job.
+
+pub mod auth;
+mod client;
+pub mod config;
+pub mod delete;
+pub mod download;
+pub mod error;
+pub mod list;
+mod secret;
+pub mod upload;
+
+pub use auth::{CachedToken, MemoryTokenCache, TokenCache, exchange_grant_code};
+pub use client::{USER_AGENT, ZohoClient};
+pub use config::{ClientConfig, DcEndpoints, dc_endpoints, validate_base_url};
+pub use download::{Downloaded, PART_SUFFIX, Persist, TempDownload, parse_content_disposition};
+pub use error::{ErrorClass, Op, ZohoError};
+pub use list::LIST_FIELDS;
+pub use secret::Secret;
+pub use upload::Uploaded;

@@ -1,0 +1,366 @@
+//! OAuth: the refresh-token grant, the token cache and the single-flight token manager.
+//!
+//! Zoho access tokens live one hour. The accounts server allows about 10 token grants per
+//! refresh token per 10 minutes and answers more with
+//! `{"error":"Access Denied","error_description":"You have made too many requests continuously…"}`
+//! (HTTP 200 or 400); retrying makes the lock-out longer. Hence:
+//! - the token is cached (the daemon stores it in the journal) and reused across restarts;
+//! - it is refreshed only when it has less than [`REFRESH_MARGIN_SECS`] left or Zoho said
+//!   `INVALID_TOKEN`, and all concurrent callers wait on one refresh;
+//! - after "Access Denied" no token request is sent for [`THROTTLE_BLOCK`]; calls fail
+//!   fast with [`ZohoError::Throttled`].
+//!
+//! Token replies are read from the body whatever the HTTP status: Zoho reports
+//! `invalid_code` (revoked or foreign refresh token) and `invalid_client` with HTTP 200.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+use tokio::sync::Mutex;
+
+use super::error::{Op, ZohoError};
+use super::secret::Secret;
+
+/// Refresh when the cached token has less than this many seconds left.
+pub const REFRESH_MARGIN_SECS: i64 = 300;
+/// How long to stay away from the token endpoint after "Access Denied".
+pub const THROTTLE_BLOCK: Duration = Duration::from_secs(600);
+
+/// An access token as cached between runs.
+#[derive(Clone, Debug)]
+pub struct CachedToken {
+    pub access_token: Secret,
+    /// Expiry as Unix seconds (computed from `expires_in` when received).
+    pub expires_at_unix: i64,
+    /// The `api_domain` Zoho sent with the token; informational, the config wins.
+    pub api_domain: Option<String>,
+}
+
+/// Where the access token survives restarts (the journal implements it with SQLite).
+///
+/// Methods may block briefly; the client calls them through `spawn_blocking`.
+pub trait TokenCache: Send + Sync + 'static {
+    fn load(&self) -> Option<CachedToken>;
+    fn store(&self, token: &CachedToken);
+}
+
+/// An in-memory [`TokenCache`] for tests and one-shot commands.
+#[derive(Default)]
+pub struct MemoryTokenCache {
+    inner: StdMutex<Option<CachedToken>>,
+}
+
+impl MemoryTokenCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A cache that already holds `token`, as after a restart.
+    pub fn with_token(token: CachedToken) -> Self {
+        MemoryTokenCache {
+            inner: StdMutex::new(Some(token)),
+        }
+    }
+}
+
+impl TokenCache for MemoryTokenCache {
+    fn load(&self) -> Option<CachedToken> {
+        self.inner.lock().ok().and_then(|g| g.clone())
+    }
+
+    fn store(&self, token: &CachedToken) {
+        if let Ok(mut g) = self.inner.lock() {
+            *g = Some(token.clone());
+        }
+    }
+}
+
+/// The fields of a token-endpoint reply we use; anything else is ignored.
+#[derive(Deserialize)]
+struct TokenReply {
+    access_token: Option<String>,
+    refresh_token: Option<String>,
+    expires_in: Option<i64>,
+    api_domain: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+pub(crate) fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// What a token grant can answer, before deciding what it means for the caller.
+enum GrantOutcome {
+    Ok(TokenReply),
+    Throttled,
+}
+
+/// POSTs a grant to `{accounts}/oauth/v2/token` and reads the reply whatever the status.
+async fn post_grant(
+    http: &reqwest::Client,
+    accounts_url: &str,
+    form: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<GrantOutcome, ZohoError> {
+    let url = format!("{}/oauth/v2/token", accounts_url.trim_end_matches('/'));
+    let resp = http
+        .post(url)
+        .form(form)
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| ZohoError::from_reqwest(Op::Token, &e))?;
+    let status = resp.status().as_u16();
+    let retry_after = super::error::retry_after(resp.headers());
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| ZohoError::from_reqwest(Op::Token, &e))?;
+    let reply: TokenReply = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(_) if status >= 500 || status == 429 => {
+            return Err(ZohoError::Api {
+                op: Op::Token,
+                status,
+                code: format!("HTTP_{status}"),
+                message: "accounts server error".into(),
+                details: serde_json::Value::Null,
+                retry_after,
+            });
+        }
+        Err(e) => {
+            return Err(ZohoError::InvalidResponse {
+                op: Op::Token,
+                message: format!("HTTP {status}, body is not a token reply: {e}"),
+            });
+        }
+    };
+    if let Some(err) = reply.error.as_deref() {
+        let desc = reply.error_description.as_deref().unwrap_or_default();
+        return match err {
+            "Access Denied" => Ok(GrantOutcome::Throttled),
+            _ if desc.contains("too many requests") => Ok(GrantOutcome::Throttled),
+            "invalid_code" => Err(ZohoError::TokenRejected(
+                "refresh token (or grant code) revoked, expired, or from another data center \
+                 (invalid_code); generate a new one for this data center"
+                    .into(),
+            )),
+            "invalid_client" => Err(ZohoError::TokenRejected(
+                "client id or client secret is wrong, or the client belongs to another data \
+                 center (invalid_client)"
+                    .into(),
+            )),
+            other => Err(ZohoError::TokenRejected(format!(
+                "accounts server answered error {other:?} {desc}"
+            ))),
+        };
+    }
+    if !(200..300).contains(&status) {
+        return Err(ZohoError::Api {
+            op: Op::Token,
+            status,
+            code: format!("HTTP_{status}"),
+            message: "token request failed".into(),
+            details: serde_json::Value::Null,
+            retry_after,
+        });
+    }
+    Ok(GrantOutcome::Ok(reply))
+}
+
+/// Trades a Self Client grant code for a refresh token (`grant_type=authorization_code`).
+pub async fn exchange_grant_code(
+    accounts_url: &str,
+    client_id: &str,
+    client_secret: &Secret,
+    code: &str,
+) -> Result<Secret, ZohoError> {
+    super::config::validate_base_url(accounts_url)?;
+    let http = reqwest::Client::builder()
+        .user_agent(super::client::USER_AGENT)
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| ZohoError::Config(format!("HTTP client: {e}")))?;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", client_id),
+        ("client_secret", client_secret.expose()),
+        ("code", code),
+    ];
+    match post_grant(&http, accounts_url, &form, Duration::from_secs(60)).await? {
+        GrantOutcome::Throttled => Err(ZohoError::Throttled {
+            until: SystemTime::now() + THROTTLE_BLOCK,
+        }),
+        GrantOutcome::Ok(reply) => {
+            reply
+                .refresh_token
+                .map(Secret::new)
+                .ok_or_else(|| ZohoError::InvalidResponse {
+                    op: Op::Token,
+                    message: "token reply has no refresh_token (was the code already used?)".into(),
+                })
+        }
+    }
+}
+
+struct TokenState {
+    /// Whether the cache has been read yet (lazily, on the first call).
+    loaded: bool,
+    token: Option<CachedToken>,
+    /// Seconds before expiry at which `token` is renewed: [`REFRESH_MARGIN_SECS`], or less
+    /// for tokens that live shorter than twice that (test servers), so a fresh token is used.
+    margin: i64,
+    throttled_until: Option<SystemTime>,
+}
+
+/// Hands out a valid access token, refreshing it at most once at a time.
+pub(crate) struct TokenManager {
+    http: reqwest::Client,
+    accounts_url: String,
+    client_id: String,
+    client_secret: Secret,
+    refresh_token: Secret,
+    timeout: Duration,
+    cache: Arc<dyn TokenCache>,
+    /// Held across a refresh: this is what makes concurrent callers share one grant.
+    state: Mutex<TokenState>,
+    /// Mirror of the current expiry for the synchronous `token_expires_at` (i64::MIN = none).
+    expires_mirror: AtomicI64,
+}
+
+impl TokenManager {
+    pub(crate) fn new(
+        http: reqwest::Client,
+        cfg: &super::config::ClientConfig,
+        cache: Arc<dyn TokenCache>,
+    ) -> Self {
+        TokenManager {
+            http,
+            accounts_url: cfg.accounts_url.trim_end_matches('/').to_owned(),
+            client_id: cfg.client_id.clone(),
+            client_secret: cfg.client_secret.clone(),
+            refresh_token: cfg.refresh_token.clone(),
+            timeout: cfg.timeout,
+            cache,
+            state: Mutex::new(TokenState {
+                loaded: false,
+                token: None,
+                margin: REFRESH_MARGIN_SECS,
+                throttled_until: None,
+            }),
+            expires_mirror: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    pub(crate) fn expires_at(&self) -> Option<i64> {
+        match self.expires_mirror.load(Ordering::Relaxed) {
+            i64::MIN => None,
+            v => Some(v),
+        }
+    }
+
+    fn set_token(&self, state: &mut TokenState, token: Option<CachedToken>) {
+        self.expires_mirror.store(
+            token.as_ref().map_or(i64::MIN, |t| t.expires_at_unix),
+            Ordering::Relaxed,
+        );
+        state.token = token;
+    }
+
+    /// A token with at least the refresh margin left, refreshing if needed.
+    pub(crate) async fn token(&self) -> Result<Secret, ZohoError> {
+        let mut state = self.state.lock().await;
+        if !state.loaded {
+            let cache = self.cache.clone();
+            let loaded = tokio::task::spawn_blocking(move || cache.load())
+                .await
+                .ok()
+                .flatten();
+            state.loaded = true;
+            self.set_token(&mut state, loaded);
+        }
+        if let Some(t) = &state.token
+            && t.expires_at_unix - now_unix() > state.margin
+        {
+            return Ok(t.access_token.clone());
+        }
+        if let Some(until) = state.throttled_until {
+            if SystemTime::now() < until {
+                return Err(ZohoError::Throttled { until });
+            }
+            state.throttled_until = None;
+        }
+        let fresh = self.refresh().await;
+        match fresh {
+            Ok(token) => {
+                let secret = token.access_token.clone();
+                let cache = self.cache.clone();
+                let stored = token.clone();
+                let ttl = token.expires_at_unix - now_unix();
+                state.margin = REFRESH_MARGIN_SECS.min(ttl / 2);
+                // A failed cache write only costs a refresh after restart.
+                let _ = tokio::task::spawn_blocking(move || cache.store(&stored)).await;
+                self.set_token(&mut state, Some(token));
+                Ok(secret)
+            }
+            Err(ZohoError::Throttled { until }) => {
+                tracing::warn!(
+                    until = %humantime::format_rfc3339_seconds(until),
+                    "Zoho's token endpoint answered 'Access Denied: too many requests'; \
+                     no token request will be sent for 10 minutes and API calls fail until then"
+                );
+                state.throttled_until = Some(until);
+                Err(ZohoError::Throttled { until })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Forgets `used` after Zoho rejected it, unless another caller already replaced it.
+    pub(crate) async fn invalidate(&self, used: &Secret) {
+        let mut state = self.state.lock().await;
+        if state
+            .token
+            .as_ref()
+            .is_some_and(|t| &t.access_token == used)
+        {
+            self.set_token(&mut state, None);
+        }
+    }
+
+    async fn refresh(&self) -> Result<CachedToken, ZohoError> {
+        tracing::debug!("requesting a new Zoho access token");
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.client_secret.expose()),
+            ("refresh_token", self.refresh_token.expose()),
+        ];
+        match post_grant(&self.http, &self.accounts_url, &form, self.timeout).await? {
+            GrantOutcome::Throttled => Err(ZohoError::Throttled {
+                until: SystemTime::now() + THROTTLE_BLOCK,
+            }),
+            GrantOutcome::Ok(reply) => {
+                let access = reply
+                    .access_token
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| ZohoError::InvalidResponse {
+                        op: Op::Token,
+                        message: "token reply has no access_token".into(),
+                    })?;
+                let expires_in = reply.expires_in.unwrap_or(3600).max(0);
+                Ok(CachedToken {
+                    access_token: Secret::new(access),
+                    expires_at_unix: now_unix() + expires_in,
+                    api_domain: reply.api_domain,
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! `GET …/Attachments/{id}`: the raw bytes, streamed into a temporary file.
+//!
+//! Zoho sends the bytes with `Content-Disposition: attachment; filename="…"` and/or
+//! `filename*=UTF-8''…`. A JSON error (e.g. 400 `DOWNLOAD_NOT_ALLOWED` for a link) is told
+//! from content by status and `Content-Type`, and is never written as the file. A 204 means
+//! no such attachment and is never turned into an empty file.
+//!
+//! The bytes go to `.<random>.bigin-sync.part` in the destination folder (same file
+//! system, so the final step is a rename), hashed with BLAKE3 on the way, counted against
+//! `Content-Length`, then fsynced. Dropping a [`TempDownload`] removes the temp file.
+
+use std::path::{Path, PathBuf};
+
+use reqwest::Method;
+use tokio::io::AsyncWriteExt;
+
+use super::client::{Call, Payload, ZohoClient};
+use super::error::{Op, ZohoError};
+use crate::model::ContentHash;
+
+/// Suffix of in-progress downloads; the scanner ignores such files.
+pub const PART_SUFFIX: &str = ".bigin-sync.part";
+/// A 200 reply labelled JSON is buffered up to this size to see whether it is an error.
+const JSON_SNIFF_LIMIT: usize = 1024 * 1024;
+
+/// How [`TempDownload::persist`] treats an existing file at the destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Persist {
+    /// Atomically replace it (rename).
+    Overwrite,
+    /// Fail with `AlreadyExists` if it exists (hard link, then unlink the temp file),
+    /// so a file the user created meanwhile is never clobbered.
+    NoClobber,
+}
+
+/// A finished download under its final name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Downloaded {
+    pub bytes: u64,
+    pub hash: ContentHash,
+    /// The name from `Content-Disposition`, when sent.
+    pub server_file_name: Option<String>,
+}
+
+/// A complete, fsynced download still under its temporary name. Removed on drop unless
+/// persisted.
+#[derive(Debug)]
+pub struct TempDownload {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub hash: ContentHash,
+    pub server_file_name: Option<String>,
+}
+
+impl TempDownload {
+    /// Moves the file to `dest` (same folder or file system) and syncs the folder.
+    pub fn persist(mut self, dest: &Path, mode: Persist) -> std::io::Result<Downloaded> {
+        match mode {
+            Persist::Overwrite => std::fs::rename(&self.path, dest)?,
+            Persist::NoClobber => {
+                std::fs::hard_link(&self.path, dest)?;
+                // Drop removes the temp name below; the content lives on under `dest`.
+            }
+        }
+        if let Some(parent) = dest.parent() {
+            sync_dir(parent);
+        }
+        let done = Downloaded {
+            bytes: self.bytes,
+            hash: self.hash,
+            server_file_name: self.server_file_name.take(),
+        };
+        if mode == Persist::Overwrite {
+            // Nothing left under the temp name; make Drop a no-op.
+            self.path = PathBuf::new();
+        }
+        Ok(done)
+    }
+}
+
+impl Drop for TempDownload {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Makes a rename durable; failures are ignored (some file systems refuse dir fsync).
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Removes a partial temp file unless disarmed.
+struct PartGuard(PathBuf);
+
+impl Drop for PartGuard {
+    fn drop(&mut self) {
+        if !self.0.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+impl ZohoClient {
+    /// Downloads an attachment into a temp file in `dir`, checked and fsynced.
+    pub async fn download_to_temp(
+        &self,
+        module: &str,
+        record_id: &str,
+        attachment_id: &str,
+        dir: &Path,
+    ) -> Result<TempDownload, ZohoError> {
+        let call = Call {
+            op: Op::Download,
+            method: Method::GET,
+            url: self.attachments_url(module, record_id, Some(attachment_id))?,
+            query: Vec::new(),
+            payload: Payload::Empty,
+        };
+        let reply = self.send(&call).await?;
+        let mut resp = reply.resp;
+        let status = resp.status().as_u16();
+        if status == 204 {
+            return Err(ZohoError::MissingAttachment {
+                id: attachment_id.to_owned(),
+            });
+        }
+        if !(200..300).contains(&status) {
+            return Err(self.read_error(Op::Download, resp).await);
+        }
+        let expected = resp.content_length();
+        let server_file_name = resp
+            .headers()
+            .get(reqwest::header::CONTENT_DISPOSITION)
+            .and_then(|v| parse_content_disposition(v.as_bytes()));
+        let is_json = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
+
+        // Zoho answers some errors with 200 + JSON: look before writing anything.
+        let mut prefix = Vec::new();
+        if is_json && expected.is_none_or(|n| n <= JSON_SNIFF_LIMIT as u64) {
+            while let Some(chunk) = next_chunk(&mut resp, attachment_id).await? {
+                prefix.extend_from_slice(&chunk);
+                if prefix.len() > JSON_SNIFF_LIMIT {
+                    break;
+                }
+            }
+            if is_error_shape(&prefix) {
+                return Err(super::error::api_error(
+                    Op::Download,
+                    self.product(),
+                    status,
+                    None,
+                    &prefix,
+                ));
+            }
+        }
+
+        let name = format!(".{:016x}{}", rand::random::<u64>(), PART_SUFFIX);
+        let path = dir.join(name);
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await?;
+        let mut guard = PartGuard(path);
+        let mut hasher = blake3::Hasher::new();
+        let mut bytes: u64 = 0;
+        if !prefix.is_empty() {
+            hasher.update(&prefix);
+            file.write_all(&prefix).await?;
+            bytes += prefix.len() as u64;
+        }
+        while let Some(chunk) = next_chunk(&mut resp, attachment_id).await? {
+            hasher.update(&chunk);
+            file.write_all(&chunk).await?;
+            bytes += chunk.len() as u64;
+        }
+        if let Some(expected) = expected
+            && expected != bytes
+        {
+            return Err(ZohoError::Truncated {
+                id: attachment_id.to_owned(),
+                expected,
+                got: bytes,
+            });
+        }
+        file.flush().await?;
+        file.sync_all().await?;
+        drop(file);
+        let path = std::mem::take(&mut guard.0);
+        Ok(TempDownload {
+            path,
+            bytes,
+            hash: ContentHash(*hasher.finalize().as_bytes()),
+            server_file_name,
+        })
+    }
+
+    /// Downloads an attachment to `dest` via a temp file in `dest`'s folder.
+    pub async fn download(
+        &self,
+        module: &str,
+        record_id: &str,
+        attachment_id: &str,
+        dest: &Path,
+        mode: Persist,
+    ) -> Result<Downloaded, ZohoError> {
+        let dir = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let temp = self
+            .download_to_temp(module, record_id, attachment_id, &dir)
+            .await?;
+        let dest = dest.to_path_buf();
+        tokio::task::spawn_blocking(move || temp.persist(&dest, mode))
+            .await
+            .map_err(|e| ZohoError::Io(std::io::Error::other(e)))?
+            .map_err(ZohoError::Io)
+    }
+}
+
+/// A body chunk; a broken body (connection cut) is a retryable network error.
+async fn next_chunk(
+    resp: &mut reqwest::Response,
+    id: &str,
+) -> Result<Option<bytes::Bytes>, ZohoError> {
+    resp.chunk().await.map_err(|e| {
+        let mut err = ZohoError::from_reqwest(Op::Download, &e);
+        if let ZohoError::Network { message, .. } = &mut err {
+            message.insert_str(0, &format!("attachment {id}: "));
+        }
+        err
+    })
+}
+
+/// Zoho's error shapes: `{"code":…,"status":"error"}` or `{"data":[{…,"status":"error"}]}`.
+fn is_error_shape(body: &[u8]) -> bool {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    let obj = if v.get("code").is_some() {
+        &v
+    } else {
+        match v.get("data").and_then(|d| d.get(0)) {
+            Some(o) => o,
+            None => return false,
+        }
+    };
+    obj.get("code").is_some_and(|c| c.is_string())
+        && obj.get("status").and_then(|s| s.as_str()) == Some("error")
+}
+
+/// The file name of a `Content-Disposition` header: `filename*` (RFC 5987, `UTF-8''…`
+/// or `ISO-8859-1''…`) wins over `filename`; both are percent-decoded.
+pub fn parse_content_disposition(value: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(value);
+    let mut plain = None;
+    let mut extended = None;
+    for param in split_params(&text) {
+        let Some((key, val)) = param.split_once('=') else {
+            continue;
+        };
+        let key = key.trim().to_ascii_lowercase();
+        let val = val.trim();
+        if key == "filename*" {
+            extended = decode_ext_value(val);
+        } else if key == "filename" {
+            let unquoted = unquote(val);
+            plain = Some(
+                percent_decode(unquoted.as_bytes())
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .unwrap_or(unquoted),
+            );
+        }
+    }
+    extended.or(plain).filter(|n| !n.is_empty())
+}
+
+/// Splits on `;` outside double quotes.
+fn split_params(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+fn unquote(v: &str) -> String {
+    let Some(inner) = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) else {
+        return v.to_owned();
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(n) = chars.next() {
+                out.push(n);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `charset'lang'percent-encoded` → text.
+fn decode_ext_value(v: &str) -> Option<String> {
+    let v = unquote(v);
+    let mut parts = v.splitn(3, '\'');
+    let charset = parts.next()?.to_ascii_lowercase();
+    let _lang = parts.next()?;
+    let raw = percent_decode(parts.next()?.as_bytes())?;
+    match charset.as_str() {
+        "utf-8" | "utf8" | "" => String::from_utf8(raw).ok(),
+        "iso-8859-1" | "latin1" => Some(raw.into_iter().map(char::from).collect()),
+        _ => None,
+    }
+}
+
+/// Decodes `%XX`; `None` on a malformed escape.
+fn percent_decode(input: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        if input[i] == b'%' {
+            let hex = input.get(i + 1..i + 3)?;
+            let s = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(s, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(input[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cd(s: &str) -> Option<String> {
+        parse_content_disposition(s.as_bytes())
+    }
+
+    #[test]
+    fn content_disposition_forms() {
+        assert_eq!(
+            cd(r#"attachment; filename="a b.pdf""#).as_deref(),
+            Some("a b.pdf")
+        );
+        assert_eq!(
+            cd("attachment; filename=plain.txt").as_deref(),
+            Some("plain.txt")
+        );
+        assert_eq!(
+            cd(r#"attachment; filename="Gr__e.txt"; filename*=UTF-8''Gr%C3%BC%C3%9Fe%20%E2%82%AC.txt"#)
+                .as_deref(),
+            Some("Grüße €.txt")
+        );
+        // filename* wins even when it comes first.
+        assert_eq!(
+            cd(r#"attachment; filename*=utf-8''%E6%97%A5%E6%9C%AC.txt; filename="x.txt""#)
+                .as_deref(),
+            Some("日本.txt")
+        );
+        assert_eq!(
+            cd("attachment; filename*=ISO-8859-1''caf%E9.txt").as_deref(),
+            Some("café.txt")
+        );
+        assert_eq!(
+            cd(r#"attachment; filename="semi;colon \"q\".txt""#).as_deref(),
+            Some(r#"semi;colon "q".txt"#)
+        );
+        assert_eq!(
+            cd("attachment; filename=\"a%20b.txt\"").as_deref(),
+            Some("a b.txt")
+        );
+        assert_eq!(
+            cd("attachment; filename=\"100%.txt\"").as_deref(),
+            Some("100%.txt")
+        );
+        // A broken filename* falls back to filename.
+        assert_eq!(
+            cd(r#"attachment; filename*=UTF-8''%FF%FE; filename="ok.txt""#).as_deref(),
+            Some("ok.txt")
+        );
+        assert_eq!(cd("attachment"), None);
+        assert_eq!(cd(r#"attachment; filename="""#), None);
+    }
+
+    #[test]
+    fn error_shapes() {
+        assert!(is_error_shape(
+            br#"{"code":"DOWNLOAD_NOT_ALLOWED","details":{},"message":"m","status":"error"}"#
+        ));
+        assert!(is_error_shape(
+            br#"{"data":[{"code":"INVALID_DATA","details":{},"message":"m","status":"error"}]}"#
+        ));
+        assert!(!is_error_shape(br#"{"code":"x","status":"ok"}"#));
+        assert!(!is_error_shape(br#"{"name":"a user's json file"}"#));
+        assert!(!is_error_shape(b"not json"));
+    }
+
+    fn temp_in(dir: &Path, content: &[u8]) -> TempDownload {
+        let path = dir.join(format!(".t{}{PART_SUFFIX}", rand::random::<u32>()));
+        std::fs::write(&path, content).unwrap();
+        TempDownload {
+            path,
+            bytes: content.len() as u64,
+            hash: ContentHash::of_bytes(content),
+            server_file_name: Some("n".into()),
+        }
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn persist_modes_and_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("final.txt");
+        let d = temp_in(dir.path(), b"one")
+            .persist(&dest, Persist::NoClobber)
+            .unwrap();
+        assert_eq!(d.bytes, 3);
+        assert_eq!(d.hash, ContentHash::of_bytes(b"one"));
+        assert_eq!(entries(dir.path()), vec!["final.txt"]);
+
+        let err = temp_in(dir.path(), b"two")
+            .persist(&dest, Persist::NoClobber)
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&dest).unwrap(), b"one");
+        assert_eq!(
+            entries(dir.path()),
+            vec!["final.txt"],
+            "temp removed after failure"
+        );
+
+        temp_in(dir.path(), b"three")
+            .persist(&dest, Persist::Overwrite)
+            .unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"three");
+        assert_eq!(entries(dir.path()), vec!["final.txt"]);
+
+        drop(temp_in(dir.path(), b"dropped"));
+        assert_eq!(entries(dir.path()), vec!["final.txt"]);
+    }
+}

@@ -1,0 +1,658 @@
+//! Contract tests of the Zoho client against the sandbox over real HTTP.
+//!
+//! Each test starts its own sandbox (random port) and uses its own temp dirs.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bigin_sync::model::{AttachmentKind, ContentHash, Product};
+use bigin_sync::sandbox::{Faults, Route, Sandbox, SandboxOptions};
+use bigin_sync::zoho::{
+    CachedToken, ClientConfig, ErrorClass, MemoryTokenCache, PART_SUFFIX, Persist, Secret,
+    TokenCache, ZohoClient, ZohoError, exchange_grant_code,
+};
+
+const REC: &str = "2034020000000489124";
+
+fn config(sb: &Sandbox, product: Product) -> ClientConfig {
+    let o = sb.options();
+    ClientConfig {
+        product,
+        api_domain: sb.base_url(),
+        accounts_url: sb.base_url(),
+        client_id: o.client_id.clone(),
+        client_secret: Secret::new(o.client_secret.clone()),
+        refresh_token: Secret::new(o.refresh_token.clone()),
+        extra_modules: vec!["Unknown_Custom".into()],
+        concurrency: 4,
+        connect_timeout: Duration::from_secs(5),
+        timeout: Duration::from_secs(30),
+    }
+}
+
+fn client_with(cfg: ClientConfig, cache: Arc<dyn TokenCache>) -> ZohoClient {
+    ZohoClient::new(cfg, cache).expect("client")
+}
+
+async fn start(opts: SandboxOptions) -> (Sandbox, ZohoClient) {
+    let sb = Sandbox::start(opts).await.expect("sandbox");
+    let c = client_with(
+        config(&sb, Product::Bigin),
+        Arc::new(MemoryTokenCache::new()),
+    );
+    (sb, c)
+}
+
+async fn start_default() -> (Sandbox, ZohoClient) {
+    start(SandboxOptions::default()).await
+}
+
+fn dir_entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn is_retryable(e: &ZohoError) -> bool {
+    matches!(e.class(), ErrorClass::Retryable { .. })
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test]
+async fn empty_record_lists_as_empty_via_204() {
+    let (sb, c) = start_default().await;
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    let list = c.list("Contacts", REC).await.unwrap();
+    assert!(list.is_empty());
+    assert_eq!(sb.calls(Route::List), 1);
+    assert_eq!(sb.calls(Route::Token), 1);
+}
+
+#[tokio::test]
+async fn upload_list_download_delete_round_trip() {
+    let (sb, c) = start_default().await;
+    sb.add_record(Product::Bigin, "Pipelines", REC);
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.txt");
+    std::fs::write(&src, b"hello zoho").unwrap();
+    let name = "Grüße € report.txt";
+    let up = c.upload_file("Pipelines", REC, &src, name).await.unwrap();
+    assert_eq!(up.id.len(), 19, "{up:?}");
+    assert!(up.created_time.is_some());
+
+    let held = sb.attachments(Product::Bigin, "Pipelines", REC);
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].file_name, name);
+    assert_eq!(
+        held[0].content_hash,
+        Some(ContentHash::of_bytes(b"hello zoho"))
+    );
+
+    let list = c.list("Pipelines", REC).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].id, up.id);
+    assert_eq!(list[0].file_name, name);
+    assert_eq!(list[0].size, 10);
+    assert_eq!(list[0].kind, AttachmentKind::File);
+    assert!(list[0].file_id.is_some());
+    assert!(list[0].created_time.is_some());
+
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("got.txt");
+    let d = c
+        .download("Pipelines", REC, &up.id, &dest, Persist::NoClobber)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), b"hello zoho");
+    assert_eq!(d.bytes, 10);
+    assert_eq!(d.hash, ContentHash::of_bytes(b"hello zoho"));
+    assert_eq!(d.server_file_name.as_deref(), Some(name));
+    assert_eq!(dir_entries(out.path()), vec!["got.txt"]);
+
+    c.delete("Pipelines", REC, &up.id).await.unwrap();
+    assert!(sb.attachments(Product::Bigin, "Pipelines", REC).is_empty());
+    assert!(c.list("Pipelines", REC).await.unwrap().is_empty());
+
+    // Deleting again: Zoho says "record not deleted"; the caller counts it as done.
+    let again = c.delete("Pipelines", REC, &up.id).await.unwrap_err();
+    assert!(again.is_missing_attachment(), "{again:?}");
+    assert_eq!(again.class(), ErrorClass::Permanent);
+    assert_eq!(sb.calls(Route::Token), 1, "one token for the whole session");
+}
+
+#[tokio::test]
+async fn download_of_unknown_id_is_missing_not_an_empty_file() {
+    let (sb, c) = start_default().await;
+    sb.add_file(Product::Bigin, "Contacts", REC, "a.txt", b"a".to_vec());
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("x.txt");
+    let e = c
+        .download(
+            "Contacts",
+            REC,
+            "1111111111111111111",
+            &dest,
+            Persist::Overwrite,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ZohoError::MissingAttachment { .. }), "{e:?}");
+    assert!(e.is_missing_attachment());
+    assert!(dir_entries(out.path()).is_empty());
+}
+
+#[tokio::test]
+async fn download_no_clobber_keeps_an_existing_file() {
+    let (sb, c) = start_default().await;
+    let id = sb.add_file(Product::Bigin, "Contacts", REC, "a.txt", b"remote".to_vec());
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("a.txt");
+    std::fs::write(&dest, b"local").unwrap();
+    let e = c
+        .download("Contacts", REC, &id, &dest, Persist::NoClobber)
+        .await
+        .unwrap_err();
+    match &e {
+        ZohoError::Io(io) => assert_eq!(io.kind(), std::io::ErrorKind::AlreadyExists),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(std::fs::read(&dest).unwrap(), b"local");
+    assert_eq!(dir_entries(out.path()), vec!["a.txt"]);
+    c.download("Contacts", REC, &id, &dest, Persist::Overwrite)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), b"remote");
+    assert_eq!(dir_entries(out.path()), vec!["a.txt"]);
+}
+
+#[tokio::test]
+async fn link_attachments_are_recognised_and_not_downloadable() {
+    let (sb, c) = start_default().await;
+    let seeded = sb.add_link(
+        Product::Bigin,
+        "Contacts",
+        REC,
+        "Spec",
+        "https://example.com/spec",
+    );
+    let up = c
+        .upload_link("Contacts", REC, "https://example.com/other", "Other page")
+        .await
+        .unwrap();
+    let list = c.list("Contacts", REC).await.unwrap();
+    assert_eq!(list.len(), 2);
+    let spec = list.iter().find(|a| a.id == seeded).unwrap();
+    assert_eq!(spec.file_name, "Spec");
+    assert_eq!(spec.size, 0);
+    assert_eq!(spec.file_id, None);
+    assert_eq!(
+        spec.kind,
+        AttachmentKind::Link {
+            url: "https://example.com/spec".into()
+        }
+    );
+    let other = list.iter().find(|a| a.id == up.id).unwrap();
+    assert_eq!(other.file_name, "Other page");
+    assert_eq!(
+        other.kind,
+        AttachmentKind::Link {
+            url: "https://example.com/other".into()
+        }
+    );
+
+    let out = tempfile::tempdir().unwrap();
+    let e = c
+        .download_to_temp("Contacts", REC, &seeded, out.path())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("DOWNLOAD_NOT_ALLOWED"), "{e:?}");
+    assert_eq!(e.class(), ErrorClass::Permanent);
+    assert!(
+        dir_entries(out.path()).is_empty(),
+        "JSON error never written as content"
+    );
+}
+
+#[tokio::test]
+async fn four_hundred_fifty_attachments_take_three_pages() {
+    let (sb, c) = start_default().await;
+    for i in 0..450 {
+        sb.add_file(
+            Product::Bigin,
+            "Contacts",
+            REC,
+            &format!("f{i}.txt"),
+            vec![b'x'; i % 7],
+        );
+    }
+    let list = c.list("Contacts", REC).await.unwrap();
+    assert_eq!(list.len(), 450);
+    assert_eq!(sb.calls(Route::List), 3);
+    let mut ids: Vec<_> = list.iter().map(|a| a.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 450);
+}
+
+#[tokio::test]
+async fn one_refresh_for_ten_concurrent_requests() {
+    let (sb, c) = start_default().await;
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move { c.list("Contacts", REC).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(sb.calls(Route::Token), 1);
+    assert_eq!(sb.calls(Route::List), 10);
+}
+
+#[tokio::test]
+async fn cached_token_is_reused_after_restart() {
+    let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    let cache = Arc::new(MemoryTokenCache::new());
+    let first = client_with(config(&sb, Product::Bigin), cache.clone());
+    first.ensure_token().await.unwrap();
+    let exp = first.token_expires_at().unwrap();
+    assert!(exp > now_unix() + 3000, "{exp}");
+    let stored = cache.load().unwrap();
+    assert_eq!(stored.expires_at_unix, exp);
+    assert_eq!(stored.api_domain.as_deref(), Some(sb.base_url().as_str()));
+
+    // A "restarted" daemon with the same cache asks for no new token.
+    let second = client_with(config(&sb, Product::Bigin), cache.clone());
+    second.list("Contacts", REC).await.unwrap();
+    assert_eq!(sb.calls(Route::Token), 1);
+    assert_eq!(second.token_expires_at(), Some(exp));
+}
+
+#[tokio::test]
+async fn nearly_expired_cached_token_is_refreshed_first() {
+    let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    let cache = Arc::new(MemoryTokenCache::with_token(CachedToken {
+        access_token: Secret::new("1000.stale".into()),
+        expires_at_unix: now_unix() + 120,
+        api_domain: None,
+    }));
+    let c = client_with(config(&sb, Product::Bigin), cache);
+    c.list("Contacts", REC).await.unwrap();
+    assert_eq!(sb.calls(Route::Token), 1);
+    assert_eq!(
+        sb.calls(Route::List),
+        1,
+        "no request was sent with the stale token"
+    );
+}
+
+#[tokio::test]
+async fn invalid_token_triggers_one_refresh_and_a_retry() {
+    let (sb, c) = start_default().await;
+    sb.add_file(Product::Bigin, "Contacts", REC, "a.txt", b"a".to_vec());
+    c.list("Contacts", REC).await.unwrap();
+    sb.expire_tokens();
+    let list = c.list("Contacts", REC).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(sb.calls(Route::Token), 2);
+    assert_eq!(sb.calls(Route::List), 3);
+
+    // An upload is re-sent whole (file re-opened) after the refresh: stored exactly once.
+    sb.expire_tokens();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("b.bin");
+    // Large enough that Zoho's early 401 usually cuts the body off mid-send.
+    std::fs::write(&src, vec![9u8; 4_000_000]).unwrap();
+    let up = c.upload_file("Contacts", REC, &src, "b.bin").await.unwrap();
+    assert_eq!(sb.calls(Route::Token), 3);
+    assert_eq!(sb.calls(Route::Upload), 2);
+    let held = sb.attachments(Product::Bigin, "Contacts", REC);
+    assert_eq!(held.len(), 2);
+    let b = held.iter().find(|a| a.id == up.id).unwrap();
+    assert_eq!(b.size, 4_000_000);
+}
+
+#[tokio::test]
+async fn token_throttle_blocks_without_hammering_the_endpoint() {
+    let opts = SandboxOptions {
+        grants_per_window: 1,
+        ..SandboxOptions::default()
+    };
+    let (sb, c) = start(opts).await;
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    c.list("Contacts", REC).await.unwrap();
+    sb.expire_tokens();
+    let e = c.list("Contacts", REC).await.unwrap_err();
+    assert!(matches!(e, ZohoError::Throttled { .. }), "{e:?}");
+    match e.class() {
+        ErrorClass::Retryable {
+            retry_after: Some(d),
+        } => assert!(d > Duration::from_secs(500), "{d:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sb.calls(Route::Token), 2);
+    let e2 = c.list("Contacts", REC).await.unwrap_err();
+    assert!(matches!(e2, ZohoError::Throttled { .. }), "{e2:?}");
+    assert!(matches!(
+        c.ensure_token().await,
+        Err(ZohoError::Throttled { .. })
+    ));
+    assert_eq!(
+        sb.calls(Route::Token),
+        2,
+        "no token request inside the block window"
+    );
+}
+
+#[tokio::test]
+async fn revoked_refresh_token_is_an_auth_error() {
+    let (sb, c) = start_default().await;
+    sb.revoke_refresh_token();
+    let e = c.list("Contacts", REC).await.unwrap_err();
+    assert!(matches!(e, ZohoError::TokenRejected(_)), "{e:?}");
+    assert_eq!(e.class(), ErrorClass::Auth);
+    assert!(e.to_string().contains("data center"), "{e}");
+    assert_eq!(sb.total_api_calls(), 0);
+}
+
+#[tokio::test]
+async fn wrong_client_secret_is_an_auth_error_that_leaks_nothing() {
+    let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    let mut cfg = config(&sb, Product::Bigin);
+    cfg.client_secret = Secret::new("wrong-secret-value".into());
+    let c = client_with(cfg.clone(), Arc::new(MemoryTokenCache::new()));
+    let e = c.list("Contacts", REC).await.unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Auth, "{e:?}");
+    for text in [
+        format!("{e}"),
+        format!("{e:?}"),
+        format!("{cfg:?}"),
+        format!("{c:?}"),
+    ] {
+        assert!(!text.contains("wrong-secret-value"), "{text}");
+        assert!(!text.contains(&sb.options().refresh_token), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn server_errors_and_429_are_retryable() {
+    let (sb, c) = start_default().await;
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    c.ensure_token().await.unwrap();
+    sb.set_faults(Faults {
+        error_500_rate: 1.0,
+        ..Faults::default()
+    });
+    let e = c.list("Contacts", REC).await.unwrap_err();
+    assert_eq!(e.code(), Some("INTERNAL_ERROR"), "{e:?}");
+    assert_eq!(e.class(), ErrorClass::Retryable { retry_after: None });
+
+    sb.set_faults(Faults {
+        error_429_rate: 1.0,
+        retry_after_secs: Some(7),
+        ..Faults::default()
+    });
+    let e = c.list("Contacts", REC).await.unwrap_err();
+    assert_eq!(e.code(), Some("TOO_MANY_REQUESTS"), "{e:?}");
+    assert_eq!(
+        e.class(),
+        ErrorClass::Retryable {
+            retry_after: Some(Duration::from_secs(7))
+        }
+    );
+}
+
+#[tokio::test]
+async fn permanent_api_errors() {
+    let (sb, c) = start_default().await;
+    sb.add_file(Product::Bigin, "Contacts", REC, "a.txt", b"a".to_vec());
+    sb.set_no_permission("Contacts", true);
+    let e = c.list("Contacts", REC).await.unwrap_err();
+    assert_eq!(e.code(), Some("NO_PERMISSION"), "{e:?}");
+    assert_eq!(e.class(), ErrorClass::Permanent);
+    sb.set_no_permission("Contacts", false);
+
+    // A module the client allows (extra_modules) but Zoho does not know.
+    let e = c.list("Unknown_Custom", REC).await.unwrap_err();
+    assert_eq!(e.code(), Some("INVALID_MODULE"), "{e:?}");
+    assert_eq!(e.class(), ErrorClass::Permanent);
+
+    // An unknown record id.
+    let e = c.list("Contacts", "999").await.unwrap_err();
+    assert_eq!(e.code(), Some("INVALID_DATA"), "{e:?}");
+    assert_eq!(e.class(), ErrorClass::Permanent);
+    assert!(!e.is_missing_attachment());
+
+    sb.set_scope_mismatch(true);
+    let e = c.delete("Contacts", REC, "1").await.unwrap_err();
+    assert_eq!(e.code(), Some("OAUTH_SCOPE_MISMATCH"), "{e:?}");
+    assert_eq!(e.class(), ErrorClass::Permanent);
+    assert!(
+        e.to_string()
+            .contains("ZohoBigin.modules.attachments.DELETE"),
+        "{e}"
+    );
+    assert_eq!(
+        sb.calls(Route::Token),
+        1,
+        "scope mismatch is not a token problem"
+    );
+}
+
+#[tokio::test]
+async fn module_is_checked_before_any_call() {
+    let (sb, c) = start_default().await;
+    let e = c.list("Companies", REC).await.unwrap_err();
+    assert!(matches!(e, ZohoError::InvalidModule { .. }), "{e:?}");
+    assert_eq!(e.class(), ErrorClass::Permanent);
+    assert_eq!(sb.total_api_calls(), 0);
+    assert_eq!(sb.calls(Route::Token), 0);
+}
+
+#[tokio::test]
+async fn upload_reply_lost_is_outcome_unknown() {
+    let (sb, c) = start_default().await;
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    c.ensure_token().await.unwrap();
+    sb.set_faults(Faults {
+        drop_after_upload_rate: 1.0,
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("a.txt");
+    std::fs::write(&src, b"maybe stored").unwrap();
+    let e = c
+        .upload_file("Contacts", REC, &src, "a.txt")
+        .await
+        .unwrap_err();
+    assert!(e.outcome_unknown(), "{e:?}");
+    assert!(is_retryable(&e));
+    assert_eq!(
+        sb.attachments(Product::Bigin, "Contacts", REC).len(),
+        1,
+        "Zoho stored it"
+    );
+}
+
+#[tokio::test]
+async fn dropped_connection_is_retryable_and_not_unknown_for_reads() {
+    let (sb, c) = start_default().await;
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    c.ensure_token().await.unwrap();
+    sb.set_faults(Faults {
+        drop_before_rate: 1.0,
+        ..Faults::default()
+    });
+    let e = c.list("Contacts", REC).await.unwrap_err();
+    assert!(is_retryable(&e), "{e:?}");
+    assert!(!e.outcome_unknown());
+    sb.set_faults(Faults::default());
+    sb.set_down(true);
+    let e = c.delete("Contacts", REC, "1").await.unwrap_err();
+    assert!(is_retryable(&e), "{e:?}");
+}
+
+#[tokio::test]
+async fn truncated_download_leaves_no_file() {
+    let (sb, c) = start_default().await;
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let id = sb.add_file(Product::Bigin, "Contacts", REC, "big.bin", body);
+    c.ensure_token().await.unwrap();
+    sb.set_faults(Faults {
+        truncate_download_rate: 1.0,
+        ..Faults::default()
+    });
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("big.bin");
+    let e = c
+        .download("Contacts", REC, &id, &dest, Persist::Overwrite)
+        .await
+        .unwrap_err();
+    assert!(is_retryable(&e), "{e:?}");
+    assert!(!dest.exists());
+    let left = dir_entries(out.path());
+    assert!(left.is_empty(), "no temp file left: {left:?}");
+}
+
+#[tokio::test]
+async fn concurrency_limit_is_respected() {
+    let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    let mut cfg = config(&sb, Product::Bigin);
+    cfg.concurrency = 2;
+    let c = client_with(cfg, Arc::new(MemoryTokenCache::new()));
+    c.ensure_token().await.unwrap();
+    sb.set_faults(Faults {
+        latency: Duration::from_millis(100),
+        ..Faults::default()
+    });
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move { c.list("Contacts", REC).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(sb.calls(Route::List), 8);
+    let max = sb.max_concurrent_requests();
+    assert!((1..=2).contains(&max), "max in flight {max}");
+}
+
+#[tokio::test]
+async fn crm_product_uses_crm_paths() {
+    let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    let id = sb.add_file(Product::Crm, "Leads", REC, "lead.txt", b"crm".to_vec());
+    let c = client_with(config(&sb, Product::Crm), Arc::new(MemoryTokenCache::new()));
+    let list = c.list("Leads", REC).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].id, id);
+    let out = tempfile::tempdir().unwrap();
+    let t = c
+        .download_to_temp("Leads", REC, &id, out.path())
+        .await
+        .unwrap();
+    assert!(
+        t.path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .ends_with(PART_SUFFIX)
+    );
+    assert!(t.path.starts_with(out.path()));
+    assert_eq!(std::fs::read(&t.path).unwrap(), b"crm");
+    drop(t);
+    assert!(dir_entries(out.path()).is_empty(), "temp removed on drop");
+    // Bigin's module list does not apply to CRM.
+    assert!(matches!(
+        c.list("Pipelines", REC).await,
+        Err(ZohoError::InvalidModule { .. })
+    ));
+}
+
+#[tokio::test]
+async fn grant_code_exchange() {
+    let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    let o = sb.options();
+    let secret = Secret::new(o.client_secret.clone());
+    let rt = exchange_grant_code(&sb.base_url(), &o.client_id, &secret, &o.grant_code)
+        .await
+        .unwrap();
+    assert!(rt.expose().starts_with("1000."), "a refresh token");
+    // The new refresh token works for API calls.
+    let mut cfg = config(&sb, Product::Bigin);
+    cfg.refresh_token = rt;
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    let c = client_with(cfg, Arc::new(MemoryTokenCache::new()));
+    c.list("Contacts", REC).await.unwrap();
+    let e = exchange_grant_code(&sb.base_url(), &o.client_id, &secret, "1000.bogus")
+        .await
+        .unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Auth, "{e:?}");
+}
+
+#[tokio::test]
+async fn streamed_upload_of_a_file_over_64_mib() {
+    let (sb, c) = start_default().await;
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.bin");
+    let len: u64 = 65 * 1024 * 1024 + 12_345;
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(b"head of a sparse file").unwrap();
+        f.set_len(len).unwrap();
+        f.seek(SeekFrom::Start(len - 4)).unwrap();
+        f.write_all(b"tail").unwrap();
+    }
+    let expected = {
+        let mut h = blake3::Hasher::new();
+        h.update_reader(std::fs::File::open(&path).unwrap())
+            .unwrap();
+        ContentHash(*h.finalize().as_bytes())
+    };
+    let up = c
+        .upload_file("Contacts", REC, &path, "big.bin")
+        .await
+        .unwrap();
+    let held = sb.attachments(Product::Bigin, "Contacts", REC);
+    let a = held.iter().find(|a| a.id == up.id).unwrap();
+    assert_eq!(a.size, len);
+    assert_eq!(a.content_hash, Some(expected));
+}
+
+#[tokio::test]
+async fn over_size_upload_is_permanent() {
+    let opts = SandboxOptions {
+        max_upload_bytes: 64 * 1024,
+        ..SandboxOptions::default()
+    };
+    let (sb, c) = start(opts).await;
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("big.bin");
+    std::fs::write(&src, vec![1u8; 1024 * 1024]).unwrap();
+    let e = c
+        .upload_file("Contacts", REC, &src, "big.bin")
+        .await
+        .unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Permanent, "{e:?}");
+    assert!(e.code().is_some(), "{e:?}");
+    assert!(sb.attachments(Product::Bigin, "Contacts", REC).is_empty());
+}
