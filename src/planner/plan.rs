@@ -333,8 +333,15 @@ impl<'a> Planner<'a> {
             self.upload(l, &link_title_from_file(&l.name));
             return;
         }
-        match same_name {
-            Some(b) if b.kind == AttachmentKind::File && b.size == l.size => {
+        let same_size = |a: &RemoteAttachment, base: &str| {
+            base == l.name && a.kind == AttachmentKind::File && a.size == l.size
+        };
+        // An exact File_Name match is the likelier twin of several same-sized candidates.
+        let twin = self
+            .find_unknown(|a, base| same_size(a, base) && a.file_name == l.name)
+            .or_else(|| self.find_unknown(same_size));
+        match twin {
+            Some(b) => {
                 self.claim(b);
                 let conflict_name = self.reserve_conflict_name(&l.name);
                 self.out.push(Action::CompareAndAdopt {
@@ -342,9 +349,14 @@ impl<'a> Planner<'a> {
                     local_name: l.name.clone(),
                     conflict_name,
                 });
+                // Other same-sized candidates wait for the outcome: one of them may be
+                // the twin, and downloading it now would end in a duplicate upload.
+                while let Some(other) = self.find_unknown(same_size) {
+                    self.claim(other);
+                }
             }
-            other => {
-                self.keep_remote_as_conflict(other, &l.name);
+            None => {
+                self.keep_remote_as_conflict(same_name, &l.name);
                 self.upload(l, &l.name);
             }
         }

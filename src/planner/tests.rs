@@ -417,6 +417,47 @@ fn new_on_both_sides_matches_by_mapped_name() {
 }
 
 #[test]
+fn same_sized_twins_are_compared_one_at_a_time() {
+    let acts = run(
+        &[local("b.txt", "WWW")],
+        &[
+            remote("1", "b.txt", "XXX"),
+            remote("2", "b.txt", "WWW"),
+            remote("3", "b.txt", "Z"),
+        ],
+        &[],
+    );
+    // 2 waits for the outcome of comparing 1; 3 (other size) is downloaded beside.
+    assert_eq!(
+        acts,
+        vec![
+            Action::CompareAndAdopt {
+                attachment_id: "1".into(),
+                local_name: "b.txt".into(),
+                conflict_name: format!("b (conflicted copy {STAMP}).txt")
+            },
+            download("3", "b (2).txt"),
+        ]
+    );
+}
+
+#[test]
+fn exact_file_name_twin_is_preferred_over_mapped_one() {
+    let acts = run(
+        &[local("b.txt", "WWW")],
+        &[
+            remote("1", "\u{1}b.txt", "XXX"),
+            remote("2", "b.txt", "WWW"),
+        ],
+        &[],
+    );
+    assert!(
+        matches!(&acts[0], Action::CompareAndAdopt { attachment_id, .. } if attachment_id == "2"),
+        "{acts:?}"
+    );
+}
+
+#[test]
 fn unstable_local_holds_back_same_named_remote() {
     let acts = run(
         &[unstable(local("a.pdf", "A"))],
