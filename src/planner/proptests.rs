@@ -623,6 +623,115 @@ fn check(initial: &[Op], lose_journal: bool, changes: &[Op]) {
     }
 }
 
+/// The local file an action reads, replaces or removes, if any.
+fn touched_local(action: &Action) -> Option<&str> {
+    match action {
+        Action::Upload { local_name, .. }
+        | Action::UploadLink { local_name, .. }
+        | Action::Replace { local_name, .. }
+        | Action::ReplaceLocal { local_name, .. }
+        | Action::CompareAndAdopt { local_name, .. }
+        | Action::Adopt { local_name, .. }
+        | Action::TrashLocal { local_name, .. }
+        | Action::Refresh { local_name } => Some(local_name),
+        Action::Download { .. }
+        | Action::DownloadConflict { .. }
+        | Action::DeleteRemote { .. }
+        | Action::Forget { .. } => None,
+    }
+}
+
+/// Plans `w` with some files unstable, maybe an unknown side and a one-way direction.
+fn check_restricted(
+    w: &World,
+    unstable_mask: u8,
+    local_known: bool,
+    remote_known: bool,
+    direction: Direction,
+) {
+    let mut local = w.local_entries();
+    let mut unstable = HashSet::new();
+    for (i, l) in local.iter_mut().enumerate() {
+        if unstable_mask & (1 << (i % 8)) != 0 {
+            l.stable = false;
+            unstable.insert(l.name.clone());
+        }
+    }
+    let remote = w.remote_list();
+    let synced: Vec<SyncedEntry> = w.journal.values().cloned().collect();
+    let actions = plan(&PlanInput {
+        local: local_known.then_some(&local[..]),
+        remote: remote_known.then_some(&remote[..]),
+        synced: &synced,
+        conflict_stamp: STAMP,
+        direction,
+    });
+    if !local_known {
+        assert!(actions.is_empty(), "unknown folder: {actions:?}");
+    }
+    if !remote_known {
+        assert!(
+            actions.iter().all(|a| matches!(a, Action::Refresh { .. })),
+            "unknown list: {actions:?}"
+        );
+    }
+    for a in &actions {
+        if let Some(name) = touched_local(a) {
+            assert!(!unstable.contains(name), "unstable file touched: {a:?}");
+        }
+        match a {
+            Action::Download { local_name: n, .. }
+            | Action::DownloadConflict {
+                conflict_name: n, ..
+            } => {
+                assert_safe_name(n);
+                assert!(
+                    !w.local.contains_key(n),
+                    "download over existing file: {a:?}"
+                );
+            }
+            Action::CompareAndAdopt { conflict_name, .. } => assert_safe_name(conflict_name),
+            _ => {}
+        }
+        let forbidden = match direction {
+            Direction::Both => false,
+            Direction::UploadOnly => matches!(
+                a,
+                Action::Download { .. }
+                    | Action::ReplaceLocal { .. }
+                    | Action::CompareAndAdopt { .. }
+                    | Action::DownloadConflict { .. }
+                    | Action::TrashLocal { .. }
+            ),
+            Direction::DownloadOnly => matches!(
+                a,
+                Action::Upload { .. }
+                    | Action::UploadLink { .. }
+                    | Action::Replace { .. }
+                    | Action::DeleteRemote { .. }
+            ),
+        };
+        assert!(!forbidden, "{direction:?} allowed {a:?}");
+        if a.is_delete() {
+            let (name, id) = match a {
+                Action::DeleteRemote {
+                    attachment_id,
+                    local_name,
+                }
+                | Action::TrashLocal {
+                    local_name,
+                    attachment_id,
+                } => (local_name, attachment_id),
+                _ => unreachable!(),
+            };
+            assert!(
+                w.journal.get(name).is_some_and(|r| &r.attachment_id == id),
+                "delete without base: {a:?}"
+            );
+        }
+    }
+}
+
 proptest! {
     // Failures print the minimal input; they are kept as plain tests below rather than
     // in a regression file outside the module.
@@ -639,6 +748,30 @@ proptest! {
         changes in prop::collection::vec(op(), 0..14),
     ) {
         check(&initial, lose_journal, &changes);
+    }
+
+    #[test]
+    fn unknown_sides_unstable_files_and_direction_are_respected(
+        initial in prop::collection::vec(op(), 0..12),
+        changes in prop::collection::vec(op(), 0..12),
+        unstable_mask in any::<u8>(),
+        local_known in prop::bool::weighted(0.7),
+        remote_known in prop::bool::weighted(0.7),
+        direction in prop_oneof![
+            Just(Direction::Both),
+            Just(Direction::UploadOnly),
+            Just(Direction::DownloadOnly),
+        ],
+    ) {
+        let mut w = World::default();
+        for op in &initial {
+            w.mutate(op);
+        }
+        w.sync();
+        for op in &changes {
+            w.mutate(op);
+        }
+        check_restricted(&w, unstable_mask, local_known, remote_known, direction);
     }
 
     #[test]
