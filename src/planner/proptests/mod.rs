@@ -10,6 +10,9 @@ use proptest::prelude::*;
 use super::*;
 use crate::model::ContentHash;
 use model::*;
+
+/// One scenario: sync the tree built by `initial`, maybe lose the journal, apply `changes`
+/// on both sides, sync again; then nothing may be lost or duplicated.
 fn check(initial: &[Op], lose_journal: bool, changes: &[Op]) {
     let mut w = World::default();
     for op in initial {
