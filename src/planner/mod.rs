@@ -1,8 +1,21 @@
 //! The pure three-way planner: `plan(local, remote, synced) -> actions`.
 //!
 //! No I/O, no clock reads, no randomness: every rule is a unit test and the whole is
-//! property-tested.
+//! property-tested against an in-memory model of the executor.
 
+mod guard;
+mod names;
+mod plan;
 pub mod types;
 
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+pub use guard::{GuardOutcome, guard_deletes};
+pub use names::{
+    conflict_name, is_conflict_copy, link_file_name, link_title_from_file, local_name_for,
+};
+pub use plan::plan;
 pub use types::*;

@@ -1,0 +1,397 @@
+//! The three-way comparison of one record: local files, remote attachments, journal rows.
+//!
+//! Order of work: journal rows first (they may claim a re-uploaded attachment), then local
+//! files without a row (they may claim a same-named new attachment), then the remaining
+//! new attachments, named last so that every name already in use is known.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::names::{conflict_name, link_file_name, link_title_from_file, local_name_for};
+use super::types::{Action, Direction, LocalEntry, PlanInput, SyncedEntry};
+use crate::model::{AttachmentKind, RemoteAttachment};
+
+/// Decides the actions that bring one record's folder and attachments back in agreement.
+///
+/// Pure: the same input gives the same actions in the same order, whatever the order of
+/// the input slices. An unknown side (`None`) never yields a delete, trash or forget:
+/// with the folder unknown nothing is planned; with the list unknown only journal
+/// refreshes are (uploading blind could duplicate an attachment).
+pub fn plan(input: &PlanInput) -> Vec<Action> {
+    let mut actions = match (input.local, input.remote) {
+        (None, _) => Vec::new(),
+        (Some(local), None) => refreshes_only(local, input.synced),
+        (Some(local), Some(remote)) => Planner::new(local, remote, input).run(),
+    };
+    actions.retain(|a| allowed(a, input.direction));
+    actions.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    actions
+}
+
+/// With the remote side unknown, only metadata refreshes are safe.
+fn refreshes_only(local: &[LocalEntry], synced: &[SyncedEntry]) -> Vec<Action> {
+    let by_name: BTreeMap<&str, &LocalEntry> = local.iter().map(|l| (l.name.as_str(), l)).collect();
+    synced
+        .iter()
+        .filter_map(|s| {
+            let l = by_name.get(s.local_name.as_str())?;
+            metadata_only(l, s).then(|| Action::Refresh {
+                local_name: s.local_name.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Same content, but the journal's stat data is stale (touched, copied over, new inode).
+fn metadata_only(l: &LocalEntry, s: &SyncedEntry) -> bool {
+    l.stable && l.hash == s.hash && (l.mtime_ns != s.mtime_ns || l.inode != s.inode)
+}
+
+/// Whether `direction` lets an action run.
+fn allowed(action: &Action, direction: Direction) -> bool {
+    match direction {
+        Direction::Both => true,
+        Direction::UploadOnly => !matches!(
+            action,
+            Action::Download { .. }
+                | Action::ReplaceLocal { .. }
+                | Action::CompareAndAdopt { .. }
+                | Action::DownloadConflict { .. }
+                | Action::TrashLocal { .. }
+        ),
+        Direction::DownloadOnly => !matches!(
+            action,
+            Action::Upload { .. }
+                | Action::UploadLink { .. }
+                | Action::Replace { .. }
+                | Action::DeleteRemote { .. }
+        ),
+    }
+}
+
+/// Journal-only steps first, then transfers that add copies, deletes after them, and
+/// `Forget` last; ties broken by name and id so the order never depends on the input's.
+fn sort_key(action: &Action) -> (u8, &str, &str) {
+    match action {
+        Action::Refresh { local_name } => (0, local_name, ""),
+        Action::Adopt {
+            attachment_id,
+            local_name,
+        } => (1, local_name, attachment_id),
+        Action::CompareAndAdopt {
+            attachment_id,
+            local_name,
+            ..
+        } => (2, local_name, attachment_id),
+        Action::Upload { local_name, .. } | Action::UploadLink { local_name, .. } => {
+            (3, local_name, "")
+        }
+        Action::Replace {
+            local_name,
+            old_attachment_id,
+            ..
+        } => (3, local_name, old_attachment_id),
+        Action::Download {
+            attachment_id,
+            local_name,
+        }
+        | Action::ReplaceLocal {
+            attachment_id,
+            local_name,
+            ..
+        } => (4, local_name, attachment_id),
+        Action::DownloadConflict {
+            attachment_id,
+            conflict_name,
+        } => (4, conflict_name, attachment_id),
+        Action::DeleteRemote {
+            attachment_id,
+            local_name,
+        } => (5, local_name, attachment_id),
+        Action::TrashLocal {
+            local_name,
+            attachment_id,
+        } => (5, local_name, attachment_id),
+        Action::Forget { local_name } => (6, local_name, ""),
+    }
+}
+
+/// The local name a new attachment would get in an empty folder: what a same-named local
+/// file must be called to be "the same file" on a first sync.
+fn base_name(a: &RemoteAttachment) -> String {
+    match &a.kind {
+        AttachmentKind::File => local_name_for(&a.file_name, &HashSet::new()),
+        AttachmentKind::Link { .. } => link_file_name(&a.file_name, &HashSet::new()),
+    }
+}
+
+/// Working state of one `plan` call.
+struct Planner<'a> {
+    local: BTreeMap<&'a str, &'a LocalEntry>,
+    remote: BTreeMap<&'a str, &'a RemoteAttachment>,
+    /// Journal rows by local name (first row wins on a corrupt duplicate).
+    synced: BTreeMap<&'a str, &'a SyncedEntry>,
+    /// Attachments no journal row knows, ordered by (created_time, id), with base names.
+    unknown: Vec<(&'a RemoteAttachment, String)>,
+    /// Ids of unknown attachments already given a fate (or deferred) in this pass.
+    claimed: HashSet<&'a str>,
+    /// Every name in the folder, in the journal, or handed out by this plan.
+    taken: HashSet<String>,
+    stamp: &'a str,
+    out: Vec<Action>,
+}
+
+impl<'a> Planner<'a> {
+    fn new(local: &'a [LocalEntry], remote: &'a [RemoteAttachment], input: &PlanInput<'a>) -> Self {
+        let local: BTreeMap<&str, &LocalEntry> =
+            local.iter().map(|l| (l.name.as_str(), l)).collect();
+        let mut remote_map = BTreeMap::new();
+        for a in remote {
+            remote_map.entry(a.id.as_str()).or_insert(a);
+        }
+        let mut synced = BTreeMap::new();
+        for s in input.synced {
+            synced.entry(s.local_name.as_str()).or_insert(s);
+        }
+        let known: HashSet<&str> = input
+            .synced
+            .iter()
+            .map(|s| s.attachment_id.as_str())
+            .collect();
+        let mut unknown: Vec<&RemoteAttachment> = remote_map
+            .values()
+            .copied()
+            .filter(|a| !known.contains(a.id.as_str()))
+            .collect();
+        unknown.sort_by(|a, b| (&a.created_time, &a.id).cmp(&(&b.created_time, &b.id)));
+        let unknown = unknown.into_iter().map(|a| (a, base_name(a))).collect();
+        let taken = local
+            .keys()
+            .map(|n| n.to_string())
+            .chain(input.synced.iter().map(|s| s.local_name.clone()))
+            .collect();
+        Planner {
+            local,
+            remote: remote_map,
+            synced,
+            unknown,
+            claimed: HashSet::new(),
+            taken,
+            stamp: input.conflict_stamp,
+            out: Vec::new(),
+        }
+    }
+
+    fn run(mut self) -> Vec<Action> {
+        let rows: Vec<&SyncedEntry> = self.synced.values().copied().collect();
+        for s in rows {
+            self.synced_row(s);
+        }
+        let fresh: Vec<&LocalEntry> = self
+            .local
+            .values()
+            .copied()
+            .filter(|l| !self.synced.contains_key(l.name.as_str()))
+            .collect();
+        for l in fresh {
+            self.new_local(l);
+        }
+        self.new_remotes();
+        self.out
+    }
+
+    /// First unclaimed unknown attachment matching `pred`, in (created_time, id) order.
+    fn find_unknown(
+        &self,
+        pred: impl Fn(&RemoteAttachment, &str) -> bool,
+    ) -> Option<&'a RemoteAttachment> {
+        self.unknown
+            .iter()
+            .find(|(a, base)| !self.claimed.contains(a.id.as_str()) && pred(a, base))
+            .map(|(a, _)| *a)
+    }
+
+    fn claim(&mut self, a: &'a RemoteAttachment) {
+        self.claimed.insert(a.id.as_str());
+    }
+
+    /// A fresh conflict name for `local_name`, reserved for the rest of the plan.
+    fn reserve_conflict_name(&mut self, local_name: &str) -> String {
+        let name = conflict_name(local_name, self.stamp, &self.taken);
+        self.taken.insert(name.clone());
+        name
+    }
+
+    /// Upload of a local file as new: a link for a parseable `.url` file, bytes otherwise.
+    fn upload(&mut self, l: &LocalEntry, remote_name: &str) {
+        self.out.push(match &l.link_url {
+            Some(url) => Action::UploadLink {
+                local_name: l.name.clone(),
+                url: url.clone(),
+                title: remote_name.to_string(),
+            },
+            None => Action::Upload {
+                local_name: l.name.clone(),
+                remote_name: remote_name.to_string(),
+            },
+        });
+    }
+
+    fn synced_row(&mut self, s: &'a SyncedEntry) {
+        let l = self.local.get(s.local_name.as_str()).copied();
+        let a = self.remote.get(s.attachment_id.as_str()).copied();
+        match (l, a) {
+            (Some(l), Some(_)) => {
+                if !l.stable {
+                    return;
+                }
+                if l.hash != s.hash {
+                    self.out.push(Action::Replace {
+                        local_name: s.local_name.clone(),
+                        remote_name: s.remote_name.clone(),
+                        old_attachment_id: s.attachment_id.clone(),
+                    });
+                } else if metadata_only(l, s) {
+                    self.out.push(Action::Refresh {
+                        local_name: s.local_name.clone(),
+                    });
+                }
+            }
+            (None, Some(_)) => self.out.push(Action::DeleteRemote {
+                attachment_id: s.attachment_id.clone(),
+                local_name: s.local_name.clone(),
+            }),
+            (Some(l), None) => self.remote_gone(l, s),
+            (None, None) => self.out.push(Action::Forget {
+                local_name: s.local_name.clone(),
+            }),
+        }
+    }
+
+    /// The row's attachment is gone but its local file is still here.
+    fn remote_gone(&mut self, l: &LocalEntry, s: &SyncedEntry) {
+        if !l.stable {
+            // Being written: neither an edit to upload nor a file to trash yet.
+            return;
+        }
+        let is_link = s.link_url.is_some();
+        let successor = self.find_unknown(|a, _| {
+            a.file_name == s.remote_name && matches!(a.kind, AttachmentKind::Link { .. }) == is_link
+        });
+        if l.hash == s.hash {
+            match successor {
+                Some(b) => {
+                    self.claim(b);
+                    self.out.push(Action::ReplaceLocal {
+                        attachment_id: b.id.clone(),
+                        local_name: s.local_name.clone(),
+                        old_attachment_id: s.attachment_id.clone(),
+                    });
+                }
+                None => self.out.push(Action::TrashLocal {
+                    local_name: s.local_name.clone(),
+                    attachment_id: s.attachment_id.clone(),
+                }),
+            }
+        } else {
+            // An edit beats a delete; a remote replacement alongside is a conflict.
+            self.upload(l, &s.remote_name);
+            if let Some(b) = successor {
+                self.claim(b);
+                let conflict_name = self.reserve_conflict_name(&s.local_name);
+                self.out.push(Action::DownloadConflict {
+                    attachment_id: b.id.clone(),
+                    conflict_name,
+                });
+            }
+        }
+    }
+
+    /// A local file with no journal row. Never yields a delete: there is no base.
+    fn new_local(&mut self, l: &LocalEntry) {
+        let same_name = self.find_unknown(|_, base| base == l.name);
+        if !l.stable {
+            // Hold a same-named attachment back too, or it would be downloaded beside the
+            // file under another name and the pair never recognised as one.
+            if let Some(b) = same_name {
+                self.claim(b);
+            }
+            return;
+        }
+        if let Some(url) = &l.link_url {
+            let same_link = self.find_unknown(|a, base| {
+                base == l.name && matches!(&a.kind, AttachmentKind::Link { url: u } if u == url)
+            });
+            if let Some(b) = same_link {
+                self.claim(b);
+                self.out.push(Action::Adopt {
+                    attachment_id: b.id.clone(),
+                    local_name: l.name.clone(),
+                });
+                return;
+            }
+            self.keep_remote_as_conflict(same_name, &l.name);
+            self.upload(l, &link_title_from_file(&l.name));
+            return;
+        }
+        let same_size = |a: &RemoteAttachment, base: &str| {
+            base == l.name && a.kind == AttachmentKind::File && a.size == l.size
+        };
+        // An exact File_Name match is the likelier twin of several same-sized candidates.
+        let twin = self
+            .find_unknown(|a, base| same_size(a, base) && a.file_name == l.name)
+            .or_else(|| self.find_unknown(same_size));
+        match twin {
+            Some(b) => {
+                self.claim(b);
+                let conflict_name = self.reserve_conflict_name(&l.name);
+                self.out.push(Action::CompareAndAdopt {
+                    attachment_id: b.id.clone(),
+                    local_name: l.name.clone(),
+                    conflict_name,
+                });
+                // Other same-sized candidates wait for the outcome: one of them may be
+                // the twin, and downloading it now would end in a duplicate upload.
+                while let Some(other) = self.find_unknown(same_size) {
+                    self.claim(other);
+                }
+            }
+            None => {
+                self.keep_remote_as_conflict(same_name, &l.name);
+                self.upload(l, &l.name);
+            }
+        }
+    }
+
+    /// New on both sides with different content: the remote one lands under a conflict name.
+    fn keep_remote_as_conflict(&mut self, remote: Option<&'a RemoteAttachment>, local_name: &str) {
+        if let Some(b) = remote {
+            self.claim(b);
+            let conflict_name = self.reserve_conflict_name(local_name);
+            self.out.push(Action::DownloadConflict {
+                attachment_id: b.id.clone(),
+                conflict_name,
+            });
+        }
+    }
+
+    /// Every attachment nobody claimed is new: download it under a fresh, safe name.
+    fn new_remotes(&mut self) {
+        let pending: Vec<&'a RemoteAttachment> = self
+            .unknown
+            .iter()
+            .filter(|(a, _)| !self.claimed.contains(a.id.as_str()))
+            .map(|(a, _)| *a)
+            .collect();
+        for a in pending {
+            let local_name = match &a.kind {
+                AttachmentKind::File => local_name_for(&a.file_name, &self.taken),
+                AttachmentKind::Link { .. } => link_file_name(&a.file_name, &self.taken),
+            };
+            self.taken.insert(local_name.clone());
+            self.out.push(Action::Download {
+                attachment_id: a.id.clone(),
+                local_name,
+            });
+        }
+    }
+}

@@ -1,0 +1,562 @@
+//! The in-memory model the property tests apply plans to: both sides, the journal and
+//! the trash of one record, the random changes made to them, and the executor's
+//! semantics for each action (with the safety checks an executor must never fail).
+
+use std::collections::{BTreeMap, HashSet};
+
+use proptest::prelude::*;
+
+use crate::model::{AttachmentKind, ContentHash, RemoteAttachment};
+use crate::planner::*;
+
+pub(super) const STAMP: &str = "2026-11-25 101500";
+/// Passes allowed to reach a fixpoint: a failed compare-and-adopt needs another pass to
+/// upload the local side (the executor only saves the remote copy), and same-sized
+/// candidates for one name are compared one per pass.
+pub(super) const MAX_PASSES: usize = 16;
+
+pub(super) const LOCAL_NAMES: &[&str] = &[
+    "a.pdf",
+    "b.txt",
+    "c",
+    "ab.pdf",
+    "a (2).pdf",
+    "attachment",
+    "l.url",
+    "m.url",
+];
+pub(super) const LINK_TITLES: &[&str] = &["l", "m", "a/b", ".."];
+pub(super) const URLS: &[&str] = &["https://u1.test/", "https://u2.test/"];
+
+pub(super) fn remote_names() -> Vec<String> {
+    vec![
+        "a.pdf".into(),
+        "b.txt".into(),
+        "a/b.pdf".into(),
+        "..".into(),
+        "".into(),
+        "c".into(),
+        " c. ".into(),
+        "\u{1}b.txt".into(),
+        "x\\..\\y".into(),
+        format!("{}.pdf", "é".repeat(150)),
+    ]
+}
+
+pub(super) fn url_bytes(url: &str) -> Vec<u8> {
+    format!("[InternetShortcut]\nURL={url}\n").into_bytes()
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct LFile {
+    pub(super) bytes: Vec<u8>,
+    pub(super) link: Option<String>,
+    pub(super) mtime: i64,
+    pub(super) inode: u64,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct RAtt {
+    pub(super) name: String,
+    pub(super) bytes: Vec<u8>,
+    pub(super) link: Option<String>,
+}
+
+/// Both sides, the journal and the local trash of one record.
+#[derive(Debug, Clone, Default)]
+pub(super) struct World {
+    pub(super) local: BTreeMap<String, LFile>,
+    pub(super) remote: BTreeMap<String, RAtt>,
+    pub(super) journal: BTreeMap<String, SyncedEntry>,
+    pub(super) trash: Vec<Vec<u8>>,
+    pub(super) counter: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Content {
+    Fresh,
+    /// Copy of the other side's n-th item when there is one (so "same content" happens).
+    CopyOther(usize),
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Op {
+    LocalAdd(usize, Content),
+    LocalModify(usize),
+    LocalDelete(usize),
+    LocalTouch(usize, bool),
+    RemoteAdd(usize, Content),
+    RemoteLink(usize, usize),
+    RemoteDelete(usize),
+    RemoteReplace(usize),
+    /// The same new file on both sides (first sync, or a copy made by hand).
+    BothAdd(usize, bool),
+}
+
+pub(super) fn content() -> impl Strategy<Value = Content> {
+    prop_oneof![
+        Just(Content::Fresh),
+        (0usize..8).prop_map(Content::CopyOther)
+    ]
+}
+
+pub(super) fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0..LOCAL_NAMES.len(), content()).prop_map(|(n, c)| Op::LocalAdd(n, c)),
+        (0usize..8).prop_map(Op::LocalModify),
+        (0usize..8).prop_map(Op::LocalDelete),
+        (0usize..8, any::<bool>()).prop_map(|(i, b)| Op::LocalTouch(i, b)),
+        (0..remote_names().len(), content()).prop_map(|(n, c)| Op::RemoteAdd(n, c)),
+        (0..LINK_TITLES.len(), 0..URLS.len()).prop_map(|(t, u)| Op::RemoteLink(t, u)),
+        (0usize..8).prop_map(Op::RemoteDelete),
+        (0usize..8).prop_map(Op::RemoteReplace),
+        (0..LOCAL_NAMES.len(), any::<bool>()).prop_map(|(n, same)| Op::BothAdd(n, same)),
+    ]
+}
+
+pub(super) fn nth<K: Clone, V>(map: &BTreeMap<K, V>, i: usize) -> Option<K> {
+    if map.is_empty() {
+        None
+    } else {
+        map.keys().nth(i % map.len()).cloned()
+    }
+}
+
+pub(super) fn assert_safe_name(name: &str) {
+    assert!(!name.is_empty(), "empty name");
+    assert!(name != "." && name != "..", "dot name {name:?}");
+    assert!(
+        !name.contains('/') && !name.contains('\0'),
+        "separator in {name:?}"
+    );
+    assert!(name.len() <= 255, "{} bytes: {name:?}", name.len());
+    assert!(!name.starts_with('.'), "hidden name {name:?}");
+}
+
+impl World {
+    pub(super) fn tick(&mut self) -> u64 {
+        self.counter += 1;
+        self.counter
+    }
+
+    /// Unique content; lengths repeat so equal sizes with different bytes are common.
+    pub(super) fn fresh_bytes(&mut self) -> Vec<u8> {
+        let n = self.tick();
+        format!("c{:04}{}", n, "x".repeat((n % 3) as usize)).into_bytes()
+    }
+
+    pub(super) fn write_local(&mut self, name: &str, bytes: Vec<u8>, link: Option<String>) {
+        let t = self.tick();
+        self.local.insert(
+            name.to_string(),
+            LFile {
+                bytes,
+                link,
+                mtime: t as i64,
+                inode: t,
+            },
+        );
+    }
+
+    pub(super) fn add_remote(
+        &mut self,
+        name: &str,
+        bytes: Vec<u8>,
+        link: Option<String>,
+    ) -> String {
+        let id = format!("{:019}", self.tick());
+        self.remote.insert(
+            id.clone(),
+            RAtt {
+                name: name.to_string(),
+                bytes,
+                link,
+            },
+        );
+        id
+    }
+
+    pub(super) fn mutate(&mut self, op: &Op) {
+        match *op {
+            Op::LocalAdd(n, c) => {
+                let name = LOCAL_NAMES[n];
+                if name.ends_with(".url") {
+                    let url = match c {
+                        Content::Fresh => format!("https://n{}.test/", self.tick()),
+                        Content::CopyOther(i) => URLS[i % URLS.len()].to_string(),
+                    };
+                    self.write_local(name, url_bytes(&url), Some(url));
+                } else {
+                    let bytes = match c {
+                        Content::CopyOther(i) => match nth(&self.remote, i) {
+                            Some(id) if self.remote[&id].link.is_none() => {
+                                self.remote[&id].bytes.clone()
+                            }
+                            _ => self.fresh_bytes(),
+                        },
+                        Content::Fresh => self.fresh_bytes(),
+                    };
+                    self.write_local(name, bytes, None);
+                }
+            }
+            Op::LocalModify(i) => {
+                if let Some(name) = nth(&self.local, i) {
+                    if self.local[&name].link.is_some() {
+                        let url = format!("https://e{}.test/", self.tick());
+                        self.write_local(&name, url_bytes(&url), Some(url));
+                    } else {
+                        let bytes = self.fresh_bytes();
+                        let t = self.tick() as i64;
+                        if let Some(f) = self.local.get_mut(&name) {
+                            f.bytes = bytes;
+                            f.mtime = t;
+                        }
+                    }
+                }
+            }
+            Op::LocalDelete(i) => {
+                if let Some(name) = nth(&self.local, i) {
+                    self.local.remove(&name);
+                }
+            }
+            Op::LocalTouch(i, new_inode) => {
+                if let Some(name) = nth(&self.local, i) {
+                    let t = self.tick();
+                    if let Some(f) = self.local.get_mut(&name) {
+                        f.mtime = t as i64;
+                        if new_inode {
+                            f.inode = t;
+                        }
+                    }
+                }
+            }
+            Op::RemoteAdd(n, c) => {
+                let name = remote_names()[n].clone();
+                let bytes = match c {
+                    Content::CopyOther(i) => match nth(&self.local, i) {
+                        Some(l) if self.local[&l].link.is_none() => self.local[&l].bytes.clone(),
+                        _ => self.fresh_bytes(),
+                    },
+                    Content::Fresh => self.fresh_bytes(),
+                };
+                self.add_remote(&name, bytes, None);
+            }
+            Op::RemoteLink(t, u) => {
+                let url = URLS[u].to_string();
+                self.add_remote(LINK_TITLES[t], url_bytes(&url), Some(url));
+            }
+            Op::RemoteDelete(i) => {
+                if let Some(id) = nth(&self.remote, i) {
+                    self.remote.remove(&id);
+                }
+            }
+            Op::BothAdd(n, same) => {
+                let name = LOCAL_NAMES[n];
+                if let Some(title) = name.strip_suffix(".url") {
+                    let url = URLS[usize::from(same)].to_string();
+                    self.write_local(name, url_bytes(&url), Some(url));
+                    self.add_remote(title, url_bytes(URLS[0]), Some(URLS[0].to_string()));
+                } else {
+                    let bytes = self.fresh_bytes();
+                    let other = if same {
+                        bytes.clone()
+                    } else {
+                        self.fresh_bytes()
+                    };
+                    self.write_local(name, bytes, None);
+                    self.add_remote(name, other, None);
+                }
+            }
+            Op::RemoteReplace(i) => {
+                if let Some(id) = nth(&self.remote, i)
+                    && let Some(old) = self.remote.remove(&id)
+                {
+                    if old.link.is_some() {
+                        let url = format!("https://r{}.test/", self.tick());
+                        self.add_remote(&old.name, url_bytes(&url), Some(url));
+                    } else {
+                        let bytes = self.fresh_bytes();
+                        self.add_remote(&old.name, bytes, None);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn local_entries(&self) -> Vec<LocalEntry> {
+        self.local
+            .iter()
+            .map(|(name, f)| LocalEntry {
+                name: name.clone(),
+                size: f.bytes.len() as u64,
+                mtime_ns: f.mtime,
+                inode: f.inode,
+                hash: ContentHash::of_bytes(&f.bytes),
+                link_url: f.link.clone(),
+                stable: true,
+            })
+            .collect()
+    }
+
+    pub(super) fn remote_list(&self) -> Vec<RemoteAttachment> {
+        self.remote
+            .iter()
+            .map(|(id, a)| RemoteAttachment {
+                id: id.clone(),
+                file_id: a.link.is_none().then(|| format!("f{id}")),
+                file_name: a.name.clone(),
+                size: if a.link.is_some() {
+                    0
+                } else {
+                    a.bytes.len() as u64
+                },
+                kind: match &a.link {
+                    Some(url) => AttachmentKind::Link { url: url.clone() },
+                    None => AttachmentKind::File,
+                },
+                // Ids are creation-ordered; the same stamp for all exercises the id tiebreak.
+                created_time: Some("2026-01-01T00:00:00+00:00".into()),
+                modified_time: None,
+            })
+            .collect()
+    }
+
+    pub(super) fn plan(&self) -> Vec<Action> {
+        let local = self.local_entries();
+        let remote = self.remote_list();
+        let synced: Vec<SyncedEntry> = self.journal.values().cloned().collect();
+        plan(&PlanInput {
+            local: Some(&local),
+            remote: Some(&remote),
+            synced: &synced,
+            conflict_stamp: STAMP,
+            direction: Direction::Both,
+        })
+    }
+
+    /// Records that `local_name` and attachment `id` now hold the same thing.
+    pub(super) fn record(&mut self, local_name: &str, id: &str) {
+        let f = &self.local[local_name];
+        let a = &self.remote[id];
+        self.journal.insert(
+            local_name.to_string(),
+            SyncedEntry {
+                local_name: local_name.to_string(),
+                attachment_id: id.to_string(),
+                file_id: a.link.is_none().then(|| format!("f{id}")),
+                remote_name: a.name.clone(),
+                size: f.bytes.len() as u64,
+                hash: ContentHash::of_bytes(&f.bytes),
+                mtime_ns: f.mtime,
+                inode: f.inode,
+                link_url: a.link.clone(),
+            },
+        );
+    }
+
+    /// A download never overwrites: the planner must pick a free, safe name.
+    pub(super) fn download_to(&mut self, id: &str, name: &str) {
+        assert_safe_name(name);
+        assert!(
+            !self.local.contains_key(name),
+            "download over existing {name:?}"
+        );
+        assert!(
+            !self.journal.contains_key(name),
+            "download over journal row {name:?}"
+        );
+        let a = self.remote[id].clone();
+        self.write_local(name, a.bytes, a.link);
+        self.record(name, id);
+    }
+
+    /// A delete must have a base: a journal row tying this name to this attachment.
+    pub(super) fn assert_base(&self, local_name: &str, id: &str) {
+        let row = self.journal.get(local_name);
+        assert!(
+            row.is_some_and(|r| r.attachment_id == id),
+            "delete without base: {local_name:?} / {id}"
+        );
+    }
+
+    /// The executor's semantics, one confirmed action at a time.
+    pub(super) fn apply(&mut self, action: &Action) {
+        match action {
+            Action::Upload {
+                local_name,
+                remote_name,
+            } => {
+                let f = self.local[local_name].clone();
+                assert!(f.link.is_none(), "link file uploaded as bytes");
+                let id = self.add_remote(remote_name, f.bytes, None);
+                self.record(local_name, &id);
+            }
+            Action::UploadLink {
+                local_name,
+                url,
+                title,
+            } => {
+                assert_eq!(self.local[local_name].link.as_deref(), Some(url.as_str()));
+                let id = self.add_remote(title, url_bytes(url), Some(url.clone()));
+                self.record(local_name, &id);
+            }
+            Action::Replace {
+                local_name,
+                remote_name,
+                old_attachment_id,
+            } => {
+                self.assert_base(local_name, old_attachment_id);
+                let f = self.local[local_name].clone();
+                let id = self.add_remote(remote_name, f.bytes, f.link);
+                self.record(local_name, &id);
+                self.remote.remove(old_attachment_id);
+            }
+            Action::Download {
+                attachment_id,
+                local_name,
+            } => self.download_to(attachment_id, local_name),
+            Action::ReplaceLocal {
+                attachment_id,
+                local_name,
+                old_attachment_id,
+            } => {
+                self.assert_base(local_name, old_attachment_id);
+                if let Some(old) = self.local.remove(local_name) {
+                    self.trash.push(old.bytes);
+                }
+                self.journal.remove(local_name);
+                self.download_to(attachment_id, local_name);
+            }
+            Action::CompareAndAdopt {
+                attachment_id,
+                local_name,
+                conflict_name,
+            } => {
+                assert!(!self.journal.contains_key(local_name));
+                let same = self.remote[attachment_id].bytes == self.local[local_name].bytes;
+                if same {
+                    self.record(local_name, attachment_id);
+                } else {
+                    self.download_to(attachment_id, conflict_name);
+                }
+            }
+            Action::Adopt {
+                attachment_id,
+                local_name,
+            } => {
+                assert!(!self.journal.contains_key(local_name));
+                assert_eq!(self.remote[attachment_id].link, self.local[local_name].link);
+                self.record(local_name, attachment_id);
+            }
+            Action::DownloadConflict {
+                attachment_id,
+                conflict_name,
+            } => self.download_to(attachment_id, conflict_name),
+            Action::DeleteRemote {
+                attachment_id,
+                local_name,
+            } => {
+                self.assert_base(local_name, attachment_id);
+                self.remote.remove(attachment_id);
+                self.journal.remove(local_name);
+            }
+            Action::TrashLocal {
+                local_name,
+                attachment_id,
+            } => {
+                self.assert_base(local_name, attachment_id);
+                if let Some(f) = self.local.remove(local_name) {
+                    self.trash.push(f.bytes);
+                }
+                self.journal.remove(local_name);
+            }
+            Action::Forget { local_name } => {
+                self.journal.remove(local_name);
+            }
+            Action::Refresh { local_name } => {
+                let id = self.journal[local_name].attachment_id.clone();
+                self.record(local_name, &id);
+            }
+        }
+    }
+
+    /// Plans and applies until a plan comes back empty; only the first pass may delete.
+    pub(super) fn sync(&mut self) {
+        for pass in 0..MAX_PASSES {
+            let actions = self.plan();
+            if actions.is_empty() {
+                self.assert_agreement();
+                return;
+            }
+            assert_eq!(actions, self.plan(), "plan is not deterministic");
+            if pass > 0 {
+                assert!(
+                    !actions.iter().any(Action::is_delete),
+                    "late delete: {actions:?}"
+                );
+            }
+            for a in &actions {
+                if std::env::var_os("PLANNER_PROPTEST_STATS").is_some() {
+                    eprintln!(
+                        "KIND {}",
+                        format!("{a:?}").split_whitespace().next().unwrap_or("")
+                    );
+                }
+                self.apply(a);
+            }
+        }
+        panic!("no fixpoint after {MAX_PASSES} passes: {:?}", self.plan());
+    }
+
+    pub(super) fn assert_agreement(&self) {
+        let local: HashSet<&String> = self.local.keys().collect();
+        let rows: HashSet<&String> = self.journal.keys().collect();
+        assert_eq!(local, rows, "local files vs journal");
+        let ids: HashSet<&String> = self.remote.keys().collect();
+        let row_ids: HashSet<&String> = self.journal.values().map(|r| &r.attachment_id).collect();
+        assert_eq!(ids, row_ids, "attachments vs journal");
+        assert_eq!(
+            row_ids.len(),
+            self.journal.len(),
+            "two rows share an attachment"
+        );
+        for (name, row) in &self.journal {
+            assert_safe_name(name);
+            let f = &self.local[name];
+            let a = &self.remote[&row.attachment_id];
+            assert_eq!(ContentHash::of_bytes(&f.bytes), row.hash, "{name}");
+            assert_eq!(ContentHash::of_bytes(&a.bytes), row.hash, "{name}");
+            assert_eq!(f.link, a.link, "{name}");
+        }
+    }
+
+    pub(super) fn live_bytes(&self) -> HashSet<Vec<u8>> {
+        self.local
+            .values()
+            .map(|f| f.bytes.clone())
+            .chain(self.remote.values().map(|a| a.bytes.clone()))
+            .collect()
+    }
+
+    pub(super) fn all_bytes(&self) -> HashSet<Vec<u8>> {
+        self.local
+            .values()
+            .map(|f| f.bytes.clone())
+            .chain(self.remote.values().map(|a| a.bytes.clone()))
+            .chain(self.trash.iter().cloned())
+            .collect()
+    }
+
+    /// Attachments the user superseded: their synced local file was deleted or edited.
+    pub(super) fn superseded(&self) -> HashSet<String> {
+        self.journal
+            .values()
+            .filter(|r| {
+                self.local
+                    .get(&r.local_name)
+                    .is_none_or(|f| ContentHash::of_bytes(&f.bytes) != r.hash)
+            })
+            .map(|r| r.attachment_id.clone())
+            .collect()
+    }
+}
