@@ -18,15 +18,34 @@ async fn daemon_syncs_both_ways_and_stops_on_sigterm() {
     d.wait_log("bigin-sync running").await;
 
     drop_file(&dir, "dropped.txt", b"dropped while running");
-    assert!(wait_until(DEADLINE, || env.remote_names(M, R) == vec!["dropped.txt"]).await, "{}", d.log_text());
+    assert!(
+        wait_until(DEADLINE, || env.remote_names(M, R) == vec!["dropped.txt"]).await,
+        "{}",
+        d.log_text()
+    );
 
-    env.sandbox.add_file(env.product, M, R, "added-in-bigin.txt", b"hello".to_vec());
-    assert!(wait_until(DEADLINE, || dir.join("added-in-bigin.txt").exists()).await, "{}", d.log_text());
+    env.sandbox
+        .add_file(env.product, M, R, "added-in-bigin.txt", b"hello".to_vec());
+    assert!(
+        wait_until(DEADLINE, || dir.join("added-in-bigin.txt").exists()).await,
+        "{}",
+        d.log_text()
+    );
 
     // A new record folder is followed at once.
     let dir2 = env.record("Accounts", "2034020000000999001");
-    env.sandbox.add_file(env.product, "Accounts", "2034020000000999001", "x.txt", b"x".to_vec());
-    assert!(wait_until(DEADLINE, || dir2.join("x.txt").exists()).await, "{}", d.log_text());
+    env.sandbox.add_file(
+        env.product,
+        "Accounts",
+        "2034020000000999001",
+        "x.txt",
+        b"x".to_vec(),
+    );
+    assert!(
+        wait_until(DEADLINE, || dir2.join("x.txt").exists()).await,
+        "{}",
+        d.log_text()
+    );
 
     // Status works while the daemon runs.
     let out = env.run_args(&["status", "--json"]).await;
@@ -39,7 +58,10 @@ async fn daemon_syncs_both_ways_and_stops_on_sigterm() {
     assert!(took < Duration::from_secs(10), "took {took:?}");
     // Log lines carry the contract fields.
     let log = d.log_text();
-    assert!(log.contains("action=\"upload\"") || log.contains("action=upload"), "{log}");
+    assert!(
+        log.contains("action=\"upload\"") || log.contains("action=upload"),
+        "{log}"
+    );
     assert!(log.contains("attachment_id="), "{log}");
 }
 
@@ -61,7 +83,11 @@ async fn slowly_written_file_is_uploaded_once_with_final_content() {
     }
     drop(f);
     let ok = wait_until(DEADLINE, || {
-        env.remote(M, R).iter().any(|a| env.sandbox.content(&a.id).is_some_and(|c| c.as_ref() == expected.as_slice()))
+        env.remote(M, R).iter().any(|a| {
+            env.sandbox
+                .content(&a.id)
+                .is_some_and(|c| c.as_ref() == expected.as_slice())
+        })
     })
     .await;
     assert!(ok, "{}", d.log_text());
@@ -78,15 +104,30 @@ async fn kill_9_during_40_uploads_ends_with_exactly_40() {
     let env = Env::new().await;
     let dir = env.record(M, R);
     for i in 0..40 {
-        drop_file(&dir, &format!("doc{i:02}.txt"), format!("document {i}").as_bytes());
+        drop_file(
+            &dir,
+            &format!("doc{i:02}.txt"),
+            format!("document {i}").as_bytes(),
+        );
     }
-    env.sandbox.set_faults(Faults { latency: Duration::from_millis(150), ..Faults::default() });
+    env.sandbox.set_faults(Faults {
+        latency: Duration::from_millis(150),
+        ..Faults::default()
+    });
     let mut d = env.spawn_daemon();
-    assert!(wait_until(DEADLINE, || env.remote(M, R).len() >= 10).await, "{}", d.log_text());
+    assert!(
+        wait_until(DEADLINE, || env.remote(M, R).len() >= 10).await,
+        "{}",
+        d.log_text()
+    );
     d.kill9();
     env.sandbox.set_faults(Faults::default());
     let mut d = env.spawn_daemon();
-    assert!(wait_until(DEADLINE, || env.remote(M, R).len() >= 40).await, "{}", d.log_text());
+    assert!(
+        wait_until(DEADLINE, || env.remote(M, R).len() >= 40).await,
+        "{}",
+        d.log_text()
+    );
     let (status, _) = d.terminate().await;
     assert!(status.success());
     let names = env.remote_names(M, R);
@@ -103,11 +144,19 @@ async fn token_expiry_mid_run_is_refreshed() {
     let dir = env.record(M, R);
     let mut d = env.spawn_daemon();
     drop_file(&dir, "one.txt", b"1");
-    assert!(wait_until(DEADLINE, || env.remote(M, R).len() == 1).await, "{}", d.log_text());
+    assert!(
+        wait_until(DEADLINE, || env.remote(M, R).len() == 1).await,
+        "{}",
+        d.log_text()
+    );
     let grants = env.calls(Route::Token);
     env.sandbox.expire_tokens();
     drop_file(&dir, "two.txt", b"2");
-    assert!(wait_until(DEADLINE, || env.remote(M, R).len() == 2).await, "{}", d.log_text());
+    assert!(
+        wait_until(DEADLINE, || env.remote(M, R).len() == 2).await,
+        "{}",
+        d.log_text()
+    );
     assert_eq!(env.calls(Route::Token), grants + 1, "one refresh");
     let (status, _) = d.terminate().await;
     assert!(status.success());
@@ -117,14 +166,21 @@ async fn token_expiry_mid_run_is_refreshed() {
 async fn api_down_at_start_then_up() {
     let env = Env::new().await;
     let dir = env.record(M, R);
-    env.sandbox.add_file(env.product, M, R, "remote.txt", b"r".to_vec());
+    env.sandbox
+        .add_file(env.product, M, R, "remote.txt", b"r".to_vec());
     drop_file(&dir, "local.txt", b"l");
     env.sandbox.set_down(true);
     let mut d = env.spawn_daemon();
     d.wait_log("bigin-sync running").await;
     d.wait_log("unreachable").await;
     env.sandbox.set_down(false);
-    assert!(wait_until(DEADLINE, || env.remote(M, R).len() == 2 && dir.join("remote.txt").exists()).await, "{}", d.log_text());
+    assert!(
+        wait_until(DEADLINE, || env.remote(M, R).len() == 2
+            && dir.join("remote.txt").exists())
+        .await,
+        "{}",
+        d.log_text()
+    );
     let (status, _) = d.terminate().await;
     assert!(status.success());
 }
@@ -142,9 +198,17 @@ async fn faults_while_running_converge_without_duplicates() {
     });
     let mut d = env.spawn_daemon();
     for i in 0..20 {
-        drop_file(&dir, &format!("f{i}.txt"), format!("content {i}").as_bytes());
+        drop_file(
+            &dir,
+            &format!("f{i}.txt"),
+            format!("content {i}").as_bytes(),
+        );
     }
-    assert!(wait_until(Duration::from_secs(120), || env.remote(M, R).len() >= 20).await, "{}", d.log_text());
+    assert!(
+        wait_until(Duration::from_secs(120), || env.remote(M, R).len() >= 20).await,
+        "{}",
+        d.log_text()
+    );
     env.sandbox.set_faults(Faults::default());
     let (status, _) = d.terminate().await;
     assert!(status.success());

@@ -19,12 +19,24 @@ async fn upload_download_and_both_deletes() {
     let remote = env.remote(M, R);
     assert_eq!(remote.len(), 1);
     assert_eq!(remote[0].file_name, "report.pdf");
-    assert_eq!(env.sandbox.content(&remote[0].id).unwrap().as_ref(), b"local report");
+    assert_eq!(
+        env.sandbox.content(&remote[0].id).unwrap().as_ref(),
+        b"local report"
+    );
 
     // Download.
-    env.sandbox.add_file(env.product, M, R, "from-bigin.txt", b"remote bytes".to_vec());
+    env.sandbox.add_file(
+        env.product,
+        M,
+        R,
+        "from-bigin.txt",
+        b"remote bytes".to_vec(),
+    );
     assert_ok(&env.once().await);
-    assert_eq!(std::fs::read(dir.join("from-bigin.txt")).unwrap(), b"remote bytes");
+    assert_eq!(
+        std::fs::read(dir.join("from-bigin.txt")).unwrap(),
+        b"remote bytes"
+    );
 
     // Local delete → attachment deleted.
     std::fs::remove_file(dir.join("report.pdf")).unwrap();
@@ -40,7 +52,10 @@ async fn upload_download_and_both_deletes() {
     let trashed = files(&trash);
     assert_eq!(trashed.len(), 1, "trash: {trashed:?}");
     assert!(trashed[0].ends_with("from-bigin.txt"));
-    assert_eq!(std::fs::read(trash.join(&trashed[0])).unwrap(), b"remote bytes");
+    assert_eq!(
+        std::fs::read(trash.join(&trashed[0])).unwrap(),
+        b"remote bytes"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,7 +63,8 @@ async fn restart_does_no_repeated_transfer() {
     let env = Env::new().await;
     let dir = env.record(M, R);
     drop_file(&dir, "a.txt", b"aaa");
-    env.sandbox.add_file(env.product, M, R, "b.txt", b"bbb".to_vec());
+    env.sandbox
+        .add_file(env.product, M, R, "b.txt", b"bbb".to_vec());
     assert_ok(&env.once().await);
     let (up, down) = (env.calls(Route::Upload), env.calls(Route::Download));
     assert_eq!((up, down), (1, 1));
@@ -73,7 +89,10 @@ async fn local_modification_replaces_the_attachment() {
     let remote = env.remote(M, R);
     assert_eq!(remote.len(), 1, "exactly one copy after the replace");
     assert_ne!(remote[0].id, old_id);
-    assert_eq!(env.sandbox.content(&remote[0].id).unwrap().as_ref(), b"version 2, longer");
+    assert_eq!(
+        env.sandbox.content(&remote[0].id).unwrap().as_ref(),
+        b"version 2, longer"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,21 +101,43 @@ async fn new_on_both_sides_keeps_both_or_adopts_equal_content() {
     let dir = env.record(M, R);
     // Same name, different content: keep both.
     drop_file(&dir, "quote.pdf", b"local version");
-    env.sandbox.add_file(env.product, M, R, "quote.pdf", b"remote version".to_vec());
+    env.sandbox
+        .add_file(env.product, M, R, "quote.pdf", b"remote version".to_vec());
     // Same name, same content: adopted as one, no upload.
     drop_file(&dir, "same.txt", b"identical");
-    env.sandbox.add_file(env.product, M, R, "same.txt", b"identical".to_vec());
+    env.sandbox
+        .add_file(env.product, M, R, "same.txt", b"identical".to_vec());
     assert_ok(&env.once().await);
 
     let local = files(&dir);
     assert_eq!(local.len(), 3, "{local:?}");
-    let conflict = local.iter().find(|n| n.contains("conflicted copy")).expect("conflict copy");
-    assert!(conflict.starts_with("quote (conflicted copy ") && conflict.ends_with(").pdf"), "{conflict}");
-    assert_eq!(std::fs::read(dir.join(conflict)).unwrap(), b"remote version");
-    assert_eq!(std::fs::read(dir.join("quote.pdf")).unwrap(), b"local version");
+    let conflict = local
+        .iter()
+        .find(|n| n.contains("conflicted copy"))
+        .expect("conflict copy");
+    assert!(
+        conflict.starts_with("quote (conflicted copy ") && conflict.ends_with(").pdf"),
+        "{conflict}"
+    );
+    assert_eq!(
+        std::fs::read(dir.join(conflict)).unwrap(),
+        b"remote version"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("quote.pdf")).unwrap(),
+        b"local version"
+    );
     let names = env.remote_names(M, R);
-    assert_eq!(names.iter().filter(|n| *n == "quote.pdf").count(), 2, "{names:?}");
-    assert_eq!(names.iter().filter(|n| *n == "same.txt").count(), 1, "{names:?}");
+    assert_eq!(
+        names.iter().filter(|n| *n == "quote.pdf").count(),
+        2,
+        "{names:?}"
+    );
+    assert_eq!(
+        names.iter().filter(|n| *n == "same.txt").count(),
+        1,
+        "{names:?}"
+    );
     // Converged: another pass changes nothing.
     let up = env.calls(Route::Upload);
     assert_ok(&env.once().await);
@@ -107,16 +148,24 @@ async fn new_on_both_sides_keeps_both_or_adopts_equal_content() {
 async fn duplicate_remote_names_get_distinct_stable_local_names() {
     let env = Env::new().await;
     let dir = env.record(M, R);
-    env.sandbox.add_file(env.product, M, R, "a.pdf", b"first".to_vec());
-    env.sandbox.add_file(env.product, M, R, "a.pdf", b"second".to_vec());
-    env.sandbox.add_file(env.product, M, R, "../../etc/evil", b"nope".to_vec());
+    env.sandbox
+        .add_file(env.product, M, R, "a.pdf", b"first".to_vec());
+    env.sandbox
+        .add_file(env.product, M, R, "a.pdf", b"second".to_vec());
+    env.sandbox
+        .add_file(env.product, M, R, "../../etc/evil", b"nope".to_vec());
     assert_ok(&env.once().await);
     let local = files(&dir);
-    assert!(local.contains(&"a.pdf".to_string()) && local.contains(&"a (2).pdf".to_string()), "{local:?}");
+    assert!(
+        local.contains(&"a.pdf".to_string()) && local.contains(&"a (2).pdf".to_string()),
+        "{local:?}"
+    );
     assert_eq!(local.len(), 3, "{local:?}");
     assert!(!env.tmp.path().join("etc").exists());
-    let mut contents: Vec<Vec<u8>> =
-        ["a.pdf", "a (2).pdf"].iter().map(|n| std::fs::read(dir.join(n)).unwrap()).collect();
+    let mut contents: Vec<Vec<u8>> = ["a.pdf", "a (2).pdf"]
+        .iter()
+        .map(|n| std::fs::read(dir.join(n)).unwrap())
+        .collect();
     contents.sort();
     assert_eq!(contents, vec![b"first".to_vec(), b"second".to_vec()]);
     let downloads = env.calls(Route::Download);
@@ -129,13 +178,25 @@ async fn duplicate_remote_names_get_distinct_stable_local_names() {
 async fn links_sync_as_url_files() {
     let env = Env::new().await;
     let dir = env.record(M, R);
-    env.sandbox.add_link(env.product, M, R, "Bigin home", "https://www.zoho.com/bigin/");
-    drop_file(&dir, "Docs.url", b"[InternetShortcut]\r\nURL=https://example.com/docs\r\n");
+    env.sandbox.add_link(
+        env.product,
+        M,
+        R,
+        "Bigin home",
+        "https://www.zoho.com/bigin/",
+    );
+    drop_file(
+        &dir,
+        "Docs.url",
+        b"[InternetShortcut]\r\nURL=https://example.com/docs\r\n",
+    );
     assert_ok(&env.once().await);
     let text = std::fs::read_to_string(dir.join("Bigin home.url")).unwrap();
     assert!(text.contains("URL=https://www.zoho.com/bigin/"), "{text}");
     let remote = env.remote(M, R);
-    let docs = remote.iter().find(|a| a.link_url.as_deref() == Some("https://example.com/docs"));
+    let docs = remote
+        .iter()
+        .find(|a| a.link_url.as_deref() == Some("https://example.com/docs"));
     assert!(docs.is_some(), "{remote:?}");
     assert_eq!(remote.len(), 2);
 }
@@ -167,8 +228,16 @@ async fn delete_guard_holds_back_mass_deletes() {
     drop_file(&dir, "new.txt", b"still synced");
     let out = env.once().await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("--confirm-deletes"), "{}", stderr(&out));
-    assert_eq!(env.remote(M, R).len(), 13, "nothing deleted, the new file uploaded");
+    assert!(
+        stderr(&out).contains("--confirm-deletes"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        env.remote(M, R).len(),
+        13,
+        "nothing deleted, the new file uploaded"
+    );
     assert_ok(&env.run_args(&["once", "--confirm-deletes"]).await);
     assert_eq!(env.remote(M, R).len(), 5);
 }
@@ -178,8 +247,18 @@ async fn injected_faults_converge_without_duplicates() {
     let env = Env::new().await;
     let dir = env.record(M, R);
     for i in 0..15 {
-        drop_file(&dir, &format!("up{i}.bin"), format!("upload {i}").as_bytes());
-        env.sandbox.add_file(env.product, M, R, &format!("down{i}.bin"), format!("download {i}").into_bytes());
+        drop_file(
+            &dir,
+            &format!("up{i}.bin"),
+            format!("upload {i}").as_bytes(),
+        );
+        env.sandbox.add_file(
+            env.product,
+            M,
+            R,
+            &format!("down{i}.bin"),
+            format!("download {i}").into_bytes(),
+        );
     }
     env.sandbox.set_faults(Faults {
         seed: 7,
@@ -199,7 +278,10 @@ async fn injected_faults_converge_without_duplicates() {
     let local = files(&dir);
     assert_eq!(local.len(), 30, "{local:?}");
     for i in 0..15 {
-        assert_eq!(std::fs::read(dir.join(format!("down{i}.bin"))).unwrap(), format!("download {i}").as_bytes());
+        assert_eq!(
+            std::fs::read(dir.join(format!("down{i}.bin"))).unwrap(),
+            format!("download {i}").as_bytes()
+        );
     }
 }
 
@@ -208,11 +290,15 @@ async fn dry_run_changes_nothing() {
     let env = Env::new().await;
     let dir = env.record(M, R);
     drop_file(&dir, "a.txt", b"a");
-    env.sandbox.add_file(env.product, M, R, "b.txt", b"b".to_vec());
+    env.sandbox
+        .add_file(env.product, M, R, "b.txt", b"b".to_vec());
     let out = env.run_args(&["once", "--dry-run"]).await;
     assert_ok(&out);
     let plan = String::from_utf8_lossy(&out.stdout);
-    assert!(plan.contains("upload a.txt") && plan.contains("b.txt"), "{plan}");
+    assert!(
+        plan.contains("upload a.txt") && plan.contains("b.txt"),
+        "{plan}"
+    );
     assert_eq!(env.calls(Route::Upload) + env.calls(Route::Download), 0);
     assert_eq!(files(&dir), vec!["a.txt"]);
 }
@@ -222,29 +308,58 @@ async fn bad_configs_fail_naming_the_key() {
     let env = Env::new().await;
     let text = std::fs::read_to_string(&env.config).unwrap();
     for (bad, key) in [
-        (text.replace("debounce = \"300ms\"", "debounce = \"soon\""), "sync.debounce"),
-        (text.replace("[sync]", "[sync]\npoll_intervall = \"1s\""), "poll_intervall"),
-        (text.replace("product = \"bigin\"", "product = \"desk\""), "zoho.product"),
-        (text.replace("timeout = \"10s\"", "timeout = 10"), "zoho.timeout"),
+        (
+            text.replace("debounce = \"300ms\"", "debounce = \"soon\""),
+            "sync.debounce",
+        ),
+        (
+            text.replace("[sync]", "[sync]\npoll_intervall = \"1s\""),
+            "poll_intervall",
+        ),
+        (
+            text.replace("product = \"bigin\"", "product = \"desk\""),
+            "zoho.product",
+        ),
+        (
+            text.replace("timeout = \"10s\"", "timeout = 10"),
+            "zoho.timeout",
+        ),
     ] {
         std::fs::write(&env.config, &bad).unwrap();
         let out = env.once().await;
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
         let err = stderr(&out);
         assert!(err.contains(key), "error should name {key}: {err}");
-        assert!(err.contains("config.toml"), "error should name the file: {err}");
+        assert!(
+            err.contains("config.toml"),
+            "error should name the file: {err}"
+        );
     }
-    assert!(!env.state.join("journal.sqlite3").exists(), "nothing touched");
+    assert!(
+        !env.state.join("journal.sqlite3").exists(),
+        "nothing touched"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_reports_records_and_parked_errors() {
-    let env = Env::with(SandboxOptions { max_upload_bytes: 1000, ..SandboxOptions::default() }, "").await;
+    let env = Env::with(
+        SandboxOptions {
+            max_upload_bytes: 1000,
+            ..SandboxOptions::default()
+        },
+        "",
+    )
+    .await;
     let dir = env.record(M, R);
     drop_file(&dir, "small.txt", b"ok");
     drop_file(&dir, "big.bin", &vec![7u8; 5000]);
     let out = env.once().await;
-    assert_eq!(out.status.code(), Some(1), "an over-size file stays in error");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an over-size file stays in error"
+    );
     assert!(stderr(&out).contains("big.bin"), "{}", stderr(&out));
     let out = env.run_args(&["status", "--json"]).await;
     assert_ok(&out);

@@ -28,9 +28,14 @@ pub async fn run(cfg: &Config, code: Option<&str>) -> anyhow::Result<()> {
         );
     };
     let secret = crate::zoho::Secret::new(cfg.zoho.client_secret.expose().to_string());
-    let token = crate::zoho::exchange_grant_code(&cfg.zoho.accounts_url, &cfg.zoho.client_id, &secret, code.trim())
-        .await
-        .context("exchanging the grant code (codes expire after a few minutes and work once)")?;
+    let token = crate::zoho::exchange_grant_code(
+        &cfg.zoho.accounts_url,
+        &cfg.zoho.client_id,
+        &secret,
+        code.trim(),
+    )
+    .await
+    .context("exchanging the grant code (codes expire after a few minutes and work once)")?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -42,7 +47,11 @@ pub async fn run(cfg: &Config, code: Option<&str>) -> anyhow::Result<()> {
         .open(&path)
         .with_context(|| format!("writing {}", path.display()))?;
     writeln!(f, "{}", token.expose()).with_context(|| format!("writing {}", path.display()))?;
-    f.sync_all().with_context(|| format!("writing {}", path.display()))?;
-    println!("refresh token written to {} (mode 0600); next: bigin-sync check", path.display());
+    f.sync_all()
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!(
+        "refresh token written to {} (mode 0600); next: bigin-sync check",
+        path.display()
+    );
     Ok(())
 }

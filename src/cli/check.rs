@@ -60,7 +60,11 @@ pub async fn run(cfg: &Config) -> ExitCode {
 
     let discovery = match scan::discover_records(&cfg.root, cfg.zoho.product, &cfg.zoho.modules) {
         Ok(d) => {
-            ok(&format!("root {} is readable; {} record folders", cfg.root.display(), d.records.len()));
+            ok(&format!(
+                "root {} is readable; {} record folders",
+                cfg.root.display(),
+                d.records.len()
+            ));
             Some(d)
         }
         Err(e) => {
@@ -72,7 +76,10 @@ pub async fn run(cfg: &Config) -> ExitCode {
 
     let journal = match setup::open_journal(cfg) {
         Ok(j) => {
-            ok(&format!("state_dir {} holds the journal", cfg.state_dir.display()));
+            ok(&format!(
+                "state_dir {} holds the journal",
+                cfg.state_dir.display()
+            ));
             j
         }
         Err(e) => {
@@ -88,7 +95,10 @@ pub async fn run(cfg: &Config) -> ExitCode {
         }
     };
     match rt.client.ensure_token().await {
-        Ok(()) => ok(&format!("got an access token from {}", cfg.zoho.accounts_url)),
+        Ok(()) => ok(&format!(
+            "got an access token from {}",
+            cfg.zoho.accounts_url
+        )),
         Err(e) => {
             problem(&format!("no access token: {e}"));
             println!("         → {}", advice(&e, cfg));
@@ -108,5 +118,9 @@ pub async fn run(cfg: &Config) -> ExitCode {
             "note     no record folder to test a list call with; create <root>/<Module>/<record_id>/ first"
         ),
     }
-    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

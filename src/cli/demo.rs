@@ -15,23 +15,40 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     let dir = std::path::absolute(dir).with_context(|| format!("resolving {}", dir.display()))?;
     let root = dir.join("root");
     let state = dir.join("state");
-    let contact = root.join("Contacts").join(format!("{CONTACT_ID} Demo contact"));
+    let contact = root
+        .join("Contacts")
+        .join(format!("{CONTACT_ID} Demo contact"));
     let deal = root.join("Pipelines").join(format!("{DEAL_ID} Demo deal"));
     for d in [&contact, &deal, &state] {
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
 
-    let opts = SandboxOptions { auto_create_records: true, ..SandboxOptions::default() };
-    let sandbox = Sandbox::start(opts.clone()).await.context("starting the embedded sandbox")?;
-    if sandbox.attachments(Product::Bigin, "Contacts", CONTACT_ID).is_empty() {
+    let opts = SandboxOptions {
+        auto_create_records: true,
+        ..SandboxOptions::default()
+    };
+    let sandbox = Sandbox::start(opts.clone())
+        .await
+        .context("starting the embedded sandbox")?;
+    if sandbox
+        .attachments(Product::Bigin, "Contacts", CONTACT_ID)
+        .is_empty()
+    {
         sandbox.add_file(
             Product::Bigin,
             "Contacts",
             CONTACT_ID,
             "welcome.txt",
-            b"Hello from the bigin-sync demo. This file is an attachment of a Contacts record.\n".to_vec(),
+            b"Hello from the bigin-sync demo. This file is an attachment of a Contacts record.\n"
+                .to_vec(),
         );
-        sandbox.add_link(Product::Bigin, "Contacts", CONTACT_ID, "Zoho Bigin", "https://www.zoho.com/bigin/");
+        sandbox.add_link(
+            Product::Bigin,
+            "Contacts",
+            CONTACT_ID,
+            "Zoho Bigin",
+            "https://www.zoho.com/bigin/",
+        );
         sandbox.add_file(
             Product::Bigin,
             "Pipelines",
@@ -66,7 +83,8 @@ debounce = "1s"
         client_secret = opts.client_secret,
         refresh_token = opts.refresh_token,
     );
-    std::fs::write(&config_path, config_text).with_context(|| format!("writing {}", config_path.display()))?;
+    std::fs::write(&config_path, config_text)
+        .with_context(|| format!("writing {}", config_path.display()))?;
     let cfg = crate::config::load(&config_path)?;
     crate::daemon::logging::init(cfg.log_format, &cfg.log_level);
 

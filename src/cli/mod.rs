@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "bigin-sync", version, about = "Two-way sync between folders and Zoho Bigin / CRM record attachments")]
+#[command(
+    name = "bigin-sync",
+    version,
+    about = "Two-way sync between folders and Zoho Bigin / CRM record attachments"
+)]
 pub struct Cli {
     /// Config file (default: $BIGIN_SYNC_CONFIG, else /etc/bigin-sync/config.toml).
     #[arg(long, global = true, value_name = "PATH")]
@@ -62,7 +66,10 @@ pub enum Command {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("bigin-sync: cannot start the async runtime: {e}");
@@ -89,7 +96,10 @@ async fn dispatch(cli: Cli) -> ExitCode {
             init_logging(&cfg);
             report(crate::daemon::run(cfg, tokio_util::sync::CancellationToken::new()).await)
         }
-        Command::Once { dry_run, confirm_deletes } => {
+        Command::Once {
+            dry_run,
+            confirm_deletes,
+        } => {
             init_logging(&cfg);
             match once::run(&cfg, dry_run, confirm_deletes).await {
                 Ok(code) => code,
@@ -124,6 +134,9 @@ fn retry(cfg: &Config) -> anyhow::Result<()> {
     for (key, f) in &failures {
         journal.clear_failure(key, &f.subject)?;
     }
-    println!("cleared {} failing entries; the next pass retries them", failures.len());
+    println!(
+        "cleared {} failing entries; the next pass retries them",
+        failures.len()
+    );
     Ok(())
 }

@@ -77,31 +77,67 @@ pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::
             total.blocked_deletes
         );
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn describe(a: &Action) -> String {
     match a {
         Action::Upload { local_name, .. } => format!("upload {local_name}"),
-        Action::UploadLink { local_name, url, .. } => format!("upload link {local_name} → {url}"),
-        Action::Replace { local_name, old_attachment_id, .. } => {
-            format!("upload new version of {local_name}, then delete attachment {old_attachment_id}")
+        Action::UploadLink {
+            local_name, url, ..
+        } => format!("upload link {local_name} → {url}"),
+        Action::Replace {
+            local_name,
+            old_attachment_id,
+            ..
+        } => {
+            format!(
+                "upload new version of {local_name}, then delete attachment {old_attachment_id}"
+            )
         }
-        Action::Download { attachment_id, local_name } => format!("download {attachment_id} → {local_name}"),
-        Action::ReplaceLocal { attachment_id, local_name, .. } => {
+        Action::Download {
+            attachment_id,
+            local_name,
+        } => format!("download {attachment_id} → {local_name}"),
+        Action::ReplaceLocal {
+            attachment_id,
+            local_name,
+            ..
+        } => {
             format!("download {attachment_id} → {local_name} (previous version to trash)")
         }
-        Action::CompareAndAdopt { attachment_id, local_name, .. } => {
-            format!("compare {local_name} with attachment {attachment_id}; adopt if equal, else keep both")
+        Action::CompareAndAdopt {
+            attachment_id,
+            local_name,
+            ..
+        } => {
+            format!(
+                "compare {local_name} with attachment {attachment_id}; adopt if equal, else keep both"
+            )
         }
-        Action::Adopt { attachment_id, local_name } => format!("adopt {local_name} as {attachment_id}"),
-        Action::DownloadConflict { attachment_id, conflict_name } => {
+        Action::Adopt {
+            attachment_id,
+            local_name,
+        } => format!("adopt {local_name} as {attachment_id}"),
+        Action::DownloadConflict {
+            attachment_id,
+            conflict_name,
+        } => {
             format!("download {attachment_id} → {conflict_name} (conflict copy)")
         }
-        Action::DeleteRemote { attachment_id, local_name } => {
+        Action::DeleteRemote {
+            attachment_id,
+            local_name,
+        } => {
             format!("delete attachment {attachment_id} ({local_name} was deleted locally)")
         }
-        Action::TrashLocal { local_name, .. } => format!("move {local_name} to trash (deleted in Zoho)"),
+        Action::TrashLocal { local_name, .. } => {
+            format!("move {local_name} to trash (deleted in Zoho)")
+        }
         Action::Forget { local_name } => format!("forget {local_name} (gone on both sides)"),
         Action::Refresh { local_name } => format!("refresh metadata of {local_name}"),
     }

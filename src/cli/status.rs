@@ -17,7 +17,10 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
         Err(e) if !cfg.state_dir.join(crate::journal::FILE_NAME).exists() => {
             let _ = e;
             if as_json {
-                println!("{}", json!({"daemon_running": daemon_pid.is_some(), "journal": null}));
+                println!(
+                    "{}",
+                    json!({"daemon_running": daemon_pid.is_some(), "journal": null})
+                );
             } else {
                 println!(
                     "no journal yet in {} (bigin-sync has not synced with this config)",
@@ -96,8 +99,14 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
     );
     for r in &summary.records {
         let p = pending.get(&r.key.to_string()).copied().unwrap_or_default();
-        let last = r.last_poll_unix.map_or("never".to_string(), |t| ago(now - t));
-        let next = if r.next_poll_unix <= now { "due".to_string() } else { format!("in {}", span(r.next_poll_unix - now)) };
+        let last = r
+            .last_poll_unix
+            .map_or("never".to_string(), |t| ago(now - t));
+        let next = if r.next_poll_unix <= now {
+            "due".to_string()
+        } else {
+            format!("in {}", span(r.next_poll_unix - now))
+        };
         println!(
             "{} ({}): {} in sync, pending {} up / {} down / {} delete; last poll {}, next poll {}",
             r.key,
@@ -111,10 +120,23 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
         );
         for (_, f) in failures.iter().filter(|(k, _)| *k == r.key) {
             if f.parked {
-                println!("  PARKED {} {}: {} (since {}; run `bigin-sync retry` after fixing)", f.action, f.subject, f.message, ago(now - f.since_unix));
+                println!(
+                    "  PARKED {} {}: {} (since {}; run `bigin-sync retry` after fixing)",
+                    f.action,
+                    f.subject,
+                    f.message,
+                    ago(now - f.since_unix)
+                );
             } else {
-                let when = if f.next_attempt_unix <= now { "now".to_string() } else { format!("in {}", span(f.next_attempt_unix - now)) };
-                println!("  FAILING {} {}: {} (attempt {}, next retry {})", f.action, f.subject, f.message, f.attempts, when);
+                let when = if f.next_attempt_unix <= now {
+                    "now".to_string()
+                } else {
+                    format!("in {}", span(f.next_attempt_unix - now))
+                };
+                println!(
+                    "  FAILING {} {}: {} (attempt {}, next retry {})",
+                    f.action, f.subject, f.message, f.attempts, when
+                );
             }
         }
     }

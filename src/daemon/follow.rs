@@ -14,15 +14,19 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Reads the root, follows new record folders and unfollows vanished ones.
-pub async fn refresh_followed(engine: &Engine, journal: &Arc<Journal>) -> anyhow::Result<Vec<RecordFolder>> {
+pub async fn refresh_followed(
+    engine: &Engine,
+    journal: &Arc<Journal>,
+) -> anyhow::Result<Vec<RecordFolder>> {
     let settings = engine.settings();
     let root = settings.root.clone();
     let product = settings.product;
     let extra = settings.extra_modules.clone();
-    let discovery = tokio::task::spawn_blocking(move || scan::discover_records(&root, product, &extra))
-        .await
-        .context("discovery task")?
-        .with_context(|| format!("reading the sync root {}", settings.root.display()))?;
+    let discovery =
+        tokio::task::spawn_blocking(move || scan::discover_records(&root, product, &extra))
+            .await
+            .context("discovery task")?
+            .with_context(|| format!("reading the sync root {}", settings.root.display()))?;
 
     let mut seen: HashMap<RecordKey, RecordFolder> = HashMap::new();
     for folder in discovery.records {
@@ -48,14 +52,18 @@ pub async fn refresh_followed(engine: &Engine, journal: &Arc<Journal>) -> anyhow
     for (key, folder) in &seen {
         if !followed_keys.contains(key) {
             let (j, k, name) = (journal.clone(), key.clone(), folder.folder_name.clone());
-            tokio::task::spawn_blocking(move || j.follow(&k, &name, now)).await.context("journal task")??;
+            tokio::task::spawn_blocking(move || j.follow(&k, &name, now))
+                .await
+                .context("journal task")??;
             tracing::info!(record = %key, folder = %folder.path.display(), "following record");
         }
     }
     for row in followed {
         if !seen.contains_key(&row.key) {
             let (j, k) = (journal.clone(), row.key.clone());
-            tokio::task::spawn_blocking(move || j.unfollow(&k)).await.context("journal task")??;
+            tokio::task::spawn_blocking(move || j.unfollow(&k))
+                .await
+                .context("journal task")??;
             engine.forget_remote(&row.key);
             tracing::warn!(
                 record = %row.key,
@@ -76,14 +84,20 @@ pub fn clean_temp_files(folders: &[RecordFolder]) {
 }
 
 fn clean_dir(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
         if name.starts_with('.') && name.ends_with(".bigin-sync.part") {
             match std::fs::remove_file(e.path()) {
-                Ok(()) => tracing::info!(path = %e.path().display(), "removed an interrupted download"),
-                Err(err) => tracing::warn!(path = %e.path().display(), error = %err, "could not remove an interrupted download"),
+                Ok(()) => {
+                    tracing::info!(path = %e.path().display(), "removed an interrupted download")
+                }
+                Err(err) => {
+                    tracing::warn!(path = %e.path().display(), error = %err, "could not remove an interrupted download")
+                }
             }
         }
     }

@@ -28,7 +28,12 @@ fn try_flock(file: &File) -> bool {
 /// Takes the lock, or says which process holds it.
 pub fn acquire(state_dir: &Path) -> std::io::Result<Result<DaemonLock, String>> {
     let path = lock_path(state_dir);
-    let mut file = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path)?;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)?;
     if !try_flock(&file) {
         let holder = std::fs::read_to_string(&path).unwrap_or_default();
         return Ok(Err(format!(

@@ -61,11 +61,18 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     scheduler.rescan().await;
     {
         let settings = rt.engine.settings();
-        let folders = follow::refresh_followed(&rt.engine, &rt.journal).await.unwrap_or_default();
+        let folders = follow::refresh_followed(&rt.engine, &rt.journal)
+            .await
+            .unwrap_or_default();
         follow::clean_temp_files(&folders);
         drop(settings);
     }
-    let mut _watcher = match crate::watcher::start(&cfg.root, cfg.sync.watch, hint_tx.clone(), rt.self_writes.clone()) {
+    let mut _watcher = match crate::watcher::start(
+        &cfg.root,
+        cfg.sync.watch,
+        hint_tx.clone(),
+        rt.self_writes.clone(),
+    ) {
         Ok(w) => Some(w),
         Err(e) => {
             tracing::error!(error = %e, root = %cfg.root.display(), "cannot watch the sync root; relying on the periodic rescan");
@@ -110,7 +117,9 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         }
     });
 
-    scheduler.run(hint_rx, control_rx, shutdown.clone(), SHUTDOWN_GRACE).await;
+    scheduler
+        .run(hint_rx, control_rx, shutdown.clone(), SHUTDOWN_GRACE)
+        .await;
     signals.abort();
     drop(_watcher.take());
     tracing::info!("stopped");
@@ -126,7 +135,11 @@ fn reload(path: &std::path::Path, rt: &setup::Runtime) -> anyhow::Result<Schedul
     if settings.root != old.root || settings.product != old.product {
         tracing::warn!("SIGHUP: root and product changes need a restart; they were not applied");
     }
-    let settings = crate::engine::EngineSettings { root: old.root.clone(), product: old.product, ..settings };
+    let settings = crate::engine::EngineSettings {
+        root: old.root.clone(),
+        product: old.product,
+        ..settings
+    };
     rt.engine.set_settings(settings);
     tracing::info!(config = %path.display(), "SIGHUP: config reloaded");
     Ok(schedule_of(&new))

@@ -57,6 +57,9 @@ pub struct Scheduler {
 /// Meta key under which the daemon publishes pending work for `status`.
 pub const PENDING_META_KEY: &str = "pending";
 
+/// What a reconcile task returns: the record, whether it polled, and its outcome.
+type TaskResult = (RecordKey, bool, Result<(Prepared, PassReport), String>);
+
 /// Time from a watcher hint to the reconcile: short, to gather a burst of events.
 const HINT_DELAY: Duration = Duration::from_millis(20);
 const TICK: Duration = Duration::from_millis(50);
@@ -83,14 +86,23 @@ impl Scheduler {
         let folders = match refresh_followed(self.engine(), &self.rt.journal).await {
             Ok(f) => f,
             Err(e) => {
-                tracing::error!(error = format!("{e:#}"), "cannot read the sync root; nothing is deleted anywhere until it is back");
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "cannot read the sync root; nothing is deleted anywhere until it is back"
+                );
                 return;
             }
         };
         let j = self.rt.journal.clone();
-        let rows = tokio::task::spawn_blocking(move || j.followed()).await.ok().and_then(Result::ok).unwrap_or_default();
-        let polls: HashMap<RecordKey, (i64, u32)> =
-            rows.into_iter().map(|r| (r.key, (r.next_poll_unix, r.idle_polls))).collect();
+        let rows = tokio::task::spawn_blocking(move || j.followed())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let polls: HashMap<RecordKey, (i64, u32)> = rows
+            .into_iter()
+            .map(|r| (r.key, (r.next_poll_unix, r.idle_polls)))
+            .collect();
         let now = Instant::now();
         let now_unix = crate::executor::unix_now();
         let mut next: HashMap<RecordKey, Slot> = HashMap::new();
@@ -104,8 +116,15 @@ impl Scheduler {
                 }
                 None => {
                     let (next_unix, idle) = polls.get(&key).copied().unwrap_or((now_unix, 0));
-                    let wait = Duration::from_secs(next_unix.saturating_sub(now_unix).max(0) as u64);
-                    Slot { folder, next_poll: now + wait, idle_polls: idle, dirty_at: Some(now), running: false }
+                    let wait =
+                        Duration::from_secs(next_unix.saturating_sub(now_unix).max(0) as u64);
+                    Slot {
+                        folder,
+                        next_poll: now + wait,
+                        idle_polls: idle,
+                        dirty_at: Some(now),
+                        running: false,
+                    }
                 }
             };
             next.insert(key, slot);
@@ -122,10 +141,17 @@ impl Scheduler {
     fn on_hint(&mut self, ev: WatchEvent) -> bool {
         match ev {
             WatchEvent::Rescan => true,
-            WatchEvent::Record { module_folder, record_folder } => {
+            WatchEvent::Record {
+                module_folder,
+                record_folder,
+            } => {
                 let hit = self.slots.values_mut().find(|s| {
                     s.folder.folder_name == record_folder
-                        && s.folder.path.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str())
+                        && s.folder
+                            .path
+                            .parent()
+                            .and_then(|p| p.file_name())
+                            .and_then(|n| n.to_str())
                             == Some(module_folder.as_str())
                 });
                 match hit {
@@ -141,21 +167,18 @@ impl Scheduler {
         }
     }
 
-    fn spawn_due(&mut self, tasks: &mut JoinSet<(RecordKey, bool, Result<(Prepared, PassReport), String>)>) {
+    fn spawn_due(&mut self, tasks: &mut JoinSet<TaskResult>) {
         let limit = self.engine().settings().concurrency.max(1);
         let now = Instant::now();
-        let mut running = self.slots.values().filter(|s| s.running).count();
+        let running = self.slots.values().filter(|s| s.running).count();
         let mut due: Vec<&mut Slot> = self
             .slots
             .values_mut()
             .filter(|s| !s.running && (s.next_poll <= now || s.dirty_at.is_some_and(|d| d <= now)))
             .collect();
         due.sort_by_key(|s| s.dirty_at.unwrap_or(s.next_poll));
-        for slot in due {
-            if running >= limit {
-                break;
-            }
-            running += 1;
+        let room = limit.saturating_sub(running);
+        for slot in due.into_iter().take(room) {
             slot.running = true;
             slot.dirty_at = None;
             let poll = slot.next_poll <= now;
@@ -175,17 +198,28 @@ impl Scheduler {
         }
     }
 
-    fn on_done(&mut self, key: RecordKey, polled: bool, result: Result<(Prepared, PassReport), String>) {
+    fn on_done(
+        &mut self,
+        key: RecordKey,
+        polled: bool,
+        result: Result<(Prepared, PassReport), String>,
+    ) {
         let followed = self.slots.len();
         let schedule = self.schedule;
-        let Some(slot) = self.slots.get_mut(&key) else { return };
+        let Some(slot) = self.slots.get_mut(&key) else {
+            return;
+        };
         slot.running = false;
         let now = Instant::now();
         match result {
             Ok((prepared, report)) => {
                 if prepared.listed {
                     let active = prepared.remote_changed || report.done > 0;
-                    slot.idle_polls = if active { 0 } else { slot.idle_polls.saturating_add(1) };
+                    slot.idle_polls = if active {
+                        0
+                    } else {
+                        slot.idle_polls.saturating_add(1)
+                    };
                     let delay = schedule.poll.next_delay(slot.idle_polls, followed);
                     slot.next_poll = now + delay;
                     let (j, k, idle) = (self.rt.journal.clone(), key.clone(), slot.idle_polls);
@@ -225,7 +259,10 @@ impl Scheduler {
                         self.pending_dirty = true;
                     }
                 }
-                self.totals.merge(PassReport { pending: HashMap::new(), ..report });
+                self.totals.merge(PassReport {
+                    pending: HashMap::new(),
+                    ..report
+                });
             }
             Err(e) => {
                 tracing::error!(record = %key, error = %e, "reconcile failed");
@@ -240,9 +277,15 @@ impl Scheduler {
         }
         self.pending_dirty = false;
         self.pending.retain(|k, _| self.slots.contains_key(k));
-        let map: std::collections::BTreeMap<String, crate::engine::PendingCounts> =
-            self.pending.iter().filter(|(_, v)| v.total() > 0).map(|(k, v)| (k.to_string(), *v)).collect();
-        let Ok(json) = serde_json::to_string(&map) else { return };
+        let map: std::collections::BTreeMap<String, crate::engine::PendingCounts> = self
+            .pending
+            .iter()
+            .filter(|(_, v)| v.total() > 0)
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect();
+        let Ok(json) = serde_json::to_string(&map) else {
+            return;
+        };
         let j = self.rt.journal.clone();
         tokio::task::spawn_blocking(move || {
             if let Err(e) = j.set_meta(PENDING_META_KEY, &json) {
@@ -330,10 +373,8 @@ impl Scheduler {
         if pending > 0 {
             tracing::info!(pending, "stopping: letting running transfers finish");
         }
-        let finished = tokio::time::timeout(grace, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
+        let finished =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
         if finished.is_err() {
             tracing::warn!(
                 "stopping: abandoning transfers still running; they resume safely at the next start"

@@ -87,10 +87,24 @@ pub fn open_journal(cfg: &Config) -> anyhow::Result<Arc<Journal>> {
 }
 
 pub fn build(cfg: &Config, journal: Arc<Journal>, policy: RetryPolicy) -> anyhow::Result<Runtime> {
-    let client = ZohoClient::new(client_config(cfg)?, Arc::new(JournalTokenCache(journal.clone())))
-        .context("setting up the Zoho client")?;
+    let client = ZohoClient::new(
+        client_config(cfg)?,
+        Arc::new(JournalTokenCache(journal.clone())),
+    )
+    .context("setting up the Zoho client")?;
     let self_writes = Arc::new(SelfWrites::default());
-    let executor = Executor::new(client.clone(), journal.clone(), &cfg.state_dir, self_writes.clone(), policy);
+    let executor = Executor::new(
+        client.clone(),
+        journal.clone(),
+        &cfg.state_dir,
+        self_writes.clone(),
+        policy,
+    );
     let engine = Arc::new(Engine::new(engine_settings(cfg)?, executor));
-    Ok(Runtime { journal, client, engine, self_writes })
+    Ok(Runtime {
+        journal,
+        client,
+        engine,
+        self_writes,
+    })
 }

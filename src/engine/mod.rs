@@ -74,7 +74,9 @@ pub struct PendingCounts {
 impl PendingCounts {
     pub fn add(&mut self, action: &Action) {
         match action {
-            Action::Upload { .. } | Action::UploadLink { .. } | Action::Replace { .. } => self.uploads += 1,
+            Action::Upload { .. } | Action::UploadLink { .. } | Action::Replace { .. } => {
+                self.uploads += 1
+            }
             Action::Download { .. }
             | Action::ReplaceLocal { .. }
             | Action::CompareAndAdopt { .. }
@@ -132,7 +134,8 @@ fn differs_from_journal(local: &[LocalEntry], synced: &[SyncedEntry]) -> bool {
     if local.len() != synced.len() {
         return true;
     }
-    let by_name: HashMap<&str, &SyncedEntry> = synced.iter().map(|e| (e.local_name.as_str(), e)).collect();
+    let by_name: HashMap<&str, &SyncedEntry> =
+        synced.iter().map(|e| (e.local_name.as_str(), e)).collect();
     local.iter().any(|l| {
         by_name
             .get(l.name.as_str())
@@ -159,7 +162,10 @@ impl Engine {
     }
 
     pub fn settings(&self) -> Arc<EngineSettings> {
-        self.settings.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Swaps the settings (SIGHUP); reconciles already running finish with the old ones.
@@ -182,7 +188,11 @@ impl Engine {
 
     /// Reads the three trees of a record and plans. `poll` asks for a fresh list; without
     /// it the cached list is used when there is one.
-    pub async fn prepare(&self, folder: &RecordFolder, poll: bool) -> Result<Prepared, EngineError> {
+    pub async fn prepare(
+        &self,
+        folder: &RecordFolder,
+        poll: bool,
+    ) -> Result<Prepared, EngineError> {
         let settings = self.settings();
         let key = folder.key.clone();
         let k = key.clone();
@@ -198,7 +208,10 @@ impl Engine {
         // differs from the journal: a restart does not spend one call per record.
         let must_list = poll
             || !intents.is_empty()
-            || (cached.is_none() && local.as_deref().is_none_or(|l| differs_from_journal(l, &synced)));
+            || (cached.is_none()
+                && local
+                    .as_deref()
+                    .is_none_or(|l| differs_from_journal(l, &synced)));
         let mut remote_error = None;
         let remote: Option<Vec<RemoteAttachment>> = if must_list {
             match self.list(&key).await {
@@ -220,7 +233,8 @@ impl Engine {
         if let Some(remote) = &remote
             && !intents.is_empty()
         {
-            self.recover_intents(&key, remote, &intents, local.as_deref(), &synced).await?;
+            self.recover_intents(&key, remote, &intents, local.as_deref(), &synced)
+                .await?;
             let k = key.clone();
             synced = self.executor.db(move |j| j.entries(&k)).await?;
         }
@@ -245,10 +259,13 @@ impl Engine {
         }
         let remote_changed = remote.as_ref().is_some_and(|r| {
             let remote_ids: HashSet<&str> = r.iter().map(|a| a.id.as_str()).collect();
-            let synced_ids: HashSet<&str> = synced.iter().map(|e| e.attachment_id.as_str()).collect();
+            let synced_ids: HashSet<&str> =
+                synced.iter().map(|e| e.attachment_id.as_str()).collect();
             remote_ids != synced_ids
         });
-        let unstable = local.as_ref().map_or(0, |l| l.iter().filter(|f| !f.stable).count());
+        let unstable = local
+            .as_ref()
+            .map_or(0, |l| l.iter().filter(|f| !f.stable).count());
         let work = RecordWork {
             key,
             dir: folder.path.clone(),
@@ -262,8 +279,14 @@ impl Engine {
                 .into_iter()
                 .map(|a| (a.id.clone(), a))
                 .collect(),
-            synced: synced.into_iter().map(|e| (e.local_name.clone(), e)).collect(),
-            failures: failures.into_iter().map(|f| (f.subject.clone(), f)).collect(),
+            synced: synced
+                .into_iter()
+                .map(|e| (e.local_name.clone(), e))
+                .collect(),
+            failures: failures
+                .into_iter()
+                .map(|f| (f.subject.clone(), f))
+                .collect(),
         };
         Ok(Prepared {
             work,
@@ -290,7 +313,10 @@ impl Engine {
         })
         .await
         .map_err(|e| crate::executor::ExecError::Task(e.to_string()))?
-        .map_err(|source| EngineError::Scan { path: folder.path.clone(), source })?;
+        .map_err(|source| EngineError::Scan {
+            path: folder.path.clone(),
+            source,
+        })?;
         let Some(outcome) = outcome else {
             return Ok((None, HashSet::new()));
         };
@@ -305,10 +331,15 @@ impl Engine {
         Ok((Some(outcome.files), skipped))
     }
 
-    async fn list(&self, key: &RecordKey) -> Result<Vec<RemoteAttachment>, crate::executor::ExecError> {
+    async fn list(
+        &self,
+        key: &RecordKey,
+    ) -> Result<Vec<RemoteAttachment>, crate::executor::ExecError> {
         let client = self.executor.client();
         self.executor
-            .with_retry("list", || async { Ok(client.list(&key.module, &key.record_id).await?) })
+            .with_retry("list", || async {
+                Ok(client.list(&key.module, &key.record_id).await?)
+            })
             .await
     }
 
@@ -350,7 +381,9 @@ impl Engine {
                     tracing::info!(record = %key, file = %intent.local_name, attachment_id = %att.id,
                         "interrupted upload had reached Zoho; adopted instead of uploading again");
                     let k = key.clone();
-                    self.executor.db(move |j| j.complete_upload(&k, id, &entry)).await?;
+                    self.executor
+                        .db(move |j| j.complete_upload(&k, id, &entry))
+                        .await?;
                 }
                 None => {
                     self.executor.db(move |j| j.remove_intent(id)).await?;
@@ -363,12 +396,17 @@ impl Engine {
     /// Applies the delete guard across `prepared`, then runs every action.
     pub async fn execute(&self, mut prepared: Vec<Prepared>, confirm_deletes: bool) -> PassReport {
         let settings = self.settings();
-        let mut report = PassReport { records: prepared.len(), ..PassReport::default() };
+        let mut report = PassReport {
+            records: prepared.len(),
+            ..PassReport::default()
+        };
         report.unstable = prepared.iter().map(|p| p.unstable).sum();
         report.list_errors = prepared.iter().filter(|p| p.remote_error.is_some()).count();
         for p in &prepared {
             if let Some(e) = &p.remote_error {
-                report.errors.push(format!("{}: list failed: {e}", p.work.key));
+                report
+                    .errors
+                    .push(format!("{}: list failed: {e}", p.work.key));
             }
         }
 
@@ -377,16 +415,21 @@ impl Engine {
             .map(|p| p.actions.iter().filter(|a| a.is_delete()).count())
             .sum();
         if deletes > 0 && !confirm_deletes {
-            let tracked = match self.executor.db(|j| j.count_entries()).await {
-                Ok(n) => n,
+            let (tracked, blocked) = match self.executor.db(|j| j.count_entries()).await {
+                Ok(tracked) => {
+                    let all: Vec<Action> = prepared
+                        .iter()
+                        .flat_map(|p| p.actions.iter().cloned())
+                        .collect();
+                    let guarded = planner::guard_deletes(all, tracked, settings.max_delete_percent);
+                    (tracked, guarded.blocked_deletes > 0)
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot count tracked files; holding back deletes");
-                    usize::MAX
+                    (0, true)
                 }
             };
-            let all: Vec<Action> = prepared.iter().flat_map(|p| p.actions.iter().cloned()).collect();
-            let guarded = planner::guard_deletes(all, tracked.min(usize::MAX / 2), settings.max_delete_percent);
-            if guarded.blocked_deletes > 0 || tracked == usize::MAX {
+            if blocked {
                 report.blocked_deletes = deletes;
                 tracing::error!(
                     deletes,
@@ -402,22 +445,34 @@ impl Engine {
             }
         }
 
-        let executor = &self.executor;
         for p in &prepared {
-            report.pending.insert(p.work.key.clone(), PendingCounts::default());
+            report
+                .pending
+                .insert(p.work.key.clone(), PendingCounts::default());
         }
-        let jobs = prepared
-            .iter()
-            .flat_map(|p| p.actions.iter().map(move |a| (&p.work, a)));
-        let reports: Vec<(RecordKey, &Action, ActionReport)> = futures_util::stream::iter(jobs)
-            .map(|(work, action)| async move { (work.key.clone(), action, executor.run(work, action).await) })
+        // Owned jobs: the stream's futures borrow nothing, so a spawned reconcile stays Send.
+        let jobs: Vec<(Arc<RecordWork>, Action)> = prepared
+            .into_iter()
+            .flat_map(|p| {
+                let work = Arc::new(p.work);
+                p.actions.into_iter().map(move |a| (work.clone(), a))
+            })
+            .collect();
+        let reports: Vec<(RecordKey, Action, ActionReport)> = futures_util::stream::iter(jobs)
+            .map(|(work, action)| {
+                let executor = self.executor.clone();
+                async move {
+                    let r = executor.run(&work, &action).await;
+                    (work.key.clone(), action, r)
+                }
+            })
             .buffer_unordered(settings.concurrency.max(1))
             .collect()
             .await;
 
         for (key, action, r) in reports {
             if r.outcome != Outcome::Done {
-                report.pending.entry(key.clone()).or_default().add(action);
+                report.pending.entry(key.clone()).or_default().add(&action);
             }
             self.apply_deltas(&key, &r.deltas);
             match &r.outcome {
@@ -428,11 +483,15 @@ impl Engine {
                 Outcome::Skipped(_) => report.skipped += 1,
                 Outcome::Deferred { message, .. } => {
                     report.deferred += 1;
-                    report.errors.push(format!("{key}: {} {}: {message}", r.action, r.subject));
+                    report
+                        .errors
+                        .push(format!("{key}: {} {}: {message}", r.action, r.subject));
                 }
                 Outcome::Parked(message) => {
                     report.parked += 1;
-                    report.errors.push(format!("{key}: {} {}: {message}", r.action, r.subject));
+                    report
+                        .errors
+                        .push(format!("{key}: {} {}: {message}", r.action, r.subject));
                 }
             }
         }
@@ -444,7 +503,9 @@ impl Engine {
             return;
         }
         let mut cache = self.cache();
-        let Some(list) = cache.get_mut(key) else { return };
+        let Some(list) = cache.get_mut(key) else {
+            return;
+        };
         for d in deltas {
             match d {
                 RemoteDelta::Added(a) => {
@@ -458,13 +519,19 @@ impl Engine {
     }
 
     /// Prepares and executes a set of records as one pass.
-    pub async fn pass(&self, folders: &[RecordFolder], poll: bool, confirm_deletes: bool) -> PassReport {
+    pub async fn pass(
+        &self,
+        folders: &[RecordFolder],
+        poll: bool,
+        confirm_deletes: bool,
+    ) -> PassReport {
         let settings = self.settings();
-        let prepared: Vec<Result<Prepared, (RecordKey, EngineError)>> = futures_util::stream::iter(folders)
-            .map(|f| async move { self.prepare(f, poll).await.map_err(|e| (f.key.clone(), e)) })
-            .buffer_unordered(settings.concurrency.max(1))
-            .collect()
-            .await;
+        let prepared: Vec<Result<Prepared, (RecordKey, EngineError)>> =
+            futures_util::stream::iter(folders)
+                .map(|f| async move { self.prepare(f, poll).await.map_err(|e| (f.key.clone(), e)) })
+                .buffer_unordered(settings.concurrency.max(1))
+                .collect()
+                .await;
         let mut ok = Vec::new();
         let mut report = PassReport::default();
         for p in prepared {

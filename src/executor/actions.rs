@@ -41,39 +41,67 @@ fn same_as_synced(s: &Stat, e: &SyncedEntry) -> bool {
 impl Executor {
     pub(super) async fn perform(&self, w: &RecordWork, action: &Action) -> Result<Done, ExecError> {
         match action {
-            Action::Upload { local_name, remote_name } => {
-                self.upload(w, local_name, remote_name, None).await
+            Action::Upload {
+                local_name,
+                remote_name,
+            } => self.upload(w, local_name, remote_name, None).await,
+            Action::UploadLink {
+                local_name,
+                url,
+                title,
+            } => self.upload_link(w, local_name, url, title).await,
+            Action::Replace {
+                local_name,
+                remote_name,
+                old_attachment_id,
+            } => {
+                self.upload(w, local_name, remote_name, Some(old_attachment_id))
+                    .await
             }
-            Action::UploadLink { local_name, url, title } => {
-                self.upload_link(w, local_name, url, title).await
+            Action::Download {
+                attachment_id,
+                local_name,
+            } => self.download(w, attachment_id, local_name).await,
+            Action::DownloadConflict {
+                attachment_id,
+                conflict_name,
+            } => self.download(w, attachment_id, conflict_name).await,
+            Action::ReplaceLocal {
+                attachment_id,
+                local_name,
+                old_attachment_id,
+            } => {
+                self.replace_local(w, attachment_id, local_name, old_attachment_id)
+                    .await
             }
-            Action::Replace { local_name, remote_name, old_attachment_id } => {
-                self.upload(w, local_name, remote_name, Some(old_attachment_id)).await
+            Action::CompareAndAdopt {
+                attachment_id,
+                local_name,
+                conflict_name,
+            } => {
+                self.compare_and_adopt(w, attachment_id, local_name, conflict_name)
+                    .await
             }
-            Action::Download { attachment_id, local_name } => {
-                self.download(w, attachment_id, local_name).await
-            }
-            Action::DownloadConflict { attachment_id, conflict_name } => {
-                self.download(w, attachment_id, conflict_name).await
-            }
-            Action::ReplaceLocal { attachment_id, local_name, old_attachment_id } => {
-                self.replace_local(w, attachment_id, local_name, old_attachment_id).await
-            }
-            Action::CompareAndAdopt { attachment_id, local_name, conflict_name } => {
-                self.compare_and_adopt(w, attachment_id, local_name, conflict_name).await
-            }
-            Action::Adopt { attachment_id, local_name } => {
+            Action::Adopt {
+                attachment_id,
+                local_name,
+            } => {
                 let local = self.local(w, local_name)?;
                 let att = self.remote(w, attachment_id)?;
                 self.commit_entry(w, entry_for(local, att)).await?;
-                Ok(Done { attachment_id: Some(att.id.clone()), ..Done::default() })
+                Ok(Done {
+                    attachment_id: Some(att.id.clone()),
+                    ..Done::default()
+                })
             }
-            Action::DeleteRemote { attachment_id, local_name } => {
-                self.delete_remote(w, attachment_id, local_name).await
-            }
-            Action::TrashLocal { local_name, attachment_id } => {
-                self.trash_local(w, local_name, attachment_id).await
-            }
+            Action::DeleteRemote {
+                attachment_id,
+                local_name,
+            } => self.delete_remote(w, attachment_id, local_name).await,
+            Action::TrashLocal {
+                local_name,
+                attachment_id,
+            } => self.trash_local(w, local_name, attachment_id).await,
             Action::Forget { local_name } => {
                 let key = w.key.clone();
                 let name = local_name.clone();
@@ -82,11 +110,9 @@ impl Executor {
             }
             Action::Refresh { local_name } => {
                 let local = self.local(w, local_name)?;
-                let mut entry = w
-                    .synced
-                    .get(local_name)
-                    .cloned()
-                    .ok_or_else(|| ExecError::Inconsistent(format!("no journal row for {local_name}")))?;
+                let mut entry = w.synced.get(local_name).cloned().ok_or_else(|| {
+                    ExecError::Inconsistent(format!("no journal row for {local_name}"))
+                })?;
                 entry.size = local.size;
                 entry.mtime_ns = local.mtime_ns;
                 entry.inode = local.inode;
@@ -168,7 +194,8 @@ impl Executor {
         };
         let key = w.key.clone();
         let intent_id = uploaded.1;
-        self.db(move |j| j.complete_upload(&key, intent_id, &entry)).await?;
+        self.db(move |j| j.complete_upload(&key, intent_id, &entry))
+            .await?;
         let mut done = Done {
             bytes: size,
             attachment_id: Some(uploaded.0.id.clone()),
@@ -227,7 +254,9 @@ impl Executor {
                 file_id: None,
                 file_name: title.to_string(),
                 size: 0,
-                kind: AttachmentKind::Link { url: url.to_string() },
+                kind: AttachmentKind::Link {
+                    url: url.to_string(),
+                },
                 created_time: uploaded.created_time,
                 modified_time: None,
             })],
@@ -299,7 +328,11 @@ impl Executor {
     /// Deletes an attachment; one that is already gone counts as deleted.
     async fn delete_attachment(&self, w: &RecordWork, id: &str) -> Result<(), ExecError> {
         self.with_retry("delete", || async {
-            match self.client.delete(&w.key.module, &w.key.record_id, id).await {
+            match self
+                .client
+                .delete(&w.key.module, &w.key.record_id, id)
+                .await
+            {
                 Err(e) if e.is_missing_attachment() => Ok(()),
                 other => Ok(other?),
             }
@@ -361,7 +394,11 @@ impl Executor {
         let key = w.key.clone();
         let name = local_name.to_string();
         self.db(move |j| j.remove_entry(&key, &name)).await?;
-        Ok(Done { bytes, attachment_id: Some(attachment_id.to_string()), ..Done::default() })
+        Ok(Done {
+            bytes,
+            attachment_id: Some(attachment_id.to_string()),
+            ..Done::default()
+        })
     }
 
     /// Fetches an attachment into `local_name` (never over an existing file).
@@ -385,8 +422,13 @@ impl Executor {
                 (d.hash, d.bytes)
             }
         };
-        self.commit_downloaded(w, att, local_name, &dest, hash).await?;
-        Ok(Done { bytes, attachment_id: Some(att.id.clone()), ..Done::default() })
+        self.commit_downloaded(w, att, local_name, &dest, hash)
+            .await?;
+        Ok(Done {
+            bytes,
+            attachment_id: Some(att.id.clone()),
+            ..Done::default()
+        })
     }
 
     async fn fetch_to_temp(
@@ -431,7 +473,11 @@ impl Executor {
 
     /// Writes a `.url` file for a link attachment through a temp file, never over an
     /// existing file.
-    async fn write_url_file(&self, dest: &Path, url: &str) -> Result<(ContentHash, u64), ExecError> {
+    async fn write_url_file(
+        &self,
+        dest: &Path,
+        url: &str,
+    ) -> Result<(ContentHash, u64), ExecError> {
         let content = render_url_file(url);
         let hash = ContentHash::of_bytes(content.as_bytes());
         let dest = dest.to_path_buf();
@@ -445,7 +491,9 @@ impl Executor {
                 .map_err(|e| ExecError::io("create temp file in", dir, e))?;
             std::fs::write(tmp.path(), content.as_bytes())
                 .map_err(|e| ExecError::io("write", tmp.path(), e))?;
-            tmp.as_file().sync_all().map_err(|e| ExecError::io("fsync", tmp.path(), e))?;
+            tmp.as_file()
+                .sync_all()
+                .map_err(|e| ExecError::io("fsync", tmp.path(), e))?;
             tmp.persist_noclobber(&dest).map_err(|e| {
                 if e.error.kind() == std::io::ErrorKind::AlreadyExists {
                     ExecError::Changed(dest.display().to_string())
@@ -499,9 +547,14 @@ impl Executor {
             }
             (AttachmentKind::File, None) => unreachable!("files are fetched above"),
         };
-        self.commit_downloaded(w, att, local_name, &dest, hash).await?;
+        self.commit_downloaded(w, att, local_name, &dest, hash)
+            .await?;
         tracing::info!(record = %w.key, file = local_name, old_attachment_id, "attachment replaced in Zoho; previous local version moved to trash");
-        Ok(Done { bytes, attachment_id: Some(att.id.clone()), ..Done::default() })
+        Ok(Done {
+            bytes,
+            attachment_id: Some(att.id.clone()),
+            ..Done::default()
+        })
     }
 
     async fn compare_and_adopt(
@@ -520,18 +573,29 @@ impl Executor {
             self.ensure_unchanged(w, local)?;
             self.commit_entry(w, entry_for(local, att)).await?;
             tracing::info!(record = %w.key, file = local_name, attachment_id, "same content on both sides; adopted without upload");
-            return Ok(Done { attachment_id: Some(att.id.clone()), ..Done::default() });
+            return Ok(Done {
+                attachment_id: Some(att.id.clone()),
+                ..Done::default()
+            });
         }
         let dest = w.dir.join(conflict_name);
         self.self_writes.note(&dest);
         let d = persist(tmp, &dest)?;
-        self.commit_downloaded(w, att, conflict_name, &dest, d.hash).await?;
+        self.commit_downloaded(w, att, conflict_name, &dest, d.hash)
+            .await?;
         tracing::warn!(record = %w.key, file = local_name, conflict = conflict_name, "different content on both sides; kept both");
-        Ok(Done { bytes: d.bytes, attachment_id: Some(att.id.clone()), ..Done::default() })
+        Ok(Done {
+            bytes: d.bytes,
+            attachment_id: Some(att.id.clone()),
+            ..Done::default()
+        })
     }
 }
 
-fn persist(tmp: crate::zoho::TempDownload, dest: &Path) -> Result<crate::zoho::Downloaded, ExecError> {
+fn persist(
+    tmp: crate::zoho::TempDownload,
+    dest: &Path,
+) -> Result<crate::zoho::Downloaded, ExecError> {
     tmp.persist(dest, Persist::NoClobber).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             ExecError::Changed(dest.display().to_string())

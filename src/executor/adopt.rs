@@ -68,7 +68,11 @@ mod tests {
     #[test]
     fn adopts_matching_unknown_attachment() {
         let remote = vec![att("1", "a.pdf", 10, "2025-11-24T16:00:05+00:00")];
-        let intent = UploadIntent { remote_name: "a.pdf", size: 10, created_unix: T0 };
+        let intent = UploadIntent {
+            remote_name: "a.pdf",
+            size: 10,
+            created_unix: T0,
+        };
         let got = find_adoptable(&remote, &intent, &HashSet::new());
         assert_eq!(got.map(|a| a.id.as_str()), Some("1"));
     }
@@ -82,15 +86,25 @@ mod tests {
             att("4", "a.pdf", 10, "2025-11-20T10:00:00+00:00"),
         ];
         let known: HashSet<String> = ["1".to_string()].into();
-        let intent = UploadIntent { remote_name: "a.pdf", size: 10, created_unix: T0 };
+        let intent = UploadIntent {
+            remote_name: "a.pdf",
+            size: 10,
+            created_unix: T0,
+        };
         assert!(find_adoptable(&remote, &intent, &known).is_none());
     }
 
     #[test]
     fn links_are_never_adopted_for_file_uploads() {
         let mut link = att("9", "a.pdf", 0, "2025-11-24T16:00:05+00:00");
-        link.kind = AttachmentKind::Link { url: "https://x".into() };
-        let intent = UploadIntent { remote_name: "a.pdf", size: 0, created_unix: T0 };
+        link.kind = AttachmentKind::Link {
+            url: "https://x".into(),
+        };
+        let intent = UploadIntent {
+            remote_name: "a.pdf",
+            size: 0,
+            created_unix: T0,
+        };
         assert!(find_adoptable(&[link], &intent, &HashSet::new()).is_none());
     }
 }

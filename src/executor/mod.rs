@@ -67,7 +67,10 @@ pub enum Outcome {
     /// (the file changed meanwhile, it is still backing off, ...).
     Skipped(String),
     /// A retryable failure outlived this pass's retries; retried after `next_attempt_unix`.
-    Deferred { message: String, next_attempt_unix: i64 },
+    Deferred {
+        message: String,
+        next_attempt_unix: i64,
+    },
     /// A permanent failure: parked until the file changes or the user runs `retry`.
     Parked(String),
 }
@@ -116,7 +119,11 @@ pub enum ExecError {
 
 impl ExecError {
     pub(crate) fn io(op: &'static str, path: &Path, source: std::io::Error) -> Self {
-        ExecError::Io { op, path: path.to_path_buf(), source }
+        ExecError::Io {
+            op,
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 
@@ -311,7 +318,9 @@ impl Executor {
         let s = subject.to_string();
         let m = message.clone();
         if let Err(e) = self
-            .db(move |j| j.record_failure(&key, &s, action, &m, parked, attempts, next_attempt_unix))
+            .db(move |j| {
+                j.record_failure(&key, &s, action, &m, parked, attempts, next_attempt_unix)
+            })
             .await
         {
             tracing::error!(error = %e, "could not record a failure in the journal");
@@ -319,7 +328,10 @@ impl Executor {
         if parked {
             Outcome::Parked(message)
         } else {
-            Outcome::Deferred { message, next_attempt_unix }
+            Outcome::Deferred {
+                message,
+                next_attempt_unix,
+            }
         }
     }
 

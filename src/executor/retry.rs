@@ -46,7 +46,10 @@ impl RetryPolicy {
     /// upper half so that entries that failed together do not return together.
     pub fn persisted_delay(&self, attempts: u32) -> Duration {
         let base = Duration::from_secs(10)
-            .saturating_mul(1u32.checked_shl(attempts.saturating_sub(1).min(16)).unwrap_or(u32::MAX))
+            .saturating_mul(
+                1u32.checked_shl(attempts.saturating_sub(1).min(16))
+                    .unwrap_or(u32::MAX),
+            )
             .min(self.max_persisted_delay);
         let jitter: f64 = rand::rng().random_range(0.5..=1.0);
         base.mul_f64(jitter)
@@ -81,7 +84,7 @@ fn verdict(err: &ExecError) -> Verdict {
 
 /// True for failures where no HTTP reply came back at all.
 fn is_connection_problem(z: &ZohoError) -> bool {
-    z.is_connection_problem()
+    matches!(z, ZohoError::Network { .. } | ZohoError::Timeout { .. })
 }
 
 impl Executor {

@@ -48,7 +48,10 @@ mod tests {
     #[test]
     fn moves_file_and_never_overwrites_earlier_trash() {
         let tmp = tempfile::tempdir().unwrap();
-        let key = RecordKey { module: "Contacts".into(), record_id: "123456".into() };
+        let key = RecordKey {
+            module: "Contacts".into(),
+            record_id: "123456".into(),
+        };
         let trash = tmp.path().join("trash");
         for round in 0..2 {
             let f = tmp.path().join("a.pdf");
@@ -57,7 +60,9 @@ mod tests {
             assert!(!f.exists());
             assert_eq!(std::fs::read_to_string(&dest).unwrap(), format!("v{round}"));
         }
-        let count = std::fs::read_dir(trash.join("Contacts/123456")).unwrap().count();
+        let count = std::fs::read_dir(trash.join("Contacts/123456"))
+            .unwrap()
+            .count();
         assert_eq!(count, 2);
     }
 }

@@ -35,7 +35,9 @@ impl PollPolicy {
     pub fn next_delay(&self, idle_polls: u32, followed: usize) -> Duration {
         let base = self.poll_interval.max(Duration::from_millis(1));
         let factor = 1u32.checked_shl(idle_polls.min(20)).unwrap_or(u32::MAX);
-        let backed_off = base.saturating_mul(factor).min(self.poll_interval_max.max(base));
+        let backed_off = base
+            .saturating_mul(factor)
+            .min(self.poll_interval_max.max(base));
         backed_off.max(self.budget_floor(followed))
     }
 

@@ -7,7 +7,9 @@
 
 use crate::executor::SelfWrites;
 use notify::{PollWatcher, RecommendedWatcher, RecursiveMode};
-use notify_debouncer_full::{DebounceEventResult, Debouncer, NoCache, RecommendedCache, new_debouncer_opt};
+use notify_debouncer_full::{
+    DebounceEventResult, Debouncer, NoCache, RecommendedCache, new_debouncer_opt,
+};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +21,10 @@ pub use crate::config::WatchMode;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum WatchEvent {
     /// Something changed inside `<root>/<module_folder>/<record_folder>/`.
-    Record { module_folder: String, record_folder: String },
+    Record {
+        module_folder: String,
+        record_folder: String,
+    },
     /// Folders were added or removed above record level, or events were lost.
     Rescan,
 }
@@ -126,7 +131,9 @@ fn make_handler(
             for e in &errors {
                 tracing::warn!(error = %e, "file watcher error; doing a full rescan");
                 if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
-                    tracing::error!("inotify watch limit reached: raise fs.inotify.max_user_watches");
+                    tracing::error!(
+                        "inotify watch limit reached: raise fs.inotify.max_user_watches"
+                    );
                 }
             }
             let _ = tx.send(WatchEvent::Rescan);
@@ -148,11 +155,20 @@ mod tests {
     #[test]
     fn classifies_paths_by_depth() {
         let root = Path::new("/srv/bigin");
-        assert_eq!(classify(root, Path::new("/srv/bigin")), Some(WatchEvent::Rescan));
-        assert_eq!(classify(root, Path::new("/srv/bigin/Contacts")), Some(WatchEvent::Rescan));
+        assert_eq!(
+            classify(root, Path::new("/srv/bigin")),
+            Some(WatchEvent::Rescan)
+        );
+        assert_eq!(
+            classify(root, Path::new("/srv/bigin/Contacts")),
+            Some(WatchEvent::Rescan)
+        );
         assert_eq!(
             classify(root, Path::new("/srv/bigin/Contacts/123 Acme/a.pdf")),
-            Some(WatchEvent::Record { module_folder: "Contacts".into(), record_folder: "123 Acme".into() })
+            Some(WatchEvent::Record {
+                module_folder: "Contacts".into(),
+                record_folder: "123 Acme".into()
+            })
         );
         assert_eq!(classify(root, Path::new("/elsewhere/x")), None);
     }
@@ -163,9 +179,18 @@ mod tests {
         let record = tmp.path().join("Contacts").join("1234567");
         std::fs::create_dir_all(&record).unwrap();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let _w = start(tmp.path(), WatchMode::Auto, tx, Arc::new(SelfWrites::default())).unwrap();
+        let _w = start(
+            tmp.path(),
+            WatchMode::Auto,
+            tx,
+            Arc::new(SelfWrites::default()),
+        )
+        .unwrap();
         std::fs::write(record.join("a.txt"), b"x").unwrap();
-        let want = WatchEvent::Record { module_folder: "Contacts".into(), record_folder: "1234567".into() };
+        let want = WatchEvent::Record {
+            module_folder: "Contacts".into(),
+            record_folder: "1234567".into(),
+        };
         let got = tokio::time::timeout(Duration::from_secs(20), async {
             loop {
                 match rx.recv().await {

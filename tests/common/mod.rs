@@ -65,7 +65,14 @@ rescan_interval = "3s"
             refresh = o.refresh_token,
         );
         std::fs::write(&config, text).unwrap();
-        Env { tmp, root, state, config, sandbox, product: Product::Bigin }
+        Env {
+            tmp,
+            root,
+            state,
+            config,
+            sandbox,
+            product: Product::Bigin,
+        }
     }
 
     /// Creates the record folder and the record in the sandbox.
@@ -81,7 +88,11 @@ rescan_interval = "3s"
     }
 
     pub fn remote_names(&self, module: &str, id: &str) -> Vec<String> {
-        let mut v: Vec<String> = self.remote(module, id).into_iter().map(|a| a.file_name).collect();
+        let mut v: Vec<String> = self
+            .remote(module, id)
+            .into_iter()
+            .map(|a| a.file_name)
+            .collect();
         v.sort();
         v
     }
@@ -89,7 +100,9 @@ rescan_interval = "3s"
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(BIN);
         c.arg("--config").arg(&self.config);
-        c.env_remove("RUST_LOG").env_remove("BIGIN_SYNC_CONFIG").env_remove("CREDENTIALS_DIRECTORY");
+        c.env_remove("RUST_LOG")
+            .env_remove("BIGIN_SYNC_CONFIG")
+            .env_remove("CREDENTIALS_DIRECTORY");
         c
     }
 
@@ -101,7 +114,9 @@ rescan_interval = "3s"
     pub async fn run_args(&self, args: &[&str]) -> Output {
         let mut c = self.cmd();
         c.args(args);
-        tokio::task::spawn_blocking(move || c.output().expect("run binary")).await.unwrap()
+        tokio::task::spawn_blocking(move || c.output().expect("run binary"))
+            .await
+            .unwrap()
     }
 
     /// Runs `once` until it exits 0 (faults may need several passes).
@@ -115,12 +130,17 @@ rescan_interval = "3s"
             last = Some(out);
         }
         let out = last.unwrap();
-        panic!("once never converged; last stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+        panic!(
+            "once never converged; last stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Starts `run` with its log in `<tmp>/daemon-N.log`.
     pub fn spawn_daemon(&self) -> Daemon {
-        let n = std::fs::read_dir(self.tmp.path()).map(|d| d.count()).unwrap_or(0);
+        let n = std::fs::read_dir(self.tmp.path())
+            .map(|d| d.count())
+            .unwrap_or(0);
         let log = self.tmp.path().join(format!("daemon-{n}.log"));
         let file = std::fs::File::create(&log).unwrap();
         let child = self
@@ -130,7 +150,10 @@ rescan_interval = "3s"
             .stderr(file)
             .spawn()
             .expect("spawn daemon");
-        Daemon { child: Some(child), log }
+        Daemon {
+            child: Some(child),
+            log,
+        }
     }
 
     pub fn calls(&self, route: Route) -> u64 {
@@ -162,7 +185,9 @@ impl Daemon {
         let started = Instant::now();
         // SAFETY: signalling our own child process.
         unsafe { libc::kill(pid, libc::SIGTERM) };
-        let status = tokio::task::spawn_blocking(move || c.wait().expect("wait")).await.unwrap();
+        let status = tokio::task::spawn_blocking(move || c.wait().expect("wait"))
+            .await
+            .unwrap();
         (status, started.elapsed())
     }
 
@@ -219,5 +244,10 @@ pub fn stderr(out: &Output) -> String {
 }
 
 pub fn assert_ok(out: &Output) {
-    assert!(out.status.success(), "exit {:?}\nstderr:\n{}", out.status, stderr(out));
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstderr:\n{}",
+        out.status,
+        stderr(out)
+    );
 }
