@@ -327,38 +327,6 @@ async fn invalid_token_triggers_one_refresh_and_a_retry() {
 }
 
 #[tokio::test]
-async fn token_throttle_blocks_without_hammering_the_endpoint() {
-    let opts = SandboxOptions {
-        grants_per_window: 1,
-        ..SandboxOptions::default()
-    };
-    let (sb, c) = start(opts).await;
-    sb.add_record(Product::Bigin, "Contacts", REC);
-    c.list("Contacts", REC).await.unwrap();
-    sb.expire_tokens();
-    let e = c.list("Contacts", REC).await.unwrap_err();
-    assert!(matches!(e, ZohoError::Throttled { .. }), "{e:?}");
-    match e.class() {
-        ErrorClass::Retryable {
-            retry_after: Some(d),
-        } => assert!(d > Duration::from_secs(500), "{d:?}"),
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(sb.calls(Route::Token), 2);
-    let e2 = c.list("Contacts", REC).await.unwrap_err();
-    assert!(matches!(e2, ZohoError::Throttled { .. }), "{e2:?}");
-    assert!(matches!(
-        c.ensure_token().await,
-        Err(ZohoError::Throttled { .. })
-    ));
-    assert_eq!(
-        sb.calls(Route::Token),
-        2,
-        "no token request inside the block window"
-    );
-}
-
-#[tokio::test]
 async fn revoked_refresh_token_is_an_auth_error() {
     let (sb, c) = start_default().await;
     sb.revoke_refresh_token();
@@ -367,6 +335,10 @@ async fn revoked_refresh_token_is_an_auth_error() {
     assert_eq!(e.class(), ErrorClass::Auth);
     assert!(e.to_string().contains("data center"), "{e}");
     assert_eq!(sb.total_api_calls(), 0);
+    // Remembered for a while: queued calls do not each ask the accounts server again.
+    let e = c.list("Contacts", REC).await.unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Auth);
+    assert_eq!(sb.calls(Route::Token), 1);
 }
 
 #[tokio::test]
@@ -655,4 +627,84 @@ async fn over_size_upload_is_permanent() {
     assert_eq!(e.class(), ErrorClass::Permanent, "{e:?}");
     assert!(e.code().is_some(), "{e:?}");
     assert!(sb.attachments(Product::Bigin, "Contacts", REC).is_empty());
+}
+
+/// Collects formatted log lines of the current thread (tests run on a current-thread runtime).
+#[derive(Clone, Default)]
+struct LogBuf(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs (once per test binary) a global subscriber that keeps this crate's log lines.
+/// Global, because a thread-scoped one can miss events whose interest another test's
+/// thread cached first.
+fn captured_logs() -> LogBuf {
+    static LOGS: std::sync::OnceLock<LogBuf> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = LogBuf::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("bigin_sync=trace"))
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
+        logs
+    })
+    .clone()
+}
+
+/// The only test that triggers the token throttle, so the one WARN it expects is its own.
+#[tokio::test]
+async fn token_throttle_blocks_warns_once_and_logs_no_secret() {
+    let logs = captured_logs();
+    let opts = SandboxOptions {
+        grants_per_window: 1,
+        ..SandboxOptions::default()
+    };
+    let (sb, c) = start(opts).await;
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    c.list("Contacts", REC).await.unwrap();
+    sb.expire_tokens();
+    let e = c.list("Contacts", REC).await.unwrap_err();
+    assert!(matches!(e, ZohoError::Throttled { .. }), "{e:?}");
+    match e.class() {
+        ErrorClass::Retryable {
+            retry_after: Some(d),
+        } => assert!(d > Duration::from_secs(500), "{d:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sb.calls(Route::Token), 2);
+    for _ in 0..3 {
+        let e = c.list("Contacts", REC).await.unwrap_err();
+        assert!(matches!(e, ZohoError::Throttled { .. }), "{e:?}");
+    }
+    assert!(matches!(
+        c.ensure_token().await,
+        Err(ZohoError::Throttled { .. })
+    ));
+    assert_eq!(
+        sb.calls(Route::Token),
+        2,
+        "no token request inside the block window"
+    );
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let warns = text
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("too many requests"))
+        .count();
+    assert_eq!(warns, 1, "{text}");
+    let o = sb.options();
+    assert!(!text.contains(&o.client_secret), "{text}");
+    assert!(!text.contains(&o.refresh_token), "{text}");
+    assert!(!text.contains("Zoho-oauthtoken 1000."), "{text}");
 }

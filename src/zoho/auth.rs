@@ -27,6 +27,9 @@ use super::secret::Secret;
 pub const REFRESH_MARGIN_SECS: i64 = 300;
 /// How long to stay away from the token endpoint after "Access Denied".
 pub const THROTTLE_BLOCK: Duration = Duration::from_secs(600);
+/// How long a refusal of the credentials (`invalid_code`, `invalid_client`) is remembered,
+/// so a revoked token does not turn every queued call into another token request.
+pub const REJECTION_MEMORY: Duration = Duration::from_secs(60);
 
 /// An access token as cached between runs.
 #[derive(Clone, Debug)]
@@ -217,6 +220,8 @@ struct TokenState {
     /// for tokens that live shorter than twice that (test servers), so a fresh token is used.
     margin: i64,
     throttled_until: Option<SystemTime>,
+    /// The last credential refusal and until when it is answered without asking again.
+    rejected: Option<(SystemTime, String)>,
 }
 
 /// Hands out a valid access token, refreshing it at most once at a time.
@@ -253,6 +258,7 @@ impl TokenManager {
                 token: None,
                 margin: REFRESH_MARGIN_SECS,
                 throttled_until: None,
+                rejected: None,
             }),
             expires_mirror: AtomicI64::new(i64::MIN),
         }
@@ -296,6 +302,12 @@ impl TokenManager {
             }
             state.throttled_until = None;
         }
+        if let Some((until, why)) = &state.rejected {
+            if SystemTime::now() < *until {
+                return Err(ZohoError::TokenRejected(why.clone()));
+            }
+            state.rejected = None;
+        }
         let fresh = self.refresh().await;
         match fresh {
             Ok(token) => {
@@ -317,6 +329,11 @@ impl TokenManager {
                 );
                 state.throttled_until = Some(until);
                 Err(ZohoError::Throttled { until })
+            }
+            Err(ZohoError::TokenRejected(why)) => {
+                tracing::error!(reason = %why, "Zoho refused the OAuth credentials");
+                state.rejected = Some((SystemTime::now() + REJECTION_MEMORY, why.clone()));
+                Err(ZohoError::TokenRejected(why))
             }
             Err(e) => Err(e),
         }
