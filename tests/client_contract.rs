@@ -259,6 +259,19 @@ async fn one_refresh_for_ten_concurrent_requests() {
     }
     assert_eq!(sb.calls(Route::Token), 1);
     assert_eq!(sb.calls(Route::List), 10);
+
+    // All ten rejected at once (INVALID_TOKEN): still a single refresh, all succeed.
+    sb.expire_tokens();
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move { c.list("Contacts", REC).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(sb.calls(Route::Token), 2);
 }
 
 #[tokio::test]
@@ -707,4 +720,38 @@ async fn token_throttle_blocks_warns_once_and_logs_no_secret() {
     assert!(!text.contains(&o.client_secret), "{text}");
     assert!(!text.contains(&o.refresh_token), "{text}");
     assert!(!text.contains("Zoho-oauthtoken 1000."), "{text}");
+}
+
+#[tokio::test]
+async fn upload_dropped_before_handling_is_unknown_and_not_stored() {
+    let (sb, c) = start_default().await;
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    c.ensure_token().await.unwrap();
+    sb.set_faults(Faults {
+        drop_before_rate: 1.0,
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("a.txt");
+    std::fs::write(&src, b"x").unwrap();
+    let e = c
+        .upload_file("Contacts", REC, &src, "a.txt")
+        .await
+        .unwrap_err();
+    // The client cannot tell this from a lost reply, so it must say "unknown".
+    assert!(e.outcome_unknown(), "{e:?}");
+    assert!(is_retryable(&e));
+    assert_eq!(sb.calls(Route::Upload), 1, "not re-sent on its own");
+    assert!(sb.attachments(Product::Bigin, "Contacts", REC).is_empty());
+    assert_eq!(sb.calls(Route::Token), 1);
+}
+
+#[tokio::test]
+async fn unreachable_accounts_server_is_retryable() {
+    let (sb, c) = start_default().await;
+    sb.set_down(true);
+    let e = c.ensure_token().await.unwrap_err();
+    assert!(is_retryable(&e), "{e:?}");
+    assert!(!e.outcome_unknown());
+    assert_eq!(c.token_expires_at(), None);
 }

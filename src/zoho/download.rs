@@ -57,10 +57,23 @@ impl TempDownload {
     pub fn persist(mut self, dest: &Path, mode: Persist) -> std::io::Result<Downloaded> {
         match mode {
             Persist::Overwrite => std::fs::rename(&self.path, dest)?,
-            Persist::NoClobber => {
-                std::fs::hard_link(&self.path, dest)?;
+            Persist::NoClobber => match std::fs::hard_link(&self.path, dest) {
                 // Drop removes the temp name below; the content lives on under `dest`.
-            }
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(e),
+                // File systems without hard links (FAT, some FUSE mounts): check, then
+                // rename. A file created in between would be replaced; that window is tiny.
+                Err(_) => {
+                    if std::fs::symlink_metadata(dest).is_ok() {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::AlreadyExists,
+                            format!("{} exists", dest.display()),
+                        ));
+                    }
+                    std::fs::rename(&self.path, dest)?;
+                    self.path = PathBuf::new();
+                }
+            },
         }
         if let Some(parent) = dest.parent() {
             sync_dir(parent);
@@ -74,6 +87,7 @@ impl TempDownload {
             // Nothing left under the temp name; make Drop a no-op.
             self.path = PathBuf::new();
         }
+        // (NoClobber: Drop unlinks the temp name, the data stays under `dest`.)
         Ok(done)
     }
 }
