@@ -8,6 +8,22 @@
 //!
 //! Tests drive it through [`Sandbox`]: seed records and attachments, inject faults
 //! ([`Faults`]), force token expiry, and read per-route call counts.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use bigin_sync::model::Product;
+//! use bigin_sync::sandbox::{Faults, Route, Sandbox, SandboxOptions};
+//!
+//! let sb = Sandbox::start(SandboxOptions::default()).await?;
+//! let id = sb.add_file(Product::Bigin, "Pipelines", "2034020000000489124", "a.txt", b"hi".to_vec());
+//! // Point the client at sb.base_url() for both accounts and API, then e.g.:
+//! sb.set_faults(Faults { error_500_rate: 0.2, seed: 7, ..Faults::default() });
+//! assert!(sb.content(&id).is_some());
+//! assert_eq!(sb.calls(Route::List), 0);
+//! sb.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
 mod auth;
 mod errors;

@@ -236,3 +236,56 @@ pub(crate) fn random_token() -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(id: &str) -> RecordRef {
+        (Product::Bigin, "Pipelines".to_string(), id.to_string())
+    }
+
+    fn file(bytes: &'static [u8]) -> NewContent {
+        NewContent::File {
+            bytes: Bytes::from_static(bytes),
+            hash: ContentHash::of_bytes(bytes),
+        }
+    }
+
+    #[test]
+    fn ids_are_19_digits_increasing_and_listed_newest_first() {
+        let mut s = Store::default();
+        let a = s.insert(&r("1"), "a", file(b"a")).meta.id;
+        let b = s.insert(&r("1"), "a", file(b"bb")).meta.id;
+        assert_eq!(a.len(), 19);
+        assert!(b > a);
+        let listed: Vec<&str> = s.list(&r("1")).iter().map(|x| x.meta.id.as_str()).collect();
+        assert_eq!(listed, [b.as_str(), a.as_str()]);
+    }
+
+    #[test]
+    fn attachments_belong_to_their_record() {
+        let mut s = Store::default();
+        let a = s.insert(&r("1"), "a", file(b"a")).meta.id;
+        s.add_record(&r("2"));
+        assert!(s.get(&r("2"), &a).is_none());
+        assert!(!s.delete(&r("2"), &a));
+        assert!(s.delete(&r("1"), &a));
+        assert!(!s.delete(&r("1"), &a));
+        assert!(s.list(&r("1")).is_empty());
+        assert!(s.content(&a).is_none());
+    }
+
+    #[test]
+    fn links_have_no_content_and_registered_modules_become_valid() {
+        let mut s = Store::default();
+        let url = "https://example.com".to_string();
+        let l = s.insert(&r("1"), "t", NewContent::Link { url }).meta;
+        assert_eq!((l.size, l.file_id, l.content_hash), (0, None, None));
+        assert!(s.module_known(Product::Crm, "Deals"));
+        assert!(!s.module_known(Product::Bigin, "Deals"));
+        s.add_record(&(Product::Crm, "Widgets_Custom".into(), "9".into()));
+        assert!(s.module_known(Product::Crm, "Widgets_Custom"));
+        assert!(!s.module_known(Product::Bigin, "Widgets_Custom"));
+    }
+}

@@ -58,15 +58,7 @@ pub(crate) async fn download(
     let len = bytes.len();
     let body = if s.roll(|f| f.truncate_download_rate) {
         // Full Content-Length, half the bytes, then an error: hyper aborts the connection.
-        let half = bytes.slice(..len / 2);
-        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-            Ok(half),
-            Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionAborted,
-                "sandbox: truncated download",
-            )),
-        ];
-        Body::from_stream(futures_util::stream::iter(chunks))
+        Body::from_stream(truncated(bytes.slice(..len / 2)))
     } else {
         Body::from(bytes)
     };
@@ -81,6 +73,26 @@ pub(crate) async fn download(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     resp
+}
+
+/// Yields `half`, pauses so hyper flushes the headers and those bytes to the socket (it
+/// would otherwise meet the error while still buffering and send nothing at all), then fails.
+fn truncated(half: Bytes) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    futures_util::stream::unfold(Some(half), |state| async move {
+        match state {
+            Some(half) => Some((Ok(half), None)),
+            None => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                Some((
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        "sandbox: truncated download",
+                    )),
+                    None,
+                ))
+            }
+        }
+    })
 }
 
 /// `attachment; filename="<ascii fallback>"; filename*=UTF-8''<percent-encoded>` (RFC 6266).

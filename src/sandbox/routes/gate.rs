@@ -58,7 +58,7 @@ pub(crate) async fn admit(
     if s.roll(|f| f.error_429_rate) {
         return Err(errors::too_many_requests(s.faults().retry_after_secs));
     }
-    check_token(s, headers)?;
+    check_token(s, headers).map_err(|reply| reply())?;
     if s.scope_mismatch.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(errors::scope_mismatch());
     }
@@ -86,7 +86,8 @@ pub(crate) async fn admit(
 }
 
 /// `Authorization: Zoho-oauthtoken <token>`; anything else is an authentication failure.
-fn check_token(s: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+/// The error is the builder of the reply, keeping the `Result` small.
+fn check_token(s: &Shared, headers: &HeaderMap) -> Result<(), fn() -> Response> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -94,11 +95,11 @@ fn check_token(s: &Shared, headers: &HeaderMap) -> Result<(), Response> {
         .map(str::trim)
         .filter(|t| !t.is_empty());
     let Some(token) = token else {
-        return Err(errors::authentication_failure());
+        return Err(errors::authentication_failure);
     };
     if lock(&s.auth).access_valid(token) {
         Ok(())
     } else {
-        Err(errors::invalid_token())
+        Err(errors::invalid_token)
     }
 }

@@ -70,13 +70,19 @@ pub(crate) async fn list(
             json!({"param": "fields", "limit": MAX_FIELDS}),
         );
     }
-    let page = match number_param(&q, "page", 1, usize::MAX) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let per_page = match number_param(&q, "per_page", MAX_PER_PAGE, MAX_PER_PAGE) {
-        Ok(p) => p,
-        Err(r) => return r,
+    let (page, per_page) = match (
+        number_param(&q, "page", 1, usize::MAX),
+        number_param(&q, "per_page", MAX_PER_PAGE, MAX_PER_PAGE),
+    ) {
+        (Ok(page), Ok(per_page)) => (page, per_page),
+        (Err(key), _) | (_, Err(key)) => {
+            return zoho_error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_DATA",
+                "invalid data",
+                json!({"param": key, "expected_data_type": "integer"}),
+            );
+        }
     };
     let store = lock(&s.store);
     let all = store.list(&admitted.record);
@@ -108,24 +114,19 @@ pub(crate) async fn list(
     .into_response()
 }
 
-/// Parses a positive integer query parameter bounded by `max`.
-fn number_param(
+/// Parses a positive integer query parameter bounded by `max`; the error names the key.
+fn number_param<'k>(
     q: &HashMap<String, String>,
-    key: &str,
+    key: &'k str,
     default: usize,
     max: usize,
-) -> Result<usize, Response> {
+) -> Result<usize, &'k str> {
     let Some(raw) = q.get(key) else {
         return Ok(default);
     };
     match raw.trim().parse::<usize>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(zoho_error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_DATA",
-            "invalid data",
-            json!({"param": key, "expected_data_type": "integer", "maximum_value": max}),
-        )),
+        _ => Err(key),
     }
 }
 

@@ -44,23 +44,33 @@ pub(crate) async fn token(
             if !auth.refresh_valid(rt) {
                 return error_reply(GrantError::InvalidCode);
             }
-            if let Err(e) = auth.throttle(rt, opts.grants_per_window, opts.grant_window) {
-                return error_reply(e);
+            match auth.grant(
+                rt,
+                opts.grants_per_window,
+                opts.grant_window,
+                opts.token_ttl,
+            ) {
+                Ok(access) => base_reply(&s, access),
+                Err(e) => return error_reply(e),
             }
-            base_reply(&s, auth.issue_access(opts.token_ttl))
         }
         "authorization_code" => {
             if get("code") != opts.grant_code {
                 return error_reply(GrantError::InvalidCode);
             }
-            if let Err(e) =
-                auth.throttle(&opts.grant_code, opts.grants_per_window, opts.grant_window)
-            {
-                return error_reply(e);
-            }
-            let access = auth.issue_access(opts.token_ttl);
+            // The new refresh token owns the access token, as if refreshed right away.
+            let refresh = auth.issue_refresh();
+            let access = match auth.grant(
+                &refresh,
+                opts.grants_per_window,
+                opts.grant_window,
+                opts.token_ttl,
+            ) {
+                Ok(access) => access,
+                Err(e) => return error_reply(e),
+            };
             let mut r = base_reply(&s, access);
-            r["refresh_token"] = json!(auth.issue_refresh());
+            r["refresh_token"] = json!(refresh);
             r
         }
         _ => return axum::Json(json!({"error": "unsupported_grant_type"})).into_response(),
