@@ -140,7 +140,9 @@ impl ContentHash {
     }
 
     pub fn from_hex(s: &str) -> Option<Self> {
-        blake3::Hash::from_hex(s).ok().map(|h| ContentHash(*h.as_bytes()))
+        blake3::Hash::from_hex(s)
+            .ok()
+            .map(|h| ContentHash(*h.as_bytes()))
     }
 }
 

@@ -67,28 +67,62 @@ pub struct PlanInput<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// A local file with no synced base and no same-named attachment: upload it.
-    Upload { local_name: String, remote_name: String },
+    Upload {
+        local_name: String,
+        remote_name: String,
+    },
     /// A local `.url` file with no base: upload it as a link attachment.
-    UploadLink { local_name: String, url: String, title: String },
+    UploadLink {
+        local_name: String,
+        url: String,
+        title: String,
+    },
     /// The local file changed since the last sync: upload the new version, record it,
     /// then delete `old_attachment_id` (never a moment with zero copies).
-    Replace { local_name: String, remote_name: String, old_attachment_id: String },
+    Replace {
+        local_name: String,
+        remote_name: String,
+        old_attachment_id: String,
+    },
     /// A new attachment: download it to `local_name` (a `.url` file for links).
-    Download { attachment_id: String, local_name: String },
+    Download {
+        attachment_id: String,
+        local_name: String,
+    },
     /// The attachment behind an unchanged local file was replaced remotely (old id gone,
     /// new id with the same name): fetch the new one; the old local version goes to trash.
-    ReplaceLocal { attachment_id: String, local_name: String, old_attachment_id: String },
+    ReplaceLocal {
+        attachment_id: String,
+        local_name: String,
+        old_attachment_id: String,
+    },
     /// New on both sides with the same name and size: fetch the remote bytes, compare
     /// hashes; equal → adopt as one, different → save the remote under `conflict_name`.
-    CompareAndAdopt { attachment_id: String, local_name: String, conflict_name: String },
+    CompareAndAdopt {
+        attachment_id: String,
+        local_name: String,
+        conflict_name: String,
+    },
     /// A same-named link/.url pair pointing at the same URL: adopt without transfer.
-    Adopt { attachment_id: String, local_name: String },
+    Adopt {
+        attachment_id: String,
+        local_name: String,
+    },
     /// Both sides changed differently: the remote one lands under `conflict_name`.
-    DownloadConflict { attachment_id: String, conflict_name: String },
+    DownloadConflict {
+        attachment_id: String,
+        conflict_name: String,
+    },
     /// The user deleted the local file: delete the attachment.
-    DeleteRemote { attachment_id: String, local_name: String },
+    DeleteRemote {
+        attachment_id: String,
+        local_name: String,
+    },
     /// The attachment was deleted in Zoho: move the local file to the trash.
-    TrashLocal { local_name: String, attachment_id: String },
+    TrashLocal {
+        local_name: String,
+        attachment_id: String,
+    },
     /// Gone on both sides: drop the journal row.
     Forget { local_name: String },
     /// Metadata-only change (touched, same hash, or renamed inode): update the journal.
@@ -98,6 +132,9 @@ pub enum Action {
 impl Action {
     /// True for the actions the delete guard counts (they remove something a user holds).
     pub fn is_delete(&self) -> bool {
-        matches!(self, Action::DeleteRemote { .. } | Action::TrashLocal { .. })
+        matches!(
+            self,
+            Action::DeleteRemote { .. } | Action::TrashLocal { .. }
+        )
     }
 }
