@@ -71,8 +71,14 @@ impl ZohoClient {
                     .into_iter()
                     .filter(|a| seen.insert(a.id.clone())),
             );
-            if !parsed.more_records || got == 0 {
+            if !parsed.more_records {
                 return Ok(out);
+            }
+            if got == 0 {
+                // Stopping here would return a partial list as if it were complete.
+                return Err(bad(format!(
+                    "page {page} is empty but more_records is true"
+                )));
             }
         }
         Err(ZohoError::InvalidResponse {
