@@ -259,6 +259,19 @@ async fn one_refresh_for_ten_concurrent_requests() {
     }
     assert_eq!(sb.calls(Route::Token), 1);
     assert_eq!(sb.calls(Route::List), 10);
+
+    // All ten rejected at once (INVALID_TOKEN): still a single refresh, all succeed.
+    sb.expire_tokens();
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move { c.list("Contacts", REC).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(sb.calls(Route::Token), 2);
 }
 
 #[tokio::test]
@@ -327,38 +340,6 @@ async fn invalid_token_triggers_one_refresh_and_a_retry() {
 }
 
 #[tokio::test]
-async fn token_throttle_blocks_without_hammering_the_endpoint() {
-    let opts = SandboxOptions {
-        grants_per_window: 1,
-        ..SandboxOptions::default()
-    };
-    let (sb, c) = start(opts).await;
-    sb.add_record(Product::Bigin, "Contacts", REC);
-    c.list("Contacts", REC).await.unwrap();
-    sb.expire_tokens();
-    let e = c.list("Contacts", REC).await.unwrap_err();
-    assert!(matches!(e, ZohoError::Throttled { .. }), "{e:?}");
-    match e.class() {
-        ErrorClass::Retryable {
-            retry_after: Some(d),
-        } => assert!(d > Duration::from_secs(500), "{d:?}"),
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(sb.calls(Route::Token), 2);
-    let e2 = c.list("Contacts", REC).await.unwrap_err();
-    assert!(matches!(e2, ZohoError::Throttled { .. }), "{e2:?}");
-    assert!(matches!(
-        c.ensure_token().await,
-        Err(ZohoError::Throttled { .. })
-    ));
-    assert_eq!(
-        sb.calls(Route::Token),
-        2,
-        "no token request inside the block window"
-    );
-}
-
-#[tokio::test]
 async fn revoked_refresh_token_is_an_auth_error() {
     let (sb, c) = start_default().await;
     sb.revoke_refresh_token();
@@ -367,6 +348,10 @@ async fn revoked_refresh_token_is_an_auth_error() {
     assert_eq!(e.class(), ErrorClass::Auth);
     assert!(e.to_string().contains("data center"), "{e}");
     assert_eq!(sb.total_api_calls(), 0);
+    // Remembered for a while: queued calls do not each ask the accounts server again.
+    let e = c.list("Contacts", REC).await.unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Auth);
+    assert_eq!(sb.calls(Route::Token), 1);
 }
 
 #[tokio::test]
@@ -655,4 +640,118 @@ async fn over_size_upload_is_permanent() {
     assert_eq!(e.class(), ErrorClass::Permanent, "{e:?}");
     assert!(e.code().is_some(), "{e:?}");
     assert!(sb.attachments(Product::Bigin, "Contacts", REC).is_empty());
+}
+
+/// Collects formatted log lines of the current thread (tests run on a current-thread runtime).
+#[derive(Clone, Default)]
+struct LogBuf(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs (once per test binary) a global subscriber that keeps this crate's log lines.
+/// Global, because a thread-scoped one can miss events whose interest another test's
+/// thread cached first.
+fn captured_logs() -> LogBuf {
+    static LOGS: std::sync::OnceLock<LogBuf> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = LogBuf::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("bigin_sync=trace"))
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
+        logs
+    })
+    .clone()
+}
+
+/// The only test that triggers the token throttle, so the one WARN it expects is its own.
+#[tokio::test]
+async fn token_throttle_blocks_warns_once_and_logs_no_secret() {
+    let logs = captured_logs();
+    let opts = SandboxOptions {
+        grants_per_window: 1,
+        ..SandboxOptions::default()
+    };
+    let (sb, c) = start(opts).await;
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    c.list("Contacts", REC).await.unwrap();
+    sb.expire_tokens();
+    let e = c.list("Contacts", REC).await.unwrap_err();
+    assert!(matches!(e, ZohoError::Throttled { .. }), "{e:?}");
+    match e.class() {
+        ErrorClass::Retryable {
+            retry_after: Some(d),
+        } => assert!(d > Duration::from_secs(500), "{d:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sb.calls(Route::Token), 2);
+    for _ in 0..3 {
+        let e = c.list("Contacts", REC).await.unwrap_err();
+        assert!(matches!(e, ZohoError::Throttled { .. }), "{e:?}");
+    }
+    assert!(matches!(
+        c.ensure_token().await,
+        Err(ZohoError::Throttled { .. })
+    ));
+    assert_eq!(
+        sb.calls(Route::Token),
+        2,
+        "no token request inside the block window"
+    );
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let warns = text
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("too many requests"))
+        .count();
+    assert_eq!(warns, 1, "{text}");
+    let o = sb.options();
+    assert!(!text.contains(&o.client_secret), "{text}");
+    assert!(!text.contains(&o.refresh_token), "{text}");
+    assert!(!text.contains("Zoho-oauthtoken 1000."), "{text}");
+}
+
+#[tokio::test]
+async fn upload_dropped_before_handling_is_unknown_and_not_stored() {
+    let (sb, c) = start_default().await;
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    c.ensure_token().await.unwrap();
+    sb.set_faults(Faults {
+        drop_before_rate: 1.0,
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("a.txt");
+    std::fs::write(&src, b"x").unwrap();
+    let e = c
+        .upload_file("Contacts", REC, &src, "a.txt")
+        .await
+        .unwrap_err();
+    // The client cannot tell this from a lost reply, so it must say "unknown".
+    assert!(e.outcome_unknown(), "{e:?}");
+    assert!(is_retryable(&e));
+    assert_eq!(sb.calls(Route::Upload), 1, "not re-sent on its own");
+    assert!(sb.attachments(Product::Bigin, "Contacts", REC).is_empty());
+    assert_eq!(sb.calls(Route::Token), 1);
+}
+
+#[tokio::test]
+async fn unreachable_accounts_server_is_retryable() {
+    let (sb, c) = start_default().await;
+    sb.set_down(true);
+    let e = c.ensure_token().await.unwrap_err();
+    assert!(is_retryable(&e), "{e:?}");
+    assert!(!e.outcome_unknown());
+    assert_eq!(c.token_expires_at(), None);
 }

@@ -27,6 +27,9 @@ use super::secret::Secret;
 pub const REFRESH_MARGIN_SECS: i64 = 300;
 /// How long to stay away from the token endpoint after "Access Denied".
 pub const THROTTLE_BLOCK: Duration = Duration::from_secs(600);
+/// How long a refusal of the credentials (`invalid_code`, `invalid_client`) is remembered,
+/// so a revoked token does not turn every queued call into another token request.
+pub const REJECTION_MEMORY: Duration = Duration::from_secs(60);
 
 /// An access token as cached between runs.
 #[derive(Clone, Debug)]
@@ -83,9 +86,23 @@ struct TokenReply {
     access_token: Option<String>,
     refresh_token: Option<String>,
     expires_in: Option<i64>,
+    /// Older accounts servers send seconds here and milliseconds in `expires_in`.
+    expires_in_sec: Option<i64>,
     api_domain: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+}
+
+/// Token lifetime in seconds: `expires_in_sec` when sent, else `expires_in`, read as
+/// milliseconds when it is implausibly long for seconds (older servers), else one hour.
+fn lifetime_secs(expires_in_sec: Option<i64>, expires_in: Option<i64>) -> i64 {
+    let secs = match (expires_in_sec, expires_in) {
+        (Some(s), _) => s,
+        (None, Some(v)) if v > 86_400 => v / 1000,
+        (None, Some(v)) => v,
+        (None, None) => 3600,
+    };
+    secs.max(0)
 }
 
 pub(crate) fn now_unix() -> i64 {
@@ -217,6 +234,8 @@ struct TokenState {
     /// for tokens that live shorter than twice that (test servers), so a fresh token is used.
     margin: i64,
     throttled_until: Option<SystemTime>,
+    /// The last credential refusal and until when it is answered without asking again.
+    rejected: Option<(SystemTime, String)>,
 }
 
 /// Hands out a valid access token, refreshing it at most once at a time.
@@ -253,6 +272,7 @@ impl TokenManager {
                 token: None,
                 margin: REFRESH_MARGIN_SECS,
                 throttled_until: None,
+                rejected: None,
             }),
             expires_mirror: AtomicI64::new(i64::MIN),
         }
@@ -296,6 +316,12 @@ impl TokenManager {
             }
             state.throttled_until = None;
         }
+        if let Some((until, why)) = &state.rejected {
+            if SystemTime::now() < *until {
+                return Err(ZohoError::TokenRejected(why.clone()));
+            }
+            state.rejected = None;
+        }
         let fresh = self.refresh().await;
         match fresh {
             Ok(token) => {
@@ -317,6 +343,11 @@ impl TokenManager {
                 );
                 state.throttled_until = Some(until);
                 Err(ZohoError::Throttled { until })
+            }
+            Err(ZohoError::TokenRejected(why)) => {
+                tracing::error!(reason = %why, "Zoho refused the OAuth credentials");
+                state.rejected = Some((SystemTime::now() + REJECTION_MEMORY, why.clone()));
+                Err(ZohoError::TokenRejected(why))
             }
             Err(e) => Err(e),
         }
@@ -354,7 +385,7 @@ impl TokenManager {
                         op: Op::Token,
                         message: "token reply has no access_token".into(),
                     })?;
-                let expires_in = reply.expires_in.unwrap_or(3600).max(0);
+                let expires_in = lifetime_secs(reply.expires_in_sec, reply.expires_in);
                 Ok(CachedToken {
                     access_token: Secret::new(access),
                     expires_at_unix: now_unix() + expires_in,
@@ -362,5 +393,32 @@ impl TokenManager {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetime_forms() {
+        assert_eq!(lifetime_secs(None, Some(3600)), 3600);
+        assert_eq!(lifetime_secs(Some(3600), Some(3_600_000)), 3600);
+        assert_eq!(lifetime_secs(None, Some(3_600_000)), 3600);
+        assert_eq!(lifetime_secs(None, None), 3600);
+        assert_eq!(lifetime_secs(None, Some(-5)), 0);
+    }
+
+    #[test]
+    fn memory_cache_round_trip() {
+        let c = MemoryTokenCache::new();
+        assert!(c.load().is_none());
+        c.store(&CachedToken {
+            access_token: Secret::new("t".into()),
+            expires_at_unix: 42,
+            api_domain: None,
+        });
+        assert_eq!(c.load().unwrap().expires_at_unix, 42);
+        assert_eq!(c.load().unwrap().access_token.expose(), "t");
     }
 }

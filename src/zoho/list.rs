@@ -71,8 +71,14 @@ impl ZohoClient {
                     .into_iter()
                     .filter(|a| seen.insert(a.id.clone())),
             );
-            if !parsed.more_records || got == 0 {
+            if !parsed.more_records {
                 return Ok(out);
+            }
+            if got == 0 {
+                // Stopping here would return a partial list as if it were complete.
+                return Err(bad(format!(
+                    "page {page} is empty but more_records is true"
+                )));
             }
         }
         Err(ZohoError::InvalidResponse {
@@ -91,7 +97,9 @@ fn bad(message: impl Into<String>) -> ZohoError {
 
 /// Parses one list reply (a 2xx status and its body).
 pub(crate) fn parse_list_page(status: u16, body: &[u8]) -> Result<ListPage, ZohoError> {
-    if status == 204 || (body.iter().all(u8::is_ascii_whitespace) && status == 200) {
+    // Only a 204 means "no attachments": an empty 200 could be a cut reply, and reading it
+    // as empty would make the planner treat every remote file as deleted.
+    if status == 204 {
         return Ok(ListPage {
             items: Vec::new(),
             more_records: false,
@@ -189,7 +197,6 @@ mod tests {
     #[test]
     fn empty_replies() {
         assert_eq!(parse_list_page(204, b"").unwrap().items, vec![]);
-        assert_eq!(parse_list_page(200, b"").unwrap().items, vec![]);
         let p = parse_list_page(200, br#"{"data":[],"info":{"more_records":false}}"#).unwrap();
         assert!(p.items.is_empty() && !p.more_records);
     }
@@ -224,6 +231,7 @@ mod tests {
     fn malformed_replies_are_errors_not_empty() {
         for body in [
             &b"<html>oops</html>"[..],
+            b"",
             br#"{"info":{}}"#,
             br#"{"data":{}}"#,
             br#"{"data":[{"File_Name":"x"}]}"#,

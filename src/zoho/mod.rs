@@ -34,6 +34,7 @@
 pub mod auth;
 mod client;
 pub mod config;
+pub mod content_disposition;
 pub mod delete;
 pub mod download;
 pub mod error;
@@ -44,7 +45,8 @@ pub mod upload;
 pub use auth::{CachedToken, MemoryTokenCache, TokenCache, exchange_grant_code};
 pub use client::{USER_AGENT, ZohoClient};
 pub use config::{ClientConfig, DcEndpoints, dc_endpoints, validate_base_url};
-pub use download::{Downloaded, PART_SUFFIX, Persist, TempDownload, parse_content_disposition};
+pub use content_disposition::parse_content_disposition;
+pub use download::{Downloaded, PART_SUFFIX, Persist, TempDownload};
 pub use error::{ErrorClass, Op, ZohoError};
 pub use list::LIST_FIELDS;
 pub use secret::Secret;
