@@ -230,7 +230,7 @@ impl Executor {
                 report.outcome = Outcome::Skipped(format!("parked: {}", f.message));
                 return report;
             }
-            if !f.parked && f.next_attempt_unix > now {
+            if !f.parked && f.next_attempt_unix > now && self.policy.honor_persisted_backoff {
                 report.outcome = Outcome::Skipped("backing off after earlier failures".into());
                 return report;
             }

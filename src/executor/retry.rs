@@ -21,6 +21,10 @@ pub struct RetryPolicy {
     pub wait_when_unreachable: bool,
     /// Cap of the persisted delay between passes.
     pub max_persisted_delay: Duration,
+    /// Skip entries whose persisted next attempt lies in the future. The daemon does, so
+    /// a restart does not reset backoff into a storm; `once`, run by hand, retries now
+    /// (its own attempts are still spaced by the in-pass backoff).
+    pub honor_persisted_backoff: bool,
 }
 
 impl RetryPolicy {
@@ -31,12 +35,14 @@ impl RetryPolicy {
             max_delay: Duration::from_secs(30),
             wait_when_unreachable: true,
             max_persisted_delay: Duration::from_secs(3600),
+            honor_persisted_backoff: true,
         }
     }
 
     pub fn once() -> Self {
         RetryPolicy {
             wait_when_unreachable: false,
+            honor_persisted_backoff: false,
             ..Self::daemon()
         }
     }
@@ -108,32 +114,34 @@ impl Executor {
                 }
                 Err(e) => e,
             };
-            match verdict(&err) {
+            let retry_after = match verdict(&err) {
                 Verdict::Unreachable(reason) if self.policy.wait_when_unreachable => {
                     self.gate.report_unreachable(&reason);
                     continue;
                 }
-                Verdict::Unreachable(_) | Verdict::GiveUp => {
+                Verdict::GiveUp => {
                     if pass == Pass::Probe {
                         self.gate.report_reachable();
                     }
                     return Err(err);
                 }
-                Verdict::Retry(retry_after) => {
-                    if pass == Pass::Probe {
-                        self.gate.report_reachable();
-                    }
-                    let Some(delay) = backoff.next() else {
-                        return Err(err);
-                    };
-                    // Full jitter: anywhere between zero and the exponential delay, but
-                    // never sooner than the server asked.
-                    let jittered = delay.mul_f64(rand::rng().random_range(0.0..=1.0));
-                    let wait = jittered.max(retry_after.unwrap_or_default());
-                    tracing::warn!(what, error = %err, retry_in_ms = wait.as_millis() as u64, "retrying");
-                    tokio::time::sleep(wait).await;
-                }
+                // Without the gate (`once`), an unreachable API is retried like any
+                // transient failure, then reported.
+                Verdict::Unreachable(_) => None,
+                Verdict::Retry(after) => after,
+            };
+            if pass == Pass::Probe {
+                self.gate.report_reachable();
             }
+            let Some(delay) = backoff.next() else {
+                return Err(err);
+            };
+            // Full jitter: anywhere between zero and the exponential delay, but never
+            // sooner than the server asked.
+            let jittered = delay.mul_f64(rand::rng().random_range(0.0..=1.0));
+            let wait = jittered.max(retry_after.unwrap_or_default());
+            tracing::warn!(what, error = %err, retry_in_ms = wait.as_millis() as u64, "retrying");
+            tokio::time::sleep(wait).await;
         }
     }
 }
