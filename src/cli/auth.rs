@@ -3,7 +3,7 @@
 use crate::config::Config;
 use anyhow::Context;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 
 const STEPS: &str = "\
 To get a refresh token:
@@ -46,6 +46,9 @@ pub async fn run(cfg: &Config, code: Option<&str>) -> anyhow::Result<()> {
         .mode(0o600)
         .open(&path)
         .with_context(|| format!("writing {}", path.display()))?;
+    // An existing file keeps its mode on open: make it private before writing.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("making {} private", path.display()))?;
     writeln!(f, "{}", token.expose()).with_context(|| format!("writing {}", path.display()))?;
     f.sync_all()
         .with_context(|| format!("writing {}", path.display()))?;

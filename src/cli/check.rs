@@ -19,7 +19,13 @@ fn problem(msg: &str) {
 /// Plain-words advice for an error, by Zoho's code.
 fn advice(e: &ZohoError, cfg: &Config) -> String {
     let dc = &cfg.zoho.dc;
-    match e.code() {
+    // The accounts server's error codes arrive inside TokenRejected's text.
+    let code = match e {
+        ZohoError::TokenRejected(msg) if msg.contains("invalid_client") => Some("invalid_client"),
+        ZohoError::TokenRejected(_) => Some("invalid_code"),
+        _ => e.code(),
+    };
+    match code {
         Some("invalid_code") => format!(
             "the refresh token was revoked, has expired, or belongs to another data center (dc = \"{dc}\"); \
              generate a new grant code and run `bigin-sync auth --code ...`"

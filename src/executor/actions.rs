@@ -55,8 +55,21 @@ impl Executor {
                 remote_name,
                 old_attachment_id,
             } => {
-                self.upload(w, local_name, remote_name, Some(old_attachment_id))
-                    .await
+                // An edited `.url` file replaces a link attachment with a link.
+                match self.local(w, local_name)?.link_url.clone() {
+                    Some(url) => {
+                        let title = crate::planner::link_title_from_file(local_name);
+                        let mut done = self.upload_link(w, local_name, &url, &title).await?;
+                        self.delete_attachment(w, old_attachment_id).await?;
+                        done.deltas
+                            .push(RemoteDelta::Removed(old_attachment_id.clone()));
+                        Ok(done)
+                    }
+                    None => {
+                        self.upload(w, local_name, remote_name, Some(old_attachment_id))
+                            .await
+                    }
+                }
             }
             Action::Download {
                 attachment_id,
