@@ -58,15 +58,10 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let (hint_tx, hint_rx) = tokio::sync::mpsc::unbounded_channel();
     let (control_tx, control_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut scheduler = Scheduler::new(rt.clone(), schedule_of(&cfg));
-    scheduler.rescan().await;
-    {
-        let settings = rt.engine.settings();
-        let folders = follow::refresh_followed(&rt.engine, &rt.journal)
-            .await
-            .unwrap_or_default();
-        follow::clean_temp_files(&folders);
-        drop(settings);
-    }
+    // Before any reconcile runs: follow the record folders and remove download temp
+    // files a crash left behind.
+    let folders = scheduler.rescan().await;
+    follow::clean_temp_files(&folders);
     let mut _watcher = match crate::watcher::start(
         &cfg.root,
         cfg.sync.watch,

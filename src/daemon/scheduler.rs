@@ -62,7 +62,6 @@ type TaskResult = (RecordKey, bool, Result<(Prepared, PassReport), String>);
 
 /// Time from a watcher hint to the reconcile: short, to gather a burst of events.
 const HINT_DELAY: Duration = Duration::from_millis(20);
-const TICK: Duration = Duration::from_millis(50);
 
 impl Scheduler {
     pub fn new(rt: Arc<Runtime>, schedule: Schedule) -> Self {
@@ -82,7 +81,8 @@ impl Scheduler {
     }
 
     /// Re-reads the record folders; new ones are due at once, all are marked dirty.
-    pub async fn rescan(&mut self) {
+    /// Returns the record folders found (none when the root cannot be read).
+    pub async fn rescan(&mut self) -> Vec<RecordFolder> {
         let folders = match refresh_followed(self.engine(), &self.rt.journal).await {
             Ok(f) => f,
             Err(e) => {
@@ -90,7 +90,7 @@ impl Scheduler {
                     error = format!("{e:#}"),
                     "cannot read the sync root; nothing is deleted anywhere until it is back"
                 );
-                return;
+                return Vec::new();
             }
         };
         let j = self.rt.journal.clone();
@@ -106,7 +106,7 @@ impl Scheduler {
         let now = Instant::now();
         let now_unix = crate::executor::unix_now();
         let mut next: HashMap<RecordKey, Slot> = HashMap::new();
-        for folder in folders {
+        for folder in folders.iter().cloned() {
             let key = folder.key.clone();
             let slot = match self.slots.remove(&key) {
                 Some(mut s) => {
@@ -136,6 +136,7 @@ impl Scheduler {
             }
         }
         self.slots = next;
+        folders
     }
 
     fn on_hint(&mut self, ev: WatchEvent) -> bool {
@@ -165,6 +166,20 @@ impl Scheduler {
                 }
             }
         }
+    }
+
+    /// When the next record becomes due, or `None` while every reconcile slot is busy
+    /// (a finishing task wakes the loop then).
+    fn next_due(&self) -> Option<Instant> {
+        let limit = self.engine().settings().concurrency.max(1);
+        if self.slots.values().filter(|s| s.running).count() >= limit {
+            return None;
+        }
+        self.slots
+            .values()
+            .filter(|s| !s.running)
+            .map(|s| s.dirty_at.map_or(s.next_poll, |d| d.min(s.next_poll)))
+            .min()
     }
 
     fn spawn_due(&mut self, tasks: &mut JoinSet<TaskResult>) {
@@ -324,12 +339,20 @@ impl Scheduler {
         grace: Duration,
     ) {
         let mut tasks = JoinSet::new();
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut next_rescan = Instant::now() + self.schedule.rescan_interval;
         let watchdog = super::systemd::watchdog_period();
         let mut next_watchdog = Instant::now();
         loop {
+            self.spawn_due(&mut tasks);
+            // Sleep until the next thing is due instead of ticking: 10,000 idle records
+            // must cost (almost) no CPU.
+            let mut wake = next_rescan;
+            if let Some(due) = self.next_due() {
+                wake = wake.min(due);
+            }
+            if watchdog.is_some() {
+                wake = wake.min(next_watchdog);
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 Some(ev) = hints.recv() => {
@@ -355,7 +378,7 @@ impl Scheduler {
                     }
                     self.publish_status();
                 }
-                _ = tick.tick() => {
+                _ = tokio::time::sleep_until(wake) => {
                     if Instant::now() >= next_rescan {
                         next_rescan = Instant::now() + self.schedule.rescan_interval;
                         self.rescan().await;
@@ -364,7 +387,6 @@ impl Scheduler {
                         super::systemd::watchdog();
                         next_watchdog = Instant::now() + period;
                     }
-                    self.spawn_due(&mut tasks);
                 }
             }
         }

@@ -426,22 +426,30 @@ impl Executor {
         if dest.symlink_metadata().is_ok() {
             return Err(ExecError::Changed(local_name.to_string()));
         }
-        let (hash, bytes) = match &att.kind {
-            AttachmentKind::Link { url } => self.write_url_file(&dest, url).await?,
-            AttachmentKind::File => {
-                let tmp = self.fetch_to_temp(w, attachment_id).await?;
-                self.self_writes.note(&dest);
-                let d = persist(tmp, &dest)?;
-                (d.hash, d.bytes)
-            }
+        let (hash, bytes) = self.place(w, att, &dest, None).await?;
+        self.commit_downloaded(w, att, local_name, &dest, hash, bytes)
+            .await
+    }
+
+    /// Writes an attachment's content to `dest`, never over an existing file: a `.url`
+    /// file for a link, else the bytes (`fetched` when already in a temp file).
+    async fn place(
+        &self,
+        w: &RecordWork,
+        att: &RemoteAttachment,
+        dest: &Path,
+        fetched: Option<crate::zoho::TempDownload>,
+    ) -> Result<(ContentHash, u64), ExecError> {
+        if let AttachmentKind::Link { url } = &att.kind {
+            return self.write_url_file(dest, url).await;
+        }
+        let tmp = match fetched {
+            Some(tmp) => tmp,
+            None => self.fetch_to_temp(w, &att.id).await?,
         };
-        self.commit_downloaded(w, att, local_name, &dest, hash)
-            .await?;
-        Ok(Done {
-            bytes,
-            attachment_id: Some(att.id.clone()),
-            ..Done::default()
-        })
+        self.self_writes.note(dest);
+        let d = persist(tmp, dest)?;
+        Ok((d.hash, d.bytes))
     }
 
     async fn fetch_to_temp(
@@ -465,7 +473,8 @@ impl Executor {
         local_name: &str,
         dest: &Path,
         hash: ContentHash,
-    ) -> Result<(), ExecError> {
+        bytes: u64,
+    ) -> Result<Done, ExecError> {
         let s = stat(dest).map_err(|e| ExecError::io("stat", dest, e))?;
         let entry = SyncedEntry {
             local_name: local_name.to_string(),
@@ -476,12 +485,14 @@ impl Executor {
             hash,
             mtime_ns: s.mtime_ns,
             inode: s.inode,
-            link_url: match &att.kind {
-                AttachmentKind::Link { url } => Some(url.clone()),
-                AttachmentKind::File => None,
-            },
+            link_url: link_url_of(att),
         };
-        self.commit_entry(w, entry).await
+        self.commit_entry(w, entry).await?;
+        Ok(Done {
+            bytes,
+            attachment_id: Some(att.id.clone()),
+            ..Done::default()
+        })
     }
 
     /// Writes a `.url` file for a link attachment through a temp file, never over an
@@ -551,23 +562,12 @@ impl Executor {
         let stamp = trash_stamp();
         move_to_trash(&trash, &key, &dest, &stamp)
             .map_err(|e| ExecError::io("move to trash", &dest, e))?;
-        let (hash, bytes) = match (&att.kind, tmp) {
-            (AttachmentKind::Link { url }, _) => self.write_url_file(&dest, url).await?,
-            (_, Some(tmp)) => {
-                self.self_writes.note(&dest);
-                let d = persist(tmp, &dest)?;
-                (d.hash, d.bytes)
-            }
-            (AttachmentKind::File, None) => unreachable!("files are fetched above"),
-        };
-        self.commit_downloaded(w, att, local_name, &dest, hash)
+        let (hash, bytes) = self.place(w, att, &dest, tmp).await?;
+        let done = self
+            .commit_downloaded(w, att, local_name, &dest, hash, bytes)
             .await?;
         tracing::info!(record = %w.key, file = local_name, old_attachment_id, "attachment replaced in Zoho; previous local version moved to trash");
-        Ok(Done {
-            bytes,
-            attachment_id: Some(att.id.clone()),
-            ..Done::default()
-        })
+        Ok(done)
     }
 
     async fn compare_and_adopt(
@@ -592,16 +592,12 @@ impl Executor {
             });
         }
         let dest = w.dir.join(conflict_name);
-        self.self_writes.note(&dest);
-        let d = persist(tmp, &dest)?;
-        self.commit_downloaded(w, att, conflict_name, &dest, d.hash)
+        let (hash, bytes) = self.place(w, att, &dest, Some(tmp)).await?;
+        let done = self
+            .commit_downloaded(w, att, conflict_name, &dest, hash, bytes)
             .await?;
         tracing::warn!(record = %w.key, file = local_name, conflict = conflict_name, "different content on both sides; kept both");
-        Ok(Done {
-            bytes: d.bytes,
-            attachment_id: Some(att.id.clone()),
-            ..Done::default()
-        })
+        Ok(done)
     }
 }
 
@@ -628,10 +624,14 @@ fn entry_for(local: &LocalEntry, att: &RemoteAttachment) -> SyncedEntry {
         hash: local.hash,
         mtime_ns: local.mtime_ns,
         inode: local.inode,
-        link_url: match &att.kind {
-            AttachmentKind::Link { url } => Some(url.clone()),
-            AttachmentKind::File => None,
-        },
+        link_url: link_url_of(att),
+    }
+}
+
+fn link_url_of(att: &RemoteAttachment) -> Option<String> {
+    match &att.kind {
+        AttachmentKind::Link { url } => Some(url.clone()),
+        AttachmentKind::File => None,
     }
 }
 
