@@ -63,6 +63,9 @@ async fn daemon_syncs_both_ways_and_stops_on_sigterm() {
         "{log}"
     );
     assert!(log.contains("attachment_id="), "{log}");
+    // Secrets never reach the log.
+    let o = env.sandbox.options();
+    assert!(!log.contains(&o.client_secret) && !log.contains(&o.refresh_token));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

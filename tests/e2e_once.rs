@@ -75,6 +75,8 @@ async fn restart_does_no_repeated_transfer() {
     assert_eq!(env.calls(Route::Download), down);
     assert_eq!(env.calls(Route::Delete), 0);
     assert_eq!(files(&dir), vec!["a.txt", "b.txt"]);
+    // The access token is cached in the journal: three runs, one grant.
+    assert_eq!(env.calls(Route::Token), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
