@@ -31,7 +31,10 @@ pub struct Env {
 
 impl Env {
     /// `sync` is the body of the `[sync]` table (defaults are the shipped ones).
+    /// `BENCH_SYNC_EXTRA` is appended to it, for experiments (e.g. `watch = "poll"`).
     pub async fn new(opts: SandboxOptions, sync: &str) -> Result<Env> {
+        let extra = std::env::var("BENCH_SYNC_EXTRA").unwrap_or_default();
+        let sync = format!("{sync}\n{}", extra.replace("\\n", "\n"));
         let tmp = tempfile::Builder::new().prefix("bigin-bench").tempdir()?;
         let root = tmp.path().join("root");
         let state = tmp.path().join("state");
