@@ -3,7 +3,7 @@
 
 use crate::Sizes;
 use crate::bulk::tokens_row;
-use crate::harness::{Env, content};
+use crate::harness::{Env, content, wait_until};
 use crate::procfs::{OpenCounter, cpu_seconds};
 use crate::report::{Row, failed, ms};
 use anyhow::{Result, bail};
@@ -63,6 +63,16 @@ async fn measure(sizes: &Sizes) -> Result<Vec<Row>> {
     let opened_at_ready = counter.count();
     tokio::time::sleep(AFTER_READY).await;
     let opened_after = counter.count();
+    // Self-check: the counter must see an open we make ourselves, or its zero means nothing.
+    let seen = opened_after.unwrap_or(0);
+    std::fs::read(dirs[0].join("f00.txt"))?;
+    if !wait_until(Duration::from_secs(10), || {
+        counter.count().unwrap_or(0) > seen
+    })
+    .await
+    {
+        bail!("the inotify open counter did not see a file opened by the bench");
+    }
     drop(counter);
 
     let pid = d.pid();
