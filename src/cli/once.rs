@@ -61,6 +61,14 @@ pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::
             tokio::time::sleep(cfg.sync.debounce.max(Duration::from_millis(50))).await;
         }
     }
+    // Record the polls so that a daemon started next does not list every record again
+    // at once; it continues the schedule.
+    let policy = crate::daemon::schedule_of(cfg).poll;
+    let delay = policy.next_delay(0, folders.len()).as_secs() as i64;
+    let now = crate::executor::unix_now();
+    for key in &total.polled {
+        journal.set_poll(key, now, now + delay, 0)?;
+    }
     tracing::info!(
         records = folders.len(),
         done = total.done,

@@ -52,10 +52,30 @@ pub struct Scheduler {
     /// table so that `status` can show it while the daemon runs.
     pending: HashMap<RecordKey, crate::engine::PendingCounts>,
     pending_dirty: bool,
+    /// (module folder name, record folder name) → record, to map watcher hints.
+    by_folder: HashMap<(String, String), RecordKey>,
+}
+
+/// What a batch of watcher hints asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Rediscover {
+    No,
+    /// An unknown folder changed: read the folders, look only at new records.
+    NewFolders,
+    /// Events were lost: read the folders and look at every record.
+    Everything,
 }
 
 /// Meta key under which the daemon publishes pending work for `status`.
 pub const PENDING_META_KEY: &str = "pending";
+
+/// A stable pseudo-random fraction in [0, 1) per record, to spread polls.
+fn spread_fraction(key: &RecordKey) -> f64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    (h.finish() % 10_000) as f64 / 10_000.0
+}
 
 /// What a reconcile task returns: the record, whether it polled, and its outcome.
 type TaskResult = (RecordKey, bool, Result<(Prepared, PassReport), String>);
@@ -73,6 +93,7 @@ impl Scheduler {
             totals: PassReport::default(),
             pending: HashMap::new(),
             pending_dirty: false,
+            by_folder: HashMap::new(),
         }
     }
 
@@ -80,9 +101,10 @@ impl Scheduler {
         &self.rt.engine
     }
 
-    /// Re-reads the record folders; new ones are due at once, all are marked dirty.
+    /// Re-reads the record folders; new ones are due at once. `mark_all_dirty` (the
+    /// periodic full rescan) also looks at every known record's folder again.
     /// Returns the record folders found (none when the root cannot be read).
-    pub async fn rescan(&mut self) -> Vec<RecordFolder> {
+    pub async fn rescan(&mut self, mark_all_dirty: bool) -> Vec<RecordFolder> {
         let folders = match refresh_followed(self.engine(), &self.rt.journal).await {
             Ok(f) => f,
             Err(e) => {
@@ -99,10 +121,18 @@ impl Scheduler {
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default();
-        let polls: HashMap<RecordKey, (i64, u32)> = rows
+        let polls: HashMap<RecordKey, (i64, u32, bool)> = rows
             .into_iter()
-            .map(|r| (r.key, (r.next_poll_unix, r.idle_polls)))
+            .map(|r| {
+                (
+                    r.key,
+                    (r.next_poll_unix, r.idle_polls, r.last_poll_unix.is_some()),
+                )
+            })
             .collect();
+        // Overdue polls (the daemon was stopped) are spread over the budget's interval
+        // instead of all firing at start; a record never polled is polled at once.
+        let floor = self.schedule.poll.budget_floor(folders.len());
         let now = Instant::now();
         let now_unix = crate::executor::unix_now();
         let mut next: HashMap<RecordKey, Slot> = HashMap::new();
@@ -111,13 +141,19 @@ impl Scheduler {
             let slot = match self.slots.remove(&key) {
                 Some(mut s) => {
                     s.folder = folder;
-                    s.dirty_at.get_or_insert(now);
+                    if mark_all_dirty {
+                        s.dirty_at.get_or_insert(now);
+                    }
                     s
                 }
                 None => {
-                    let (next_unix, idle) = polls.get(&key).copied().unwrap_or((now_unix, 0));
-                    let wait =
-                        Duration::from_secs(next_unix.saturating_sub(now_unix).max(0) as u64);
+                    let (next_unix, idle, polled_before) =
+                        polls.get(&key).copied().unwrap_or((now_unix, 0, false));
+                    let wait = if next_unix <= now_unix && polled_before {
+                        floor.mul_f64(spread_fraction(&key))
+                    } else {
+                        Duration::from_secs(next_unix.saturating_sub(now_unix).max(0) as u64)
+                    };
                     Slot {
                         folder,
                         next_poll: now + wait,
@@ -136,33 +172,38 @@ impl Scheduler {
             }
         }
         self.slots = next;
+        self.by_folder = self
+            .slots
+            .iter()
+            .filter_map(|(key, s)| {
+                let module = s.folder.path.parent()?.file_name()?.to_str()?.to_string();
+                Some(((module, s.folder.folder_name.clone()), key.clone()))
+            })
+            .collect();
         folders
     }
 
-    fn on_hint(&mut self, ev: WatchEvent) -> bool {
+    /// Marks the hinted record dirty; says whether the folders must be read again.
+    fn on_hint(&mut self, ev: WatchEvent) -> Rediscover {
         match ev {
-            WatchEvent::Rescan => true,
+            // Events were lost: look at every record again.
+            WatchEvent::Rescan => Rediscover::Everything,
             WatchEvent::Record {
                 module_folder,
                 record_folder,
             } => {
-                let hit = self.slots.values_mut().find(|s| {
-                    s.folder.folder_name == record_folder
-                        && s.folder
-                            .path
-                            .parent()
-                            .and_then(|p| p.file_name())
-                            .and_then(|n| n.to_str())
-                            == Some(module_folder.as_str())
-                });
-                match hit {
+                let slot = self
+                    .by_folder
+                    .get(&(module_folder, record_folder))
+                    .and_then(|key| self.slots.get_mut(key));
+                match slot {
                     Some(slot) => {
                         let at = Instant::now() + HINT_DELAY;
                         slot.dirty_at = Some(slot.dirty_at.map_or(at, |d| d.min(at)));
-                        false
+                        Rediscover::No
                     }
                     // A folder we do not follow yet: maybe a new record.
-                    None => true,
+                    None => Rediscover::NewFolders,
                 }
             }
         }
@@ -249,8 +290,8 @@ impl Scheduler {
                     // The list failed: try again after the base interval.
                     slot.next_poll = now + schedule.poll.poll_interval;
                 }
-                if prepared.unstable > 0 {
-                    let at = now + schedule.debounce.max(Duration::from_millis(50)) / 2;
+                if let Some(settle) = prepared.settle_in {
+                    let at = now + settle;
                     slot.dirty_at = Some(slot.dirty_at.map_or(at, |d| d.min(at)));
                 }
                 if report.skipped > 0 && slot.dirty_at.is_none() {
@@ -356,19 +397,21 @@ impl Scheduler {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 Some(ev) = hints.recv() => {
-                    let mut rescan = self.on_hint(ev);
+                    let mut rediscover = self.on_hint(ev);
                     while let Ok(ev) = hints.try_recv() {
-                        rescan |= self.on_hint(ev);
+                        rediscover = rediscover.max(self.on_hint(ev));
                     }
-                    if rescan {
-                        self.rescan().await;
+                    match rediscover {
+                        Rediscover::No => {}
+                        Rediscover::NewFolders => { self.rescan(false).await; }
+                        Rediscover::Everything => { self.rescan(true).await; }
                     }
                 }
                 Some(c) = control.recv() => match c {
                     Control::Reload(s) => {
                         self.schedule = s;
                         next_rescan = Instant::now() + s.rescan_interval;
-                        self.rescan().await;
+                        self.rescan(true).await;
                     }
                 },
                 Some(done) = tasks.join_next() => {
@@ -381,7 +424,7 @@ impl Scheduler {
                 _ = tokio::time::sleep_until(wake) => {
                     if Instant::now() >= next_rescan {
                         next_rescan = Instant::now() + self.schedule.rescan_interval;
-                        self.rescan().await;
+                        self.rescan(true).await;
                     }
                     if let Some(period) = watchdog && Instant::now() >= next_watchdog {
                         super::systemd::watchdog();

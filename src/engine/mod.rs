@@ -37,6 +37,10 @@ pub struct Prepared {
     pub actions: Vec<Action>,
     /// Files seen but not yet stable (still being written): look again after the debounce.
     pub unstable: usize,
+    /// When the first unstable file will have been unchanged for the debounce window:
+    /// the moment to look again (not earlier, or the look is wasted; not later, or the
+    /// upload is late).
+    pub settle_in: Option<Duration>,
     /// True when this reconcile listed the record (a poll).
     pub listed: bool,
     /// The remote side differs from the journal (something to download, trash or adopt).
@@ -59,6 +63,8 @@ pub struct PassReport {
     pub bytes: u64,
     /// One line per entry left in error, for `once` to print.
     pub errors: Vec<String>,
+    /// Records whose attachments were listed in this pass.
+    pub polled: Vec<RecordKey>,
     /// Actions planned but not completed, per record (for `status`).
     pub pending: HashMap<RecordKey, PendingCounts>,
 }
@@ -103,6 +109,7 @@ impl PassReport {
         self.list_errors += other.list_errors;
         self.bytes += other.bytes;
         self.errors.extend(other.errors);
+        self.polled.extend(other.polled);
         for (k, v) in other.pending {
             let e = self.pending.entry(k).or_default();
             e.uploads += v.uploads;
@@ -141,6 +148,23 @@ fn differs_from_journal(local: &[LocalEntry], synced: &[SyncedEntry]) -> bool {
             .get(l.name.as_str())
             .is_none_or(|e| e.hash != l.hash || e.size != l.size)
     })
+}
+
+/// How long until the earliest unstable file has been unchanged for `debounce`.
+fn settle_in(local: &[LocalEntry], debounce: Duration) -> Option<Duration> {
+    let now_ns = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
+    let debounce_ns = debounce.as_nanos() as i64;
+    local
+        .iter()
+        .filter(|f| !f.stable)
+        .map(|f| {
+            let ns =
+                (f.mtime_ns + debounce_ns - now_ns).clamp(5_000_000, debounce_ns.max(5_000_000));
+            Duration::from_nanos(ns as u64)
+        })
+        .min()
 }
 
 /// Runs reconciles. Shared by the scheduler's tasks.
@@ -266,6 +290,7 @@ impl Engine {
         let unstable = local
             .as_ref()
             .map_or(0, |l| l.iter().filter(|f| !f.stable).count());
+        let settle_in = local.as_ref().and_then(|l| settle_in(l, settings.debounce));
         let work = RecordWork {
             key,
             dir: folder.path.clone(),
@@ -292,6 +317,7 @@ impl Engine {
             work,
             actions,
             unstable,
+            settle_in,
             listed: must_list && remote_error.is_none(),
             remote_changed,
             remote_error,

@@ -115,6 +115,11 @@ fn make_handler(
                     }
                     continue;
                 }
+                // Opening or reading a file or folder changes nothing; the daemon's own
+                // scans would otherwise trigger rescans in a loop.
+                if matches!(ev.kind, notify::EventKind::Access(_)) {
+                    continue;
+                }
                 for path in &ev.paths {
                     if self_writes.is_own(path) || is_own_temp(path) {
                         continue;
