@@ -2,6 +2,7 @@
 //! an RNG seeded with it (the timing of crashes and faults still varies run to run; the
 //! invariants must hold whatever it is).
 
+pub mod bugs;
 pub mod check;
 pub mod run;
 pub mod world;
@@ -19,9 +20,9 @@ pub struct Failure {
 }
 
 /// Plays one seed against the shared sandbox and checks the invariants.
-pub fn run_seed(seed: u64, sandbox: &Sandbox) -> Result<(), Failure> {
+pub fn run_seed(seed: u64, sandbox: &Sandbox, colliding_sizes: bool) -> Result<(), Failure> {
     sandbox.set_faults(Default::default());
-    let mut w = World::new(seed, sandbox);
+    let mut w = World::new(seed, sandbox, colliding_sizes);
     let fail = |w: &World<'_>, problems: Vec<String>| Failure {
         seed,
         problems,

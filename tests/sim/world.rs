@@ -45,10 +45,13 @@ pub struct World<'s> {
     pub model: Model,
     /// Every step taken, printed when the seed fails.
     pub log: Vec<String>,
+    /// Let different contents share a size (and so a name and size), which provokes the
+    /// intent-recovery mix-up reported in the module docs of `tests/simulation.rs`.
+    pub colliding_sizes: bool,
 }
 
 impl<'s> World<'s> {
-    pub fn new(seed: u64, sandbox: &'s Sandbox) -> World<'s> {
+    pub fn new(seed: u64, sandbox: &'s Sandbox, colliding_sizes: bool) -> World<'s> {
         let tmp = tempfile::tempdir().expect("tempdir");
         let root = tmp.path().join("root");
         let state = tmp.path().join("state");
@@ -98,6 +101,7 @@ debounce = "100ms"
             cfg,
             model: Model::default(),
             log: Vec::new(),
+            colliding_sizes,
         }
     }
 
@@ -105,14 +109,19 @@ debounce = "100ms"
         self.log.push(line);
     }
 
-    /// Fresh, unique content; sizes repeat on purpose (equal size is never proof).
+    /// Fresh, unique content. With `colliding_sizes` sizes repeat on purpose (equal size
+    /// is never proof); without it every content has a size of its own.
     fn content(&mut self) -> (Vec<u8>, ContentHash) {
         self.model.counter += 1;
         let mut bytes = format!("seed {} v{}\n", self.seed, self.model.counter).into_bytes();
-        let len = match self.rng.random_range(0..3) {
-            0 => 64,
-            1 => self.rng.random_range(32..200),
-            _ => self.rng.random_range(200..6000),
+        let len = if self.colliding_sizes {
+            match self.rng.random_range(0..3) {
+                0 => 64,
+                1 => self.rng.random_range(32..200),
+                _ => self.rng.random_range(200..6000),
+            }
+        } else {
+            100 * self.model.counter as usize + self.rng.random_range(30..100)
         };
         while bytes.len() < len {
             bytes.push(b'a' + self.rng.random_range(0..26u8));
@@ -254,13 +263,14 @@ debounce = "100ms"
             let locals = self.local_names();
             if !locals.is_empty() && self.rng.random_bool(0.4) {
                 // Same name on both sides: equal content (adopted as one) or different
-                // content of the same size (a conflict; equal size is no proof).
+                // content (a conflict: both kept), of the same size when sizes may
+                // collide (equal size is no proof).
                 let name = locals[self.rng.random_range(0..locals.len())].clone();
                 let local = std::fs::read(self.dir.join(&name)).expect("read local");
                 if self.rng.random_bool(0.5) {
                     let hash = ContentHash::of_bytes(&local);
                     self.remote_add(&name, local, hash);
-                } else {
+                } else if self.colliding_sizes {
                     let (mut bytes, _) = self.content();
                     bytes.resize(local.len().max(24), b'z');
                     let hash = ContentHash::of_bytes(&bytes);
@@ -269,6 +279,9 @@ debounce = "100ms"
                     }
                     let l = format!("v{}-same-size({}B)", self.model.counter, bytes.len());
                     self.model.labels.insert(hash, l);
+                    self.remote_add(&name, bytes, hash);
+                } else {
+                    let (bytes, hash) = self.content();
                     self.remote_add(&name, bytes, hash);
                 }
             } else {
