@@ -35,8 +35,12 @@ fn run_seeds(seeds: impl Iterator<Item = u64>, verbose: bool, colliding_sizes: b
     let started = Instant::now();
     let mut failures = Vec::new();
     let mut count = 0;
+    let progress = std::env::var_os("SIM_PROGRESS").is_some();
     for seed in seeds {
         count += 1;
+        if progress {
+            eprintln!("seed {seed} ({:.1}s)", started.elapsed().as_secs_f64());
+        }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             sim::run_seed(seed, &sandbox, colliding_sizes)
         }));
