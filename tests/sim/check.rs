@@ -35,7 +35,10 @@ pub fn invariants(w: &World<'_>) -> Vec<String> {
 
     // Local tree: regular files only, no leftovers (temp files, sub-folders).
     let mut local: HashMap<String, ContentHash> = HashMap::new();
-    for e in std::fs::read_dir(&w.dir).expect("read record dir").flatten() {
+    for e in std::fs::read_dir(&w.dir)
+        .expect("read record dir")
+        .flatten()
+    {
         let name = e.file_name().to_string_lossy().into_owned();
         if !e.file_type().is_ok_and(|t| t.is_file()) {
             bad.push(format!("record folder holds a non-file: {name}"));
@@ -93,7 +96,10 @@ pub fn invariants(w: &World<'_>) -> Vec<String> {
             bad.push(format!("two journal rows for local {}", e.local_name));
         }
         if !rows_by_id.insert(e.attachment_id.clone()) {
-            bad.push(format!("two journal rows for attachment {}", e.attachment_id));
+            bad.push(format!(
+                "two journal rows for attachment {}",
+                e.attachment_id
+            ));
         }
         match local.get(&e.local_name) {
             None => bad.push(format!("journal row {} has no local file", e.local_name)),
@@ -175,7 +181,10 @@ pub fn invariants(w: &World<'_>) -> Vec<String> {
     walk(&w.root, &mut root_files);
     for (p, _) in &root_files {
         if p.parent() != Some(w.dir.as_path()) {
-            bad.push(format!("file written outside the record folder: {}", p.display()));
+            bad.push(format!(
+                "file written outside the record folder: {}",
+                p.display()
+            ));
         }
     }
     let record_trash = w.trash_dir().join(MODULE).join(&w.key.record_id);
@@ -187,7 +196,10 @@ pub fn invariants(w: &World<'_>) -> Vec<String> {
     let mut state_files = Vec::new();
     walk(&w.state, &mut state_files);
     for (p, _) in &state_files {
-        let top = p.strip_prefix(&w.state).ok().and_then(|r| r.components().next());
+        let top = p
+            .strip_prefix(&w.state)
+            .ok()
+            .and_then(|r| r.components().next());
         let name = top.map(|c| c.as_os_str().to_string_lossy().into_owned());
         let ok = match name.as_deref() {
             Some("trash") => true,

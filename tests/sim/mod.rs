@@ -36,6 +36,7 @@ pub fn run_seed(seed: u64, sandbox: &Sandbox, colliding_sizes: bool) -> Result<(
         w.note("prior sync:".to_string());
         w.initial_trees();
         settle(&mut w).map_err(|e| fail(&w, vec![format!("prior sync: {e}")]))?;
+        w.prior_names = w.local_names().into_iter().collect();
     }
     w.note("initial trees:".to_string());
     w.initial_trees();

@@ -48,6 +48,9 @@ pub struct World<'s> {
     /// Let different contents share a size (and so a name and size), which provokes the
     /// intent-recovery mix-up reported in the module docs of `tests/simulation.rs`.
     pub colliding_sizes: bool,
+    /// Local files synced by the prior sync: an edit of one of them plus the same bytes
+    /// attached in Bigin is two copies the user made (an edit uploads, it adopts nothing).
+    pub prior_names: HashSet<String>,
 }
 
 impl<'s> World<'s> {
@@ -102,6 +105,7 @@ debounce = "100ms"
             model: Model::default(),
             log: Vec::new(),
             colliding_sizes,
+            prior_names: HashSet::new(),
         }
     }
 
@@ -269,6 +273,13 @@ debounce = "100ms"
                 let local = std::fs::read(self.dir.join(&name)).expect("read local");
                 if self.rng.random_bool(0.5) {
                     let hash = ContentHash::of_bytes(&local);
+                    if self.prior_names.contains(&name) {
+                        *self
+                            .model
+                            .remote_adds
+                            .entry((name.clone(), hash))
+                            .or_default() += 1;
+                    }
                     self.remote_add(&name, local, hash);
                 } else if self.colliding_sizes {
                     let (mut bytes, _) = self.content();
