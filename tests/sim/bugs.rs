@@ -44,3 +44,42 @@ fn crash_recovery_must_not_adopt_a_users_attachment_of_equal_name_and_size() {
         w.log.join("\n")
     );
 }
+
+/// Seen once in the 200-seed run (seed 115, timing-dependent): a failure row outlives
+/// its subject. A download that failed (retryable) leaves a failure row keyed by the
+/// attachment id; it is cleared only when that same action later succeeds
+/// (`Executor::run`). When the attachment is deleted in Bigin before the retry, no action
+/// has that subject any more and the row stays forever: `once` keeps exiting 1 and
+/// `status` keeps showing an error for an attachment that no longer exists.
+#[test]
+#[ignore = "bug: failure rows of actions that are no longer planned are never cleared (executor/mod.rs Executor::run, journal failures)"]
+fn failure_row_of_a_vanished_attachment_is_cleared() {
+    let (_rt, sandbox) = crate::sandbox_runtime();
+    let mut w = World::new(1_000_002, &sandbox, false);
+    let bytes = b"remote only".to_vec();
+    w.remote_add("a.txt", bytes.clone(), ContentHash::of_bytes(&bytes));
+    sandbox.expire_tokens();
+    sandbox.set_faults(bigin_sync::sandbox::Faults {
+        truncate_download_rate: 1.0,
+        ..Default::default()
+    });
+    super::run::incarnation(&mut w, 1, false, super::run::Crash::None);
+    let failed = Journal::open(&w.state)
+        .expect("journal")
+        .all_failures()
+        .expect("failures");
+    assert_eq!(
+        failed.len(),
+        1,
+        "the download should have failed: {failed:?}"
+    );
+    // The user deletes the attachment before the retry.
+    w.remote_delete();
+    settle(&mut w).expect("settles");
+    let problems = invariants(&w);
+    assert!(
+        problems.is_empty(),
+        "{problems:#?}\nsteps:\n{}",
+        w.log.join("\n")
+    );
+}
