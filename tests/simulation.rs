@@ -115,7 +115,6 @@ fn seeded_crash_and_fault_simulation() {
 /// The same simulation where different contents often share a name and a size: this is
 /// what exposes the intent-recovery mix-up (see `sim::bugs`).
 #[test]
-#[ignore = "bug: crash recovery adopts a user's attachment that only matches the interrupted upload by name and size (executor/adopt.rs find_adoptable, engine recover_intents)"]
 fn seeded_simulation_with_colliding_sizes() {
     run_from_env(true);
 }

@@ -5,8 +5,8 @@
 //! that a local change costs no list call (every call is an API credit), and it applies
 //! the pass-wide delete guard.
 
-use crate::executor::adopt::{UploadIntent, find_adoptable};
-use crate::executor::{ActionReport, Executor, Outcome, RecordWork, RemoteDelta};
+use crate::executor::adopt::{UploadIntent, adoption_candidates};
+use crate::executor::{ActionReport, Executor, Outcome, RecordWork, RemoteDelta, describe};
 use crate::model::{Product, RecordKey, RemoteAttachment};
 use crate::planner::{self, Action, Direction, LocalEntry, PlanInput, SyncedEntry};
 use crate::scan::{self, IgnoreRules, RecordFolder};
@@ -220,7 +220,7 @@ impl Engine {
         let settings = self.settings();
         let key = folder.key.clone();
         let k = key.clone();
-        let (mut synced, failures, intents) = self
+        let (mut synced, mut failures, intents) = self
             .executor
             .db(move |j| Ok((j.entries(&k)?, j.failures(&k)?, j.intents(&k)?)))
             .await?;
@@ -257,8 +257,15 @@ impl Engine {
         if let Some(remote) = &remote
             && !intents.is_empty()
         {
-            self.recover_intents(&key, remote, &intents, local.as_deref(), &synced)
-                .await?;
+            self.recover_intents(
+                &key,
+                &folder.path,
+                remote,
+                &intents,
+                local.as_deref(),
+                &synced,
+            )
+            .await?;
             let k = key.clone();
             synced = self.executor.db(move |j| j.entries(&k)).await?;
         }
@@ -280,6 +287,24 @@ impl Engine {
                 }
                 _ => true,
             });
+        }
+        // A failure whose action is no longer planned (the file or attachment is gone,
+        // or the sides agree now) is over: drop it so `status` and `once` stop reporting
+        // it. Only with both sides known; an unknown side plans less.
+        if local.is_some() && remote.is_some() && !failures.is_empty() {
+            let planned: HashSet<&str> = actions.iter().map(|a| describe(a).1).collect();
+            let stale: Vec<String> = failures
+                .iter()
+                .filter(|f| !planned.contains(f.subject.as_str()))
+                .map(|f| f.subject.clone())
+                .collect();
+            if !stale.is_empty() {
+                failures.retain(|f| !stale.contains(&f.subject));
+                let k = key.clone();
+                self.executor
+                    .db(move |j| stale.iter().try_for_each(|s| j.clear_failure(&k, s)))
+                    .await?;
+            }
         }
         let remote_changed = remote.as_ref().is_some_and(|r| {
             let remote_ids: HashSet<&str> = r.iter().map(|a| a.id.as_str()).collect();
@@ -372,6 +397,7 @@ impl Engine {
     async fn recover_intents(
         &self,
         key: &RecordKey,
+        dir: &std::path::Path,
         remote: &[RemoteAttachment],
         intents: &[crate::journal::IntentRow],
         local: Option<&[LocalEntry]>,
@@ -385,7 +411,14 @@ impl Engine {
                 created_unix: intent.created_unix,
             };
             let id = intent.id;
-            match find_adoptable(remote, &wanted, &known) {
+            let candidates = adoption_candidates(remote, &wanted, &known);
+            // An error here (Zoho unreachable) fails the reconcile: neither adopting nor
+            // uploading again is safe until the candidates can be compared.
+            let confirmed = self
+                .executor
+                .confirm_adoptable(key, dir, candidates, &intent.hash)
+                .await?;
+            match confirmed {
                 Some(att) => {
                     known.insert(att.id.clone());
                     // Record what was sent; a file changed since then shows up as a

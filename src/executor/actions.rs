@@ -2,7 +2,7 @@
 //! reconcile saw it before touching anything, and commits to the journal only once both
 //! sides are confirmed.
 
-use super::adopt::{UploadIntent, find_adoptable};
+use super::adopt::{UploadIntent, adoption_candidates};
 use super::trash::move_to_trash;
 use super::{Done, ExecError, Executor, RecordWork, RemoteDelta, unix_now};
 use crate::model::{AttachmentKind, ContentHash, RemoteAttachment};
@@ -308,7 +308,10 @@ impl Executor {
                     if unknown.load(Ordering::SeqCst) {
                         let listed = self.client.list(&w.key.module, &w.key.record_id).await?;
                         let intent = UploadIntent { remote_name, size, created_unix };
-                        if let Some(a) = find_adoptable(&listed, &intent, known) {
+                        let candidates = adoption_candidates(&listed, &intent, known);
+                        if let Some(a) =
+                            self.confirm_adoptable(&w.key, &w.dir, candidates, hash).await?
+                        {
                             tracing::info!(record = %w.key, file = local_name, attachment_id = %a.id,
                                 "upload outcome was unknown; adopting the attachment Zoho stored");
                             return Ok(Uploaded { id: a.id.clone(), created_time: a.created_time.clone() });
@@ -336,6 +339,32 @@ impl Executor {
                 Err(e)
             }
         }
+    }
+
+    /// Of `candidates` (see `adoption_candidates`), the one whose content is `hash`:
+    /// each is fetched into a temp file in `dir` and compared. Only a content match is
+    /// proof that an interrupted upload reached Zoho.
+    pub async fn confirm_adoptable<'r>(
+        &self,
+        key: &crate::model::RecordKey,
+        dir: &Path,
+        candidates: Vec<&'r RemoteAttachment>,
+        hash: &ContentHash,
+    ) -> Result<Option<&'r RemoteAttachment>, ExecError> {
+        for candidate in candidates {
+            let fetched = self
+                .with_retry("download", || async {
+                    Ok(self
+                        .client
+                        .download_to_temp(&key.module, &key.record_id, &candidate.id, dir)
+                        .await?)
+                })
+                .await?;
+            if fetched.hash == *hash {
+                return Ok(Some(candidate));
+            }
+        }
+        Ok(None)
     }
 
     /// Deletes an attachment; one that is already gone counts as deleted.

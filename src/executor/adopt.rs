@@ -21,15 +21,19 @@ pub struct UploadIntent<'a> {
     pub created_unix: i64,
 }
 
-/// Picks the attachment that an interrupted upload created, if any: same `File_Name`,
-/// same size, a file (not a link), not already known to the journal (`known_ids`),
-/// created after the intent (when Zoho says when). The newest match wins.
-pub fn find_adoptable<'r>(
+/// The attachments that an interrupted upload may have created, newest first: same
+/// `File_Name`, same size, a file (not a link), not already known to the journal
+/// (`known_ids`), created after the intent (when Zoho says when).
+///
+/// Name and size are not proof: a Bigin user may have attached a different file of the
+/// same name and size meanwhile. The caller fetches each candidate and compares its
+/// content hash with the intent's before adopting (`Executor::confirm_adoptable`).
+pub fn adoption_candidates<'r>(
     remote: &'r [RemoteAttachment],
     intent: &UploadIntent<'_>,
     known_ids: &HashSet<String>,
-) -> Option<&'r RemoteAttachment> {
-    remote
+) -> Vec<&'r RemoteAttachment> {
+    let mut found: Vec<&RemoteAttachment> = remote
         .iter()
         .filter(|a| a.kind == AttachmentKind::File)
         .filter(|a| a.file_name == intent.remote_name && a.size == intent.size)
@@ -38,7 +42,9 @@ pub fn find_adoptable<'r>(
             Some(t) => t >= intent.created_unix - CLOCK_SKEW_SECS,
             None => true,
         })
-        .max_by(|a, b| a.created_time.cmp(&b.created_time).then(a.id.cmp(&b.id)))
+        .collect();
+    found.sort_by(|a, b| b.created_time.cmp(&a.created_time).then(b.id.cmp(&a.id)));
+    found
 }
 
 fn parse_time(s: &str) -> Option<i64> {
@@ -73,8 +79,11 @@ mod tests {
             size: 10,
             created_unix: T0,
         };
-        let got = find_adoptable(&remote, &intent, &HashSet::new());
-        assert_eq!(got.map(|a| a.id.as_str()), Some("1"));
+        let got = adoption_candidates(&remote, &intent, &HashSet::new());
+        assert_eq!(
+            got.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+            vec!["1"]
+        );
     }
 
     #[test]
@@ -91,7 +100,7 @@ mod tests {
             size: 10,
             created_unix: T0,
         };
-        assert!(find_adoptable(&remote, &intent, &known).is_none());
+        assert!(adoption_candidates(&remote, &intent, &known).is_empty());
     }
 
     #[test]
@@ -105,6 +114,6 @@ mod tests {
             size: 0,
             created_unix: T0,
         };
-        assert!(find_adoptable(&[link], &intent, &HashSet::new()).is_none());
+        assert!(adoption_candidates(&[link], &intent, &HashSet::new()).is_empty());
     }
 }

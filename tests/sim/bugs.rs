@@ -1,4 +1,4 @@
-//! Minimal reproductions of bugs the simulation found (ignored until fixed in `src/`).
+//! Minimal reproductions of bugs the simulation found, kept as regression tests.
 
 use super::check::invariants;
 use super::run::settle;
@@ -17,7 +17,6 @@ use bigin_sync::model::ContentHash;
 /// downloaded and the local bytes never uploaded; deleting the local file later deletes
 /// the user's attachment, which is then lost everywhere (seed 2: "LOST content").
 #[test]
-#[ignore = "bug: crash recovery adopts a user's attachment that only matches the interrupted upload by name and size (executor/adopt.rs find_adoptable, engine recover_intents)"]
 fn crash_recovery_must_not_adopt_a_users_attachment_of_equal_name_and_size() {
     let (_rt, sandbox) = crate::sandbox_runtime();
     let mut w = World::new(1_000_001, &sandbox, true);
@@ -52,7 +51,6 @@ fn crash_recovery_must_not_adopt_a_users_attachment_of_equal_name_and_size() {
 /// has that subject any more and the row stays forever: `once` keeps exiting 1 and
 /// `status` keeps showing an error for an attachment that no longer exists.
 #[test]
-#[ignore = "bug: failure rows of actions that are no longer planned are never cleared (executor/mod.rs Executor::run, journal failures)"]
 fn failure_row_of_a_vanished_attachment_is_cleared() {
     let (_rt, sandbox) = crate::sandbox_runtime();
     let mut w = World::new(1_000_002, &sandbox, false);

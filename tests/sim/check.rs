@@ -79,11 +79,6 @@ pub fn invariants(w: &World<'_>) -> Vec<String> {
         Ok(f) => {
             let live: Vec<String> = f
                 .iter()
-                .filter(|(_, f)| {
-                    !w.tolerate_stale_failures
-                        || local.contains_key(&f.subject)
-                        || remote.contains_key(&f.subject)
-                })
                 .map(|(_, f)| format!("{} {}: {}", f.action, f.subject, f.message))
                 .collect();
             if !live.is_empty() {

@@ -26,7 +26,6 @@ pub fn run_seed(seed: u64, sandbox: &Sandbox, colliding_sizes: bool) -> Result<(
     // sandbox) allow only 15 live tokens per refresh token, so retire the last seed's.
     sandbox.expire_tokens();
     let mut w = World::new(seed, sandbox, colliding_sizes);
-    w.tolerate_stale_failures = true;
     let fail = |w: &World<'_>, problems: Vec<String>| Failure {
         seed,
         problems,

@@ -51,9 +51,6 @@ pub struct World<'s> {
     /// Local files synced by the prior sync: an edit of one of them plus the same bytes
     /// attached in Bigin is two copies the user made (an edit uploads, it adopts nothing).
     pub prior_names: HashSet<String>,
-    /// Ignore failure rows whose subject no longer exists on either side: a known bug
-    /// (see `sim::bugs`) that would otherwise make the seeded run flaky.
-    pub tolerate_stale_failures: bool,
 }
 
 impl<'s> World<'s> {
@@ -109,7 +106,6 @@ debounce = "100ms"
             log: Vec::new(),
             colliding_sizes,
             prior_names: HashSet::new(),
-            tolerate_stale_failures: false,
         }
     }
 
