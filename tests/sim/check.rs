@@ -148,13 +148,10 @@ pub fn invariants(w: &World<'_>) -> Vec<String> {
         *counts.entry((name.clone(), *h)).or_default() += 1;
     }
     for ((name, h), n) in &counts {
-        let allowed = w
-            .model
-            .remote_adds
-            .get(&(name.clone(), *h))
-            .copied()
-            .unwrap_or(0)
-            .max(1);
+        let key = (name.clone(), *h);
+        let remote_adds = w.model.remote_adds.get(&key).copied().unwrap_or(0);
+        let local_writes = w.model.local_writes.get(&key).copied().unwrap_or(0);
+        let allowed = (remote_adds + local_writes).max(1);
         if *n > allowed {
             bad.push(format!(
                 "duplicate attachments: {n} × {name} ({}), user added {allowed}",

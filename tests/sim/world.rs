@@ -25,6 +25,10 @@ pub struct Model {
     /// Attachments the user added remotely, by (File_Name, content): a duplicate the
     /// user made on purpose is not the daemon's fault.
     pub remote_adds: HashMap<(String, ContentHash), usize>,
+    /// Files the user wrote locally, by (name, content). A local file synced before the
+    /// user attaches the same bytes under the same name in Bigin is a second copy on
+    /// purpose (only *new on both sides* is adopted as one; the e2e tests cover that).
+    pub local_writes: HashMap<(String, ContentHash), usize>,
     /// Short label per content, for failure messages.
     pub labels: HashMap<ContentHash, String>,
     counter: u64,
@@ -180,6 +184,11 @@ debounce = "100ms"
         }
         set_past_mtime(&path);
         self.model.live.insert(hash);
+        *self
+            .model
+            .local_writes
+            .entry((name.to_string(), hash))
+            .or_default() += 1;
         let l = self.label(&hash);
         self.note(format!("local write {name} = {l}"));
     }
