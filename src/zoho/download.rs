@@ -58,22 +58,12 @@ impl TempDownload {
     pub fn persist(mut self, dest: &Path, mode: Persist) -> std::io::Result<Downloaded> {
         match mode {
             Persist::Overwrite => std::fs::rename(&self.path, dest)?,
-            Persist::NoClobber => match std::fs::hard_link(&self.path, dest) {
-                // Drop removes the temp name below; the content lives on under `dest`.
-                Ok(()) => {}
+            Persist::NoClobber => match rename_noreplace(&self.path, dest) {
+                // One atomic step that refuses to replace: nothing left to unlink.
+                Ok(()) => self.path = PathBuf::new(),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(e),
-                // File systems without hard links (FAT, some FUSE mounts): check, then
-                // rename. A file created in between would be replaced; that window is tiny.
-                Err(_) => {
-                    if std::fs::symlink_metadata(dest).is_ok() {
-                        return Err(std::io::Error::new(
-                            std::io::ErrorKind::AlreadyExists,
-                            format!("{} exists", dest.display()),
-                        ));
-                    }
-                    std::fs::rename(&self.path, dest)?;
-                    self.path = PathBuf::new();
-                }
+                // Kernels or file systems without RENAME_NOREPLACE: link, then unlink.
+                Err(_) => self.persist_by_link(dest)?,
             },
         }
         if let Some(parent) = dest.parent() {
@@ -88,8 +78,53 @@ impl TempDownload {
             // Nothing left under the temp name; make Drop a no-op.
             self.path = PathBuf::new();
         }
-        // (NoClobber: Drop unlinks the temp name, the data stays under `dest`.)
+        // (NoClobber by link: Drop unlinks the temp name, the data stays under `dest`.)
         Ok(done)
+    }
+
+    /// No-clobber placement where `renameat2` is unavailable.
+    fn persist_by_link(&mut self, dest: &Path) -> std::io::Result<()> {
+        match std::fs::hard_link(&self.path, dest) {
+            // Drop removes the temp name below; the content lives on under `dest`.
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(e),
+            // File systems without hard links (FAT, some FUSE mounts): check, then
+            // rename. A file created in between would be replaced; that window is tiny.
+            Err(_) => {
+                if std::fs::symlink_metadata(dest).is_ok() {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        format!("{} exists", dest.display()),
+                    ));
+                }
+                std::fs::rename(&self.path, dest)?;
+                self.path = PathBuf::new();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `rename` that fails with `AlreadyExists` instead of replacing `to` (Linux
+/// `renameat2(RENAME_NOREPLACE)`): a file the user created meanwhile is never overwritten.
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let from = std::ffi::CString::new(from.as_os_str().as_bytes())?;
+    let to = std::ffi::CString::new(to.as_os_str().as_bytes())?;
+    // SAFETY: both paths are valid NUL-terminated strings that outlive the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 
