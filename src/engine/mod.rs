@@ -6,7 +6,9 @@
 //! the pass-wide delete guard.
 
 use crate::executor::adopt::{UploadIntent, adoption_candidates};
-use crate::executor::{ActionReport, Executor, Outcome, RecordWork, RemoteDelta, describe};
+use crate::executor::{
+    ActionReport, Executor, Outcome, RecordWork, RemoteDelta, SUPERSEDED, describe,
+};
 use crate::model::{Product, RecordKey, RemoteAttachment};
 use crate::planner::{self, Action, Direction, LocalEntry, PlanInput, SyncedEntry};
 use crate::scan::{self, IgnoreRules, RecordFolder};
@@ -253,6 +255,29 @@ impl Engine {
             cached
         };
 
+        // Replaced versions whose delete failed earlier: retry, and keep them out of
+        // the planner's view (they are not new attachments to download).
+        let mut remote = remote;
+        let mut pending_superseded: Vec<String> = Vec::new();
+        if let Some(list) = remote.as_mut() {
+            let superseded: Vec<String> = failures
+                .iter()
+                .filter(|f| f.action == SUPERSEDED && list.iter().any(|a| a.id == f.subject))
+                .map(|f| f.subject.clone())
+                .collect();
+            if !superseded.is_empty() {
+                let pending = self.executor.retry_superseded(&key, &superseded).await;
+                let gone: HashSet<&String> = superseded
+                    .iter()
+                    .filter(|id| !pending.contains(id))
+                    .collect();
+                failures.retain(|f| !gone.contains(&f.subject));
+                list.retain(|a| !superseded.contains(&a.id));
+                self.cache().insert(key.clone(), list.clone());
+                pending_superseded = pending;
+            }
+        }
+
         // Uploads interrupted by a crash or a lost reply: adopt what Zoho stored.
         if let Some(remote) = &remote
             && !intents.is_empty()
@@ -296,6 +321,8 @@ impl Engine {
             let stale: Vec<String> = failures
                 .iter()
                 .filter(|f| !planned.contains(f.subject.as_str()))
+                // A pending delete of a replaced version is over only once it is gone.
+                .filter(|f| f.action != SUPERSEDED || !pending_superseded.contains(&f.subject))
                 .map(|f| f.subject.clone())
                 .collect();
             if !stale.is_empty() {

@@ -13,6 +13,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// Failure-row action of a replaced attachment whose delete is still pending.
+pub const SUPERSEDED: &str = "delete_superseded";
+
 /// What `stat` says of a file, in the journal's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stat {
@@ -60,7 +63,7 @@ impl Executor {
                     Some(url) => {
                         let title = crate::planner::link_title_from_file(local_name);
                         let mut done = self.upload_link(w, local_name, &url, &title).await?;
-                        self.delete_attachment(w, old_attachment_id).await?;
+                        self.delete_superseded(w, old_attachment_id).await;
                         done.deltas
                             .push(RemoteDelta::Removed(old_attachment_id.clone()));
                         Ok(done)
@@ -224,7 +227,7 @@ impl Executor {
         };
         if let Some(old) = replaces {
             // The new version is recorded; only now may the old one go.
-            self.delete_attachment(w, old).await?;
+            self.delete_superseded(w, old).await;
             done.deltas.push(RemoteDelta::Removed(old.clone()));
         }
         Ok(done)
@@ -365,6 +368,49 @@ impl Executor {
             }
         }
         Ok(None)
+    }
+
+    /// Deletes the attachment a new version replaced. When that fails the replace still
+    /// stands (the new version is recorded); the old id is remembered in the journal so
+    /// that later reconciles retry the delete and never download it as a new file.
+    async fn delete_superseded(&self, w: &RecordWork, old: &str) {
+        if let Err(e) = self.delete_attachment(w, old).await {
+            tracing::warn!(record = %w.key, attachment_id = old, error = %e,
+                "could not delete the replaced version yet; will retry");
+            let (key, id, msg) = (w.key.clone(), old.to_string(), e.to_string());
+            let next = unix_now() + self.policy.persisted_delay(1).as_secs() as i64;
+            let _ = self
+                .db(move |j| j.record_failure(&key, &id, SUPERSEDED, &msg, false, 1, next))
+                .await;
+        }
+    }
+
+    /// Retries the deletes of replaced versions (see `delete_superseded`); returns the ids
+    /// still pending, which the caller keeps out of the planner's view.
+    pub async fn retry_superseded(
+        &self,
+        key: &crate::model::RecordKey,
+        ids: &[String],
+    ) -> Vec<String> {
+        let mut pending = Vec::new();
+        for id in ids {
+            let deleted = self
+                .with_retry("delete", || async {
+                    match self.client.delete(&key.module, &key.record_id, id).await {
+                        Err(e) if e.is_missing_attachment() => Ok(()),
+                        other => Ok(other?),
+                    }
+                })
+                .await;
+            match deleted {
+                Ok(()) => {
+                    let (k, s) = (key.clone(), id.clone());
+                    let _ = self.db(move |j| j.clear_failure(&k, &s)).await;
+                }
+                Err(_) => pending.push(id.clone()),
+            }
+        }
+        pending
     }
 
     /// Deletes an attachment; one that is already gone counts as deleted.

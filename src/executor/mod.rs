@@ -20,6 +20,7 @@ pub mod gate;
 mod retry;
 pub mod trash;
 
+pub use actions::SUPERSEDED;
 pub use retry::RetryPolicy;
 
 use crate::journal::{FailureRow, Journal, JournalError};
