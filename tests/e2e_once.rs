@@ -371,6 +371,12 @@ async fn status_reports_records_and_parked_errors() {
     assert_eq!(v["totals"]["parked"], 1);
     let rec = &v["records"][0];
     assert_eq!(rec["record_id"], R);
+    // `once` records its poll, so a daemon started next continues the schedule.
+    assert!(rec["last_poll_unix"].as_i64().is_some(), "{rec}");
+    assert!(
+        rec["next_poll_unix"].as_i64() > rec["last_poll_unix"].as_i64(),
+        "{rec}"
+    );
     assert_eq!(rec["errors"][0]["subject"], "big.bin");
     let text = env.run_args(&["status"]).await;
     assert!(String::from_utf8_lossy(&text.stdout).contains("PARKED"));

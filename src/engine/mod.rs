@@ -239,6 +239,15 @@ impl Engine {
                     .as_deref()
                     .is_none_or(|l| differs_from_journal(l, &synced)));
         let mut remote_error = None;
+        if must_list {
+            tracing::debug!(
+                record = %key,
+                poll,
+                intents = intents.len(),
+                cached = cached.is_some(),
+                "listing attachments"
+            );
+        }
         let remote: Option<Vec<RemoteAttachment>> = if must_list {
             match self.list(&key).await {
                 Ok(list) => {
@@ -256,26 +265,37 @@ impl Engine {
         };
 
         // Replaced versions whose delete failed earlier: retry, and keep them out of
-        // the planner's view (they are not new attachments to download).
+        // the planner's view (they are not new attachments to download). Their rows
+        // end only when the delete succeeds or a fresh list no longer shows them.
         let mut remote = remote;
-        let mut pending_superseded: Vec<String> = Vec::new();
-        if let Some(list) = remote.as_mut() {
-            let superseded: Vec<String> = failures
+        let superseded: Vec<String> = failures
+            .iter()
+            .filter(|f| f.action == SUPERSEDED)
+            .map(|f| f.subject.clone())
+            .collect();
+        failures.retain(|f| f.action != SUPERSEDED);
+        if let Some(list) = remote.as_mut()
+            && !superseded.is_empty()
+        {
+            let present: Vec<String> = superseded
                 .iter()
-                .filter(|f| f.action == SUPERSEDED && list.iter().any(|a| a.id == f.subject))
-                .map(|f| f.subject.clone())
+                .filter(|id| list.iter().any(|a| &a.id == *id))
+                .cloned()
                 .collect();
-            if !superseded.is_empty() {
-                let pending = self.executor.retry_superseded(&key, &superseded).await;
-                let gone: HashSet<&String> = superseded
+            self.executor.retry_superseded(&key, &present).await;
+            if must_list {
+                let absent: Vec<String> = superseded
                     .iter()
-                    .filter(|id| !pending.contains(id))
+                    .filter(|id| !present.contains(id))
+                    .cloned()
                     .collect();
-                failures.retain(|f| !gone.contains(&f.subject));
-                list.retain(|a| !superseded.contains(&a.id));
-                self.cache().insert(key.clone(), list.clone());
-                pending_superseded = pending;
+                let k = key.clone();
+                self.executor
+                    .db(move |j| absent.iter().try_for_each(|s| j.clear_failure(&k, s)))
+                    .await?;
             }
+            list.retain(|a| !superseded.contains(&a.id));
+            self.cache().insert(key.clone(), list.clone());
         }
 
         // Uploads interrupted by a crash or a lost reply: adopt what Zoho stored.
@@ -321,8 +341,6 @@ impl Engine {
             let stale: Vec<String> = failures
                 .iter()
                 .filter(|f| !planned.contains(f.subject.as_str()))
-                // A pending delete of a replaced version is over only once it is gone.
-                .filter(|f| f.action != SUPERSEDED || !pending_superseded.contains(&f.subject))
                 .map(|f| f.subject.clone())
                 .collect();
             if !stale.is_empty() {
@@ -535,6 +553,9 @@ impl Engine {
             report
                 .pending
                 .insert(p.work.key.clone(), PendingCounts::default());
+            if p.listed {
+                report.polled.push(p.work.key.clone());
+            }
         }
         // Owned jobs: the stream's futures borrow nothing, so a spawned reconcile stays Send.
         let jobs: Vec<(Arc<RecordWork>, Action)> = prepared

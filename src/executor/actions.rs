@@ -374,7 +374,7 @@ impl Executor {
     /// stands (the new version is recorded); the old id is remembered in the journal so
     /// that later reconciles retry the delete and never download it as a new file.
     async fn delete_superseded(&self, w: &RecordWork, old: &str) {
-        if let Err(e) = self.delete_attachment(w, old).await {
+        if let Err(e) = self.delete_attachment(&w.key, old).await {
             tracing::warn!(record = %w.key, attachment_id = old, error = %e,
                 "could not delete the replaced version yet; will retry");
             let (key, id, msg) = (w.key.clone(), old.to_string(), e.to_string());
@@ -385,42 +385,31 @@ impl Executor {
         }
     }
 
-    /// Retries the deletes of replaced versions (see `delete_superseded`); returns the ids
-    /// still pending, which the caller keeps out of the planner's view.
-    pub async fn retry_superseded(
-        &self,
-        key: &crate::model::RecordKey,
-        ids: &[String],
-    ) -> Vec<String> {
-        let mut pending = Vec::new();
+    /// Retries the deletes of replaced versions (see `delete_superseded`); a success
+    /// clears the journal's row, a failure leaves it for the next reconcile.
+    pub async fn retry_superseded(&self, key: &crate::model::RecordKey, ids: &[String]) {
         for id in ids {
-            let deleted = self
-                .with_retry("delete", || async {
-                    match self.client.delete(&key.module, &key.record_id, id).await {
-                        Err(e) if e.is_missing_attachment() => Ok(()),
-                        other => Ok(other?),
-                    }
-                })
-                .await;
-            match deleted {
+            match self.delete_attachment(key, id).await {
                 Ok(()) => {
                     let (k, s) = (key.clone(), id.clone());
                     let _ = self.db(move |j| j.clear_failure(&k, &s)).await;
                 }
-                Err(_) => pending.push(id.clone()),
+                Err(e) => {
+                    tracing::warn!(record = %key, attachment_id = %id, error = %e,
+                        "replaced version still not deleted; will retry");
+                }
             }
         }
-        pending
     }
 
     /// Deletes an attachment; one that is already gone counts as deleted.
-    async fn delete_attachment(&self, w: &RecordWork, id: &str) -> Result<(), ExecError> {
+    async fn delete_attachment(
+        &self,
+        key: &crate::model::RecordKey,
+        id: &str,
+    ) -> Result<(), ExecError> {
         self.with_retry("delete", || async {
-            match self
-                .client
-                .delete(&w.key.module, &w.key.record_id, id)
-                .await
-            {
+            match self.client.delete(&key.module, &key.record_id, id).await {
                 Err(e) if e.is_missing_attachment() => Ok(()),
                 other => Ok(other?),
             }
@@ -438,7 +427,7 @@ impl Executor {
         if w.dir.join(local_name).symlink_metadata().is_ok() {
             return Err(ExecError::Changed(local_name.to_string()));
         }
-        self.delete_attachment(w, attachment_id).await?;
+        self.delete_attachment(&w.key, attachment_id).await?;
         let key = w.key.clone();
         let name = local_name.to_string();
         self.db(move |j| j.remove_entry(&key, &name)).await?;
