@@ -41,30 +41,7 @@ impl Env {
         std::fs::create_dir_all(&root)?;
         let sandbox = Sandbox::start(opts).await?;
         let config = tmp.path().join("config.toml");
-        let o = sandbox.options().clone();
-        let text = format!(
-            r#"root = "{root}"
-state_dir = "{state}"
-log_level = "info"
-
-[zoho]
-product = "bigin"
-api_domain = "{url}"
-accounts_url = "{url}"
-client_id = "{id}"
-client_secret = "{secret}"
-refresh_token = "{refresh}"
-
-[sync]
-{sync}
-"#,
-            root = root.display(),
-            state = state.display(),
-            url = sandbox.base_url(),
-            id = o.client_id,
-            secret = o.client_secret,
-            refresh = o.refresh_token,
-        );
+        let text = sandbox.config_toml(&root, &state, "log_level = \"info\"", &sync);
         std::fs::write(&config, text)?;
         Ok(Env {
             tmp,

@@ -58,30 +58,11 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         );
     }
     let config_path = dir.join("config.toml");
-    let config_text = format!(
-        r#"# Written by `bigin-sync demo`: points at the embedded sandbox, valid while the demo runs.
-root = "{root}"
-state_dir = "{state}"
-
-[zoho]
-product = "bigin"
-api_domain = "{url}"
-accounts_url = "{url}"
-client_id = "{client_id}"
-client_secret = "{client_secret}"
-refresh_token = "{refresh_token}"
-
-[sync]
-poll_interval = "5s"
-poll_interval_max = "30s"
-debounce = "1s"
-"#,
-        root = root.display(),
-        state = state.display(),
-        url = sandbox.base_url(),
-        client_id = opts.client_id,
-        client_secret = opts.client_secret,
-        refresh_token = opts.refresh_token,
+    let config_text = sandbox.config_toml(
+        &root,
+        &state,
+        "# Written by `bigin-sync demo`: points at the embedded sandbox, valid while the demo runs.",
+        "poll_interval = \"5s\"\npoll_interval_max = \"30s\"\ndebounce = \"1s\"",
     );
     std::fs::write(&config_path, config_text)
         .with_context(|| format!("writing {}", config_path.display()))?;

@@ -35,6 +35,7 @@ mod state;
 mod store;
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -89,6 +90,37 @@ impl Sandbox {
     /// `http://127.0.0.1:PORT`: both the accounts URL and the API domain.
     pub fn base_url(&self) -> String {
         self.shared.base_url.clone()
+    }
+
+    /// A bigin-sync config (TOML) pointing at this sandbox with its credentials: what
+    /// `demo`, the tests and the benchmarks run with. `top` goes before the tables (e.g.
+    /// `log_level`), `sync` into `[sync]`. Paths are written as given.
+    pub fn config_toml(&self, root: &Path, state_dir: &Path, top: &str, sync: &str) -> String {
+        let o = self.options();
+        format!(
+            r#"root = "{root}"
+state_dir = "{state}"
+{top}
+
+[zoho]
+product = "bigin"
+api_domain = "{url}"
+accounts_url = "{url}"
+client_id = "{id}"
+client_secret = "{secret}"
+refresh_token = "{refresh}"
+timeout = "10s"
+
+[sync]
+{sync}
+"#,
+            root = root.display(),
+            state = state_dir.display(),
+            url = self.base_url(),
+            id = o.client_id,
+            secret = o.client_secret,
+            refresh = o.refresh_token,
+        )
     }
 
     /// The options the sandbox was started with (client id, secrets, limits).

@@ -35,34 +35,14 @@ impl Env {
         std::fs::create_dir_all(&root).unwrap();
         let sandbox = Sandbox::start(opts).await.expect("sandbox");
         let config = tmp.path().join("config.toml");
-        let o = sandbox.options().clone();
-        let text = format!(
-            r#"root = "{root}"
-state_dir = "{state}"
-log_level = "info,bigin_sync=debug"
-
-[zoho]
-product = "bigin"
-api_domain = "{url}"
-accounts_url = "{url}"
-client_id = "{id}"
-client_secret = "{secret}"
-refresh_token = "{refresh}"
-timeout = "10s"
-
-[sync]
-poll_interval = "1s"
-poll_interval_max = "2s"
-debounce = "300ms"
-rescan_interval = "3s"
-{extra_sync}
-"#,
-            root = root.display(),
-            state = state.display(),
-            url = sandbox.base_url(),
-            id = o.client_id,
-            secret = o.client_secret,
-            refresh = o.refresh_token,
+        let sync = format!(
+            "poll_interval = \"1s\"\npoll_interval_max = \"2s\"\ndebounce = \"300ms\"\nrescan_interval = \"3s\"\n{extra_sync}"
+        );
+        let text = sandbox.config_toml(
+            &root,
+            &state,
+            "log_level = \"info,bigin_sync=debug\"",
+            &sync,
         );
         std::fs::write(&config, text).unwrap();
         Env {

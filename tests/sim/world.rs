@@ -67,30 +67,7 @@ impl<'s> World<'s> {
         let dir = root.join(MODULE).join(&record_id);
         std::fs::create_dir_all(&dir).expect("record dir");
         sandbox.add_record(PRODUCT, MODULE, &record_id);
-        let o = sandbox.options();
-        let text = format!(
-            r#"root = "{root}"
-state_dir = "{state}"
-
-[zoho]
-product = "bigin"
-api_domain = "{url}"
-accounts_url = "{url}"
-client_id = "{id}"
-client_secret = "{secret}"
-refresh_token = "{refresh}"
-timeout = "10s"
-
-[sync]
-debounce = "100ms"
-"#,
-            root = root.display(),
-            state = state.display(),
-            url = sandbox.base_url(),
-            id = o.client_id,
-            secret = o.client_secret,
-            refresh = o.refresh_token,
-        );
+        let text = sandbox.config_toml(&root, &state, "", "debounce = \"100ms\"");
         let path = tmp.path().join("config.toml");
         let cfg = config::load_str(&path, &text, &|_| None).expect("config");
         World {
