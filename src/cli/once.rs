@@ -26,7 +26,7 @@ pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::
 
     if dry_run {
         for f in &folders {
-            let mut p = rt.engine.prepare(f, true).await?;
+            let mut p = rt.engine.plan_only(f).await?;
             // Files still being written get no action yet; wait for them to settle so
             // the plan shown is the one a pass would carry out.
             for _ in 0..10 {
@@ -34,7 +34,7 @@ pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::
                     break;
                 }
                 tokio::time::sleep(cfg.sync.debounce.max(Duration::from_millis(50))).await;
-                p = rt.engine.prepare(f, false).await?;
+                p = rt.engine.plan_only(f).await?;
             }
             if let Some(e) = &p.remote_error {
                 println!("{}: remote unknown ({e})", f.key);

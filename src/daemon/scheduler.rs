@@ -5,7 +5,7 @@
 
 use super::follow::refresh_followed;
 use super::setup::Runtime;
-use crate::engine::{Engine, PassReport, Prepared};
+use crate::engine::{Engine, PassReport};
 use crate::model::RecordKey;
 use crate::poller::PollPolicy;
 use crate::scan::RecordFolder;
@@ -78,7 +78,16 @@ fn spread_fraction(key: &RecordKey) -> f64 {
 }
 
 /// What a reconcile task returns: the record, whether it polled, and its outcome.
-type TaskResult = (RecordKey, bool, Result<(Prepared, PassReport), String>);
+type TaskResult = (RecordKey, bool, Result<(Outline, PassReport), String>);
+
+/// What the scheduler needs from a reconcile's reading of the record, kept apart so the
+/// whole reading (file and attachment maps) goes to the executor without a copy.
+#[derive(Debug, Clone, Copy)]
+struct Outline {
+    listed: bool,
+    remote_changed: bool,
+    settle_in: Option<Duration>,
+}
 
 /// Time from a watcher hint to the reconcile: short, to gather a burst of events.
 const HINT_DELAY: Duration = Duration::from_millis(20);
@@ -244,8 +253,13 @@ impl Scheduler {
                 let key = folder.key.clone();
                 let result = match engine.prepare(&folder, poll).await {
                     Ok(p) => {
-                        let report = engine.execute(vec![p.clone()], false).await;
-                        Ok((p, report))
+                        let outline = Outline {
+                            listed: p.listed,
+                            remote_changed: p.remote_changed,
+                            settle_in: p.settle_in,
+                        };
+                        let report = engine.execute(vec![p], false).await;
+                        Ok((outline, report))
                     }
                     Err(e) => Err(e.to_string()),
                 };
@@ -258,7 +272,7 @@ impl Scheduler {
         &mut self,
         key: RecordKey,
         polled: bool,
-        result: Result<(Prepared, PassReport), String>,
+        result: Result<(Outline, PassReport), String>,
     ) {
         let followed = self.slots.len();
         let schedule = self.schedule;

@@ -219,6 +219,21 @@ impl Engine {
         folder: &RecordFolder,
         poll: bool,
     ) -> Result<Prepared, EngineError> {
+        self.prepare_with(folder, poll, true).await
+    }
+
+    /// Plans without side effects, for `once --dry-run`: no pending delete of a
+    /// replaced version is retried, no interrupted upload adopted, no failure row cleared.
+    pub async fn plan_only(&self, folder: &RecordFolder) -> Result<Prepared, EngineError> {
+        self.prepare_with(folder, true, false).await
+    }
+
+    async fn prepare_with(
+        &self,
+        folder: &RecordFolder,
+        poll: bool,
+        effects: bool,
+    ) -> Result<Prepared, EngineError> {
         let settings = self.settings();
         let key = folder.key.clone();
         let k = key.clone();
@@ -282,8 +297,10 @@ impl Engine {
                 .filter(|id| list.iter().any(|a| &a.id == *id))
                 .cloned()
                 .collect();
-            self.executor.retry_superseded(&key, &present).await;
-            if must_list {
+            if effects {
+                self.executor.retry_superseded(&key, &present).await;
+            }
+            if effects && must_list {
                 let absent: Vec<String> = superseded
                     .iter()
                     .filter(|id| !present.contains(id))
@@ -300,6 +317,7 @@ impl Engine {
 
         // Uploads interrupted by a crash or a lost reply: adopt what Zoho stored.
         if let Some(remote) = &remote
+            && effects
             && !intents.is_empty()
         {
             self.recover_intents(
@@ -343,7 +361,7 @@ impl Engine {
                 .filter(|f| !planned.contains(f.subject.as_str()))
                 .map(|f| f.subject.clone())
                 .collect();
-            if !stale.is_empty() {
+            if effects && !stale.is_empty() {
                 failures.retain(|f| !stale.contains(&f.subject));
                 let k = key.clone();
                 self.executor

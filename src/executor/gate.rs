@@ -106,6 +106,10 @@ impl ApiGate {
     /// Reports that a request reached Zoho (whatever it answered).
     pub fn report_reachable(&self) {
         let mut s = self.lock();
+        // The common case, on every successful request: nothing to change or wake.
+        if s.down_since.is_none() && !s.probing {
+            return;
+        }
         if let Some(since) = s.down_since.take() {
             tracing::info!(
                 down_for_s = since.elapsed().as_secs(),
