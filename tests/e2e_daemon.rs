@@ -218,3 +218,52 @@ async fn faults_while_running_converge_without_duplicates() {
     assert_ok(&env.once().await);
     assert_eq!(env.remote(M, R).len(), 20, "{:?}", env.remote_names(M, R));
 }
+
+/// The start-up rescan skips folders whose fingerprint is unchanged since the last quiet
+/// reconcile; a change made while the daemon was stopped must still be seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_while_stopped_are_synced_and_only_changed_folders_are_read() {
+    let env = Env::new().await;
+    let (a, b, c) = (
+        "2034020000000000701",
+        "2034020000000000702",
+        "2034020000000000703",
+    );
+    let dir_a = env.record(M, a);
+    let dir_b = env.record(M, b);
+    let dir_c = env.record(M, c);
+    for i in 0..4 {
+        drop_file(&dir_a, &format!("a{i}.txt"), b"in a");
+    }
+    drop_file(&dir_b, "b.txt", b"version 1");
+    drop_file(&dir_c, "c.txt", b"untouched");
+    assert_ok(&env.once_until_clean(3).await);
+    assert_eq!(env.remote(M, a).len(), 4);
+
+    // While stopped: a delete in A, a same-size rewrite in B.
+    std::fs::remove_file(dir_a.join("a0.txt")).unwrap();
+    std::fs::write(dir_b.join("b.txt"), b"version 2").unwrap();
+
+    let mut d = env.spawn_daemon();
+    d.wait_log("bigin-sync running").await;
+    let synced = wait_until(DEADLINE, || {
+        let names = env.remote_names(M, a);
+        let b_remote = env.remote(M, b);
+        names == vec!["a1.txt", "a2.txt", "a3.txt"]
+            && b_remote.len() == 1
+            && env
+                .sandbox
+                .content(&b_remote[0].id)
+                .is_some_and(|c| c.as_ref() == b"version 2")
+    })
+    .await;
+    assert!(synced, "{}", d.log_text());
+    let (status, _) = d.terminate().await;
+    assert!(status.success());
+    let log = d.log_text();
+    assert!(
+        log.contains("compared=3 changed=2 unchanged=1"),
+        "start-up rescan should read only A and B:\n{log}"
+    );
+    assert_eq!(env.remote(M, c).len(), 1);
+}

@@ -69,6 +69,13 @@ pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::
     for key in &total.polled {
         journal.set_poll(key, now, now + delay, 0)?;
     }
+    // The folders this run left in sync need no look from the daemon's start-up rescan;
+    // the others (and every folder `once` did not reach) get a full one.
+    let fingerprints: Vec<_> = folders
+        .iter()
+        .map(|f| (f.key.clone(), total.quiet.get(&f.key).copied().flatten()))
+        .collect();
+    journal.set_fingerprints(&fingerprints)?;
     tracing::info!(
         records = folders.len(),
         done = total.done,

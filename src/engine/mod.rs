@@ -49,6 +49,9 @@ pub struct Prepared {
     pub remote_changed: bool,
     /// The list call failed: the remote side is unknown for this reconcile.
     pub remote_error: Option<String>,
+    /// The folder's fingerprint taken just before it was read: if the reconcile leaves
+    /// nothing to do, an unchanged fingerprint later means nothing to look at.
+    pub fingerprint: Option<scan::Fingerprint>,
 }
 
 /// What a pass did, for the summary log line, `once`'s exit code and sd_notify STATUS.
@@ -69,6 +72,11 @@ pub struct PassReport {
     pub polled: Vec<RecordKey>,
     /// Actions planned but not completed, per record (for `status`).
     pub pending: HashMap<RecordKey, PendingCounts>,
+    /// Per record of the pass: the folder fingerprint taken before it was read when the
+    /// pass left it with nothing to do (every action done, no failure, nothing still being
+    /// written, remote side known), else `None`. Kept in the journal so that an unchanged
+    /// folder is not read again by the daemon's rescans.
+    pub quiet: HashMap<RecordKey, Option<scan::Fingerprint>>,
 }
 
 /// Work left for a record, by direction.
@@ -112,6 +120,7 @@ impl PassReport {
         self.bytes += other.bytes;
         self.errors.extend(other.errors);
         self.polled.extend(other.polled);
+        self.quiet.extend(other.quiet);
         for (k, v) in other.pending {
             let e = self.pending.entry(k).or_default();
             e.uploads += v.uploads;
@@ -168,6 +177,14 @@ fn settle_in(local: &[LocalEntry], debounce: Duration) -> Option<Duration> {
         })
         .min()
 }
+
+/// A record folder's files (`None`: the folder is gone), the names skipped, and the
+/// folder's fingerprint.
+type ScanResult = (
+    Option<Vec<LocalEntry>>,
+    HashSet<String>,
+    Option<scan::Fingerprint>,
+);
 
 /// Runs reconciles. Shared by the scheduler's tasks.
 pub struct Engine {
@@ -242,7 +259,7 @@ impl Engine {
             .db(move |j| Ok((j.entries(&k)?, j.failures(&k)?, j.intents(&k)?)))
             .await?;
 
-        let (local, skipped) = self.scan(folder, &synced, &settings).await?;
+        let (local, skipped, fingerprint) = self.scan(folder, &synced, &settings).await?;
 
         let cached = self.cache().get(&key).cloned();
         // Without a cached list, a local-only hint lists the record only when the folder
@@ -409,6 +426,7 @@ impl Engine {
             listed: must_list && remote_error.is_none(),
             remote_changed,
             remote_error,
+            fingerprint,
         })
     }
 
@@ -417,22 +435,25 @@ impl Engine {
         folder: &RecordFolder,
         synced: &[SyncedEntry],
         settings: &EngineSettings,
-    ) -> Result<(Option<Vec<LocalEntry>>, HashSet<String>), EngineError> {
+    ) -> Result<ScanResult, EngineError> {
         let dir = folder.path.clone();
         let cache = synced.to_vec();
         let rules = settings.ignore.clone();
         let debounce = settings.debounce;
-        let outcome = tokio::task::spawn_blocking(move || {
-            scan::scan_record(&dir, &cache, &rules, debounce, SystemTime::now())
+        let (outcome, fingerprint) = tokio::task::spawn_blocking(move || {
+            // Before the read, so that a change during it shows as a new fingerprint.
+            let fingerprint = scan::fingerprint(&dir).ok().flatten();
+            let outcome = scan::scan_record(&dir, &cache, &rules, debounce, SystemTime::now());
+            (outcome, fingerprint)
         })
         .await
-        .map_err(|e| crate::executor::ExecError::Task(e.to_string()))?
-        .map_err(|source| EngineError::Scan {
+        .map_err(|e| crate::executor::ExecError::Task(e.to_string()))?;
+        let outcome = outcome.map_err(|source| EngineError::Scan {
             path: folder.path.clone(),
             source,
         })?;
         let Some(outcome) = outcome else {
-            return Ok((None, HashSet::new()));
+            return Ok((None, HashSet::new(), None));
         };
         let mut logged = self.logged_skips.lock().unwrap_or_else(|p| p.into_inner());
         for s in &outcome.skipped {
@@ -442,7 +463,7 @@ impl Engine {
             }
         }
         let skipped = outcome.skipped.into_iter().map(|s| s.name).collect();
-        Ok((Some(outcome.files), skipped))
+        Ok((Some(outcome.files), skipped, fingerprint))
     }
 
     async fn list(
@@ -553,6 +574,11 @@ impl Engine {
             };
             if blocked {
                 report.blocked_deletes = deletes;
+                for p in &mut prepared {
+                    if p.actions.iter().any(Action::is_delete) {
+                        p.fingerprint = None;
+                    }
+                }
                 tracing::error!(
                     deletes,
                     tracked,
@@ -568,6 +594,10 @@ impl Engine {
         }
 
         for p in &prepared {
+            let settled = p.unstable == 0 && p.remote_error.is_none() && p.work.failures.is_empty();
+            report
+                .quiet
+                .insert(p.work.key.clone(), p.fingerprint.filter(|_| settled));
             report
                 .pending
                 .insert(p.work.key.clone(), PendingCounts::default());
@@ -598,6 +628,7 @@ impl Engine {
         for (key, action, r) in reports {
             if r.outcome != Outcome::Done {
                 report.pending.entry(key.clone()).or_default().add(&action);
+                report.quiet.insert(key.clone(), None);
             }
             self.apply_deltas(&key, &r.deltas);
             match &r.outcome {

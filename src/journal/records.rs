@@ -14,6 +14,9 @@ pub struct RecordRow {
     pub next_poll_unix: i64,
     /// Consecutive polls that found nothing new; drives the idle back-off.
     pub idle_polls: u32,
+    /// The folder's fingerprint when its last reconcile left nothing to do; `None` when
+    /// it must be looked at in full.
+    pub local_fingerprint: Option<crate::scan::Fingerprint>,
 }
 
 impl Journal {
@@ -70,7 +73,8 @@ impl Journal {
     pub fn followed(&self) -> Result<Vec<RecordRow>> {
         self.read("list followed records", |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT module, record_id, folder_name, last_poll_unix, next_poll_unix, idle_polls
+                "SELECT module, record_id, folder_name, last_poll_unix, next_poll_unix, idle_polls,
+                        local_fingerprint
                  FROM records ORDER BY module, record_id",
             )?;
             let rows = stmt.query_map([], |row| {
@@ -83,6 +87,7 @@ impl Journal {
                     last_poll_unix: row.get(3)?,
                     next_poll_unix: row.get(4)?,
                     idle_polls: row.get(5)?,
+                    local_fingerprint: row.get::<_, Option<i64>>(6)?.map(super::from_sql_u64),
                 })
             })?;
             rows.collect()
@@ -110,6 +115,36 @@ impl Journal {
                     idle_polls
                 ],
             )?;
+            Ok(())
+        })
+    }
+
+    /// Remembers the folder fingerprint of a record whose reconcile left nothing to do
+    /// (`None`: look at it in full next time).
+    pub fn set_fingerprint(
+        &self,
+        key: &RecordKey,
+        fingerprint: Option<crate::scan::Fingerprint>,
+    ) -> Result<()> {
+        self.set_fingerprints(&[(key.clone(), fingerprint)])
+    }
+
+    /// [`Journal::set_fingerprint`] for many records in one transaction (`once`).
+    pub fn set_fingerprints(
+        &self,
+        fingerprints: &[(RecordKey, Option<crate::scan::Fingerprint>)],
+    ) -> Result<()> {
+        self.write("set folder fingerprints", |tx| {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE records SET local_fingerprint = ?3 WHERE module = ?1 AND record_id = ?2",
+            )?;
+            for (key, fingerprint) in fingerprints {
+                stmt.execute(params![
+                    key.module,
+                    key.record_id,
+                    fingerprint.map(super::to_sql_u64)
+                ])?;
+            }
             Ok(())
         })
     }

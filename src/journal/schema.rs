@@ -67,6 +67,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
         v TEXT NOT NULL
     );
     ",
+    // 2: the record folder's fingerprint after its last reconcile that left nothing to
+    // do, so that a restart re-checks only the folders that changed meanwhile.
+    "
+    ALTER TABLE records ADD COLUMN local_fingerprint INTEGER;
+    ",
 ];
 
 /// The schema version this build reads and writes.

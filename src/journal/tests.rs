@@ -115,6 +115,7 @@ fn follow_unfollow_and_poll_schedule() {
             last_poll_unix: None,
             next_poll_unix: 50,
             idle_polls: 0,
+            local_fingerprint: None,
         }]
     );
     j.set_poll(&k, 70, 130, 3).unwrap();
@@ -123,6 +124,14 @@ fn follow_unfollow_and_poll_schedule() {
         (row.last_poll_unix, row.next_poll_unix, row.idle_polls),
         (Some(70), 130, 3)
     );
+    // Fingerprints keep all 64 bits.
+    j.set_fingerprint(&k, Some(u64::MAX - 1)).unwrap();
+    assert_eq!(
+        j.followed().unwrap()[0].local_fingerprint,
+        Some(u64::MAX - 1)
+    );
+    j.set_fingerprints(&[(k.clone(), None)]).unwrap();
+    assert_eq!(j.followed().unwrap()[0].local_fingerprint, None);
 
     j.upsert_entry(&k, &entry("a", "1")).unwrap();
     j.record_failure(&k, "b", "upload", "boom", false, 1, 99)
@@ -456,4 +465,32 @@ fn open_fails_with_the_path_when_state_dir_is_a_file() {
     std::fs::write(&state, b"").unwrap();
     let err = Journal::open(&state).unwrap_err().to_string();
     assert!(err.contains("create state directory"), "{err}");
+}
+
+#[test]
+fn a_version_1_journal_migrates_and_keeps_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.sqlite3");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO records (module, record_id, folder_name, followed_unix, next_poll_unix)
+             VALUES ('Contacts', '200001', '200001', 1, 2)",
+            [],
+        )
+        .unwrap();
+    }
+    let mut conn = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(schema::migrate(&mut conn).unwrap(), 1);
+    assert_eq!(schema::version(&conn).unwrap(), schema::CURRENT_VERSION);
+    let (name, fp): (String, Option<i64>) = conn
+        .query_row(
+            "SELECT folder_name, local_fingerprint FROM records",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((name.as_str(), fp), ("200001", None));
 }

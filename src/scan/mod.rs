@@ -7,6 +7,7 @@
 
 mod discover;
 mod error;
+mod fingerprint;
 mod hash;
 mod ignore;
 mod record;
@@ -16,6 +17,7 @@ mod urlfile;
 
 pub use discover::{Discovery, RecordFolder, discover_records, parse_record_folder_name};
 pub use error::ScanError;
+pub use fingerprint::{Fingerprint, fingerprint};
 pub use hash::hash_file;
 pub use ignore::IgnoreRules;
 pub use record::{ScanOutcome, SkipReason, Skipped, scan_record};

@@ -4,12 +4,14 @@
 //! the folder itself. Anything the watcher cannot map to one record (a new module folder,
 //! a queue overflow, a watcher error) asks for a full rescan, and a periodic rescan runs
 //! anyway, so a lost event delays a sync but never loses it.
+//!
+//! Raw notify events, no debouncer: the scheduler already gathers a burst of hints
+//! (`HINT_DELAY`) and the reconcile has its own stability check (`sync.debounce`), and a
+//! debouncer's timer thread would wake the idle daemon 80 times a second (most of its
+//! idle CPU, see BENCHMARKS.md). The inotify thread blocks on the kernel instead.
 
 use crate::executor::SelfWrites;
-use notify::{PollWatcher, RecommendedWatcher, RecursiveMode};
-use notify_debouncer_full::{
-    DebounceEventResult, Debouncer, NoCache, RecommendedCache, new_debouncer_opt,
-};
+use notify::{PollWatcher, RecommendedWatcher, RecursiveMode, Watcher as _};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,13 +33,9 @@ pub enum WatchEvent {
 
 /// Keeps the underlying watcher alive; dropping it stops watching.
 pub enum Watcher {
-    Inotify(Debouncer<RecommendedWatcher, RecommendedCache>),
-    Poll(Debouncer<PollWatcher, NoCache>),
+    Inotify(RecommendedWatcher),
+    Poll(PollWatcher),
 }
-
-/// Debounce of raw events before they become hints; short, because the reconcile has its
-/// own stability check (`sync.debounce`).
-const EVENT_DEBOUNCE: Duration = Duration::from_millis(50);
 /// How often the PollWatcher walks the tree.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -69,16 +67,10 @@ pub fn start(
 ) -> Result<Watcher, notify::Error> {
     let handler = make_handler(root.to_path_buf(), tx.clone(), self_writes.clone());
     if mode == WatchMode::Auto {
-        let started = new_debouncer_opt::<_, RecommendedWatcher, RecommendedCache>(
-            EVENT_DEBOUNCE,
-            None,
-            handler,
-            RecommendedCache::new(),
-            notify::Config::default(),
-        )
-        .and_then(|mut d| d.watch(root, RecursiveMode::Recursive).map(|()| d));
+        let started = RecommendedWatcher::new(handler, notify::Config::default())
+            .and_then(|mut w| w.watch(root, RecursiveMode::Recursive).map(|()| w));
         match started {
-            Ok(d) => return Ok(Watcher::Inotify(d)),
+            Ok(w) => return Ok(Watcher::Inotify(w)),
             Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
                 tracing::error!(
                     "inotify watch limit reached: raise fs.inotify.max_user_watches \
@@ -89,57 +81,48 @@ pub fn start(
         }
     }
     let handler = make_handler(root.to_path_buf(), tx, self_writes);
-    let mut d = new_debouncer_opt::<_, PollWatcher, NoCache>(
-        EVENT_DEBOUNCE.max(Duration::from_millis(100)),
-        None,
+    let mut w = PollWatcher::new(
         handler,
-        NoCache,
         notify::Config::default().with_poll_interval(POLL_INTERVAL),
     )?;
-    d.watch(root, RecursiveMode::Recursive)?;
-    Ok(Watcher::Poll(d))
+    w.watch(root, RecursiveMode::Recursive)?;
+    Ok(Watcher::Poll(w))
 }
 
 fn make_handler(
     root: PathBuf,
     tx: UnboundedSender<WatchEvent>,
     self_writes: Arc<SelfWrites>,
-) -> impl FnMut(DebounceEventResult) + Send + 'static {
-    move |result: DebounceEventResult| match result {
-        Ok(events) => {
-            let mut sent = std::collections::HashSet::new();
-            for ev in events {
-                if ev.need_rescan() {
-                    if sent.insert(WatchEvent::Rescan) {
-                        let _ = tx.send(WatchEvent::Rescan);
-                    }
+) -> impl FnMut(notify::Result<notify::Event>) + Send + 'static {
+    move |result: notify::Result<notify::Event>| match result {
+        Ok(ev) => {
+            if ev.need_rescan() {
+                let _ = tx.send(WatchEvent::Rescan);
+                return;
+            }
+            // Opening or reading a file or folder changes nothing; the daemon's own
+            // scans would otherwise trigger rescans in a loop.
+            if matches!(ev.kind, notify::EventKind::Access(_)) {
+                return;
+            }
+            let mut sent: Option<WatchEvent> = None;
+            for path in &ev.paths {
+                if self_writes.is_own(path) || is_own_temp(path) {
                     continue;
                 }
-                // Opening or reading a file or folder changes nothing; the daemon's own
-                // scans would otherwise trigger rescans in a loop.
-                if matches!(ev.kind, notify::EventKind::Access(_)) {
-                    continue;
-                }
-                for path in &ev.paths {
-                    if self_writes.is_own(path) || is_own_temp(path) {
-                        continue;
-                    }
-                    if let Some(hint) = classify(&root, path)
-                        && sent.insert(hint.clone())
-                    {
-                        let _ = tx.send(hint);
-                    }
+                // A rename event names both ends, usually in the same record.
+                if let Some(hint) = classify(&root, path)
+                    && sent.as_ref() != Some(&hint)
+                {
+                    let _ = tx.send(hint.clone());
+                    sent = Some(hint);
                 }
             }
         }
-        Err(errors) => {
-            for e in &errors {
-                tracing::warn!(error = %e, "file watcher error; doing a full rescan");
-                if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
-                    tracing::error!(
-                        "inotify watch limit reached: raise fs.inotify.max_user_watches"
-                    );
-                }
+        Err(e) => {
+            tracing::warn!(error = %e, "file watcher error; doing a full rescan");
+            if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
+                tracing::error!("inotify watch limit reached: raise fs.inotify.max_user_watches");
             }
             let _ = tx.send(WatchEvent::Rescan);
         }
