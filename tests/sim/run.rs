@@ -49,7 +49,7 @@ async fn yields(n: u32) {
 
 /// What one pass ended as.
 pub enum PassEnd {
-    Finished(PassReport),
+    Finished(Box<PassReport>),
     Crashed,
 }
 
@@ -88,13 +88,13 @@ pub fn incarnation(
             w.note(format!("  pass poll={poll} crash={crash:?}"));
             let pass = app.engine.pass(&folders, poll, false);
             let end = match crash {
-                Crash::None => PassEnd::Finished(pass.await),
+                Crash::None => PassEnd::Finished(Box::new(pass.await)),
                 Crash::After(d) => match tokio::time::timeout(d, pass).await {
-                    Ok(r) => PassEnd::Finished(r),
+                    Ok(r) => PassEnd::Finished(Box::new(r)),
                     Err(_) => PassEnd::Crashed,
                 },
                 Crash::Yields(n) => tokio::select! {
-                    r = pass => PassEnd::Finished(r),
+                    r = pass => PassEnd::Finished(Box::new(r)),
                     _ = yields(n) => PassEnd::Crashed,
                 },
             };
