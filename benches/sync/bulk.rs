@@ -16,16 +16,58 @@ const UP_BASE: &str = "2034020000000200002";
 const DOWN: &str = "2034020000000200003";
 const DOWN_BASE: &str = "2034020000000200004";
 
+/// Each scenario runs this many times (fresh sandbox, folders and journal each time),
+/// baseline and engine alternating; the best time of each side is reported. On this
+/// shared machine one run's figures swing by 3× (other tenants, ext4 inode allocation);
+/// the best of several is the least disturbed measurement of both sides.
+const REPEATS: usize = 3;
+
+/// One repetition: (baseline time, engine time, rows about API economy).
+type Rep = (Duration, Duration, Vec<Row>);
+
 pub async fn run(sizes: &Sizes) -> Vec<Row> {
-    let mut rows = match upload(sizes).await {
-        Ok(r) => r,
-        Err(e) => vec![failed("bulk upload", &e)],
-    };
-    rows.extend(match download(sizes).await {
-        Ok(r) => r,
-        Err(e) => vec![failed("bulk download", &e)],
-    });
+    let n = sizes.bulk_files;
+    let bytes = (n * sizes.bulk_file_bytes) as u64;
+    let mut rows = Vec::new();
+    for (what, kind) in [
+        ("bulk upload", Kind::Upload),
+        ("bulk download", Kind::Download),
+    ] {
+        let mut reps: Vec<Rep> = Vec::new();
+        for _ in 0..REPEATS {
+            let rep = match kind {
+                Kind::Upload => upload(sizes).await,
+                Kind::Download => download(sizes).await,
+            };
+            match rep {
+                Ok(r) => reps.push(r),
+                Err(e) => {
+                    rows.push(failed(what, &e));
+                    break;
+                }
+            }
+        }
+        let (Some(base), Some(engine)) = (
+            reps.iter().map(|r| r.0).min(),
+            reps.iter().map(|r| r.1).min(),
+        ) else {
+            continue;
+        };
+        eprintln!(
+            "{what}: baseline {:?}, engine {:?}",
+            reps.iter().map(|r| r.0).collect::<Vec<_>>(),
+            reps.iter().map(|r| r.1).collect::<Vec<_>>()
+        );
+        rows.push(throughput_row(what, n, bytes, engine, base));
+        rows.extend(reps.swap_remove(0).2);
+    }
     rows
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Upload,
+    Download,
 }
 
 fn mib_s(bytes: u64, d: Duration) -> f64 {
@@ -43,14 +85,14 @@ fn throughput_row(what: &str, n: usize, bytes: u64, engine: Duration, base: Dura
         format!("{e:.1} MiB/s ({:.2} s)", engine.as_secs_f64()),
     )
     .target(format!(
-        "raw reqwest {b:.1} MiB/s ({:.2} s); ≥ 0.9×",
+        "raw reqwest {b:.1} MiB/s ({:.2} s); ≥ 0.9× (best of {REPEATS} each)",
         base.as_secs_f64()
     ))
     .ratio(ratio)
     .pass(ratio >= 0.9)
 }
 
-async fn upload(sizes: &Sizes) -> Result<Vec<Row>> {
+async fn upload(sizes: &Sizes) -> Result<Rep> {
     let env = Env::new(SandboxOptions::default(), "debounce = \"100ms\"").await?;
     let dir = env.record(UP)?;
     env.sandbox
@@ -66,7 +108,6 @@ async fn upload(sizes: &Sizes) -> Result<Vec<Row>> {
         std::fs::write(base_dir.join(&name), &body)?;
         base_files.push(base_dir.join(&name));
     }
-    let bytes = (n * sizes.bulk_file_bytes) as u64;
     // Baseline first: by then the engine's files are older than the debounce.
     let base = baseline::upload(&env, UP_BASE, &base_files, sizes.concurrency).await?;
     let base_grants = env.calls(Route::Token);
@@ -84,8 +125,7 @@ async fn upload(sizes: &Sizes) -> Result<Vec<Row>> {
     let calls = env.api_calls() - calls0;
     let pages = n.div_ceil(200).max(1) as u64;
     let per_file = calls as f64 / n as f64;
-    Ok(vec![
-        throughput_row("bulk upload", n, bytes, took, base),
+    let rows = vec![
         Row::new(
             format!("API calls per uploaded file (bulk, n={n})"),
             format!("{per_file:.3} ({uploads} uploads, {lists} lists)"),
@@ -94,10 +134,11 @@ async fn upload(sizes: &Sizes) -> Result<Vec<Row>> {
         .ratio(per_file)
         .pass(uploads == n as u64 && calls - uploads <= pages),
         tokens_row(&env, "bulk upload env", base_grants),
-    ])
+    ];
+    Ok((base, took, rows))
 }
 
-async fn download(sizes: &Sizes) -> Result<Vec<Row>> {
+async fn download(sizes: &Sizes) -> Result<Rep> {
     let env = Env::new(SandboxOptions::default(), "debounce = \"100ms\"").await?;
     let dir = env.record(DOWN)?;
     let n = sizes.bulk_files;
@@ -120,7 +161,6 @@ async fn download(sizes: &Sizes) -> Result<Vec<Row>> {
             body,
         ));
     }
-    let bytes = (n * sizes.bulk_file_bytes) as u64;
     let base_dir = env.tmp.path().join("baseline-down");
     std::fs::create_dir_all(&base_dir)?;
     let base = baseline::download(&env, DOWN_BASE, &base_ids, &base_dir, sizes.concurrency).await?;
@@ -136,8 +176,7 @@ async fn download(sizes: &Sizes) -> Result<Vec<Row>> {
     let lists = env.calls(Route::List) - lists0;
     let calls = env.api_calls() - calls0;
     let pages = n.div_ceil(200) as u64;
-    Ok(vec![
-        throughput_row("bulk download", n, bytes, took, base),
+    let rows = vec![
         Row::new(
             format!("API calls per poll of a record with n={n} attachments"),
             format!("{calls} ({lists} lists)"),
@@ -146,7 +185,8 @@ async fn download(sizes: &Sizes) -> Result<Vec<Row>> {
         .ratio(calls as f64 / pages as f64)
         .pass(calls == pages),
         tokens_row(&env, "bulk download env", base_grants),
-    ])
+    ];
+    Ok((base, took, rows))
 }
 
 /// Token grants over an env's life (several processes sharing one journal).

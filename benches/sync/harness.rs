@@ -19,9 +19,43 @@ pub const MODULE: &str = "Pipelines";
 /// Generous: the machine is shared and slow.
 pub const DEADLINE: Duration = Duration::from_secs(600);
 
+/// A scenario's temp folder. Removed by [`remove_fixtures`] when the whole run is over,
+/// not when its scenario ends: deleting thousands of files makes ext4 (no-journal mode,
+/// as here) skip the recently freed inodes on every file created in the next ~30 s
+/// (`recently_deleted` was 20 % of the next scenario's CPU), which would charge one
+/// scenario's clean-up to the next one's measurement.
+pub struct Fixture(PathBuf);
+
+static FIXTURES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+impl Fixture {
+    fn new() -> Result<Fixture> {
+        let path = tempfile::Builder::new()
+            .prefix("bigin-bench")
+            .tempdir()?
+            .keep();
+        FIXTURES
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(path.clone());
+        Ok(Fixture(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+/// Removes every scenario's temp folder (end of the run).
+pub fn remove_fixtures() {
+    for path in FIXTURES.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+        let _ = std::fs::remove_dir_all(path);
+    }
+}
+
 /// One sandbox + one root + one journal.
 pub struct Env {
-    pub tmp: tempfile::TempDir,
+    pub tmp: Fixture,
     pub root: PathBuf,
     pub config: PathBuf,
     pub sandbox: Sandbox,
@@ -35,7 +69,7 @@ impl Env {
     pub async fn new(opts: SandboxOptions, sync: &str) -> Result<Env> {
         let extra = std::env::var("BENCH_SYNC_EXTRA").unwrap_or_default();
         let sync = format!("{sync}\n{}", extra.replace("\\n", "\n"));
-        let tmp = tempfile::Builder::new().prefix("bigin-bench").tempdir()?;
+        let tmp = Fixture::new()?;
         let root = tmp.path().join("root");
         let state = tmp.path().join("state");
         std::fs::create_dir_all(&root)?;
@@ -65,7 +99,18 @@ impl Env {
     }
 
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
+        // For profiling: `BENCH_SYNC_WRAP="perf record -g -o /tmp/p.data --"` runs every
+        // command under the given wrapper.
+        let wrap = std::env::var("BENCH_SYNC_WRAP").unwrap_or_default();
+        let mut wrap = wrap.split_whitespace();
+        let mut c = match wrap.next() {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(wrap).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
         c.arg("--config").arg(&self.config);
         c.env_remove("RUST_LOG")
             .env_remove("BIGIN_SYNC_CONFIG")
@@ -82,6 +127,14 @@ impl Env {
         let started = Instant::now();
         let out = tokio::task::spawn_blocking(move || c.output()).await??;
         let took = started.elapsed();
+        // For profiling: keep each command's log (`BENCH_SYNC_LOGS=<dir>`).
+        if let Some(dir) = std::env::var_os("BENCH_SYNC_LOGS") {
+            let n = std::fs::read_dir(&dir).map_or(0, |d| d.count());
+            let _ = std::fs::write(
+                std::path::Path::new(&dir).join(format!("{n:03}-{}.log", args.join("-"))),
+                &out.stderr,
+            );
+        }
         if !out.status.success() {
             bail!(
                 "bigin-sync {args:?} exited {:?}: {}",

@@ -115,6 +115,7 @@ fn main() -> std::process::ExitCode {
         }
         rows
     });
+    harness::remove_fixtures();
     println!("{}", report::markdown(&rows));
     println!(
         "mode: {}, wall time {:.1} s, nproc {}, memory {}",

@@ -512,7 +512,11 @@ impl Executor {
             None => self.fetch_to_temp(w, &att.id).await?,
         };
         self.self_writes.note(dest);
-        let d = persist(tmp, dest)?;
+        // A rename and two fsyncs: off the async workers.
+        let target = dest.to_path_buf();
+        let d = tokio::task::spawn_blocking(move || persist(tmp, &target))
+            .await
+            .map_err(|e| ExecError::Task(e.to_string()))??;
         Ok((d.hash, d.bytes))
     }
 

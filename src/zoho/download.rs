@@ -23,6 +23,9 @@ use crate::model::ContentHash;
 pub const PART_SUFFIX: &str = ".bigin-sync.part";
 /// A 200 reply labelled JSON is buffered up to this size to see whether it is an error.
 const JSON_SNIFF_LIMIT: usize = 1024 * 1024;
+/// Bodies with a `Content-Length` up to this size are gathered in memory and written in
+/// one go; larger ones are streamed to disk (memory stays flat for any file size).
+const IN_MEMORY_DOWNLOAD: u64 = 1024 * 1024;
 
 /// How [`TempDownload::persist`] treats an existing file at the destination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,6 +217,18 @@ impl ZohoClient {
 
         let name = format!(".{:016x}{}", rand::random::<u64>(), PART_SUFFIX);
         let path = dir.join(name);
+        if expected.is_some_and(|n| n <= IN_MEMORY_DOWNLOAD) {
+            return self
+                .small_to_temp(
+                    resp,
+                    attachment_id,
+                    expected,
+                    prefix,
+                    path,
+                    server_file_name,
+                )
+                .await;
+        }
         let mut file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -251,6 +266,56 @@ impl ZohoClient {
             hash: ContentHash(*hasher.finalize().as_bytes()),
             server_file_name,
         })
+    }
+
+    /// A body small enough to hold: gathered in memory, then written, fsynced and
+    /// hashed in one trip to the blocking pool (streaming through `tokio::fs` costs a
+    /// trip per chunk, most of a small download's time).
+    async fn small_to_temp(
+        &self,
+        mut resp: reqwest::Response,
+        attachment_id: &str,
+        expected: Option<u64>,
+        mut body: Vec<u8>,
+        path: PathBuf,
+        server_file_name: Option<String>,
+    ) -> Result<TempDownload, ZohoError> {
+        while let Some(chunk) = next_chunk(&mut resp, attachment_id).await? {
+            body.extend_from_slice(&chunk);
+            if body.len() as u64 > IN_MEMORY_DOWNLOAD {
+                break;
+            }
+        }
+        let bytes = body.len() as u64;
+        if let Some(expected) = expected
+            && expected != bytes
+        {
+            return Err(ZohoError::Truncated {
+                id: attachment_id.to_owned(),
+                expected,
+                got: bytes,
+            });
+        }
+        let written = tokio::task::spawn_blocking(move || -> std::io::Result<TempDownload> {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)?;
+            let mut guard = PartGuard(path);
+            file.write_all(&body)?;
+            file.sync_all()?;
+            drop(file);
+            Ok(TempDownload {
+                path: std::mem::take(&mut guard.0),
+                bytes,
+                hash: ContentHash(*blake3::hash(&body).as_bytes()),
+                server_file_name,
+            })
+        })
+        .await
+        .map_err(|e| ZohoError::Io(std::io::Error::other(e)))??;
+        Ok(written)
     }
 
     /// Downloads an attachment to `dest` via a temp file in `dest`'s folder.
