@@ -385,3 +385,62 @@ async fn status_reports_records_and_parked_errors() {
     let _ = env.once().await;
     assert_eq!(env.calls(Route::Upload), uploads);
 }
+
+/// A power cut after a download's journal row but before the end-of-pass flush can leave
+/// the file empty or torn. The row is still marked unflushed, so the damage is never taken
+/// for a local edit: the attachment is not replaced, and its content comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_torn_before_its_flush_never_replaces_the_attachment() {
+    use bigin_sync::journal::Journal;
+    use bigin_sync::model::RecordKey;
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    let good = b"the real report, as stored in Bigin".to_vec();
+    let id = env
+        .sandbox
+        .add_file(env.product, M, R, "report.pdf", good.clone());
+    let other = env
+        .sandbox
+        .add_file(env.product, M, R, "intact.txt", b"intact".to_vec());
+    assert_ok(&env.once().await);
+    assert_eq!(std::fs::read(dir.join("report.pdf")).unwrap(), good);
+
+    // Replay the crash: both rows unflushed again, one file emptied by the power cut.
+    {
+        let j = Journal::open(&env.state).unwrap();
+        let key = RecordKey {
+            module: M.into(),
+            record_id: R.into(),
+        };
+        assert!(j.unflushed(&key).unwrap().is_empty(), "the pass flushed");
+        for e in j.entries(&key).unwrap() {
+            j.upsert_unflushed_entry(&key, &e).unwrap();
+        }
+        assert_eq!(j.unflushed(&key).unwrap().len(), 2);
+    }
+    std::fs::write(dir.join("report.pdf"), b"").unwrap();
+
+    let out = env.once().await;
+    assert!(
+        stderr(&out).contains("did not reach the disk intact"),
+        "{}",
+        stderr(&out)
+    );
+    // The attachment was neither replaced nor deleted.
+    assert_eq!(env.sandbox.content(&id).unwrap().as_ref(), good.as_slice());
+    assert_eq!(env.sandbox.content(&other).unwrap().as_ref(), b"intact");
+    assert_eq!(env.calls(Route::Delete), 0, "nothing deleted in Zoho");
+    // The real content is on disk again (under its name or a conflict name), and the
+    // intact file was trusted as it was.
+    let restored = files(&dir)
+        .iter()
+        .any(|n| std::fs::read(dir.join(n)).is_ok_and(|c| c == good));
+    assert!(restored, "files: {:?}", files(&dir));
+    assert_eq!(std::fs::read(dir.join("intact.txt")).unwrap(), b"intact");
+    let j = Journal::open(&env.state).unwrap();
+    let key = RecordKey {
+        module: M.into(),
+        record_id: R.into(),
+    };
+    assert!(j.unflushed(&key).unwrap().is_empty());
+}

@@ -254,12 +254,33 @@ impl Engine {
         let settings = self.settings();
         let key = folder.key.clone();
         let k = key.clone();
-        let (mut synced, mut failures, intents) = self
+        let (mut synced, mut failures, intents, unflushed) = self
             .executor
-            .db(move |j| Ok((j.entries(&k)?, j.failures(&k)?, j.intents(&k)?)))
+            .db(move |j| {
+                Ok((
+                    j.entries(&k)?,
+                    j.failures(&k)?,
+                    j.intents(&k)?,
+                    j.unflushed(&k)?,
+                ))
+            })
             .await?;
 
-        let (local, skipped, fingerprint) = self.scan(folder, &synced, &settings).await?;
+        // A download whose flush never happened is not trusted from the hash cache.
+        let cache: Vec<SyncedEntry> = synced
+            .iter()
+            .filter(|e| !unflushed.contains(&e.local_name))
+            .cloned()
+            .collect();
+        let (local, skipped, fingerprint) = self.scan(folder, &cache, &settings).await?;
+        if !unflushed.is_empty()
+            && let Some(files) = &local
+        {
+            let torn = self
+                .check_unflushed(&key, &folder.path, &unflushed, &synced, files, effects)
+                .await?;
+            synced.retain(|e| !torn.contains(&e.local_name));
+        }
 
         let cached = self.cache().get(&key).cloned();
         // Without a cached list, a local-only hint lists the record only when the folder
@@ -428,6 +449,63 @@ impl Engine {
             remote_error,
             fingerprint,
         })
+    }
+
+    /// Downloads recorded but never flushed (a crash or a failed flush): a file whose
+    /// content still hashes to what was downloaded is synced and marked flushed; any other
+    /// (empty, torn, gone) loses its row, so the planner compares it with Zoho as an
+    /// unknown file instead of taking the damage for a local edit or delete. Returns the
+    /// names whose rows were dropped.
+    async fn check_unflushed(
+        &self,
+        key: &RecordKey,
+        dir: &std::path::Path,
+        unflushed: &[String],
+        synced: &[SyncedEntry],
+        files: &[LocalEntry],
+        effects: bool,
+    ) -> Result<Vec<String>, EngineError> {
+        let mut intact = Vec::new();
+        let mut torn = Vec::new();
+        for name in unflushed {
+            let Some(entry) = synced.iter().find(|e| &e.local_name == name) else {
+                continue;
+            };
+            match files.iter().find(|f| &f.name == name) {
+                Some(f) if f.hash == entry.hash && f.size == entry.size => {
+                    intact.push(name.clone())
+                }
+                _ => torn.push(name.clone()),
+            }
+        }
+        if !effects {
+            return Ok(torn);
+        }
+        for name in &torn {
+            tracing::warn!(record = %key, file = %name,
+                "a download did not reach the disk intact before a crash; comparing the file with Zoho again");
+        }
+        if !intact.is_empty() {
+            let paths: Vec<PathBuf> = intact.iter().map(|n| dir.join(n)).collect();
+            let synced_ok = tokio::task::spawn_blocking(move || {
+                paths
+                    .iter()
+                    .try_for_each(|p| crate::executor::flush::sync_file(p))
+            })
+            .await
+            .map_err(|e| crate::executor::ExecError::Task(e.to_string()))?;
+            if synced_ok.is_err() {
+                intact.clear();
+            }
+        }
+        let (k, t, i) = (key.clone(), torn.clone(), intact);
+        self.executor
+            .db(move |j| {
+                t.iter().try_for_each(|n| j.remove_entry(&k, n))?;
+                j.mark_entries_flushed(&k, &i)
+            })
+            .await?;
+        Ok(torn)
     }
 
     async fn scan(
@@ -605,6 +683,10 @@ impl Engine {
                 report.polled.push(p.work.key.clone());
             }
         }
+        let dirs: HashMap<RecordKey, PathBuf> = prepared
+            .iter()
+            .map(|p| (p.work.key.clone(), p.work.dir.clone()))
+            .collect();
         // Owned jobs: the stream's futures borrow nothing, so a spawned reconcile stays Send.
         let jobs: Vec<(Arc<RecordWork>, Action)> = prepared
             .into_iter()
@@ -625,7 +707,14 @@ impl Engine {
             .collect()
             .await;
 
+        let mut downloaded: HashMap<RecordKey, PathBuf> = HashMap::new();
         for (key, action, r) in reports {
+            if r.outcome == Outcome::Done
+                && action.writes_local_file()
+                && let Some(dir) = dirs.get(&key)
+            {
+                downloaded.insert(key.clone(), dir.clone());
+            }
             if r.outcome != Outcome::Done {
                 report.pending.entry(key.clone()).or_default().add(&action);
                 report.quiet.insert(key.clone(), None);
@@ -651,7 +740,33 @@ impl Engine {
                 }
             }
         }
+        if !downloaded.is_empty() {
+            self.flush_downloads(downloaded).await;
+        }
         report
+    }
+
+    /// Makes a pass's downloads durable with one flush per file system (instead of two
+    /// fsyncs per file), then marks their rows flushed. If the flush fails the rows stay
+    /// unflushed and the next reconcile of each record checks the files by hash.
+    async fn flush_downloads(&self, records: HashMap<RecordKey, PathBuf>) {
+        let dirs: Vec<PathBuf> = records.values().cloned().collect();
+        let flushed =
+            tokio::task::spawn_blocking(move || crate::executor::flush::flush_file_systems(&dirs))
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))
+                .and_then(|r| r);
+        match flushed {
+            Ok(()) => {
+                let keys: Vec<RecordKey> = records.into_keys().collect();
+                if let Err(e) = self.executor.db(move |j| j.mark_flushed(&keys)).await {
+                    tracing::warn!(error = %e, "could not mark downloads as flushed; they are re-checked next time");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not flush downloads to disk; they are re-checked next time");
+            }
+        }
     }
 
     fn apply_deltas(&self, key: &RecordKey, deltas: &[RemoteDelta]) {

@@ -555,7 +555,11 @@ impl Executor {
             inode: s.inode,
             link_url: link_url_of(att),
         };
-        self.commit_entry(w, entry).await?;
+        // Not fsynced one by one: the engine flushes the file system once at the end
+        // of the pass, then marks the rows flushed.
+        let key = w.key.clone();
+        self.db(move |j| j.upsert_unflushed_entry(&key, &entry))
+            .await?;
         Ok(Done {
             bytes,
             attachment_id: Some(att.id.clone()),

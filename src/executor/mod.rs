@@ -16,6 +16,7 @@
 
 mod actions;
 pub mod adopt;
+pub mod flush;
 pub mod gate;
 mod retry;
 pub mod trash;

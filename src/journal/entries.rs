@@ -25,14 +25,25 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<SyncedEntry> {
 /// Inserts or overwrites the row keyed by (record, local name) and clears the failure
 /// state of both the local name and the attachment id: a confirmed sync ends any backoff.
 pub(super) fn upsert(conn: &Connection, key: &RecordKey, e: &SyncedEntry) -> rusqlite::Result<()> {
+    upsert_flushed(conn, key, e, true)
+}
+
+/// [`upsert`], saying whether the file is known to be on disk (`flushed`).
+fn upsert_flushed(
+    conn: &Connection,
+    key: &RecordKey,
+    e: &SyncedEntry,
+    flushed: bool,
+) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO entries (module, record_id, local_name, attachment_id, file_id, remote_name,
-                              size, hash, mtime_ns, inode, link_url)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                              size, hash, mtime_ns, inode, link_url, flushed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (module, record_id, local_name) DO UPDATE SET
              attachment_id = excluded.attachment_id, file_id = excluded.file_id,
              remote_name = excluded.remote_name, size = excluded.size, hash = excluded.hash,
-             mtime_ns = excluded.mtime_ns, inode = excluded.inode, link_url = excluded.link_url",
+             mtime_ns = excluded.mtime_ns, inode = excluded.inode, link_url = excluded.link_url,
+             flushed = excluded.flushed",
     )?;
     stmt.execute(params![
         key.module,
@@ -46,6 +57,7 @@ pub(super) fn upsert(conn: &Connection, key: &RecordKey, e: &SyncedEntry) -> rus
         e.mtime_ns,
         to_sql_u64(e.inode),
         e.link_url,
+        flushed,
     ])?;
     let mut clear = conn.prepare_cached(
         "DELETE FROM failures WHERE module = ?1 AND record_id = ?2 AND subject IN (?3, ?4)",
@@ -92,6 +104,54 @@ impl Journal {
     /// state of its local name and attachment id.
     pub fn upsert_entry(&self, key: &RecordKey, e: &SyncedEntry) -> Result<()> {
         self.write("upsert entry", |tx| upsert(tx, key, e))
+    }
+
+    /// [`Journal::upsert_entry`] for a file just downloaded and not yet flushed to disk:
+    /// until [`Journal::mark_flushed`], the next reconcile checks its content by hash
+    /// before trusting the row (after a power cut the file may be empty or torn, and must
+    /// never be taken for a local edit and uploaded).
+    pub fn upsert_unflushed_entry(&self, key: &RecordKey, e: &SyncedEntry) -> Result<()> {
+        self.write("upsert entry", |tx| upsert_flushed(tx, key, e, false))
+    }
+
+    /// Local names of the record's rows whose file may not be on disk yet.
+    pub fn unflushed(&self, key: &RecordKey) -> Result<Vec<String>> {
+        self.read("read unflushed entries", |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT local_name FROM entries
+                 WHERE module = ?1 AND record_id = ?2 AND flushed = 0 ORDER BY local_name",
+            )?;
+            let rows = stmt.query_map(params![key.module, key.record_id], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    /// After a flush of the file system: every row of these records is on disk.
+    pub fn mark_flushed(&self, keys: &[RecordKey]) -> Result<()> {
+        self.write("mark entries flushed", |tx| {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE entries SET flushed = 1
+                 WHERE module = ?1 AND record_id = ?2 AND flushed = 0",
+            )?;
+            for key in keys {
+                stmt.execute(params![key.module, key.record_id])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Marks named rows flushed (their content was checked and synced one by one).
+    pub fn mark_entries_flushed(&self, key: &RecordKey, names: &[String]) -> Result<()> {
+        self.write("mark entries flushed", |tx| {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE entries SET flushed = 1
+                 WHERE module = ?1 AND record_id = ?2 AND local_name = ?3",
+            )?;
+            for name in names {
+                stmt.execute(params![key.module, key.record_id, name])?;
+            }
+            Ok(())
+        })
     }
 
     /// Upserts many entries in one transaction (first sync of a large record, adoption).

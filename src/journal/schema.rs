@@ -72,6 +72,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE records ADD COLUMN local_fingerprint INTEGER;
     ",
+    // 3: downloads reach the disk in one flush per pass instead of an fsync per file;
+    // 0 marks a row whose file may not be on disk yet (checked by hash before trusted).
+    "
+    ALTER TABLE entries ADD COLUMN flushed INTEGER NOT NULL DEFAULT 1;
+    ",
 ];
 
 /// The schema version this build reads and writes.

@@ -494,3 +494,21 @@ fn a_version_1_journal_migrates_and_keeps_its_records() {
         .unwrap();
     assert_eq!((name.as_str(), fp), ("200001", None));
 }
+
+#[test]
+fn unflushed_rows_until_marked_and_a_plain_upsert_is_flushed() {
+    let (_d, j) = open_tmp();
+    let (k, other) = (key("200001"), key("200002"));
+    j.upsert_unflushed_entry(&k, &entry("a", "1")).unwrap();
+    j.upsert_unflushed_entry(&k, &entry("b", "2")).unwrap();
+    j.upsert_unflushed_entry(&other, &entry("c", "3")).unwrap();
+    assert_eq!(j.unflushed(&k).unwrap(), vec!["a", "b"]);
+    j.mark_entries_flushed(&k, &["a".to_string()]).unwrap();
+    assert_eq!(j.unflushed(&k).unwrap(), vec!["b"]);
+    // A confirmed upload of the same name is the user's file: nothing to flush.
+    j.upsert_entry(&k, &entry("b", "4")).unwrap();
+    assert!(j.unflushed(&k).unwrap().is_empty());
+    j.mark_flushed(std::slice::from_ref(&other)).unwrap();
+    assert!(j.unflushed(&other).unwrap().is_empty());
+    assert_eq!(j.entries(&k).unwrap().len(), 2, "rows kept");
+}

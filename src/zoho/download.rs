@@ -7,7 +7,11 @@
 //!
 //! The bytes go to `.<random>.bigin-sync.part` in the destination folder (same file
 //! system, so the final step is a rename), hashed with BLAKE3 on the way, counted against
-//! `Content-Length`, then fsynced. Dropping a [`TempDownload`] removes the temp file.
+//! `Content-Length`. Dropping a [`TempDownload`] removes the temp file.
+//!
+//! [`ZohoClient::download_to_temp`] does not fsync: the sync engine writes a whole pass of
+//! downloads and then flushes the file system once (see `engine`), instead of two fsyncs
+//! per file. [`ZohoClient::download`], the one-file call, fsyncs the file and its folder.
 
 use std::path::{Path, PathBuf};
 
@@ -57,7 +61,8 @@ pub struct TempDownload {
 }
 
 impl TempDownload {
-    /// Moves the file to `dest` (same folder or file system) and syncs the folder.
+    /// Moves the file to `dest` (same folder or file system). Durability is the caller's:
+    /// [`TempDownload::sync`] before, and a folder sync (or a file system flush) after.
     pub fn persist(mut self, dest: &Path, mode: Persist) -> std::io::Result<Downloaded> {
         match mode {
             Persist::Overwrite => std::fs::rename(&self.path, dest)?,
@@ -68,9 +73,6 @@ impl TempDownload {
                 // Kernels or file systems without RENAME_NOREPLACE: link, then unlink.
                 Err(_) => self.persist_by_link(dest)?,
             },
-        }
-        if let Some(parent) = dest.parent() {
-            sync_dir(parent);
         }
         let done = Downloaded {
             bytes: self.bytes,
@@ -83,6 +85,11 @@ impl TempDownload {
         }
         // (NoClobber by link: Drop unlinks the temp name, the data stays under `dest`.)
         Ok(done)
+    }
+
+    /// Flushes the temp file's content to disk.
+    pub fn sync(&self) -> std::io::Result<()> {
+        std::fs::File::open(&self.path)?.sync_all()
     }
 
     /// No-clobber placement where `renameat2` is unavailable.
@@ -140,7 +147,7 @@ impl Drop for TempDownload {
 }
 
 /// Makes a rename durable; failures are ignored (some file systems refuse dir fsync).
-fn sync_dir(dir: &Path) {
+pub fn sync_dir(dir: &Path) {
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
@@ -158,7 +165,7 @@ impl Drop for PartGuard {
 }
 
 impl ZohoClient {
-    /// Downloads an attachment into a temp file in `dir`, checked and fsynced.
+    /// Downloads an attachment into a temp file in `dir`, checked but not fsynced (see the module doc).
     pub async fn download_to_temp(
         &self,
         module: &str,
@@ -257,7 +264,6 @@ impl ZohoClient {
             });
         }
         file.flush().await?;
-        file.sync_all().await?;
         drop(file);
         let path = std::mem::take(&mut guard.0);
         Ok(TempDownload {
@@ -304,7 +310,6 @@ impl ZohoClient {
                 .open(&path)?;
             let mut guard = PartGuard(path);
             file.write_all(&body)?;
-            file.sync_all()?;
             drop(file);
             Ok(TempDownload {
                 path: std::mem::take(&mut guard.0),
@@ -335,10 +340,17 @@ impl ZohoClient {
             .download_to_temp(module, record_id, attachment_id, &dir)
             .await?;
         let dest = dest.to_path_buf();
-        tokio::task::spawn_blocking(move || temp.persist(&dest, mode))
-            .await
-            .map_err(|e| ZohoError::Io(std::io::Error::other(e)))?
-            .map_err(ZohoError::Io)
+        tokio::task::spawn_blocking(move || {
+            temp.sync()?;
+            let done = temp.persist(&dest, mode)?;
+            if let Some(parent) = dest.parent() {
+                sync_dir(parent);
+            }
+            Ok(done)
+        })
+        .await
+        .map_err(|e| ZohoError::Io(std::io::Error::other(e)))?
+        .map_err(ZohoError::Io)
     }
 }
 
