@@ -708,6 +708,7 @@ impl Engine {
             .await;
 
         let mut downloaded: HashMap<RecordKey, PathBuf> = HashMap::new();
+        let mut deltas: HashMap<RecordKey, Vec<RemoteDelta>> = HashMap::new();
         for (key, action, r) in reports {
             if r.outcome == Outcome::Done
                 && action.writes_local_file()
@@ -719,7 +720,12 @@ impl Engine {
                 report.pending.entry(key.clone()).or_default().add(&action);
                 report.quiet.insert(key.clone(), None);
             }
-            self.apply_deltas(&key, &r.deltas);
+            if !r.deltas.is_empty() {
+                deltas
+                    .entry(key.clone())
+                    .or_default()
+                    .extend(r.deltas.clone());
+            }
             match &r.outcome {
                 Outcome::Done => {
                     report.done += 1;
@@ -739,6 +745,9 @@ impl Engine {
                         .push(format!("{key}: {} {}: {message}", r.action, r.subject));
                 }
             }
+        }
+        for (key, d) in &deltas {
+            self.apply_deltas(key, d);
         }
         if !downloaded.is_empty() {
             self.flush_downloads(downloaded).await;
@@ -777,15 +786,24 @@ impl Engine {
         let Some(list) = cache.get_mut(key) else {
             return;
         };
+        // One pass over the list for the whole batch (a bulk upload adds thousands).
+        let mut ids: HashSet<String> = list.iter().map(|x| x.id.clone()).collect();
+        let mut removed: HashSet<&str> = HashSet::new();
         for d in deltas {
             match d {
                 RemoteDelta::Added(a) => {
-                    if !list.iter().any(|x| x.id == a.id) {
+                    removed.remove(a.id.as_str());
+                    if ids.insert(a.id.clone()) {
                         list.push(a.clone());
                     }
                 }
-                RemoteDelta::Removed(id) => list.retain(|x| &x.id != id),
+                RemoteDelta::Removed(id) => {
+                    removed.insert(id.as_str());
+                }
             }
+        }
+        if !removed.is_empty() {
+            list.retain(|x| !removed.contains(x.id.as_str()));
         }
     }
 

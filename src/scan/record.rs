@@ -74,6 +74,9 @@ pub fn scan_record(
         Err(e) => return Err(ScanError::io(dir, "read record folder", e)),
     };
     let mut out = ScanOutcome::default();
+    // By name: a record with thousands of files must not cost a scan of the cache each.
+    let cache: std::collections::HashMap<&str, &SyncedEntry> =
+        cache.iter().map(|c| (c.local_name.as_str(), c)).collect();
     for item in read {
         let item = item.map_err(|e| ScanError::io(dir, "read record folder", e))?;
         let os_name = item.file_name();
@@ -100,7 +103,7 @@ pub fn scan_record(
             out.skipped.push(skip(name, reason));
             continue;
         }
-        let cached = cache.iter().find(|c| c.local_name == name);
+        let cached = cache.get(name).copied();
         match entry_for(&path, name, &meta, cached, debounce, now) {
             Ok(entry) => out.files.push(entry),
             Err(e) if e.kind() == ErrorKind::NotFound => {}
