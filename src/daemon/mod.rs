@@ -60,7 +60,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let mut scheduler = Scheduler::new(rt.clone(), schedule_of(&cfg));
     // Before any reconcile runs: follow the record folders and remove download temp
     // files a crash left behind.
-    let folders = scheduler.rescan(true).await;
+    let folders = scheduler.rescan_at_start().await;
     follow::clean_temp_files(&folders);
     let mut _watcher = match crate::watcher::start(
         &cfg.root,

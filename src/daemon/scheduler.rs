@@ -11,6 +11,7 @@ use crate::poller::PollPolicy;
 use crate::scan::{Fingerprint, RecordFolder};
 use crate::watcher::WatchEvent;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -57,6 +58,9 @@ pub struct Scheduler {
     pending_dirty: bool,
     /// (module folder name, record folder name) → record, to map watcher hints.
     by_folder: HashMap<(String, String), RecordKey>,
+    /// Set by `rescan_at_start`: keep the fingerprint comparisons for `run`.
+    defer_checks: bool,
+    deferred_checks: Vec<(RecordKey, PathBuf, Fingerprint)>,
 }
 
 /// What a batch of watcher hints asks for.
@@ -97,9 +101,7 @@ struct Outline {
 /// The records whose folder no longer matches the fingerprint of their last quiet
 /// reconcile (or cannot be read). One blocking task for all of them: at 10,000 records
 /// this is a `readdir` and a `stat` per file, far cheaper than reconciling each.
-async fn changed_folders(
-    to_check: Vec<(RecordKey, std::path::PathBuf, Fingerprint)>,
-) -> Vec<RecordKey> {
+async fn changed_folders(to_check: Vec<(RecordKey, PathBuf, Fingerprint)>) -> Vec<RecordKey> {
     if to_check.is_empty() {
         return Vec::new();
     }
@@ -130,6 +132,8 @@ impl Scheduler {
             pending: HashMap::new(),
             pending_dirty: false,
             by_folder: HashMap::new(),
+            defer_checks: false,
+            deferred_checks: Vec::new(),
         }
     }
 
@@ -166,7 +170,7 @@ impl Scheduler {
         let now_unix = crate::executor::unix_now();
         let mut next: HashMap<RecordKey, Slot> = HashMap::new();
         // Folders to look at again, unless their fingerprint shows them unchanged.
-        let mut to_check: Vec<(RecordKey, std::path::PathBuf, Fingerprint)> = Vec::new();
+        let mut to_check: Vec<(RecordKey, PathBuf, Fingerprint)> = Vec::new();
         for folder in folders.iter().cloned() {
             let key = folder.key.clone();
             let (mut slot, look) = match self.slots.remove(&key) {
@@ -207,22 +211,6 @@ impl Scheduler {
             }
             next.insert(key, slot);
         }
-        let compared = to_check.len();
-        let changed = changed_folders(to_check).await;
-        if compared > 0 {
-            tracing::debug!(
-                compared,
-                changed = changed.len(),
-                unchanged = compared - changed.len(),
-                "rescan compared folder fingerprints"
-            );
-        }
-        for key in changed {
-            if let Some(slot) = next.get_mut(&key) {
-                slot.fingerprint = None;
-                slot.dirty_at.get_or_insert(now);
-            }
-        }
         // Slots of unfollowed records that are still running finish on their own.
         for (key, slot) in self.slots.drain() {
             if slot.running {
@@ -238,7 +226,41 @@ impl Scheduler {
                 Some(((module, s.folder.folder_name.clone()), key.clone()))
             })
             .collect();
+        if self.defer_checks {
+            self.defer_checks = false;
+            self.deferred_checks = to_check;
+        } else {
+            self.compare_fingerprints(to_check).await;
+        }
         folders
+    }
+
+    /// The start-up rescan: like `rescan(true)`, but the folders are compared with their
+    /// fingerprints only when `run` starts, after READY (10,000 folders take ~0.5 s).
+    pub async fn rescan_at_start(&mut self) -> Vec<RecordFolder> {
+        self.defer_checks = true;
+        self.rescan(true).await
+    }
+
+    /// Marks dirty every record whose folder no longer matches its fingerprint.
+    async fn compare_fingerprints(&mut self, to_check: Vec<(RecordKey, PathBuf, Fingerprint)>) {
+        let compared = to_check.len();
+        let changed = changed_folders(to_check).await;
+        if compared > 0 {
+            tracing::debug!(
+                compared,
+                changed = changed.len(),
+                unchanged = compared - changed.len(),
+                "rescan compared folder fingerprints"
+            );
+        }
+        let now = Instant::now();
+        for key in changed {
+            if let Some(slot) = self.slots.get_mut(&key) {
+                slot.fingerprint = None;
+                slot.dirty_at.get_or_insert(now);
+            }
+        }
     }
 
     /// Marks the hinted record dirty; says whether the folders must be read again.
@@ -454,6 +476,8 @@ impl Scheduler {
         shutdown: CancellationToken,
         grace: Duration,
     ) {
+        let deferred = std::mem::take(&mut self.deferred_checks);
+        self.compare_fingerprints(deferred).await;
         let mut tasks = JoinSet::new();
         let mut next_rescan = Instant::now() + self.schedule.rescan_interval;
         let watchdog = super::systemd::watchdog_period();

@@ -5,6 +5,7 @@
 use super::adopt::{UploadIntent, adoption_candidates};
 use super::trash::move_to_trash;
 use super::{Done, ExecError, Executor, RecordWork, RemoteDelta, unix_now};
+use crate::journal::{BatchOp, BatchOut};
 use crate::model::{AttachmentKind, ContentHash, RemoteAttachment};
 use crate::planner::{Action, LocalEntry, SyncedEntry};
 use crate::scan::render_url_file;
@@ -208,9 +209,12 @@ impl Executor {
             inode: local.inode,
             link_url: None,
         };
-        let key = w.key.clone();
-        let intent_id = uploaded.1;
-        self.db(move |j| j.complete_upload(&key, intent_id, &entry))
+        self.commits
+            .write(BatchOp::CompleteUpload {
+                key: w.key.clone(),
+                intent_id: uploaded.1,
+                entry,
+            })
             .await?;
         let mut done = Done {
             bytes: size,
@@ -295,11 +299,20 @@ impl Executor {
         Fut: std::future::Future<Output = Result<Uploaded, crate::zoho::ZohoError>>,
     {
         let created_unix = unix_now();
-        let key = w.key.clone();
-        let (l, r, h) = (local_name.to_string(), remote_name.to_string(), *hash);
-        let intent_id = self
-            .db(move |j| j.add_intent(&key, &l, &r, size, &h, created_unix))
-            .await?;
+        let intent = BatchOp::AddIntent {
+            key: w.key.clone(),
+            local_name: local_name.to_string(),
+            remote_name: remote_name.to_string(),
+            size,
+            hash: *hash,
+            now_unix: created_unix,
+        };
+        let intent_id = match self.commits.write(intent).await? {
+            BatchOut::IntentId(id) => id,
+            BatchOut::Done => {
+                return Err(ExecError::Task("the journal returned no intent id".into()));
+            }
+        };
         let known = w.known_attachment_ids();
         let outcome_unknown = AtomicBool::new(false);
         let result = self
@@ -557,8 +570,11 @@ impl Executor {
         };
         // Not fsynced one by one: the engine flushes the file system once at the end
         // of the pass, then marks the rows flushed.
-        let key = w.key.clone();
-        self.db(move |j| j.upsert_unflushed_entry(&key, &entry))
+        self.commits
+            .write(BatchOp::UpsertUnflushed {
+                key: w.key.clone(),
+                entry,
+            })
             .await?;
         Ok(Done {
             bytes,

@@ -18,6 +18,7 @@ mod actions;
 pub mod adopt;
 pub mod flush;
 pub mod gate;
+mod group_commit;
 mod retry;
 pub mod trash;
 
@@ -170,6 +171,8 @@ pub struct Executor {
     trash_dir: PathBuf,
     self_writes: Arc<SelfWrites>,
     policy: RetryPolicy,
+    /// The per-transfer journal writes, committed in shared transactions.
+    commits: Arc<group_commit::GroupCommit>,
 }
 
 impl Executor {
@@ -182,6 +185,7 @@ impl Executor {
     ) -> Self {
         Executor {
             client,
+            commits: Arc::new(group_commit::GroupCommit::new(journal.clone())),
             journal,
             gate: Arc::new(ApiGate::new()),
             trash_dir: state_dir.join("trash"),

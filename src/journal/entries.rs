@@ -29,7 +29,7 @@ pub(super) fn upsert(conn: &Connection, key: &RecordKey, e: &SyncedEntry) -> rus
 }
 
 /// [`upsert`], saying whether the file is known to be on disk (`flushed`).
-fn upsert_flushed(
+pub(super) fn upsert_flushed(
     conn: &Connection,
     key: &RecordKey,
     e: &SyncedEntry,

@@ -24,6 +24,32 @@ pub(super) fn remove(conn: &Connection, id: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
+pub(super) fn insert(
+    conn: &Connection,
+    key: &RecordKey,
+    local_name: &str,
+    remote_name: &str,
+    size: u64,
+    hash: &ContentHash,
+    now_unix: i64,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO intents (module, record_id, local_name, remote_name, size, hash,
+                              created_unix)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        key.module,
+        key.record_id,
+        local_name,
+        remote_name,
+        to_sql_u64(size),
+        hash.to_hex(),
+        now_unix
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
 impl Journal {
     /// Writes an intent before an upload starts and returns its id.
     pub fn add_intent(
@@ -36,21 +62,7 @@ impl Journal {
         now_unix: i64,
     ) -> Result<i64> {
         self.write("add upload intent", |tx| {
-            tx.prepare_cached(
-                "INSERT INTO intents (module, record_id, local_name, remote_name, size, hash,
-                                      created_unix)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                key.module,
-                key.record_id,
-                local_name,
-                remote_name,
-                to_sql_u64(size),
-                hash.to_hex(),
-                now_unix
-            ])?;
-            Ok(tx.last_insert_rowid())
+            insert(tx, key, local_name, remote_name, size, hash, now_unix)
         })
     }
 

@@ -5,6 +5,7 @@
 //! thread. One connection behind a mutex makes [`Journal`] `Send + Sync`; WAL mode lets the
 //! CLI's `status` read ([`Journal::open_read_only`]) while the daemon writes.
 
+mod batch;
 mod entries;
 mod error;
 mod failures;
@@ -16,6 +17,7 @@ mod summary;
 #[cfg(test)]
 mod tests;
 
+pub use batch::{BatchOp, BatchOut};
 pub use error::JournalError;
 pub use failures::FailureRow;
 pub use intents::IntentRow;
@@ -80,8 +82,7 @@ impl Journal {
         let mut conn = Connection::open(&path).map_err(sql("open"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(sql("set busy timeout"))?;
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
-            .map_err(sql("enable WAL"))?;
+        enable_wal(&conn).map_err(sql("enable WAL"))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql("set synchronous"))?;
         let found = schema::migrate(&mut conn).map_err(sql("migrate schema"))?;
@@ -185,6 +186,24 @@ impl Journal {
             Ok(out)
         };
         run().map_err(self.err(op))
+    }
+}
+
+/// Switches to WAL. Changing the journal mode takes an exclusive lock without calling the
+/// busy handler, so a second process opening (and migrating) the file at the same moment
+/// makes it fail at once with SQLITE_BUSY: retry for as long as the busy timeout.
+fn enable_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(())) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
     }
 }
 

@@ -512,3 +512,56 @@ fn unflushed_rows_until_marked_and_a_plain_upsert_is_flushed() {
     assert!(j.unflushed(&other).unwrap().is_empty());
     assert_eq!(j.entries(&k).unwrap().len(), 2, "rows kept");
 }
+
+#[test]
+fn a_batch_commits_every_write_and_one_failing_write_fails_alone() {
+    let (_d, j) = open_tmp();
+    let k = key("200001");
+    let intent = |name: &str| BatchOp::AddIntent {
+        key: k.clone(),
+        local_name: name.into(),
+        remote_name: name.into(),
+        size: 1,
+        hash: ContentHash::of_bytes(name.as_bytes()),
+        now_unix: 1,
+    };
+    j.lock()
+        .execute_batch(
+            "CREATE TRIGGER no_b BEFORE INSERT ON intents WHEN NEW.local_name = 'b'
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+    let results = j.apply_batch(&[intent("a"), intent("b"), intent("c")]);
+    assert!(matches!(results[0], Ok(BatchOut::IntentId(_))));
+    let err = results[1].as_ref().unwrap_err().to_string();
+    assert!(
+        err.contains("add upload intent") && err.contains("refused"),
+        "{err}"
+    );
+    assert!(matches!(results[2], Ok(BatchOut::IntentId(_))));
+    let names: Vec<String> = j
+        .intents(&k)
+        .unwrap()
+        .into_iter()
+        .map(|i| i.local_name)
+        .collect();
+    assert_eq!(names, vec!["a", "c"]);
+
+    // Completing an upload and recording a download in the same batch.
+    let id = j.intents(&k).unwrap()[0].id;
+    let results = j.apply_batch(&[
+        BatchOp::CompleteUpload {
+            key: k.clone(),
+            intent_id: id,
+            entry: entry("a", "1"),
+        },
+        BatchOp::UpsertUnflushed {
+            key: k.clone(),
+            entry: entry("d", "2"),
+        },
+    ]);
+    assert!(results.iter().all(|r| matches!(r, Ok(BatchOut::Done))));
+    assert_eq!(j.intents(&k).unwrap().len(), 1);
+    assert_eq!(j.entries(&k).unwrap().len(), 2);
+    assert_eq!(j.unflushed(&k).unwrap(), vec!["d"]);
+}

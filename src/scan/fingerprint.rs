@@ -29,7 +29,9 @@ pub fn fingerprint(dir: &Path) -> std::io::Result<Option<Fingerprint>> {
     let mut entries = Vec::new();
     for item in read {
         let item = item?;
-        let meta = match std::fs::symlink_metadata(item.path()) {
+        // `DirEntry::metadata` is an `fstatat` relative to the open folder (no symlink
+        // followed, no path walk from the root): the cheapest stat there is.
+        let meta = match item.metadata() {
             Ok(m) => m,
             // Removed since the listing: a change, which the next look will see.
             Err(e) if e.kind() == ErrorKind::NotFound => continue,
