@@ -220,7 +220,8 @@ async fn faults_while_running_converge_without_duplicates() {
 }
 
 /// The start-up rescan skips folders whose fingerprint is unchanged since the last quiet
-/// reconcile; a change made while the daemon was stopped must still be seen.
+/// reconcile; a change made while the daemon was stopped must still be seen, even one
+/// that keeps the size and puts the old mtime back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_made_while_stopped_are_synced_and_only_changed_folders_are_read() {
     let env = Env::new().await;
@@ -240,9 +241,18 @@ async fn changes_made_while_stopped_are_synced_and_only_changed_folders_are_read
     assert_ok(&env.once_until_clean(3).await);
     assert_eq!(env.remote(M, a).len(), 4);
 
-    // While stopped: a delete in A, a same-size rewrite in B.
+    // While stopped: a delete in A; in B a same-size rewrite that puts the old mtime back
+    // (as `rsync -t` would): only the ctime tells.
     std::fs::remove_file(dir_a.join("a0.txt")).unwrap();
-    std::fs::write(dir_b.join("b.txt"), b"version 2").unwrap();
+    let b_path = dir_b.join("b.txt");
+    let mtime = std::fs::metadata(&b_path).unwrap().modified().unwrap();
+    std::fs::write(&b_path, b"version 2").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&b_path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
 
     let mut d = env.spawn_daemon();
     d.wait_log("bigin-sync running").await;

@@ -597,6 +597,7 @@ impl Engine {
                         hash: intent.hash,
                         mtime_ns: same_local.map_or(0, |f| f.mtime_ns),
                         inode: same_local.map_or(0, |f| f.inode),
+                        ctime_ns: same_local.map_or(0, |f| f.ctime_ns),
                         link_url: None,
                     };
                     tracing::info!(record = %key, file = %intent.local_name, attachment_id = %att.id,

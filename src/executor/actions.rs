@@ -23,6 +23,7 @@ struct Stat {
     size: u64,
     mtime_ns: i64,
     inode: u64,
+    ctime_ns: i64,
 }
 
 fn stat(path: &Path) -> std::io::Result<Stat> {
@@ -31,6 +32,7 @@ fn stat(path: &Path) -> std::io::Result<Stat> {
         size: m.len(),
         mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
         inode: m.ino(),
+        ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
     })
 }
 
@@ -207,6 +209,7 @@ impl Executor {
             hash,
             mtime_ns: local.mtime_ns,
             inode: local.inode,
+            ctime_ns: local.ctime_ns,
             link_url: None,
         };
         self.commits
@@ -263,6 +266,7 @@ impl Executor {
             hash: local.hash,
             mtime_ns: local.mtime_ns,
             inode: local.inode,
+            ctime_ns: local.ctime_ns,
             link_url: Some(url.to_string()),
         };
         self.commit_entry(w, entry).await?;
@@ -566,6 +570,7 @@ impl Executor {
             hash,
             mtime_ns: s.mtime_ns,
             inode: s.inode,
+            ctime_ns: s.ctime_ns,
             link_url: link_url_of(att),
         };
         // Not fsynced one by one: the engine flushes the file system once at the end
@@ -712,6 +717,7 @@ fn entry_for(local: &LocalEntry, att: &RemoteAttachment) -> SyncedEntry {
         hash: local.hash,
         mtime_ns: local.mtime_ns,
         inode: local.inode,
+        ctime_ns: local.ctime_ns,
         link_url: link_url_of(att),
     }
 }

@@ -5,8 +5,7 @@ use crate::model::RecordKey;
 use crate::planner::SyncedEntry;
 use rusqlite::{Connection, Row, params};
 
-const COLUMNS: &str =
-    "local_name, attachment_id, file_id, remote_name, size, hash, mtime_ns, inode, link_url";
+const COLUMNS: &str = "local_name, attachment_id, file_id, remote_name, size, hash, mtime_ns, inode, link_url, ctime_ns";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<SyncedEntry> {
     Ok(SyncedEntry {
@@ -19,6 +18,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<SyncedEntry> {
         mtime_ns: row.get(6)?,
         inode: from_sql_u64(row.get(7)?),
         link_url: row.get(8)?,
+        ctime_ns: row.get(9)?,
     })
 }
 
@@ -37,13 +37,13 @@ pub(super) fn upsert_flushed(
 ) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO entries (module, record_id, local_name, attachment_id, file_id, remote_name,
-                              size, hash, mtime_ns, inode, link_url, flushed)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                              size, hash, mtime_ns, inode, link_url, flushed, ctime_ns)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT (module, record_id, local_name) DO UPDATE SET
              attachment_id = excluded.attachment_id, file_id = excluded.file_id,
              remote_name = excluded.remote_name, size = excluded.size, hash = excluded.hash,
              mtime_ns = excluded.mtime_ns, inode = excluded.inode, link_url = excluded.link_url,
-             flushed = excluded.flushed",
+             flushed = excluded.flushed, ctime_ns = excluded.ctime_ns",
     )?;
     stmt.execute(params![
         key.module,
@@ -58,6 +58,7 @@ pub(super) fn upsert_flushed(
         to_sql_u64(e.inode),
         e.link_url,
         flushed,
+        e.ctime_ns,
     ])?;
     let mut clear = conn.prepare_cached(
         "DELETE FROM failures WHERE module = ?1 AND record_id = ?2 AND subject IN (?3, ?4)",

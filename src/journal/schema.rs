@@ -77,6 +77,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE entries ADD COLUMN flushed INTEGER NOT NULL DEFAULT 1;
     ",
+    // 4: the file's ctime, so that the hash cache also sees a same-size rewrite that put
+    // the old mtime back; 0 (older rows) means unknown.
+    "
+    ALTER TABLE entries ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// The schema version this build reads and writes.

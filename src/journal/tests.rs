@@ -22,6 +22,7 @@ fn entry(name: &str, att: &str) -> SyncedEntry {
         hash: ContentHash::of_bytes(name.as_bytes()),
         mtime_ns: 1_700_000_000_123_456_789,
         inode: u64::MAX - 7,
+        ctime_ns: 1_700_000_001_000_000_007,
         link_url: None,
     }
 }

@@ -15,6 +15,7 @@ fn local(name: &str, content: &str) -> LocalEntry {
         size: content.len() as u64,
         mtime_ns: 1,
         inode: 1,
+        ctime_ns: 1,
         hash: hash(content),
         link_url: None,
         stable: true,
@@ -72,6 +73,7 @@ fn synced(name: &str, id: &str, content: &str) -> SyncedEntry {
         hash: hash(content),
         mtime_ns: 1,
         inode: 1,
+        ctime_ns: 1,
         link_url: None,
     }
 }

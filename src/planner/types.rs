@@ -13,7 +13,11 @@ pub struct LocalEntry {
     /// Modification time, nanoseconds since the Unix epoch.
     pub mtime_ns: i64,
     pub inode: u64,
-    /// BLAKE3 of the content (taken from the hash cache when size, mtime and inode match).
+    /// Status-change time, nanoseconds: moves on every write, even one that puts the old
+    /// mtime back.
+    pub ctime_ns: i64,
+    /// BLAKE3 of the content (taken from the hash cache when size, mtime, inode and ctime
+    /// match).
     pub hash: ContentHash,
     /// For a `.url` file (`[InternetShortcut]` / `URL=`): the link it holds.
     pub link_url: Option<String>,
@@ -34,6 +38,9 @@ pub struct SyncedEntry {
     pub hash: ContentHash,
     pub mtime_ns: i64,
     pub inode: u64,
+    /// 0 when unknown (rows written before journal schema 4): then size, mtime and inode
+    /// alone decide whether the cached hash is trusted.
+    pub ctime_ns: i64,
     /// Set for link attachments synced as `.url` files.
     pub link_url: Option<String>,
 }

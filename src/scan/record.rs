@@ -145,6 +145,7 @@ struct Stat {
     size: u64,
     mtime_ns: i64,
     inode: u64,
+    ctime_ns: i64,
 }
 
 impl Stat {
@@ -156,6 +157,10 @@ impl Stat {
                 .saturating_mul(1_000_000_000)
                 .saturating_add(meta.mtime_nsec()),
             inode: meta.ino(),
+            ctime_ns: meta
+                .ctime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.ctime_nsec()),
         }
     }
 }
@@ -177,7 +182,10 @@ fn entry_for(
     let before = Stat::of(meta);
     let is_url = is_url_name(name) && before.size <= MAX_URL_FILE;
     let hit = cached.filter(|c| {
-        c.size == before.size && c.mtime_ns == before.mtime_ns && c.inode == before.inode
+        c.size == before.size
+            && c.mtime_ns == before.mtime_ns
+            && c.inode == before.inode
+            && (c.ctime_ns == 0 || c.ctime_ns == before.ctime_ns)
     });
     let (hash, link_url, unchanged) = match hit {
         // A cached link needs no read; a cached plain `.url` is re-read (it is tiny) in
@@ -201,6 +209,7 @@ fn entry_for(
         size: before.size,
         mtime_ns: before.mtime_ns,
         inode: before.inode,
+        ctime_ns: before.ctime_ns,
         hash,
         link_url,
         stable: unchanged && old_enough,

@@ -129,6 +129,7 @@ fn synced_from(e: &crate::planner::LocalEntry, hash: ContentHash) -> SyncedEntry
         hash,
         mtime_ns: e.mtime_ns,
         inode: e.inode,
+        ctime_ns: e.ctime_ns,
         link_url: None,
     }
 }
@@ -170,6 +171,32 @@ fn changed_file_is_rehashed() {
     std::fs::rename(&tmp, &p).unwrap();
     let out = scan(dir.path(), &[c2], later(10));
     assert_eq!(out.files[0].hash, ContentHash::of_bytes(b"cOnTeNt"));
+}
+
+#[test]
+fn same_size_rewrite_with_the_old_mtime_put_back_is_rehashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.pdf");
+    std::fs::write(&p, b"content").unwrap();
+    let first = scan(dir.path(), &[], later(10));
+    let cache = vec![synced_from(&first.files[0], first.files[0].hash)];
+    let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
+    std::fs::write(&p, b"CONTENT").unwrap();
+    set_mtime(&p, mtime);
+    let out = scan(dir.path(), &cache, later(10));
+    assert_eq!(out.files[0].mtime_ns, first.files[0].mtime_ns, "same mtime");
+    assert_eq!(out.files[0].inode, first.files[0].inode, "same inode");
+    assert_eq!(
+        out.files[0].hash,
+        ContentHash::of_bytes(b"CONTENT"),
+        "the ctime moved: the cache must not be trusted"
+    );
+
+    // A row from before ctime was recorded (0) is trusted on size, mtime and inode.
+    let mut legacy = synced_from(&out.files[0], ContentHash::of_bytes(b"cached"));
+    legacy.ctime_ns = 0;
+    let out = scan(dir.path(), &[legacy], later(10));
+    assert_eq!(out.files[0].hash, ContentHash::of_bytes(b"cached"));
 }
 
 #[test]

@@ -291,6 +291,7 @@ impl World {
                 size: f.bytes.len() as u64,
                 mtime_ns: f.mtime,
                 inode: f.inode,
+                ctime_ns: f.mtime,
                 hash: ContentHash::of_bytes(&f.bytes),
                 link_url: f.link.clone(),
                 stable: true,
@@ -349,6 +350,7 @@ impl World {
                 hash: ContentHash::of_bytes(&f.bytes),
                 mtime_ns: f.mtime,
                 inode: f.inode,
+                ctime_ns: f.mtime,
                 link_url: a.link.clone(),
             },
         );
