@@ -25,13 +25,28 @@ pub struct GroupCommit {
     queue: Mutex<Queue>,
 }
 
-/// Clears `committing` if the committing task unwinds, so later writes start a new one.
-struct Committer<'a>(&'a GroupCommit);
+/// The right to commit, handed to the blocking task. If that task panics, or is dropped
+/// without running (runtime shutting down), `committing` is cleared and the queued writes
+/// fail instead of waiting for a committer that will never come.
+struct Committer {
+    commits: Arc<GroupCommit>,
+    finished: bool,
+}
 
-impl Drop for Committer<'_> {
+impl Committer {
+    fn run(mut self) {
+        self.commits.commit_until_empty();
+        self.finished = true;
+    }
+}
+
+impl Drop for Committer {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.lock().committing = false;
+        if !self.finished {
+            let mut q = self.commits.lock();
+            q.committing = false;
+            // Dropping the senders wakes their callers with an error.
+            q.waiting.clear();
         }
     }
 }
@@ -57,16 +72,19 @@ impl GroupCommit {
             !std::mem::replace(&mut q.committing, true)
         };
         if start {
-            let me = self.clone();
-            tokio::task::spawn_blocking(move || me.commit_until_empty());
+            let committer = Committer {
+                commits: self.clone(),
+                finished: false,
+            };
+            tokio::task::spawn_blocking(move || committer.run());
         }
         rx.await
             .map_err(|_| ExecError::Task("the journal writer stopped".into()))?
             .map_err(ExecError::Journal)
     }
 
+    /// Returns with the queue empty and `committing` cleared (under the same lock).
     fn commit_until_empty(&self) {
-        let _committer = Committer(self);
         loop {
             let batch = {
                 let mut q = self.lock();
@@ -91,6 +109,20 @@ mod tests {
     use super::*;
     use crate::model::{ContentHash, RecordKey};
 
+    fn intent(name: &str, size: u64) -> BatchOp {
+        BatchOp::AddIntent {
+            key: RecordKey {
+                module: "Contacts".into(),
+                record_id: "1".into(),
+            },
+            local_name: name.into(),
+            remote_name: name.into(),
+            size,
+            hash: ContentHash::of_bytes(name.as_bytes()),
+            now_unix: 1,
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_writes_are_all_committed_with_their_own_results() {
         let dir = tempfile::tempdir().unwrap();
@@ -102,19 +134,8 @@ mod tests {
         };
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..50u64 {
-            let (commits, key) = (commits.clone(), key.clone());
-            tasks.spawn(async move {
-                commits
-                    .write(BatchOp::AddIntent {
-                        key,
-                        local_name: format!("f{i}"),
-                        remote_name: format!("f{i}"),
-                        size: i,
-                        hash: ContentHash::of_bytes(&i.to_le_bytes()),
-                        now_unix: 1,
-                    })
-                    .await
-            });
+            let commits = commits.clone();
+            tasks.spawn(async move { commits.write(intent(&format!("f{i}"), i)).await });
         }
         let mut ids = Vec::new();
         while let Some(r) = tasks.join_next().await {
@@ -127,5 +148,30 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), 50, "one distinct intent id each");
         assert_eq!(journal.intents(&key).unwrap().len(), 50);
+    }
+
+    #[tokio::test]
+    async fn a_committer_that_never_ran_fails_the_queue_and_frees_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Arc::new(Journal::open(dir.path()).unwrap());
+        let commits = Arc::new(GroupCommit::new(journal));
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut q = commits.lock();
+            q.committing = true;
+            q.waiting.push((intent("a", 1), tx));
+        }
+        drop(Committer {
+            commits: commits.clone(),
+            finished: false,
+        });
+        assert!(
+            rx.await.is_err(),
+            "the queued caller is told, not left waiting"
+        );
+        assert!(!commits.lock().committing);
+        // The next write starts a committer of its own and succeeds.
+        let out = commits.write(intent("b", 1)).await.unwrap();
+        assert!(matches!(out, BatchOut::IntentId(_)));
     }
 }

@@ -254,15 +254,7 @@ impl ZohoClient {
             file.write_all(&chunk).await?;
             bytes += chunk.len() as u64;
         }
-        if let Some(expected) = expected
-            && expected != bytes
-        {
-            return Err(ZohoError::Truncated {
-                id: attachment_id.to_owned(),
-                expected,
-                got: bytes,
-            });
-        }
+        check_length(expected, bytes, attachment_id)?;
         file.flush().await?;
         drop(file);
         let path = std::mem::take(&mut guard.0);
@@ -293,15 +285,7 @@ impl ZohoClient {
             }
         }
         let bytes = body.len() as u64;
-        if let Some(expected) = expected
-            && expected != bytes
-        {
-            return Err(ZohoError::Truncated {
-                id: attachment_id.to_owned(),
-                expected,
-                got: bytes,
-            });
-        }
+        check_length(expected, bytes, attachment_id)?;
         let written = tokio::task::spawn_blocking(move || -> std::io::Result<TempDownload> {
             use std::io::Write;
             let mut file = std::fs::OpenOptions::new()
@@ -351,6 +335,18 @@ impl ZohoClient {
         .await
         .map_err(|e| ZohoError::Io(std::io::Error::other(e)))?
         .map_err(ZohoError::Io)
+    }
+}
+
+/// A body shorter (or longer) than its `Content-Length` is never kept.
+fn check_length(expected: Option<u64>, got: u64, id: &str) -> Result<(), ZohoError> {
+    match expected {
+        Some(expected) if expected != got => Err(ZohoError::Truncated {
+            id: id.to_owned(),
+            expected,
+            got,
+        }),
+        _ => Ok(()),
     }
 }
 
