@@ -529,7 +529,7 @@ impl Executor {
             None => self.fetch_to_temp(w, &att.id).await?,
         };
         self.self_writes.note(dest);
-        // A rename and two fsyncs: off the async workers.
+        // The rename may block on the folder's lock: off the async workers.
         let target = dest.to_path_buf();
         let d = tokio::task::spawn_blocking(move || persist(tmp, &target))
             .await

@@ -1,12 +1,13 @@
 //! Performs the planner's actions against Zoho and the disk, one confirmed step at a time.
 //!
-//! Each action commits its outcome to the journal in one transaction once it is
-//! confirmed on both sides, so a crash between two actions loses nothing: the next
+//! Each action commits its outcome to the journal once it is confirmed on both sides
+//! (the per-transfer writes of concurrent actions share transactions: `group_commit`), so a crash between two actions loses nothing: the next
 //! reconcile re-reads the three trees and plans again. The order of operations inside an
 //! action is what makes it crash-safe (see README "Safety model"):
 //! - upload: intent row → POST → journal row with the attachment id (intent cleared);
 //! - replace: upload the new version as above → DELETE the old attachment;
-//! - download: GET into a temp file in the record folder → fsync → no-clobber link → journal;
+//! - download: GET into a temp file in the record folder → no-clobber rename → journal row
+//!   marked unflushed → (end of pass) one file-system flush → rows marked flushed;
 //! - remote delete seen: move the local file to the trash → journal;
 //! - local delete seen: DELETE → journal (an attachment already gone counts as done).
 //!
