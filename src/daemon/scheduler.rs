@@ -101,7 +101,10 @@ struct Outline {
 /// The records whose folder no longer matches the fingerprint of their last quiet
 /// reconcile (or cannot be read). One blocking task for all of them: at 10,000 records
 /// this is a `readdir` and a `stat` per file, far cheaper than reconciling each.
-async fn changed_folders(to_check: Vec<(RecordKey, PathBuf, Fingerprint)>) -> Vec<RecordKey> {
+async fn changed_folders(
+    to_check: Vec<(RecordKey, PathBuf, Fingerprint)>,
+    salt: u64,
+) -> Vec<RecordKey> {
     if to_check.is_empty() {
         return Vec::new();
     }
@@ -109,7 +112,7 @@ async fn changed_folders(to_check: Vec<(RecordKey, PathBuf, Fingerprint)>) -> Ve
     tokio::task::spawn_blocking(move || {
         to_check
             .into_iter()
-            .filter(|(_, path, fp)| !matches!(crate::scan::fingerprint(path), Ok(Some(now)) if now == *fp))
+            .filter(|(_, path, fp)| !matches!(crate::scan::fingerprint(path, salt), Ok(Some(now)) if now == *fp))
             .map(|(key, _, _)| key)
             .collect()
     })
@@ -245,7 +248,8 @@ impl Scheduler {
     /// Marks dirty every record whose folder no longer matches its fingerprint.
     async fn compare_fingerprints(&mut self, to_check: Vec<(RecordKey, PathBuf, Fingerprint)>) {
         let compared = to_check.len();
-        let changed = changed_folders(to_check).await;
+        let salt = self.engine().settings().fingerprint_salt();
+        let changed = changed_folders(to_check, salt).await;
         if compared > 0 {
             tracing::debug!(
                 compared,

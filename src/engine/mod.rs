@@ -32,6 +32,22 @@ pub struct EngineSettings {
     pub concurrency: usize,
 }
 
+impl EngineSettings {
+    /// What the settings that decide a folder's actions (ignore rules, direction, product)
+    /// add to its fingerprint: after a config change every folder is looked at again.
+    pub fn fingerprint_salt(&self) -> u64 {
+        let mut h = blake3::Hasher::new();
+        h.update(format!("{:?}|{:?}|", self.direction, self.product).as_bytes());
+        for glob in self.ignore.extra_globs() {
+            h.update(&(glob.len() as u64).to_le_bytes());
+            h.update(glob.as_bytes());
+        }
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&h.finalize().as_bytes()[..8]);
+        u64::from_le_bytes(first)
+    }
+}
+
 /// A record read and planned, ready to execute.
 #[derive(Debug, Clone)]
 pub struct Prepared {
@@ -518,9 +534,10 @@ impl Engine {
         let cache = synced.to_vec();
         let rules = settings.ignore.clone();
         let debounce = settings.debounce;
+        let salt = settings.fingerprint_salt();
         let (outcome, fingerprint) = tokio::task::spawn_blocking(move || {
             // Before the read, so that a change during it shows as a new fingerprint.
-            let fingerprint = scan::fingerprint(&dir).ok().flatten();
+            let fingerprint = scan::fingerprint(&dir, salt).ok().flatten();
             let outcome = scan::scan_record(&dir, &cache, &rules, debounce, SystemTime::now());
             (outcome, fingerprint)
         })
@@ -836,5 +853,47 @@ impl Engine {
         }
         report.merge(self.execute(ok, confirm_deletes).await);
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(globs: &[&str], direction: Direction) -> EngineSettings {
+        let globs: Vec<String> = globs.iter().map(|g| g.to_string()).collect();
+        EngineSettings {
+            root: PathBuf::from("/srv/bigin"),
+            product: Product::Bigin,
+            extra_modules: Vec::new(),
+            debounce: Duration::from_secs(2),
+            direction,
+            max_delete_percent: 50,
+            ignore: IgnoreRules::new(&globs).unwrap(),
+            concurrency: 4,
+        }
+    }
+
+    #[test]
+    fn the_fingerprint_salt_changes_with_what_decides_a_folders_actions() {
+        let base = settings(&["*.tmp"], Direction::Both).fingerprint_salt();
+        assert_eq!(
+            base,
+            settings(&["*.tmp"], Direction::Both).fingerprint_salt()
+        );
+        for other in [
+            settings(&[], Direction::Both),
+            settings(&["*.bak"], Direction::Both),
+            settings(&["*.tmp", "*.bak"], Direction::Both),
+            settings(&["*.tmp"], Direction::UploadOnly),
+            settings(&["*.tmp"], Direction::DownloadOnly),
+        ] {
+            assert_ne!(other.fingerprint_salt(), base, "{other:?}");
+        }
+        // The debounce and the concurrency do not change what a listing means.
+        let mut same = settings(&["*.tmp"], Direction::Both);
+        same.debounce = Duration::from_secs(9);
+        same.concurrency = 1;
+        assert_eq!(same.fingerprint_salt(), base);
     }
 }

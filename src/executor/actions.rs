@@ -327,6 +327,11 @@ impl Executor {
                 async move {
                     if unknown.load(Ordering::SeqCst) {
                         let listed = self.client.list(&w.key.module, &w.key.record_id).await?;
+                        // Zoho answered: reopen the gate now. This attempt may be the gate's
+                        // single probe, and the downloads that confirm a candidate go
+                        // through the gate themselves; they would wait for this probe to
+                        // end, that is for themselves (a stall of the probe timeout).
+                        self.gate.report_reachable();
                         let intent = UploadIntent { remote_name, size, created_unix };
                         let candidates = adoption_candidates(&listed, &intent, known);
                         if let Some(a) =

@@ -19,8 +19,10 @@ use std::path::Path;
 pub type Fingerprint = u64;
 
 /// Fingerprints the entries directly in `dir` (not below). `Ok(None)` when the folder is
-/// gone. Entries are sorted by name, so the listing order does not matter.
-pub fn fingerprint(dir: &Path) -> std::io::Result<Option<Fingerprint>> {
+/// gone. Entries are sorted by name, so the listing order does not matter. `salt` stands
+/// for the settings that decide what a listing means (ignore rules, direction): a
+/// fingerprint taken under other settings never matches.
+pub fn fingerprint(dir: &Path, salt: u64) -> std::io::Result<Option<Fingerprint>> {
     let read = match std::fs::read_dir(dir) {
         Ok(read) => read,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
@@ -41,6 +43,7 @@ pub fn fingerprint(dir: &Path) -> std::io::Result<Option<Fingerprint>> {
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     let mut hasher = blake3::Hasher::new();
+    hasher.update(&salt.to_le_bytes());
     for (name, meta) in &entries {
         hasher.update(&(name.len() as u64).to_le_bytes());
         hasher.update(name.as_bytes());
@@ -68,13 +71,13 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     fn fp(dir: &Path) -> Fingerprint {
-        fingerprint(dir).unwrap().unwrap()
+        fingerprint(dir, 7).unwrap().unwrap()
     }
 
     #[test]
     fn missing_folder_has_no_fingerprint() {
         let tmp = tempfile::tempdir().unwrap();
-        assert_eq!(fingerprint(&tmp.path().join("gone")).unwrap(), None);
+        assert_eq!(fingerprint(&tmp.path().join("gone"), 7).unwrap(), None);
     }
 
     #[test]
@@ -83,6 +86,8 @@ mod tests {
         std::fs::write(tmp.path().join("a.pdf"), b"one").unwrap();
         std::fs::write(tmp.path().join("b.pdf"), b"two").unwrap();
         assert_eq!(fp(tmp.path()), fp(tmp.path()));
+        // Other settings: another fingerprint for the same listing.
+        assert_ne!(fingerprint(tmp.path(), 8).unwrap().unwrap(), fp(tmp.path()));
     }
 
     #[test]

@@ -23,6 +23,8 @@ const DEFAULTS: &[&str] = &[
 pub struct IgnoreRules {
     defaults: GlobSet,
     extra: GlobSet,
+    /// `extra` as written, to tell two rule sets apart.
+    extra_globs: Vec<String>,
 }
 
 impl IgnoreRules {
@@ -51,7 +53,13 @@ impl IgnoreRules {
         Ok(IgnoreRules {
             defaults: build(&mut DEFAULTS.iter().copied(), true)?,
             extra: build(&mut extra_globs.iter().map(String::as_str), false)?,
+            extra_globs: extra_globs.to_vec(),
         })
+    }
+
+    /// The configured patterns (the defaults are fixed per build).
+    pub fn extra_globs(&self) -> &[String] {
+        &self.extra_globs
     }
 
     /// True when `name` (a file or folder name, not a path) must not be synced.
