@@ -58,8 +58,7 @@ pub struct Scheduler {
     pending_dirty: bool,
     /// (module folder name, record folder name) → record, to map watcher hints.
     by_folder: HashMap<(String, String), RecordKey>,
-    /// Set by `rescan_at_start`: keep the fingerprint comparisons for `run`.
-    defer_checks: bool,
+    /// The start-up rescan's fingerprint comparisons, left for `run` (after READY).
     deferred_checks: Vec<(RecordKey, PathBuf, Fingerprint)>,
 }
 
@@ -135,7 +134,6 @@ impl Scheduler {
             pending: HashMap::new(),
             pending_dirty: false,
             by_folder: HashMap::new(),
-            defer_checks: false,
             deferred_checks: Vec::new(),
         }
     }
@@ -145,9 +143,21 @@ impl Scheduler {
     }
 
     /// Re-reads the record folders; new ones are due at once. `mark_all_dirty` (the
-    /// periodic full rescan) also looks at every known record's folder again.
-    /// Returns the record folders found (none when the root cannot be read).
+    /// periodic full rescan) also looks at every known record's folder again, skipping
+    /// those whose fingerprint is unchanged. Returns the record folders found (none when
+    /// the root cannot be read).
     pub async fn rescan(&mut self, mark_all_dirty: bool) -> Vec<RecordFolder> {
+        let (folders, to_check) = self.refresh_slots(mark_all_dirty).await;
+        self.compare_fingerprints(to_check).await;
+        folders
+    }
+
+    /// [`Scheduler::rescan`] without the fingerprint comparisons, which it returns: the
+    /// folders found and the records to look at unless their fingerprint is unchanged.
+    async fn refresh_slots(
+        &mut self,
+        mark_all_dirty: bool,
+    ) -> (Vec<RecordFolder>, Vec<(RecordKey, PathBuf, Fingerprint)>) {
         let folders = match refresh_followed(self.engine(), &self.rt.journal).await {
             Ok(f) => f,
             Err(e) => {
@@ -155,7 +165,7 @@ impl Scheduler {
                     error = format!("{e:#}"),
                     "cannot read the sync root; nothing is deleted anywhere until it is back"
                 );
-                return Vec::new();
+                return (Vec::new(), Vec::new());
             }
         };
         let j = self.rt.journal.clone();
@@ -229,20 +239,15 @@ impl Scheduler {
                 Some(((module, s.folder.folder_name.clone()), key.clone()))
             })
             .collect();
-        if self.defer_checks {
-            self.defer_checks = false;
-            self.deferred_checks = to_check;
-        } else {
-            self.compare_fingerprints(to_check).await;
-        }
-        folders
+        (folders, to_check)
     }
 
     /// The start-up rescan: like `rescan(true)`, but the folders are compared with their
     /// fingerprints only when `run` starts, after READY (10,000 folders take ~0.5 s).
     pub async fn rescan_at_start(&mut self) -> Vec<RecordFolder> {
-        self.defer_checks = true;
-        self.rescan(true).await
+        let (folders, to_check) = self.refresh_slots(true).await;
+        self.deferred_checks = to_check;
+        folders
     }
 
     /// Marks dirty every record whose folder no longer matches its fingerprint.

@@ -42,9 +42,7 @@ impl EngineSettings {
             h.update(&(glob.len() as u64).to_le_bytes());
             h.update(glob.as_bytes());
         }
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&h.finalize().as_bytes()[..8]);
-        u64::from_le_bytes(first)
+        scan::first_u64(&h.finalize())
     }
 }
 
@@ -701,10 +699,6 @@ impl Engine {
                 report.polled.push(p.work.key.clone());
             }
         }
-        let dirs: HashMap<RecordKey, PathBuf> = prepared
-            .iter()
-            .map(|p| (p.work.key.clone(), p.work.dir.clone()))
-            .collect();
         // Owned jobs: the stream's futures borrow nothing, so a spawned reconcile stays Send.
         let jobs: Vec<(Arc<RecordWork>, Action)> = prepared
             .into_iter()
@@ -713,26 +707,25 @@ impl Engine {
                 p.actions.into_iter().map(move |a| (work.clone(), a))
             })
             .collect();
-        let reports: Vec<(RecordKey, Action, ActionReport)> = futures_util::stream::iter(jobs)
-            .map(|(work, action)| {
-                let executor = self.executor.clone();
-                async move {
-                    let r = executor.run(&work, &action).await;
-                    (work.key.clone(), action, r)
-                }
-            })
-            .buffer_unordered(settings.concurrency.max(1))
-            .collect()
-            .await;
+        let reports: Vec<(Arc<RecordWork>, Action, ActionReport)> =
+            futures_util::stream::iter(jobs)
+                .map(|(work, action)| {
+                    let executor = self.executor.clone();
+                    async move {
+                        let r = executor.run(&work, &action).await;
+                        (work, action, r)
+                    }
+                })
+                .buffer_unordered(settings.concurrency.max(1))
+                .collect()
+                .await;
 
         let mut downloaded: HashMap<RecordKey, PathBuf> = HashMap::new();
         let mut deltas: HashMap<RecordKey, Vec<RemoteDelta>> = HashMap::new();
-        for (key, action, r) in reports {
-            if r.outcome == Outcome::Done
-                && action.writes_local_file()
-                && let Some(dir) = dirs.get(&key)
-            {
-                downloaded.insert(key.clone(), dir.clone());
+        for (work, action, r) in reports {
+            let key = work.key.clone();
+            if r.outcome == Outcome::Done && action.writes_local_file() {
+                downloaded.insert(key.clone(), work.dir.clone());
             }
             if r.outcome != Outcome::Done {
                 report.pending.entry(key.clone()).or_default().add(&action);

@@ -66,8 +66,7 @@ impl BatchOp {
                 intent_id,
                 entry,
             } => {
-                entries::upsert(conn, key, entry)?;
-                intents::remove(conn, *intent_id)?;
+                entries::complete_upload(conn, key, *intent_id, entry)?;
                 Ok(BatchOut::Done)
             }
             BatchOp::UpsertUnflushed { key, entry } => {

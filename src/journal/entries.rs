@@ -72,6 +72,18 @@ pub(super) fn upsert_flushed(
     Ok(())
 }
 
+/// Records the entry of a finished upload and drops its intent (one transaction, so after
+/// a crash either the intent or the entry survives).
+pub(super) fn complete_upload(
+    conn: &Connection,
+    key: &RecordKey,
+    intent_id: i64,
+    e: &SyncedEntry,
+) -> rusqlite::Result<()> {
+    upsert(conn, key, e)?;
+    super::intents::remove(conn, intent_id)
+}
+
 fn remove(conn: &Connection, key: &RecordKey, local_name: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "DELETE FROM entries WHERE module = ?1 AND record_id = ?2 AND local_name = ?3",
@@ -185,8 +197,7 @@ impl Journal {
     /// a crash either the intent (adopt the attachment) or the entry (done) survives.
     pub fn complete_upload(&self, key: &RecordKey, intent_id: i64, e: &SyncedEntry) -> Result<()> {
         self.write("complete upload", |tx| {
-            upsert(tx, key, e)?;
-            super::intents::remove(tx, intent_id)
+            complete_upload(tx, key, intent_id, e)
         })
     }
 }

@@ -59,10 +59,15 @@ pub fn fingerprint(dir: &Path, salt: u64) -> std::io::Result<Option<Fingerprint>
             hasher.update(&field.to_le_bytes());
         }
     }
-    let digest = hasher.finalize();
+    Ok(Some(first_u64(&hasher.finalize())))
+}
+
+/// The first 8 bytes of a BLAKE3 digest: plenty to tell two listings (or two settings)
+/// apart.
+pub fn first_u64(digest: &blake3::Hash) -> u64 {
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest.as_bytes()[..8]);
-    Ok(Some(u64::from_le_bytes(first)))
+    u64::from_le_bytes(first)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ mod urlfile;
 
 pub use discover::{Discovery, RecordFolder, discover_records, parse_record_folder_name};
 pub use error::ScanError;
-pub use fingerprint::{Fingerprint, fingerprint};
+pub use fingerprint::{Fingerprint, fingerprint, first_u64};
 pub use hash::hash_file;
 pub use ignore::IgnoreRules;
 pub use record::{ScanOutcome, SkipReason, Skipped, scan_record};
