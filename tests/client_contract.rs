@@ -548,19 +548,20 @@ async fn crm_product_uses_crm_paths() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].id, id);
     let out = tempfile::tempdir().unwrap();
-    let t = c
+    let mut t = c
         .download_to_temp("Leads", REC, &id, out.path())
         .await
         .unwrap();
+    assert_eq!(t.hash, ContentHash::of_bytes(b"crm"));
+    let part = t.temp_path().unwrap().to_path_buf();
     assert!(
-        t.path
-            .file_name()
+        part.file_name()
             .unwrap()
             .to_string_lossy()
             .ends_with(PART_SUFFIX)
     );
-    assert!(t.path.starts_with(out.path()));
-    assert_eq!(std::fs::read(&t.path).unwrap(), b"crm");
+    assert!(part.starts_with(out.path()));
+    assert_eq!(std::fs::read(&part).unwrap(), b"crm");
     drop(t);
     assert!(dir_entries(out.path()).is_empty(), "temp removed on drop");
     // Bigin's module list does not apply to CRM.

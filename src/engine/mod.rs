@@ -18,6 +18,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
+/// Actions of a pass in progress per allowed API request (`zoho.concurrency`).
+const ACTIONS_PER_REQUEST: usize = 4;
+
 /// The settings a reconcile reads; replaced as a whole on SIGHUP.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
@@ -707,18 +710,23 @@ impl Engine {
                 p.actions.into_iter().map(move |a| (work.clone(), a))
             })
             .collect();
+        let intents = self.executor.reserve_intents(&jobs).await;
         let reports: Vec<(Arc<RecordWork>, Action, ActionReport)> =
             futures_util::stream::iter(jobs)
                 .map(|(work, action)| {
                     let executor = self.executor.clone();
+                    let intents = &intents;
                     async move {
-                        let r = executor.run(&work, &action).await;
+                        let r = executor.run(&work, &action, intents).await;
                         (work, action, r)
                     }
                 })
-                .buffer_unordered(settings.concurrency.max(1))
+                // More actions than requests in flight (the client holds those to
+                // `concurrency`): while some wait for their journal commit, others send.
+                .buffer_unordered(settings.concurrency.max(1) * ACTIONS_PER_REQUEST)
                 .collect()
                 .await;
+        self.executor.release_intents(intents).await;
 
         let mut downloaded: HashMap<RecordKey, PathBuf> = HashMap::new();
         let mut deltas: HashMap<RecordKey, Vec<RemoteDelta>> = HashMap::new();

@@ -4,8 +4,8 @@
 
 use super::adopt::{UploadIntent, adoption_candidates};
 use super::trash::move_to_trash;
-use super::{Done, ExecError, Executor, RecordWork, RemoteDelta, unix_now};
-use crate::journal::{BatchOp, BatchOut};
+use super::{Done, ExecError, Executor, PassIntents, RecordWork, RemoteDelta, unix_now};
+use crate::journal::{BatchOp, BatchOut, NewIntent};
 use crate::model::{AttachmentKind, ContentHash, RemoteAttachment};
 use crate::planner::{Action, LocalEntry, SyncedEntry};
 use crate::scan::render_url_file;
@@ -45,12 +45,17 @@ fn same_as_synced(s: &Stat, e: &SyncedEntry) -> bool {
 }
 
 impl Executor {
-    pub(super) async fn perform(&self, w: &RecordWork, action: &Action) -> Result<Done, ExecError> {
+    pub(super) async fn perform(
+        &self,
+        w: &RecordWork,
+        action: &Action,
+        intents: &PassIntents,
+    ) -> Result<Done, ExecError> {
         match action {
             Action::Upload {
                 local_name,
                 remote_name,
-            } => self.upload(w, local_name, remote_name, None).await,
+            } => self.upload(w, local_name, remote_name, None, intents).await,
             Action::UploadLink {
                 local_name,
                 url,
@@ -72,7 +77,7 @@ impl Executor {
                         Ok(done)
                     }
                     None => {
-                        self.upload(w, local_name, remote_name, Some(old_attachment_id))
+                        self.upload(w, local_name, remote_name, Some(old_attachment_id), intents)
                             .await
                     }
                 }
@@ -179,13 +184,20 @@ impl Executor {
         local_name: &str,
         remote_name: &str,
         replaces: Option<&String>,
+        intents: &PassIntents,
     ) -> Result<Done, ExecError> {
         let local = self.local(w, local_name)?;
         self.ensure_unchanged(w, local)?;
         let path = w.dir.join(local_name);
         let (size, hash) = (local.size, local.hash);
+        let intent = NewIntent {
+            local_name: local_name.to_string(),
+            remote_name: remote_name.to_string(),
+            size,
+            hash,
+        };
         let uploaded = self
-            .upload_with_intent(w, local_name, remote_name, size, &hash, || {
+            .upload_with_intent(w, intent, intents, || {
                 let path = path.clone();
                 async move {
                     self.client
@@ -287,36 +299,35 @@ impl Executor {
         })
     }
 
-    /// Writes the intent, runs the upload with retries, and when an attempt's outcome is
-    /// unknown lists the record and adopts the attachment it created before retrying.
+    /// Takes the pass's reserved intent (or writes one), runs the upload with retries,
+    /// and when an attempt's outcome is unknown lists the record and adopts the
+    /// attachment it created before retrying.
     async fn upload_with_intent<F, Fut>(
         &self,
         w: &RecordWork,
-        local_name: &str,
-        remote_name: &str,
-        size: u64,
-        hash: &ContentHash,
+        intent: NewIntent,
+        intents: &PassIntents,
         mut send: F,
     ) -> Result<(Uploaded, i64), ExecError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<Uploaded, crate::zoho::ZohoError>>,
     {
+        // Only attachments created after this instant can be this upload's; a reserved
+        // intent's own (earlier) time would only widen that window.
         let created_unix = unix_now();
-        let intent = BatchOp::AddIntent {
-            key: w.key.clone(),
-            local_name: local_name.to_string(),
-            remote_name: remote_name.to_string(),
+        let intent_id = match intents.take(&w.key, &intent) {
+            Some(id) => id,
+            None => self.write_intent(&w.key, &intent, created_unix).await?,
+        };
+        let NewIntent {
+            local_name,
+            remote_name,
             size,
-            hash: *hash,
-            now_unix: created_unix,
-        };
-        let intent_id = match self.commits.write(intent).await? {
-            BatchOut::IntentId(id) => id,
-            BatchOut::Done => {
-                return Err(ExecError::Task("the journal returned no intent id".into()));
-            }
-        };
+            hash,
+        } = &intent;
+        let (local_name, remote_name, size, hash) =
+            (local_name.as_str(), remote_name.as_str(), *size, hash);
         let known = w.known_attachment_ids();
         let outcome_unknown = AtomicBool::new(false);
         let result = self
@@ -363,6 +374,26 @@ impl Executor {
                 }
                 Err(e)
             }
+        }
+    }
+
+    async fn write_intent(
+        &self,
+        key: &crate::model::RecordKey,
+        intent: &NewIntent,
+        now_unix: i64,
+    ) -> Result<i64, ExecError> {
+        let op = BatchOp::AddIntent {
+            key: key.clone(),
+            local_name: intent.local_name.clone(),
+            remote_name: intent.remote_name.clone(),
+            size: intent.size,
+            hash: intent.hash,
+            now_unix,
+        };
+        match self.commits.write(op).await? {
+            BatchOut::IntentId(id) => Ok(id),
+            BatchOut::Done => Err(ExecError::Task("the journal returned no intent id".into())),
         }
     }
 

@@ -5,11 +5,25 @@
 //! transfers at once, a commit usually carries several of them. Each caller still waits
 //! for its own write to be committed before going on, so the crash-safety order of an
 //! action (intent before the request, entry after the reply) is unchanged.
+//!
+//! Writes arrive one at a time (each transfer finishes on its own), so without help a
+//! commit would rarely carry more than one. Like PostgreSQL's `commit_delay`, the
+//! committer waits briefly for company, but only while writes are streaming in (the
+//! previous commit ended moments ago): a lone write, such as a daemon's single upload,
+//! is committed at once.
 
 use super::ExecError;
 use crate::journal::{BatchOp, BatchOut, Journal, JournalError};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
+
+/// How long a commit waits for more writes while writes are streaming in.
+const LINGER: Duration = Duration::from_millis(2);
+/// Writes are streaming in when the previous commit ended less than this ago.
+const BUSY: Duration = Duration::from_millis(10);
+/// A batch this large is committed without waiting.
+const FULL_BATCH: usize = 64;
 
 type Waiter = oneshot::Sender<Result<BatchOut, JournalError>>;
 
@@ -18,6 +32,8 @@ struct Queue {
     waiting: Vec<(BatchOp, Waiter)>,
     /// A blocking task is committing; new writes join its next batch.
     committing: bool,
+    /// When the last batch was committed.
+    last_commit: Option<Instant>,
 }
 
 pub struct GroupCommit {
@@ -86,6 +102,14 @@ impl GroupCommit {
     /// Returns with the queue empty and `committing` cleared (under the same lock).
     fn commit_until_empty(&self) {
         loop {
+            let streaming = {
+                let q = self.lock();
+                q.waiting.len() < FULL_BATCH && q.last_commit.is_some_and(|t| t.elapsed() < BUSY)
+            };
+            if streaming {
+                // Runs on the blocking pool: sleeping here holds up no async worker.
+                std::thread::sleep(LINGER);
+            }
             let batch = {
                 let mut q = self.lock();
                 if q.waiting.is_empty() {
@@ -96,6 +120,7 @@ impl GroupCommit {
             };
             let (ops, waiters): (Vec<BatchOp>, Vec<Waiter>) = batch.into_iter().unzip();
             let results = self.journal.apply_batch(&ops);
+            self.lock().last_commit = Some(Instant::now());
             for (waiter, result) in waiters.into_iter().zip(results) {
                 // A caller that gave up (its task was aborted) no longer listens.
                 let _ = waiter.send(result);

@@ -20,10 +20,12 @@ pub mod adopt;
 pub mod flush;
 pub mod gate;
 mod group_commit;
+mod reserved;
 mod retry;
 pub mod trash;
 
 pub use actions::SUPERSEDED;
+pub use reserved::PassIntents;
 pub use retry::RetryPolicy;
 
 use crate::journal::{FailureRow, Journal, JournalError};
@@ -143,23 +145,34 @@ pub(crate) struct Done {
 /// report them back as user changes.
 #[derive(Debug, Default)]
 pub struct SelfWrites {
-    paths: Mutex<HashMap<PathBuf, Instant>>,
+    inner: Mutex<NotedPaths>,
+}
+
+#[derive(Debug, Default)]
+struct NotedPaths {
+    paths: HashMap<PathBuf, Instant>,
+    /// When expired entries were last dropped. Pruning on every note made a pass of n
+    /// downloads cost n² time comparisons.
+    pruned: Option<Instant>,
 }
 
 impl SelfWrites {
     const HOLD: Duration = Duration::from_secs(5);
 
     pub fn note(&self, path: &Path) {
-        let mut m = self.paths.lock().unwrap_or_else(|p| p.into_inner());
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        m.retain(|_, t| now.duration_since(*t) < Self::HOLD);
-        m.insert(path.to_path_buf(), now);
+        if m.pruned.is_none_or(|t| now.duration_since(t) >= Self::HOLD) {
+            m.paths.retain(|_, t| now.duration_since(*t) < Self::HOLD);
+            m.pruned = Some(now);
+        }
+        m.paths.insert(path.to_path_buf(), now);
     }
 
     /// True when `path` was written by the daemon in the last few seconds.
     pub fn is_own(&self, path: &Path) -> bool {
-        let m = self.paths.lock().unwrap_or_else(|p| p.into_inner());
-        m.get(path).is_some_and(|t| t.elapsed() < Self::HOLD)
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        m.paths.get(path).is_some_and(|t| t.elapsed() < Self::HOLD)
     }
 }
 
@@ -221,7 +234,13 @@ impl Executor {
     }
 
     /// Performs one action and records its outcome (journal row, failure row, logs).
-    pub async fn run(&self, work: &RecordWork, action: &Action) -> ActionReport {
+    /// An upload uses its intent from `intents` when the pass reserved one.
+    pub async fn run(
+        &self,
+        work: &RecordWork,
+        action: &Action,
+        intents: &PassIntents,
+    ) -> ActionReport {
         let (name, subject) = describe(action);
         let mut report = ActionReport {
             action: name,
@@ -243,7 +262,7 @@ impl Executor {
             }
         }
         let started = Instant::now();
-        let result = self.perform(work, action).await;
+        let result = self.perform(work, action, intents).await;
         let ms = started.elapsed().as_millis() as u64;
         match result {
             Ok(done) => {

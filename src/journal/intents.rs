@@ -91,4 +91,45 @@ impl Journal {
     pub fn remove_intent(&self, id: i64) -> Result<()> {
         self.write("remove upload intent", |tx| remove(tx, id))
     }
+
+    /// Writes the intents of a whole pass's uploads in one transaction (one commit
+    /// instead of one per upload); ids in the order of `intents`.
+    pub fn add_intents(
+        &self,
+        key_intents: &[(RecordKey, NewIntent)],
+        now_unix: i64,
+    ) -> Result<Vec<i64>> {
+        self.write("add upload intents", |tx| {
+            key_intents
+                .iter()
+                .map(|(key, i)| {
+                    insert(
+                        tx,
+                        key,
+                        &i.local_name,
+                        &i.remote_name,
+                        i.size,
+                        &i.hash,
+                        now_unix,
+                    )
+                })
+                .collect()
+        })
+    }
+
+    /// Drops several intents in one transaction.
+    pub fn remove_intents(&self, ids: &[i64]) -> Result<()> {
+        self.write("remove upload intents", |tx| {
+            ids.iter().try_for_each(|id| remove(tx, *id))
+        })
+    }
+}
+
+/// An upload about to start, as [`Journal::add_intents`] records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewIntent {
+    pub local_name: String,
+    pub remote_name: String,
+    pub size: u64,
+    pub hash: ContentHash,
 }

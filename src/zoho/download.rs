@@ -5,9 +5,11 @@
 //! from content by status and `Content-Type`, and is never written as the file. A 204 means
 //! no such attachment and is never turned into an empty file.
 //!
-//! The bytes go to `.<random>.bigin-sync.part` in the destination folder (same file
-//! system, so the final step is a rename), hashed with BLAKE3 on the way, counted against
-//! `Content-Length`. Dropping a [`TempDownload`] removes the temp file.
+//! The bytes are hashed with BLAKE3 on the way and counted against `Content-Length`. A
+//! small body stays in memory until it is placed; a large one streams to
+//! `.<random>.bigin-sync.part` in the destination folder. Either way it reaches its final
+//! name by a rename from such a temp file (same file system), so a half-written file never
+//! appears under a real name. Dropping a [`TempDownload`] removes its temp file.
 //!
 //! [`ZohoClient::download_to_temp`] does not fsync: the sync engine writes a whole pass of
 //! downloads and then flushes the file system once (see `engine`), instead of two fsyncs
@@ -50,28 +52,53 @@ pub struct Downloaded {
     pub server_file_name: Option<String>,
 }
 
-/// A complete, fsynced download still under its temporary name. Removed on drop unless
-/// persisted.
+/// A complete, checked download not yet under its final name: still in memory (small
+/// bodies) or in a temp file, which is removed on drop unless persisted.
 #[derive(Debug)]
 pub struct TempDownload {
-    pub path: PathBuf,
+    held: Held,
     pub bytes: u64,
     pub hash: ContentHash,
     pub server_file_name: Option<String>,
 }
 
+/// Where the content of a [`TempDownload`] is.
+#[derive(Debug)]
+enum Held {
+    /// Not written yet: the temp file is created in `dir` when the body is placed, so
+    /// writing and renaming cost one trip to the blocking pool, and a download that is
+    /// only compared (an interrupted upload's candidate) never touches the disk.
+    Memory { body: Vec<u8>, dir: PathBuf },
+    /// A temp file (a large body, streamed); empty once moved away.
+    File(PathBuf),
+}
+
 impl TempDownload {
-    /// Moves the file to `dest` (same folder or file system). Durability is the caller's:
-    /// [`TempDownload::sync`] before, and a folder sync (or a file system flush) after.
+    /// The temp file, written first if the body is still in memory. Blocking.
+    pub fn temp_path(&mut self) -> std::io::Result<&Path> {
+        if let Held::Memory { body, dir } = &self.held {
+            let path = write_part_file(dir, body)?;
+            self.held = Held::File(path);
+        }
+        match &self.held {
+            Held::File(path) => Ok(path),
+            Held::Memory { .. } => Err(std::io::Error::other("download body not written")),
+        }
+    }
+
+    /// Moves the content to `dest` (same folder or file system), through a temp file.
+    /// Blocking. Durability is the caller's: [`TempDownload::sync`] before, and a folder
+    /// sync (or a file system flush) after.
     pub fn persist(mut self, dest: &Path, mode: Persist) -> std::io::Result<Downloaded> {
+        let path = self.temp_path()?.to_path_buf();
         match mode {
-            Persist::Overwrite => std::fs::rename(&self.path, dest)?,
-            Persist::NoClobber => match rename_noreplace(&self.path, dest) {
+            Persist::Overwrite => std::fs::rename(&path, dest)?,
+            Persist::NoClobber => match rename_noreplace(&path, dest) {
                 // One atomic step that refuses to replace: nothing left to unlink.
-                Ok(()) => self.path = PathBuf::new(),
+                Ok(()) => self.held = Held::File(PathBuf::new()),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(e),
                 // Kernels or file systems without RENAME_NOREPLACE: link, then unlink.
-                Err(_) => self.persist_by_link(dest)?,
+                Err(_) => self.persist_by_link(&path, dest)?,
             },
         }
         let done = Downloaded {
@@ -81,20 +108,20 @@ impl TempDownload {
         };
         if mode == Persist::Overwrite {
             // Nothing left under the temp name; make Drop a no-op.
-            self.path = PathBuf::new();
+            self.held = Held::File(PathBuf::new());
         }
         // (NoClobber by link: Drop unlinks the temp name, the data stays under `dest`.)
         Ok(done)
     }
 
-    /// Flushes the temp file's content to disk.
-    pub fn sync(&self) -> std::io::Result<()> {
-        std::fs::File::open(&self.path)?.sync_all()
+    /// Flushes the content to disk (written to its temp file first if needed). Blocking.
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        std::fs::File::open(self.temp_path()?)?.sync_all()
     }
 
     /// No-clobber placement where `renameat2` is unavailable.
-    fn persist_by_link(&mut self, dest: &Path) -> std::io::Result<()> {
-        match std::fs::hard_link(&self.path, dest) {
+    fn persist_by_link(&mut self, path: &Path, dest: &Path) -> std::io::Result<()> {
+        match std::fs::hard_link(path, dest) {
             // Drop removes the temp name below; the content lives on under `dest`.
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(e),
@@ -107,8 +134,8 @@ impl TempDownload {
                         format!("{} exists", dest.display()),
                     ));
                 }
-                std::fs::rename(&self.path, dest)?;
-                self.path = PathBuf::new();
+                std::fs::rename(path, dest)?;
+                self.held = Held::File(PathBuf::new());
             }
         }
         Ok(())
@@ -140,10 +167,30 @@ fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
 
 impl Drop for TempDownload {
     fn drop(&mut self) {
-        if !self.path.as_os_str().is_empty() {
-            let _ = std::fs::remove_file(&self.path);
+        if let Held::File(path) = &self.held
+            && !path.as_os_str().is_empty()
+        {
+            let _ = std::fs::remove_file(path);
         }
     }
+}
+
+/// A fresh `.<random>.bigin-sync.part` path in `dir`.
+fn part_path(dir: &Path) -> PathBuf {
+    dir.join(format!(".{:016x}{}", rand::random::<u64>(), PART_SUFFIX))
+}
+
+/// Writes `body` to a new temp file in `dir`; nothing is left behind on failure.
+fn write_part_file(dir: &Path, body: &[u8]) -> std::io::Result<PathBuf> {
+    use std::io::Write;
+    let path = part_path(dir);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    let mut guard = PartGuard(path);
+    file.write_all(body)?;
+    Ok(std::mem::take(&mut guard.0))
 }
 
 /// Makes a rename durable; failures are ignored (some file systems refuse dir fsync).
@@ -222,20 +269,11 @@ impl ZohoClient {
             }
         }
 
-        let name = format!(".{:016x}{}", rand::random::<u64>(), PART_SUFFIX);
-        let path = dir.join(name);
         if expected.is_some_and(|n| n <= IN_MEMORY_DOWNLOAD) {
-            return self
-                .small_to_temp(
-                    resp,
-                    attachment_id,
-                    expected,
-                    prefix,
-                    path,
-                    server_file_name,
-                )
+            return small_in_memory(resp, attachment_id, expected, prefix, dir, server_file_name)
                 .await;
         }
+        let path = part_path(dir);
         let mut file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -257,54 +295,12 @@ impl ZohoClient {
         check_length(expected, bytes, attachment_id)?;
         file.flush().await?;
         drop(file);
-        let path = std::mem::take(&mut guard.0);
         Ok(TempDownload {
-            path,
+            held: Held::File(std::mem::take(&mut guard.0)),
             bytes,
             hash: ContentHash(*hasher.finalize().as_bytes()),
             server_file_name,
         })
-    }
-
-    /// A body small enough to hold: gathered in memory, then written, fsynced and
-    /// hashed in one trip to the blocking pool (streaming through `tokio::fs` costs a
-    /// trip per chunk, most of a small download's time).
-    async fn small_to_temp(
-        &self,
-        mut resp: reqwest::Response,
-        attachment_id: &str,
-        expected: Option<u64>,
-        mut body: Vec<u8>,
-        path: PathBuf,
-        server_file_name: Option<String>,
-    ) -> Result<TempDownload, ZohoError> {
-        while let Some(chunk) = next_chunk(&mut resp, attachment_id).await? {
-            body.extend_from_slice(&chunk);
-            if body.len() as u64 > IN_MEMORY_DOWNLOAD {
-                break;
-            }
-        }
-        let bytes = body.len() as u64;
-        check_length(expected, bytes, attachment_id)?;
-        let written = tokio::task::spawn_blocking(move || -> std::io::Result<TempDownload> {
-            use std::io::Write;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)?;
-            let mut guard = PartGuard(path);
-            file.write_all(&body)?;
-            drop(file);
-            Ok(TempDownload {
-                path: std::mem::take(&mut guard.0),
-                bytes,
-                hash: ContentHash(*blake3::hash(&body).as_bytes()),
-                server_file_name,
-            })
-        })
-        .await
-        .map_err(|e| ZohoError::Io(std::io::Error::other(e)))??;
-        Ok(written)
     }
 
     /// Downloads an attachment to `dest` via a temp file in `dest`'s folder.
@@ -324,6 +320,7 @@ impl ZohoClient {
             .download_to_temp(module, record_id, attachment_id, &dir)
             .await?;
         let dest = dest.to_path_buf();
+        let mut temp = temp;
         tokio::task::spawn_blocking(move || {
             temp.sync()?;
             let done = temp.persist(&dest, mode)?;
@@ -336,6 +333,40 @@ impl ZohoClient {
         .map_err(|e| ZohoError::Io(std::io::Error::other(e)))?
         .map_err(ZohoError::Io)
     }
+}
+
+/// A body small enough to hold is gathered and hashed in memory; it is written only
+/// when placed ([`TempDownload::persist`]), so a small download costs one trip to the
+/// blocking pool instead of one per chunk plus one for the rename.
+async fn small_in_memory(
+    mut resp: reqwest::Response,
+    attachment_id: &str,
+    expected: Option<u64>,
+    mut body: Vec<u8>,
+    dir: &Path,
+    server_file_name: Option<String>,
+) -> Result<TempDownload, ZohoError> {
+    // Hashed chunk by chunk: a whole megabyte at once would hold up an async worker.
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&body);
+    while let Some(chunk) = next_chunk(&mut resp, attachment_id).await? {
+        hasher.update(&chunk);
+        body.extend_from_slice(&chunk);
+        if body.len() as u64 > IN_MEMORY_DOWNLOAD {
+            break;
+        }
+    }
+    let bytes = body.len() as u64;
+    check_length(expected, bytes, attachment_id)?;
+    Ok(TempDownload {
+        hash: ContentHash(*hasher.finalize().as_bytes()),
+        held: Held::Memory {
+            body,
+            dir: dir.to_path_buf(),
+        },
+        bytes,
+        server_file_name,
+    })
 }
 
 /// A body shorter (or longer) than its `Content-Length` is never kept.
@@ -399,10 +430,11 @@ mod tests {
     }
 
     fn temp_in(dir: &Path, content: &[u8]) -> TempDownload {
-        let path = dir.join(format!(".t{}{PART_SUFFIX}", rand::random::<u32>()));
-        std::fs::write(&path, content).unwrap();
         TempDownload {
-            path,
+            held: Held::Memory {
+                body: content.to_vec(),
+                dir: dir.to_path_buf(),
+            },
             bytes: content.len() as u64,
             hash: ContentHash::of_bytes(content),
             server_file_name: Some("n".into()),
@@ -447,6 +479,12 @@ mod tests {
         assert_eq!(entries(dir.path()), vec!["final.txt"]);
 
         drop(temp_in(dir.path(), b"dropped"));
-        assert_eq!(entries(dir.path()), vec!["final.txt"]);
+        assert_eq!(entries(dir.path()), vec!["final.txt"], "never written");
+        let mut spilled = temp_in(dir.path(), b"spilled");
+        let part = spilled.temp_path().unwrap().to_path_buf();
+        assert_eq!(std::fs::read(&part).unwrap(), b"spilled");
+        assert_eq!(entries(dir.path()).len(), 2);
+        drop(spilled);
+        assert_eq!(entries(dir.path()), vec!["final.txt"], "temp file removed");
     }
 }
