@@ -21,8 +21,9 @@ pub struct LocalEntry {
     pub hash: ContentHash,
     /// For a `.url` file (`[InternetShortcut]` / `URL=`): the link it holds.
     pub link_url: Option<String>,
-    /// Unchanged (size and mtime) for at least the debounce window; unstable files are
-    /// neither uploaded nor treated as deleted.
+    /// Unchanged (size and mtime) for at least the debounce window, or exactly as last
+    /// synced (the journal's stat); unstable files are neither uploaded nor treated as
+    /// deleted.
     pub stable: bool,
 }
 

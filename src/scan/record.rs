@@ -77,6 +77,7 @@ pub fn scan_record(
     // By name: a record with thousands of files must not cost a scan of the cache each.
     let cache: std::collections::HashMap<&str, &SyncedEntry> =
         cache.iter().map(|c| (c.local_name.as_str(), c)).collect();
+    let mut found: Vec<Found> = Vec::new();
     for item in read {
         let item = item.map_err(|e| ScanError::io(dir, "read record folder", e))?;
         let os_name = item.file_name();
@@ -103,16 +104,88 @@ pub fn scan_record(
             out.skipped.push(skip(name, reason));
             continue;
         }
-        let cached = cache.get(name).copied();
-        match entry_for(&path, name, &meta, cached, debounce, now) {
+        found.push(Found {
+            cached: cache.get(name).copied(),
+            name: name.to_string(),
+            path,
+            meta,
+        });
+    }
+    for (f, entry) in entries_for_all(&found, debounce, now) {
+        match entry {
             Ok(entry) => out.files.push(entry),
             Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(_) => out.skipped.push(skip(name, SkipReason::Unreadable)),
+            Err(_) => out.skipped.push(skip(&f.name, SkipReason::Unreadable)),
         }
     }
     out.files.sort_by(|a, b| a.name.cmp(&b.name));
     out.skipped.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Some(out))
+}
+
+/// A regular file found in the folder, not yet hashed.
+struct Found<'c> {
+    name: String,
+    path: std::path::PathBuf,
+    meta: Metadata,
+    cached: Option<&'c SyncedEntry>,
+}
+
+/// Below this much content to hash, one thread does it all (starting threads would
+/// cost more than they save).
+const PARALLEL_HASH_BYTES: u64 = 8 * 1024 * 1024;
+/// At most this many threads hash one folder.
+const MAX_HASH_THREADS: usize = 4;
+
+/// [`entry_for`] of every found file. When many files need hashing (a folder of new
+/// files), they are hashed on up to [`MAX_HASH_THREADS`] threads: before the first
+/// upload of a bulk drop can start, its whole folder must be hashed.
+fn entries_for_all<'f, 'c>(
+    found: &'f [Found<'c>],
+    debounce: Duration,
+    now: SystemTime,
+) -> Vec<(&'f Found<'c>, std::io::Result<LocalEntry>)> {
+    let one = |f: &'f Found<'c>| {
+        (
+            f,
+            entry_for(&f.path, &f.name, &f.meta, f.cached, debounce, now),
+        )
+    };
+    let to_hash: u64 = found
+        .iter()
+        .filter(|f| f.cached.is_none())
+        .map(|f| f.meta.len())
+        .sum();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_HASH_THREADS)
+        .min(found.len());
+    if to_hash < PARALLEL_HASH_BYTES || threads < 2 {
+        return found.iter().map(one).collect();
+    }
+    // Files are taken one at a time from a shared counter, so a few large files do not
+    // leave the other threads idle.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(f) = found.get(i) else {
+                            return done;
+                        };
+                        done.push(one(f));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 fn skip(name: &str, reason: SkipReason) -> Skipped {
@@ -199,11 +272,16 @@ fn entry_for(
             (hash, link_url, after == before)
         }
     };
-    let old_enough = match now.duration_since(meta.modified()?) {
-        Ok(age) => age >= debounce,
-        // Future mtime (clock skew, copied archives): age is meaningless.
-        Err(_) => true,
-    };
+    // A file exactly as last synced is settled however young it is: its content is the
+    // journal's, and nothing is planned for it until it changes. (A file the daemon just
+    // downloaded would otherwise hold its record "unstable" for the debounce window and
+    // cost an extra reconcile.)
+    let old_enough = hit.is_some()
+        || match now.duration_since(meta.modified()?) {
+            Ok(age) => age >= debounce,
+            // Future mtime (clock skew, copied archives): age is meaningless.
+            Err(_) => true,
+        };
     Ok(LocalEntry {
         name: name.to_string(),
         size: before.size,

@@ -147,6 +147,27 @@ fn cache_hit_skips_reading_the_file() {
 }
 
 #[test]
+fn a_young_file_exactly_as_synced_is_stable_and_an_edited_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.pdf");
+    std::fs::write(&p, b"downloaded").unwrap();
+    let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
+    let first = scan(dir.path(), &[], mtime);
+    assert!(!first.files[0].stable, "young and unknown");
+    let cache = vec![synced_from(&first.files[0], first.files[0].hash)];
+    assert!(
+        scan(dir.path(), &cache, mtime).files[0].stable,
+        "young but exactly the journal's: nothing to wait for"
+    );
+    std::fs::write(&p, b"edited by the user").unwrap();
+    let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
+    assert!(
+        !scan(dir.path(), &cache, mtime).files[0].stable,
+        "an edit waits for the debounce"
+    );
+}
+
+#[test]
 fn changed_file_is_rehashed() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("a.pdf");
@@ -464,4 +485,29 @@ fn file_vanishing_after_listing_is_not_reported() {
     let out = scan(dir.path(), &[], later(10));
     assert_eq!(out.files.len(), 1);
     assert!(out.skipped.is_empty(), "{:?}", out.skipped);
+}
+
+#[test]
+fn a_large_folder_of_new_files_is_hashed_in_parallel_with_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    // Over PARALLEL_HASH_BYTES in all, with a few large files among small ones.
+    let mut expected = Vec::new();
+    for i in 0..48u32 {
+        let size = if i % 16 == 0 {
+            2 * 1024 * 1024
+        } else {
+            64 * 1024 + i as usize
+        };
+        let body: Vec<u8> = (0..size).map(|b| (b as u32 ^ i) as u8).collect();
+        let name = format!("f{i:02}.bin");
+        std::fs::write(dir.path().join(&name), &body).unwrap();
+        expected.push((name, ContentHash::of_bytes(&body)));
+    }
+    std::fs::write(dir.path().join("skip.bak"), b"ignored").unwrap();
+    let out = scan(dir.path(), &[], later(10));
+    let got: Vec<(String, ContentHash)> =
+        out.files.iter().map(|f| (f.name.clone(), f.hash)).collect();
+    assert_eq!(got, expected, "every file, sorted, with its own hash");
+    assert!(out.files.iter().all(|f| f.stable));
+    assert_eq!(out.skipped.len(), 1);
 }
