@@ -31,6 +31,21 @@ async fn daemon_syncs_both_ways_and_stops_on_sigterm() {
         "{}",
         d.log_text()
     );
+    // The download reaches the disk in the background, and its row is then marked.
+    let key = bigin_sync::model::RecordKey {
+        module: M.into(),
+        record_id: R.into(),
+    };
+    assert!(
+        wait_until(DEADLINE, || {
+            bigin_sync::journal::Journal::open_read_only(&env.state)
+                .and_then(|j| j.unflushed(&key))
+                .is_ok_and(|u| u.is_empty())
+        })
+        .await,
+        "{}",
+        d.log_text()
+    );
 
     // A new record folder is followed at once.
     let dir2 = env.record("Accounts", "2034020000000999001");

@@ -386,9 +386,10 @@ async fn status_reports_records_and_parked_errors() {
     assert_eq!(env.calls(Route::Upload), uploads);
 }
 
-/// A power cut after a download's journal row but before the end-of-pass flush can leave
-/// the file empty or torn. The row is still marked unflushed, so the damage is never taken
-/// for a local edit: the attachment is not replaced, and its content comes back.
+/// A power cut after a download's journal row but before the disk caught up can leave
+/// the file empty or torn. The row is still marked unflushed, and after the reboot (another
+/// boot id) it is checked by hash, so the damage is never taken for a local edit: the
+/// attachment is not replaced, and its content comes back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_download_torn_before_its_flush_never_replaces_the_attachment() {
     use bigin_sync::journal::Journal;
@@ -405,16 +406,22 @@ async fn a_download_torn_before_its_flush_never_replaces_the_attachment() {
     assert_ok(&env.once().await);
     assert_eq!(std::fs::read(dir.join("report.pdf")).unwrap(), good);
 
-    // Replay the crash: both rows unflushed again, one file emptied by the power cut.
+    // Replay the crash: both rows unflushed, written in an earlier boot, and one file
+    // emptied by the power cut.
     {
         let j = Journal::open(&env.state).unwrap();
         let key = RecordKey {
             module: M.into(),
             record_id: R.into(),
         };
-        assert!(j.unflushed(&key).unwrap().is_empty(), "the pass flushed");
+        assert_eq!(
+            j.unflushed(&key).unwrap().len(),
+            2,
+            "once does not wait for the disk"
+        );
         for e in j.entries(&key).unwrap() {
-            j.upsert_unflushed_entry(&key, &e).unwrap();
+            j.upsert_unflushed_entry(&key, &e, Some("an earlier boot"))
+                .unwrap();
         }
         assert_eq!(j.unflushed(&key).unwrap().len(), 2);
     }
@@ -442,5 +449,9 @@ async fn a_download_torn_before_its_flush_never_replaces_the_attachment() {
         module: M.into(),
         record_id: R.into(),
     };
-    assert!(j.unflushed(&key).unwrap().is_empty());
+    let unflushed = j.unflushed(&key).unwrap();
+    assert!(
+        !unflushed.contains(&"intact.txt".to_string()),
+        "the intact file was checked, synced and marked: {unflushed:?}"
+    );
 }

@@ -46,8 +46,13 @@ impl Fixture {
     }
 }
 
-/// Removes every scenario's temp folder (end of the run).
+/// Removes every scenario's temp folder (end of the run), unless `BENCH_SYNC_KEEP` is
+/// set: back-to-back runs comparing two builds then do not slow each other down with
+/// freshly freed inodes (finding 7); remove the `bigin-bench*` folders by hand later.
 pub fn remove_fixtures() {
+    if std::env::var_os("BENCH_SYNC_KEEP").is_some() {
+        return;
+    }
     for path in FIXTURES.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
         let _ = std::fs::remove_dir_all(path);
     }

@@ -61,6 +61,12 @@ pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::
             tokio::time::sleep(cfg.sync.debounce.max(Duration::from_millis(50))).await;
         }
     }
+    // The downloads are not waited for on disk: their rows are trusted during this boot
+    // and checked by hash after a reboot (see `executor::flush`). Without a boot id to
+    // tell, they are flushed now.
+    if crate::executor::flush::boot_id().is_none() {
+        rt.engine.flush_downloads(total.unflushed.clone()).await;
+    }
     // Record the polls so that a daemon started next does not list every record again
     // at once; it continues the schedule.
     let policy = crate::daemon::schedule_of(cfg).poll;

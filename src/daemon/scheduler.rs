@@ -340,6 +340,13 @@ impl Scheduler {
                             quiet_fingerprint: None,
                         };
                         let report = engine.execute(vec![p], false).await;
+                        if !report.unflushed.is_empty() {
+                            // The disk catches up in the background; the record's next
+                            // reconcile need not wait for it (see `executor::flush`).
+                            let engine = engine.clone();
+                            let downloads = report.unflushed.clone();
+                            tokio::spawn(async move { engine.flush_downloads(downloads).await });
+                        }
                         outline.quiet_fingerprint = report.quiet.get(&key).copied().flatten();
                         Ok((outline, report))
                     }

@@ -89,11 +89,22 @@ pub struct PassReport {
     pub polled: Vec<RecordKey>,
     /// Actions planned but not completed, per record (for `status`).
     pub pending: HashMap<RecordKey, PendingCounts>,
+    /// Downloads recorded as not yet on disk; see [`Engine::flush_downloads`].
+    pub unflushed: Vec<UnflushedDownload>,
     /// Per record of the pass: the folder fingerprint taken before it was read when the
     /// pass left it with nothing to do (every action done, no failure, nothing still being
     /// written, remote side known), else `None`. Kept in the journal so that an unchanged
     /// folder is not read again by the daemon's rescans.
     pub quiet: HashMap<RecordKey, Option<scan::Fingerprint>>,
+}
+
+/// A download recorded in the journal as not yet flushed to disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnflushedDownload {
+    pub key: RecordKey,
+    pub dir: PathBuf,
+    pub local_name: String,
+    pub attachment_id: String,
 }
 
 /// Work left for a record, by direction.
@@ -137,6 +148,7 @@ impl PassReport {
         self.bytes += other.bytes;
         self.errors.extend(other.errors);
         self.polled.extend(other.polled);
+        self.unflushed.extend(other.unflushed);
         self.quiet.extend(other.quiet);
         for (k, v) in other.pending {
             let e = self.pending.entry(k).or_default();
@@ -278,7 +290,7 @@ impl Engine {
                     j.entries(&k)?,
                     j.failures(&k)?,
                     j.intents(&k)?,
-                    j.unflushed(&k)?,
+                    j.unflushed_to_check(&k, crate::executor::flush::boot_id())?,
                 ))
             })
             .await?;
@@ -468,7 +480,8 @@ impl Engine {
         })
     }
 
-    /// Downloads recorded but never flushed (a crash or a failed flush): a file whose
+    /// Downloads recorded but not known to be flushed, written before a reboot (or in an
+    /// unknown boot), so a power cut may have damaged them: a file whose
     /// content still hashes to what was downloaded is synced and marked flushed; any other
     /// (empty, torn, gone) loses its row, so the planner compares it with Zoho as an
     /// unknown file instead of taking the damage for a local edit or delete. Returns the
@@ -728,12 +741,16 @@ impl Engine {
                 .await;
         self.executor.release_intents(intents).await;
 
-        let mut downloaded: HashMap<RecordKey, PathBuf> = HashMap::new();
         let mut deltas: HashMap<RecordKey, Vec<RemoteDelta>> = HashMap::new();
         for (work, action, r) in reports {
             let key = work.key.clone();
-            if r.outcome == Outcome::Done && action.writes_local_file() {
-                downloaded.insert(key.clone(), work.dir.clone());
+            if let (Some(local_name), Some(attachment_id)) = (&r.unflushed, &r.attachment_id) {
+                report.unflushed.push(UnflushedDownload {
+                    key: key.clone(),
+                    dir: work.dir.clone(),
+                    local_name: local_name.clone(),
+                    attachment_id: attachment_id.clone(),
+                });
             }
             if r.outcome != Outcome::Done {
                 report.pending.entry(key.clone()).or_default().add(&action);
@@ -768,17 +785,18 @@ impl Engine {
         for (key, d) in &deltas {
             self.apply_deltas(key, d);
         }
-        if !downloaded.is_empty() {
-            self.flush_downloads(downloaded).await;
-        }
         report
     }
 
-    /// Makes a pass's downloads durable with one flush per file system (instead of two
-    /// fsyncs per file), then marks their rows flushed. If the flush fails the rows stay
-    /// unflushed and the next reconcile of each record checks the files by hash.
-    async fn flush_downloads(&self, records: HashMap<RecordKey, PathBuf>) {
-        let dirs: Vec<PathBuf> = records.values().cloned().collect();
+    /// Makes downloads durable with one flush per file system (instead of two fsyncs
+    /// per file), then marks their rows flushed. Nothing waits for this: until it runs,
+    /// the rows are trusted during this boot only (see `executor::flush`). If the flush
+    /// fails the rows stay unflushed and are checked by hash after a reboot.
+    pub async fn flush_downloads(&self, downloads: Vec<UnflushedDownload>) {
+        if downloads.is_empty() {
+            return;
+        }
+        let dirs: Vec<PathBuf> = downloads.iter().map(|d| d.dir.clone()).collect();
         let flushed =
             tokio::task::spawn_blocking(move || crate::executor::flush::flush_file_systems(&dirs))
                 .await
@@ -786,8 +804,11 @@ impl Engine {
                 .and_then(|r| r);
         match flushed {
             Ok(()) => {
-                let keys: Vec<RecordKey> = records.into_keys().collect();
-                if let Err(e) = self.executor.db(move |j| j.mark_flushed(&keys)).await {
+                let rows: Vec<(RecordKey, String, String)> = downloads
+                    .into_iter()
+                    .map(|d| (d.key, d.local_name, d.attachment_id))
+                    .collect();
+                if let Err(e) = self.executor.db(move |j| j.mark_flushed(&rows)).await {
                     tracing::warn!(error = %e, "could not mark downloads as flushed; they are re-checked next time");
                 }
             }

@@ -243,6 +243,7 @@ impl Executor {
                 created_time: uploaded.0.created_time.clone(),
                 modified_time: None,
             })],
+            unflushed: None,
         };
         if let Some(old) = replaces {
             // The new version is recorded; only now may the old one go.
@@ -296,6 +297,7 @@ impl Executor {
                 created_time: uploaded.created_time,
                 modified_time: None,
             })],
+            unflushed: None,
         })
     }
 
@@ -615,11 +617,13 @@ impl Executor {
             .write(BatchOp::UpsertUnflushed {
                 key: w.key.clone(),
                 entry,
+                boot: super::flush::boot_id().map(str::to_owned),
             })
             .await?;
         Ok(Done {
             bytes,
             attachment_id: Some(att.id.clone()),
+            unflushed: Some(local_name.to_string()),
             ..Done::default()
         })
     }

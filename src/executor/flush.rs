@@ -1,17 +1,36 @@
-//! Durability of downloads, one flush per pass.
+//! Durability of downloads, without waiting for the disk.
 //!
 //! A download is written under a temp name, renamed into place and recorded in the
-//! journal as *unflushed*, without an fsync. At the end of the pass the engine calls
+//! journal as *unflushed*, with the id of the current boot and without an fsync. Later
+//! (the daemon: in the background after the pass; `once`: not at all) the engine calls
 //! [`flush_file_systems`] (one `syncfs` per file system touched) and then marks the rows
-//! flushed. A power cut in between can leave a file empty or torn while its row says
-//! "synced"; the row is still unflushed, so the next reconcile re-hashes that file and
-//! drops the row when the content differs: the file is then compared with Zoho as an
-//! unknown local file (kept, never uploaded over the attachment as if it were an edit).
+//! flushed.
+//!
+//! Until then the row is trusted only during the boot that wrote it: without a reboot
+//! there was no power cut, and the page cache holds exactly what was written. A power cut
+//! can leave a file empty or torn while its row says "synced"; after the reboot the boot
+//! id differs, so the next reconcile re-hashes that file and drops the row when the
+//! content differs: the file is then compared with Zoho as an unknown local file (kept,
+//! never uploaded over the attachment as if it were an edit).
 
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::io::AsRawFd;
 use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// This boot's id (Linux: `/proc/sys/kernel/random/boot_id`), or `None` where unknown:
+/// then every unflushed download is checked by hash, and `once` flushes before exiting.
+pub fn boot_id() -> Option<&'static str> {
+    static BOOT: OnceLock<Option<String>> = OnceLock::new();
+    BOOT.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    })
+    .as_deref()
+}
 
 /// Flushes every file system holding one of `dirs` (each once).
 pub fn flush_file_systems(dirs: &[PathBuf]) -> std::io::Result<()> {
@@ -37,6 +56,15 @@ pub fn sync_file(path: &std::path::Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_boot_id_is_read_once_and_stays_the_same() {
+        let first = boot_id();
+        assert_eq!(boot_id(), first);
+        if cfg!(target_os = "linux") {
+            assert!(first.is_some_and(|b| b.len() >= 32), "{first:?}");
+        }
+    }
 
     #[test]
     fn flushes_each_file_system_once_and_names_a_missing_folder() {

@@ -7,7 +7,8 @@
 //! - upload: intent row → POST → journal row with the attachment id (intent cleared);
 //! - replace: upload the new version as above → DELETE the old attachment;
 //! - download: GET into a temp file in the record folder → no-clobber rename → journal row
-//!   marked unflushed → (end of pass) one file-system flush → rows marked flushed;
+//!   marked unflushed (with the boot id) → later, off the pass, one file-system flush →
+//!   rows marked flushed (see `flush`);
 //! - remote delete seen: move the local file to the trash → journal;
 //! - local delete seen: DELETE → journal (an attachment already gone counts as done).
 //!
@@ -98,6 +99,8 @@ pub struct ActionReport {
     pub bytes: u64,
     pub attachment_id: Option<String>,
     pub deltas: Vec<RemoteDelta>,
+    /// The local name of a download whose file is not flushed to disk yet.
+    pub unflushed: Option<String>,
 }
 
 /// Why an action failed.
@@ -139,6 +142,8 @@ pub(crate) struct Done {
     bytes: u64,
     attachment_id: Option<String>,
     deltas: Vec<RemoteDelta>,
+    /// The local name of a download recorded as not yet flushed to disk.
+    unflushed: Option<String>,
 }
 
 /// Remembers the paths the daemon itself just wrote, so that the watcher does not
@@ -249,6 +254,7 @@ impl Executor {
             bytes: 0,
             attachment_id: None,
             deltas: Vec::new(),
+            unflushed: None,
         };
         let now = unix_now();
         if let Some(f) = work.failures.get(subject) {
@@ -269,6 +275,7 @@ impl Executor {
                 report.bytes = done.bytes;
                 report.attachment_id = done.attachment_id;
                 report.deltas = done.deltas;
+                report.unflushed = done.unflushed;
                 tracing::info!(
                     action = name,
                     module = %work.key.module,

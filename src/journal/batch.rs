@@ -31,7 +31,11 @@ pub enum BatchOp {
         entry: SyncedEntry,
     },
     /// [`Journal::upsert_unflushed_entry`].
-    UpsertUnflushed { key: RecordKey, entry: SyncedEntry },
+    UpsertUnflushed {
+        key: RecordKey,
+        entry: SyncedEntry,
+        boot: Option<String>,
+    },
 }
 
 /// What a [`BatchOp`] returns.
@@ -69,8 +73,9 @@ impl BatchOp {
                 entries::complete_upload(conn, key, *intent_id, entry)?;
                 Ok(BatchOut::Done)
             }
-            BatchOp::UpsertUnflushed { key, entry } => {
-                entries::upsert_flushed(conn, key, entry, false)?;
+            BatchOp::UpsertUnflushed { key, entry, boot } => {
+                let boot = boot.as_deref();
+                entries::upsert_flushed(conn, key, entry, entries::Durability::Unflushed { boot })?;
                 Ok(BatchOut::Done)
             }
         }

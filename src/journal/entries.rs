@@ -25,25 +25,40 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<SyncedEntry> {
 /// Inserts or overwrites the row keyed by (record, local name) and clears the failure
 /// state of both the local name and the attachment id: a confirmed sync ends any backoff.
 pub(super) fn upsert(conn: &Connection, key: &RecordKey, e: &SyncedEntry) -> rusqlite::Result<()> {
-    upsert_flushed(conn, key, e, true)
+    upsert_flushed(conn, key, e, Durability::Flushed)
 }
 
-/// [`upsert`], saying whether the file is known to be on disk (`flushed`).
+/// Whether a row's file is known to be on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Durability<'b> {
+    /// On disk (an upload's file is the user's own; a download was flushed).
+    Flushed,
+    /// A download not yet flushed, written during boot `boot` (`None`: unknown).
+    Unflushed { boot: Option<&'b str> },
+}
+
+/// [`upsert`], saying whether the file is known to be on disk.
 pub(super) fn upsert_flushed(
     conn: &Connection,
     key: &RecordKey,
     e: &SyncedEntry,
-    flushed: bool,
+    durability: Durability<'_>,
 ) -> rusqlite::Result<()> {
+    let (flushed, boot) = match durability {
+        Durability::Flushed => (true, None),
+        Durability::Unflushed { boot } => (false, boot),
+    };
     let mut stmt = conn.prepare_cached(
         "INSERT INTO entries (module, record_id, local_name, attachment_id, file_id, remote_name,
-                              size, hash, mtime_ns, inode, link_url, flushed, ctime_ns)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                              size, hash, mtime_ns, inode, link_url, flushed, ctime_ns,
+                              written_boot)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
          ON CONFLICT (module, record_id, local_name) DO UPDATE SET
              attachment_id = excluded.attachment_id, file_id = excluded.file_id,
              remote_name = excluded.remote_name, size = excluded.size, hash = excluded.hash,
              mtime_ns = excluded.mtime_ns, inode = excluded.inode, link_url = excluded.link_url,
-             flushed = excluded.flushed, ctime_ns = excluded.ctime_ns",
+             flushed = excluded.flushed, ctime_ns = excluded.ctime_ns,
+             written_boot = excluded.written_boot",
     )?;
     stmt.execute(params![
         key.module,
@@ -59,6 +74,7 @@ pub(super) fn upsert_flushed(
         e.link_url,
         flushed,
         e.ctime_ns,
+        boot,
     ])?;
     let mut clear = conn.prepare_cached(
         "DELETE FROM failures WHERE module = ?1 AND record_id = ?2 AND subject IN (?3, ?4)",
@@ -119,12 +135,36 @@ impl Journal {
         self.write("upsert entry", |tx| upsert(tx, key, e))
     }
 
-    /// [`Journal::upsert_entry`] for a file just downloaded and not yet flushed to disk:
-    /// until [`Journal::mark_flushed`], the next reconcile checks its content by hash
-    /// before trusting the row (after a power cut the file may be empty or torn, and must
-    /// never be taken for a local edit and uploaded).
-    pub fn upsert_unflushed_entry(&self, key: &RecordKey, e: &SyncedEntry) -> Result<()> {
-        self.write("upsert entry", |tx| upsert_flushed(tx, key, e, false))
+    /// [`Journal::upsert_entry`] for a file just downloaded during boot `boot` and not yet
+    /// flushed to disk: until it is marked flushed, a reconcile after a reboot (or with
+    /// the boot unknown) checks its content by hash before trusting the row (after a
+    /// power cut the file may be empty or torn, and must never be taken for a local edit
+    /// and uploaded).
+    pub fn upsert_unflushed_entry(
+        &self,
+        key: &RecordKey,
+        e: &SyncedEntry,
+        boot: Option<&str>,
+    ) -> Result<()> {
+        self.write("upsert entry", |tx| {
+            upsert_flushed(tx, key, e, Durability::Unflushed { boot })
+        })
+    }
+
+    /// Local names of the record's unflushed rows that must be checked by hash before
+    /// they are trusted: all of them, except those written during `boot` (the current
+    /// one; no power cut can have happened since).
+    pub fn unflushed_to_check(&self, key: &RecordKey, boot: Option<&str>) -> Result<Vec<String>> {
+        self.read("read unflushed entries", |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT local_name FROM entries
+                 WHERE module = ?1 AND record_id = ?2 AND flushed = 0
+                   AND (?3 IS NULL OR written_boot IS NULL OR written_boot != ?3)
+                 ORDER BY local_name",
+            )?;
+            let rows = stmt.query_map(params![key.module, key.record_id, boot], |r| r.get(0))?;
+            rows.collect()
+        })
     }
 
     /// Local names of the record's rows whose file may not be on disk yet.
@@ -139,15 +179,17 @@ impl Journal {
         })
     }
 
-    /// After a flush of the file system: every row of these records is on disk.
-    pub fn mark_flushed(&self, keys: &[RecordKey]) -> Result<()> {
+    /// After a flush of the file system: these downloads (record, local name, attachment
+    /// id) are on disk. A row rewritten since (another attachment) is left alone.
+    pub fn mark_flushed(&self, rows: &[(RecordKey, String, String)]) -> Result<()> {
         self.write("mark entries flushed", |tx| {
             let mut stmt = tx.prepare_cached(
-                "UPDATE entries SET flushed = 1
-                 WHERE module = ?1 AND record_id = ?2 AND flushed = 0",
+                "UPDATE entries SET flushed = 1, written_boot = NULL
+                 WHERE module = ?1 AND record_id = ?2 AND local_name = ?3
+                   AND attachment_id = ?4 AND flushed = 0",
             )?;
-            for key in keys {
-                stmt.execute(params![key.module, key.record_id])?;
+            for (key, name, id) in rows {
+                stmt.execute(params![key.module, key.record_id, name, id])?;
             }
             Ok(())
         })
@@ -157,7 +199,7 @@ impl Journal {
     pub fn mark_entries_flushed(&self, key: &RecordKey, names: &[String]) -> Result<()> {
         self.write("mark entries flushed", |tx| {
             let mut stmt = tx.prepare_cached(
-                "UPDATE entries SET flushed = 1
+                "UPDATE entries SET flushed = 1, written_boot = NULL
                  WHERE module = ?1 AND record_id = ?2 AND local_name = ?3",
             )?;
             for name in names {

@@ -82,6 +82,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE entries ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;
     ",
+    // 5: the boot an unflushed download was written in. Without a reboot since, the page
+    // cache still holds what was written, so the row is trusted without waiting for the
+    // disk; after one, it is checked by hash. NULL (older rows): checked.
+    "
+    ALTER TABLE entries ADD COLUMN written_boot TEXT;
+    ",
 ];
 
 /// The schema version this build reads and writes.

@@ -500,17 +500,34 @@ fn a_version_1_journal_migrates_and_keeps_its_records() {
 fn unflushed_rows_until_marked_and_a_plain_upsert_is_flushed() {
     let (_d, j) = open_tmp();
     let (k, other) = (key("200001"), key("200002"));
-    j.upsert_unflushed_entry(&k, &entry("a", "1")).unwrap();
-    j.upsert_unflushed_entry(&k, &entry("b", "2")).unwrap();
-    j.upsert_unflushed_entry(&other, &entry("c", "3")).unwrap();
+    j.upsert_unflushed_entry(&k, &entry("a", "1"), Some("boot-1"))
+        .unwrap();
+    j.upsert_unflushed_entry(&k, &entry("b", "2"), Some("boot-2"))
+        .unwrap();
+    j.upsert_unflushed_entry(&other, &entry("c", "3"), None)
+        .unwrap();
+    j.upsert_unflushed_entry(&other, &entry("d", "5"), Some("boot-2"))
+        .unwrap();
     assert_eq!(j.unflushed(&k).unwrap(), vec!["a", "b"]);
+    // Checked by hash: what was written before this boot, or in an unknown one.
+    assert_eq!(j.unflushed_to_check(&k, Some("boot-2")).unwrap(), vec!["a"]);
+    assert_eq!(j.unflushed_to_check(&k, None).unwrap(), vec!["a", "b"]);
+    assert_eq!(
+        j.unflushed_to_check(&other, Some("boot-2")).unwrap(),
+        vec!["c"]
+    );
     j.mark_entries_flushed(&k, &["a".to_string()]).unwrap();
     assert_eq!(j.unflushed(&k).unwrap(), vec!["b"]);
     // A confirmed upload of the same name is the user's file: nothing to flush.
     j.upsert_entry(&k, &entry("b", "4")).unwrap();
     assert!(j.unflushed(&k).unwrap().is_empty());
-    j.mark_flushed(std::slice::from_ref(&other)).unwrap();
-    assert!(j.unflushed(&other).unwrap().is_empty());
+    // Marked by exact row: a row since rewritten for another attachment stays unflushed.
+    j.mark_flushed(&[
+        (other.clone(), "c".into(), "3".into()),
+        (other.clone(), "d".into(), "another attachment".into()),
+    ])
+    .unwrap();
+    assert_eq!(j.unflushed(&other).unwrap(), vec!["d"]);
     assert_eq!(j.entries(&k).unwrap().len(), 2, "rows kept");
 }
 
@@ -559,6 +576,7 @@ fn a_batch_commits_every_write_and_one_failing_write_fails_alone() {
         BatchOp::UpsertUnflushed {
             key: k.clone(),
             entry: entry("d", "2"),
+            boot: None,
         },
     ]);
     assert!(results.iter().all(|r| matches!(r, Ok(BatchOut::Done))));

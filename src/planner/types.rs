@@ -138,18 +138,6 @@ pub enum Action {
 }
 
 impl Action {
-    /// True for the actions that may write a file into the record folder from Zoho
-    /// (its content reaches the disk at the end-of-pass flush).
-    pub fn writes_local_file(&self) -> bool {
-        matches!(
-            self,
-            Action::Download { .. }
-                | Action::DownloadConflict { .. }
-                | Action::ReplaceLocal { .. }
-                | Action::CompareAndAdopt { .. }
-        )
-    }
-
     /// True for the actions the delete guard counts (they remove something a user holds).
     pub fn is_delete(&self) -> bool {
         matches!(
