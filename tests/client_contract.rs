@@ -552,7 +552,7 @@ async fn crm_product_uses_crm_paths() {
         .download_to_temp("Leads", REC, &id, out.path())
         .await
         .unwrap();
-    assert_eq!(t.hash, ContentHash::of_bytes(b"crm"));
+    assert_eq!(t.hash().unwrap(), ContentHash::of_bytes(b"crm"));
     let part = t.temp_path().unwrap().to_path_buf();
     assert!(
         part.file_name()

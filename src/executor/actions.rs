@@ -418,7 +418,10 @@ impl Executor {
                         .await?)
                 })
                 .await?;
-            if fetched.hash == *hash {
+            // Rare (an interrupted upload's candidates); a body held in memory (up to
+            // 1 MiB) is hashed here.
+            let mut fetched = fetched;
+            if fetched.hash().map_err(|e| ExecError::io("hash", dir, e))? == *hash {
                 return Ok(Some(candidate));
             }
         }
@@ -713,8 +716,10 @@ impl Executor {
         let local = self.local(w, local_name)?;
         let att = self.remote(w, attachment_id)?;
         self.ensure_unchanged(w, local)?;
-        let tmp = self.fetch_to_temp(w, attachment_id).await?;
-        if tmp.hash == local.hash {
+        let mut tmp = self.fetch_to_temp(w, attachment_id).await?;
+        // A body held in memory (up to 1 MiB) is hashed here, as it used to be while it
+        // arrived; a streamed one was hashed on the way.
+        if tmp.hash().map_err(|e| ExecError::io("hash", &w.dir, e))? == local.hash {
             drop(tmp);
             self.ensure_unchanged(w, local)?;
             self.commit_entry(w, entry_for(local, att)).await?;

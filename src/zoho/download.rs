@@ -58,7 +58,10 @@ pub struct Downloaded {
 pub struct TempDownload {
     held: Held,
     pub bytes: u64,
-    pub hash: ContentHash,
+    /// Computed on the way for a streamed body; for one held in memory, when first asked
+    /// ([`TempDownload::hash`], usually inside [`TempDownload::persist`] on the blocking
+    /// pool), so the async worker that gathered it does not spend the time.
+    hash: Option<ContentHash>,
     pub server_file_name: Option<String>,
 }
 
@@ -74,6 +77,20 @@ enum Held {
 }
 
 impl TempDownload {
+    /// The content's BLAKE3 hash. May hash the body (up to 1 MiB) or, in theory, read
+    /// the temp file: call it off the async workers when it matters.
+    pub fn hash(&mut self) -> std::io::Result<ContentHash> {
+        if let Some(hash) = self.hash {
+            return Ok(hash);
+        }
+        let hash = match &self.held {
+            Held::Memory { body, .. } => ContentHash::of_bytes(body),
+            Held::File(path) => crate::scan::hash_file(path)?.0,
+        };
+        self.hash = Some(hash);
+        Ok(hash)
+    }
+
     /// The temp file, written first if the body is still in memory. Blocking.
     pub fn temp_path(&mut self) -> std::io::Result<&Path> {
         if let Held::Memory { body, dir } = &self.held {
@@ -90,6 +107,7 @@ impl TempDownload {
     /// Blocking. Durability is the caller's: [`TempDownload::sync`] before, and a folder
     /// sync (or a file system flush) after.
     pub fn persist(mut self, dest: &Path, mode: Persist) -> std::io::Result<Downloaded> {
+        let hash = self.hash()?;
         let path = self.temp_path()?.to_path_buf();
         match mode {
             Persist::Overwrite => std::fs::rename(&path, dest)?,
@@ -103,7 +121,7 @@ impl TempDownload {
         }
         let done = Downloaded {
             bytes: self.bytes,
-            hash: self.hash,
+            hash,
             server_file_name: self.server_file_name.take(),
         };
         if mode == Persist::Overwrite {
@@ -298,7 +316,7 @@ impl ZohoClient {
         Ok(TempDownload {
             held: Held::File(std::mem::take(&mut guard.0)),
             bytes,
-            hash: ContentHash(*hasher.finalize().as_bytes()),
+            hash: Some(ContentHash(*hasher.finalize().as_bytes())),
             server_file_name,
         })
     }
@@ -346,11 +364,7 @@ async fn small_in_memory(
     dir: &Path,
     server_file_name: Option<String>,
 ) -> Result<TempDownload, ZohoError> {
-    // Hashed chunk by chunk: a whole megabyte at once would hold up an async worker.
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(&body);
     while let Some(chunk) = next_chunk(&mut resp, attachment_id).await? {
-        hasher.update(&chunk);
         body.extend_from_slice(&chunk);
         if body.len() as u64 > IN_MEMORY_DOWNLOAD {
             break;
@@ -359,7 +373,7 @@ async fn small_in_memory(
     let bytes = body.len() as u64;
     check_length(expected, bytes, attachment_id)?;
     Ok(TempDownload {
-        hash: ContentHash(*hasher.finalize().as_bytes()),
+        hash: None,
         held: Held::Memory {
             body,
             dir: dir.to_path_buf(),
@@ -436,7 +450,7 @@ mod tests {
                 dir: dir.to_path_buf(),
             },
             bytes: content.len() as u64,
-            hash: ContentHash::of_bytes(content),
+            hash: None,
             server_file_name: Some("n".into()),
         }
     }
