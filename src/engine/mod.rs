@@ -796,7 +796,13 @@ impl Engine {
         if downloads.is_empty() {
             return;
         }
-        let dirs: Vec<PathBuf> = downloads.iter().map(|d| d.dir.clone()).collect();
+        // One folder per record, not per file: each is opened to find its file system.
+        let dirs: Vec<PathBuf> = downloads
+            .iter()
+            .map(|d| d.dir.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
         let flushed =
             tokio::task::spawn_blocking(move || crate::executor::flush::flush_file_systems(&dirs))
                 .await
@@ -809,11 +815,11 @@ impl Engine {
                     .map(|d| (d.key, d.local_name, d.attachment_id))
                     .collect();
                 if let Err(e) = self.executor.db(move |j| j.mark_flushed(&rows)).await {
-                    tracing::warn!(error = %e, "could not mark downloads as flushed; they are re-checked next time");
+                    tracing::warn!(error = %e, "could not mark downloads as flushed; they are checked by hash after a reboot");
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "could not flush downloads to disk; they are re-checked next time");
+                tracing::warn!(error = %e, "could not flush downloads to disk; they are checked by hash after a reboot");
             }
         }
     }
