@@ -97,6 +97,59 @@ async fn local_modification_replaces_the_attachment() {
     );
 }
 
+/// When Zoho refuses to delete the version a local edit replaced, the new version still
+/// stands, the old one is never downloaded as if it were a new file, and later passes
+/// retry its delete until it goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_version_zoho_will_not_delete_yet_is_retried_and_never_downloaded() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    drop_file(&dir, "quote.pdf", b"version 1");
+    assert_ok(&env.once().await);
+    let old_id = env.remote(M, R)[0].id.clone();
+
+    env.sandbox.set_faults(Faults {
+        error_500_rate: 1.0,
+        routes: vec![Route::Delete],
+        ..Faults::default()
+    });
+    drop_file(&dir, "quote.pdf", b"version 2, longer");
+    let out = env.once().await;
+    assert!(
+        stderr(&out).contains("could not delete the replaced version yet"),
+        "{}",
+        stderr(&out)
+    );
+    let remote = env.remote(M, R);
+    assert_eq!(remote.len(), 2, "the old version is still there");
+    let new_id = remote
+        .iter()
+        .find(|a| a.id != old_id)
+        .map(|a| a.id.clone())
+        .unwrap();
+    assert_eq!(
+        env.sandbox.content(&new_id).unwrap().as_ref(),
+        b"version 2, longer"
+    );
+    // Another pass while deletes still fail: the old version stays out of the folder.
+    let _ = env.once().await;
+    assert_eq!(files(&dir), vec!["quote.pdf"]);
+    assert_eq!(
+        std::fs::read(dir.join("quote.pdf")).unwrap(),
+        b"version 2, longer"
+    );
+    assert_eq!(env.calls(Route::Download), 0, "never fetched");
+    assert!(env.calls(Route::Delete) >= 2, "the delete was retried");
+
+    // Zoho deletes again: the next pass removes the old version, and only it.
+    env.sandbox.set_faults(Faults::default());
+    assert_ok(&env.once().await);
+    let remote = env.remote(M, R);
+    assert_eq!(remote.len(), 1);
+    assert_eq!(remote[0].id, new_id);
+    assert_eq!(files(&dir), vec!["quote.pdf"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_on_both_sides_keeps_both_or_adopts_equal_content() {
     let env = Env::new().await;

@@ -736,6 +736,29 @@ async fn dropped_before_handling_stores_nothing() {
 }
 
 #[tokio::test]
+async fn faults_limited_to_one_route_leave_the_others_healthy() {
+    let sb = sandbox().await;
+    let id = sb.add_file(Product::Bigin, "Pipelines", REC, "a.txt", b"a".to_vec());
+    let t = token(&sb).await;
+    sb.set_faults(Faults {
+        error_500_rate: 1.0,
+        routes: vec![Route::Delete],
+        ..Default::default()
+    });
+    let listed = list(&sb, &t, REC, &[("fields", FIELDS)]).await;
+    assert_eq!(listed.status(), StatusCode::OK, "lists are not faulted");
+    let r = client()
+        .delete(format!("{}/{id}", url(&sb, "Pipelines", REC)))
+        .header("Authorization", auth(&t))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(sb.attachments(Product::Bigin, "Pipelines", REC).len(), 1);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
 async fn dropped_after_upload_keeps_the_attachment() {
     let sb = sandbox().await;
     sb.add_record(Product::Bigin, "Pipelines", REC);

@@ -70,6 +70,20 @@ pub struct Faults {
     pub truncate_download_rate: f64,
     /// Delay added to every API request before it is handled.
     pub latency: std::time::Duration,
+    /// The routes the fault rates above apply to; empty means every route (so a test can
+    /// fail only deletes, say, while uploads go through).
+    pub routes: Vec<Route>,
+}
+
+impl Faults {
+    /// `rate` where it applies to `route` (see [`Faults::routes`]), else 0.
+    pub(crate) fn rate_for(&self, route: Route, rate: f64) -> f64 {
+        if self.routes.is_empty() || self.routes.contains(&route) {
+            rate
+        } else {
+            0.0
+        }
+    }
 }
 
 /// The routes whose calls are counted, so tests can assert how many requests a client made.

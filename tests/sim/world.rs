@@ -321,6 +321,7 @@ impl<'s> World<'s> {
             drop_after_upload_rate: rate(&mut self.rng),
             truncate_download_rate: rate(&mut self.rng),
             latency: Duration::ZERO,
+            routes: Vec::new(),
         };
         self.note(format!(
             "faults 500={:.2} 429={:.2} drop_before={:.2} drop_after_upload={:.2} truncate={:.2}",

@@ -56,7 +56,7 @@ pub(crate) async fn download(
         );
     };
     let len = bytes.len();
-    let body = if s.roll(|f| f.truncate_download_rate) {
+    let body = if s.roll(|f| f.rate_for(Route::Download, f.truncate_download_rate)) {
         // Full Content-Length, half the bytes, then an error: hyper aborts the connection.
         Body::from_stream(truncated(bytes.slice(..len / 2)))
     } else {

@@ -49,13 +49,13 @@ pub(crate) async fn admit(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    if s.roll(|f| f.drop_before_rate) {
+    if s.roll(|f| f.rate_for(route, f.drop_before_rate)) {
         return conn.drop_connection().await;
     }
-    if s.roll(|f| f.error_500_rate) {
+    if s.roll(|f| f.rate_for(route, f.error_500_rate)) {
         return Err(errors::internal_error());
     }
-    if s.roll(|f| f.error_429_rate) {
+    if s.roll(|f| f.rate_for(route, f.error_429_rate)) {
         return Err(errors::too_many_requests(s.faults().retry_after_secs));
     }
     check_token(s, headers).map_err(|reply| reply())?;

@@ -109,7 +109,7 @@ pub(crate) async fn upload(
     } else {
         return invalid_request("no file or link given in the multipart form data");
     };
-    if s.roll(|f| f.drop_after_upload_rate) {
+    if s.roll(|f| f.rate_for(Route::Upload, f.drop_after_upload_rate)) {
         return conn.drop_connection().await;
     }
     success(&stored)
