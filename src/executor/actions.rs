@@ -614,8 +614,8 @@ impl Executor {
             ctime_ns: s.ctime_ns,
             link_url: link_url_of(att),
         };
-        // Not fsynced one by one: the engine flushes the file system once at the end
-        // of the pass, then marks the rows flushed.
+        // Not fsynced one by one: the row is unflushed, tagged with this boot, until a
+        // later flush of the file system marks it (see `flush`).
         self.commits
             .write(BatchOp::UpsertUnflushed {
                 key: w.key.clone(),

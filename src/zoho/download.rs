@@ -1,19 +1,21 @@
-//! `GET …/Attachments/{id}`: the raw bytes, streamed into a temporary file.
+//! `GET …/Attachments/{id}`: the raw bytes, held in memory or streamed into a temp file.
 //!
 //! Zoho sends the bytes with `Content-Disposition: attachment; filename="…"` and/or
 //! `filename*=UTF-8''…`. A JSON error (e.g. 400 `DOWNLOAD_NOT_ALLOWED` for a link) is told
 //! from content by status and `Content-Type`, and is never written as the file. A 204 means
 //! no such attachment and is never turned into an empty file.
 //!
-//! The bytes are hashed with BLAKE3 on the way and counted against `Content-Length`. A
-//! small body stays in memory until it is placed; a large one streams to
+//! The bytes are counted against `Content-Length` and hashed with BLAKE3 (a streamed body
+//! on the way, a small one when placed). A small body stays in memory until it is placed;
+//! a large one streams to
 //! `.<random>.bigin-sync.part` in the destination folder. Either way it reaches its final
 //! name by a rename from such a temp file (same file system), so a half-written file never
 //! appears under a real name. Dropping a [`TempDownload`] removes its temp file.
 //!
-//! [`ZohoClient::download_to_temp`] does not fsync: the sync engine writes a whole pass of
-//! downloads and then flushes the file system once (see `engine`), instead of two fsyncs
-//! per file. [`ZohoClient::download`], the one-file call, fsyncs the file and its folder.
+//! [`ZohoClient::download_to_temp`] does not fsync: the sync engine records its downloads
+//! as unflushed and flushes the file system once, later (see `executor::flush`), instead
+//! of two fsyncs per file. [`ZohoClient::download`], the one-file call, fsyncs the file
+//! and its folder.
 
 use std::path::{Path, PathBuf};
 
@@ -230,7 +232,8 @@ impl Drop for PartGuard {
 }
 
 impl ZohoClient {
-    /// Downloads an attachment into a temp file in `dir`, checked but not fsynced (see the module doc).
+    /// Downloads an attachment, checked but not written yet (small) or in a temp file in
+    /// `dir` (large); not fsynced (see the module doc).
     pub async fn download_to_temp(
         &self,
         module: &str,
