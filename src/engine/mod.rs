@@ -495,15 +495,21 @@ impl Engine {
         files: &[LocalEntry],
         effects: bool,
     ) -> Result<Vec<String>, EngineError> {
-        let mut intact = Vec::new();
+        // By name: after a reboot a record may hold thousands of unflushed downloads.
+        let synced: HashMap<&str, &SyncedEntry> =
+            synced.iter().map(|e| (e.local_name.as_str(), e)).collect();
+        let files: HashMap<&str, &LocalEntry> =
+            files.iter().map(|f| (f.name.as_str(), f)).collect();
+        // (local name, attachment id) of the files whose content is what was downloaded.
+        let mut intact: Vec<(String, String)> = Vec::new();
         let mut torn = Vec::new();
         for name in unflushed {
-            let Some(entry) = synced.iter().find(|e| &e.local_name == name) else {
+            let Some(entry) = synced.get(name.as_str()) else {
                 continue;
             };
-            match files.iter().find(|f| &f.name == name) {
+            match files.get(name.as_str()) {
                 Some(f) if f.hash == entry.hash && f.size == entry.size => {
-                    intact.push(name.clone())
+                    intact.push((name.clone(), entry.attachment_id.clone()))
                 }
                 _ => torn.push(name.clone()),
             }
@@ -516,7 +522,7 @@ impl Engine {
                 "a download did not reach the disk intact before a crash; comparing the file with Zoho again");
         }
         if !intact.is_empty() {
-            let paths: Vec<PathBuf> = intact.iter().map(|n| dir.join(n)).collect();
+            let paths: Vec<PathBuf> = intact.iter().map(|(n, _)| dir.join(n)).collect();
             let synced_ok = tokio::task::spawn_blocking(move || {
                 paths
                     .iter()
@@ -528,11 +534,15 @@ impl Engine {
                 intact.clear();
             }
         }
-        let (k, t, i) = (key.clone(), torn.clone(), intact);
+        let rows: Vec<(RecordKey, String, String)> = intact
+            .into_iter()
+            .map(|(name, id)| (key.clone(), name, id))
+            .collect();
+        let (k, t) = (key.clone(), torn.clone());
         self.executor
             .db(move |j| {
                 t.iter().try_for_each(|n| j.remove_entry(&k, n))?;
-                j.mark_entries_flushed(&k, &i)
+                j.mark_flushed(&rows)
             })
             .await?;
         Ok(torn)

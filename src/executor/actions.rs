@@ -387,10 +387,7 @@ impl Executor {
     ) -> Result<i64, ExecError> {
         let op = BatchOp::AddIntent {
             key: key.clone(),
-            local_name: intent.local_name.clone(),
-            remote_name: intent.remote_name.clone(),
-            size: intent.size,
-            hash: intent.hash,
+            intent: intent.clone(),
             now_unix,
         };
         match self.commits.write(op).await? {

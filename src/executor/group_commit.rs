@@ -132,6 +132,7 @@ impl GroupCommit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::NewIntent;
     use crate::model::{ContentHash, RecordKey};
 
     fn intent(name: &str, size: u64) -> BatchOp {
@@ -140,10 +141,12 @@ mod tests {
                 module: "Contacts".into(),
                 record_id: "1".into(),
             },
-            local_name: name.into(),
-            remote_name: name.into(),
-            size,
-            hash: ContentHash::of_bytes(name.as_bytes()),
+            intent: NewIntent {
+                local_name: name.into(),
+                remote_name: name.into(),
+                size,
+                hash: ContentHash::of_bytes(name.as_bytes()),
+            },
             now_unix: 1,
         }
     }

@@ -7,8 +7,8 @@
 //! alone; the executor's `GroupCommit` gathers the writes that arrive while a batch is
 //! being committed. A write is still committed before its caller goes on.
 
-use super::{Journal, JournalError, Result, entries, intents};
-use crate::model::{ContentHash, RecordKey};
+use super::{Journal, JournalError, NewIntent, Result, entries, intents};
+use crate::model::RecordKey;
 use crate::planner::SyncedEntry;
 use rusqlite::TransactionBehavior;
 
@@ -18,10 +18,7 @@ pub enum BatchOp {
     /// [`Journal::add_intent`].
     AddIntent {
         key: RecordKey,
-        local_name: String,
-        remote_name: String,
-        size: u64,
-        hash: ContentHash,
+        intent: NewIntent,
         now_unix: i64,
     },
     /// [`Journal::complete_upload`].
@@ -58,13 +55,9 @@ impl BatchOp {
         match self {
             BatchOp::AddIntent {
                 key,
-                local_name,
-                remote_name,
-                size,
-                hash,
+                intent,
                 now_unix,
-            } => intents::insert(conn, key, local_name, remote_name, *size, hash, *now_unix)
-                .map(BatchOut::IntentId),
+            } => intents::insert(conn, key, intent, *now_unix).map(BatchOut::IntentId),
             BatchOp::CompleteUpload {
                 key,
                 intent_id,

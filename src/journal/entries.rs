@@ -179,8 +179,9 @@ impl Journal {
         })
     }
 
-    /// After a flush of the file system: these downloads (record, local name, attachment
-    /// id) are on disk. A row rewritten since (another attachment) is left alone.
+    /// After a flush of the file system (or an fsync of each file found intact): these
+    /// downloads (record, local name, attachment id) are on disk. A row rewritten since
+    /// (another attachment) is left alone.
     pub fn mark_flushed(&self, rows: &[(RecordKey, String, String)]) -> Result<()> {
         self.write("mark entries flushed", |tx| {
             let mut stmt = tx.prepare_cached(
@@ -190,20 +191,6 @@ impl Journal {
             )?;
             for (key, name, id) in rows {
                 stmt.execute(params![key.module, key.record_id, name, id])?;
-            }
-            Ok(())
-        })
-    }
-
-    /// Marks named rows flushed (their content was checked and synced one by one).
-    pub fn mark_entries_flushed(&self, key: &RecordKey, names: &[String]) -> Result<()> {
-        self.write("mark entries flushed", |tx| {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE entries SET flushed = 1, written_boot = NULL
-                 WHERE module = ?1 AND record_id = ?2 AND local_name = ?3",
-            )?;
-            for name in names {
-                stmt.execute(params![key.module, key.record_id, name])?;
             }
             Ok(())
         })

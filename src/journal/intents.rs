@@ -27,10 +27,7 @@ pub(super) fn remove(conn: &Connection, id: i64) -> rusqlite::Result<()> {
 pub(super) fn insert(
     conn: &Connection,
     key: &RecordKey,
-    local_name: &str,
-    remote_name: &str,
-    size: u64,
-    hash: &ContentHash,
+    intent: &NewIntent,
     now_unix: i64,
 ) -> rusqlite::Result<i64> {
     conn.prepare_cached(
@@ -41,10 +38,10 @@ pub(super) fn insert(
     .execute(params![
         key.module,
         key.record_id,
-        local_name,
-        remote_name,
-        to_sql_u64(size),
-        hash.to_hex(),
+        intent.local_name,
+        intent.remote_name,
+        to_sql_u64(intent.size),
+        intent.hash.to_hex(),
         now_unix
     ])?;
     Ok(conn.last_insert_rowid())
@@ -52,18 +49,8 @@ pub(super) fn insert(
 
 impl Journal {
     /// Writes an intent before an upload starts and returns its id.
-    pub fn add_intent(
-        &self,
-        key: &RecordKey,
-        local_name: &str,
-        remote_name: &str,
-        size: u64,
-        hash: &ContentHash,
-        now_unix: i64,
-    ) -> Result<i64> {
-        self.write("add upload intent", |tx| {
-            insert(tx, key, local_name, remote_name, size, hash, now_unix)
-        })
+    pub fn add_intent(&self, key: &RecordKey, intent: &NewIntent, now_unix: i64) -> Result<i64> {
+        self.write("add upload intent", |tx| insert(tx, key, intent, now_unix))
     }
 
     /// The record's open intents, oldest first.
@@ -102,17 +89,7 @@ impl Journal {
         self.write("add upload intents", |tx| {
             key_intents
                 .iter()
-                .map(|(key, i)| {
-                    insert(
-                        tx,
-                        key,
-                        &i.local_name,
-                        &i.remote_name,
-                        i.size,
-                        &i.hash,
-                        now_unix,
-                    )
-                })
+                .map(|(key, i)| insert(tx, key, i, now_unix))
                 .collect()
         })
     }

@@ -12,6 +12,15 @@ fn key(id: &str) -> RecordKey {
     }
 }
 
+fn new_intent(local: &str, remote: &str, size: u64, hash: &ContentHash) -> NewIntent {
+    NewIntent {
+        local_name: local.into(),
+        remote_name: remote.into(),
+        size,
+        hash: *hash,
+    }
+}
+
 fn entry(name: &str, att: &str) -> SyncedEntry {
     SyncedEntry {
         local_name: name.into(),
@@ -137,8 +146,12 @@ fn follow_unfollow_and_poll_schedule() {
     j.upsert_entry(&k, &entry("a", "1")).unwrap();
     j.record_failure(&k, "b", "upload", "boom", false, 1, 99)
         .unwrap();
-    j.add_intent(&k, "c", "c", 1, &ContentHash::of_bytes(b"c"), 5)
-        .unwrap();
+    j.add_intent(
+        &k,
+        &new_intent("c", "c", 1, &ContentHash::of_bytes(b"c")),
+        5,
+    )
+    .unwrap();
     let other = key("200002");
     j.follow(&other, "200002", 1).unwrap();
     j.upsert_entry(&other, &entry("a", "9")).unwrap();
@@ -243,10 +256,13 @@ fn intents_add_list_remove() {
     let (_d, j) = open_tmp();
     let k = key("500001");
     let h = ContentHash::of_bytes(b"x");
-    let id1 = j.add_intent(&k, "a", "A", u64::MAX, &h, 10).unwrap();
-    let id2 = j.add_intent(&k, "b", "B", 2, &h, 11).unwrap();
+    let id1 = j
+        .add_intent(&k, &new_intent("a", "A", u64::MAX, &h), 10)
+        .unwrap();
+    let id2 = j.add_intent(&k, &new_intent("b", "B", 2, &h), 11).unwrap();
     assert_ne!(id1, id2);
-    j.add_intent(&key("500002"), "c", "c", 3, &h, 12).unwrap();
+    j.add_intent(&key("500002"), &new_intent("c", "c", 3, &h), 12)
+        .unwrap();
     let rows = j.intents(&k).unwrap();
     assert_eq!(
         rows[0],
@@ -270,7 +286,9 @@ fn complete_upload_records_entry_and_drops_intent() {
     let (_d, j) = open_tmp();
     let k = key("600001");
     let h = ContentHash::of_bytes(b"a.pdf");
-    let id = j.add_intent(&k, "a.pdf", "a.pdf", 5, &h, 1).unwrap();
+    let id = j
+        .add_intent(&k, &new_intent("a.pdf", "a.pdf", 5, &h), 1)
+        .unwrap();
     j.record_failure(&k, "a.pdf", "upload", "x", false, 1, 5)
         .unwrap();
     j.complete_upload(&k, id, &entry("a.pdf", "1")).unwrap();
@@ -284,7 +302,9 @@ fn complete_upload_is_atomic() {
     let (_d, j) = open_tmp();
     let k = key("600002");
     let h = ContentHash::of_bytes(b"a");
-    let id = j.add_intent(&k, "a.pdf", "a.pdf", 5, &h, 1).unwrap();
+    let id = j
+        .add_intent(&k, &new_intent("a.pdf", "a.pdf", 5, &h), 1)
+        .unwrap();
     // Make the intent deletion (the second statement) fail: the entry must not stay.
     j.lock()
         .execute_batch(
@@ -347,7 +367,7 @@ fn summary_counts_per_record_and_totals() {
         .unwrap();
     j.record_failure(&b, "s", "upload", "m", true, 1, 9)
         .unwrap();
-    j.add_intent(&a, "q", "q", 1, &ContentHash::of_bytes(b""), 1)
+    j.add_intent(&a, &new_intent("q", "q", 1, &ContentHash::of_bytes(b"")), 1)
         .unwrap();
     j.store_token("t", 1234, None).unwrap();
     let s = j.summary().unwrap();
@@ -516,7 +536,8 @@ fn unflushed_rows_until_marked_and_a_plain_upsert_is_flushed() {
         j.unflushed_to_check(&other, Some("boot-2")).unwrap(),
         vec!["c"]
     );
-    j.mark_entries_flushed(&k, &["a".to_string()]).unwrap();
+    j.mark_flushed(&[(k.clone(), "a".into(), "1".into())])
+        .unwrap();
     assert_eq!(j.unflushed(&k).unwrap(), vec!["b"]);
     // A confirmed upload of the same name is the user's file: nothing to flush.
     j.upsert_entry(&k, &entry("b", "4")).unwrap();
@@ -537,10 +558,7 @@ fn a_batch_commits_every_write_and_one_failing_write_fails_alone() {
     let k = key("200001");
     let intent = |name: &str| BatchOp::AddIntent {
         key: k.clone(),
-        local_name: name.into(),
-        remote_name: name.into(),
-        size: 1,
-        hash: ContentHash::of_bytes(name.as_bytes()),
+        intent: new_intent(name, name, 1, &ContentHash::of_bytes(name.as_bytes())),
         now_unix: 1,
     };
     j.lock()

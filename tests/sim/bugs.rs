@@ -29,7 +29,16 @@ fn crash_recovery_must_not_adopt_a_users_attachment_of_equal_name_and_size() {
     let journal = Journal::open(&w.state).expect("journal");
     let now = chrono::Utc::now().timestamp();
     journal
-        .add_intent(&w.key, "c.docx", "c.docx", 64, &local_hash, now)
+        .add_intent(
+            &w.key,
+            &bigin_sync::journal::NewIntent {
+                local_name: "c.docx".into(),
+                remote_name: "c.docx".into(),
+                size: 64,
+                hash: local_hash,
+            },
+            now,
+        )
         .expect("intent");
     drop(journal);
     // Meanwhile someone attached a different file of the same name and size in Bigin.
