@@ -150,6 +150,71 @@ async fn a_replaced_version_zoho_will_not_delete_yet_is_retried_and_never_downlo
     assert_eq!(files(&dir), vec!["quote.pdf"]);
 }
 
+/// A replace of a local file (Zoho deleted the attachment and a new one took its name)
+/// that was cut off after the download was placed but before it was recorded leaves the
+/// folder holding the new version under a row naming the old. The next run must see the
+/// two are one: no upload, no conflict copy. A real edit there still keeps both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replace_cut_off_before_it_was_recorded_is_adopted_not_uploaded_again() {
+    let env = Env::new().await;
+    let placed = env.record(M, R);
+    let edited = env.record(M, "2034020000000489125");
+    for dir in [&placed, &edited] {
+        drop_file(dir, "f.bin", b"version one");
+    }
+    assert_ok(&env.once().await);
+    let uploads = env.calls(Route::Upload);
+    for (dir, record, local) in [
+        (&placed, R, &b"version two"[..]),
+        (&edited, "2034020000000489125", &b"version 2!!"[..]),
+    ] {
+        let old = env.remote(M, record)[0].id.clone();
+        assert!(env.sandbox.delete_attachment(env.product, M, record, &old));
+        env.sandbox
+            .add_file(env.product, M, record, "f.bin", b"version two".to_vec());
+        drop_file(dir, "f.bin", local);
+    }
+    assert_ok(&env.once().await);
+
+    assert_eq!(files(&placed), vec!["f.bin"]);
+    assert_eq!(env.remote_names(M, R), vec!["f.bin"]);
+    assert_eq!(
+        env.calls(Route::Upload),
+        uploads + 1,
+        "only the real edit is uploaded"
+    );
+
+    let local = files(&edited);
+    assert_eq!(local.len(), 2, "{local:?}");
+    let conflict = local
+        .iter()
+        .find(|n| n.contains("conflicted copy"))
+        .unwrap();
+    assert_eq!(
+        std::fs::read(edited.join(conflict)).unwrap(),
+        b"version two"
+    );
+    assert_eq!(std::fs::read(edited.join("f.bin")).unwrap(), b"version 2!!");
+    let mut contents: Vec<Vec<u8>> = env
+        .remote(M, "2034020000000489125")
+        .iter()
+        .map(|a| env.sandbox.content(&a.id).unwrap().to_vec())
+        .collect();
+    contents.sort();
+    assert_eq!(
+        contents,
+        vec![b"version 2!!".to_vec(), b"version two".to_vec()]
+    );
+
+    // Converged: another run transfers nothing.
+    let (up, down) = (env.calls(Route::Upload), env.calls(Route::Download));
+    assert_ok(&env.once().await);
+    assert_eq!(
+        (env.calls(Route::Upload), env.calls(Route::Download)),
+        (up, down)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_on_both_sides_keeps_both_or_adopts_equal_content() {
     let env = Env::new().await;

@@ -269,14 +269,19 @@ impl<'a> Planner<'a> {
 
     /// The row's attachment is gone but its local file is still here.
     fn remote_gone(&mut self, l: &LocalEntry, s: &SyncedEntry) {
-        if !l.stable {
-            // Being written: neither an edit to upload nor a file to trash yet.
-            return;
-        }
         let is_link = s.link_url.is_some();
         let successor = self.find_unknown(|a, _| {
             a.file_name == s.remote_name && matches!(a.kind, AttachmentKind::Link { .. }) == is_link
         });
+        if !l.stable {
+            // Being written: neither an edit to upload nor a file to trash yet. Hold the
+            // successor back too: downloaded beside the file under another name, the pair
+            // would never be recognised as one.
+            if let Some(b) = successor {
+                self.claim(b);
+            }
+            return;
+        }
         if l.hash == s.hash {
             match successor {
                 Some(b) => {
@@ -292,17 +297,22 @@ impl<'a> Planner<'a> {
                     attachment_id: s.attachment_id.clone(),
                 }),
             }
+        } else if let Some(b) = successor.filter(|b| !is_link && b.size == l.size) {
+            // The file may already hold the successor: a replace that was cut off between
+            // placing the download and recording it leaves exactly this. Compare before
+            // treating it as an edit, or the same content would be uploaded a second time.
+            // Different content lands as a conflict copy, and the next pass uploads the edit.
+            self.claim(b);
+            let conflict_name = self.reserve_conflict_name(&s.local_name);
+            self.out.push(Action::CompareAndAdopt {
+                attachment_id: b.id.clone(),
+                local_name: s.local_name.clone(),
+                conflict_name,
+            });
         } else {
             // An edit beats a delete; a remote replacement alongside is a conflict.
             self.upload(l, &s.remote_name);
-            if let Some(b) = successor {
-                self.claim(b);
-                let conflict_name = self.reserve_conflict_name(&s.local_name);
-                self.out.push(Action::DownloadConflict {
-                    attachment_id: b.id.clone(),
-                    conflict_name,
-                });
-            }
+            self.keep_remote_as_conflict(successor, &s.local_name);
         }
     }
 

@@ -344,6 +344,34 @@ fn edit_of_a_link_file_beats_remote_delete_as_link() {
 }
 
 #[test]
+fn edit_beside_a_same_sized_remote_replacement_is_compared_first() {
+    // A replace cut off after placing "BB" but before recording it looks like this.
+    let acts = run(
+        &[local("a.pdf", "BB")],
+        &[remote("2", "a.pdf", "BB")],
+        &[synced("a.pdf", "1", "A")],
+    );
+    assert_eq!(
+        acts,
+        vec![Action::CompareAndAdopt {
+            attachment_id: "2".into(),
+            local_name: "a.pdf".into(),
+            conflict_name: format!("a (conflicted copy {STAMP}).pdf")
+        }]
+    );
+}
+
+#[test]
+fn unstable_local_holds_back_the_remote_replacement_of_a_gone_attachment() {
+    let acts = run(
+        &[unstable(local("a.pdf", "BB"))],
+        &[remote("2", "a.pdf", "BB")],
+        &[synced("a.pdf", "1", "A")],
+    );
+    assert!(acts.is_empty(), "{acts:?}");
+}
+
+#[test]
 fn changed_on_both_sides_keeps_both() {
     let acts = run(
         &[local("a.pdf", "A2")],

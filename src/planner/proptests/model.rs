@@ -434,7 +434,13 @@ impl World {
                 local_name,
                 conflict_name,
             } => {
-                assert!(!self.journal.contains_key(local_name));
+                // A row, if any, names an attachment that is gone: nothing to overwrite.
+                assert!(
+                    self.journal
+                        .get(local_name)
+                        .is_none_or(|r| !self.remote.contains_key(&r.attachment_id)),
+                    "compare over a live base: {local_name:?}"
+                );
                 let same = self.remote[attachment_id].bytes == self.local[local_name].bytes;
                 if same {
                     self.record(local_name, attachment_id);
