@@ -301,7 +301,18 @@ impl Engine {
             .filter(|e| !unflushed.contains(&e.local_name))
             .cloned()
             .collect();
-        let (local, skipped, fingerprint) = self.scan(folder, &cache, &settings).await?;
+        // When the record is listed whatever the folder holds, the list call runs while
+        // the folder is read and hashed: neither waits for the other.
+        let list_anyway = poll || !intents.is_empty();
+        let (scanned, listed) = if list_anyway {
+            tracing::debug!(record = %key, poll, intents = intents.len(), "listing attachments");
+            let (scanned, listed) =
+                tokio::join!(self.scan(folder, &cache, &settings), self.list(&key));
+            (scanned, Some(listed))
+        } else {
+            (self.scan(folder, &cache, &settings).await, None)
+        };
+        let (local, skipped, fingerprint) = scanned?;
         if !unflushed.is_empty()
             && let Some(files) = &local
         {
@@ -314,24 +325,21 @@ impl Engine {
         let cached = self.cache().get(&key).cloned();
         // Without a cached list, a local-only hint lists the record only when the folder
         // differs from the journal: a restart does not spend one call per record.
-        let must_list = poll
-            || !intents.is_empty()
+        let must_list = list_anyway
             || (cached.is_none()
                 && local
                     .as_deref()
                     .is_none_or(|l| differs_from_journal(l, &synced)));
         let mut remote_error = None;
-        if must_list {
-            tracing::debug!(
-                record = %key,
-                poll,
-                intents = intents.len(),
-                cached = cached.is_some(),
-                "listing attachments"
-            );
-        }
         let remote: Option<Vec<RemoteAttachment>> = if must_list {
-            match self.list(&key).await {
+            let listed = match listed {
+                Some(listed) => listed,
+                None => {
+                    tracing::debug!(record = %key, "listing attachments: the folder differs from the journal");
+                    self.list(&key).await
+                }
+            };
+            match listed {
                 Ok(list) => {
                     self.cache().insert(key.clone(), list.clone());
                     Some(list)
