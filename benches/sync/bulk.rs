@@ -7,7 +7,7 @@ use crate::harness::{Env, content};
 use crate::report::{Row, failed};
 use anyhow::{Result, bail};
 use bigin_sync::model::Product;
-use bigin_sync::sandbox::{Route, SandboxOptions};
+use bigin_sync::sandbox::{Faults, Route, SandboxOptions};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -26,18 +26,30 @@ const REPEATS: usize = 3;
 type Rep = (Duration, Duration, Vec<Row>);
 
 pub async fn run(sizes: &Sizes) -> Vec<Row> {
-    let n = sizes.bulk_files;
-    let bytes = (n * sizes.bulk_file_bytes) as u64;
     let mut rows = Vec::new();
-    for (what, kind) in [
-        ("bulk upload", Kind::Upload),
-        ("bulk download", Kind::Download),
+    // On loopback the server answers at once, so these measure the engine's CPU cost per
+    // file against the loop's; the API economy rows come from them.
+    let loopback = Load {
+        files: sizes.bulk_files,
+        rtt: Duration::ZERO,
+    };
+    // With a delay per call, as any real server has, the same work is bound by round
+    // trips, as it is in use.
+    let delayed = Load {
+        files: sizes.rtt_files,
+        rtt: sizes.rtt,
+    };
+    for (what, kind, load) in [
+        ("bulk upload", Kind::Upload, loopback),
+        ("bulk download", Kind::Download, loopback),
+        ("bulk upload", Kind::Upload, delayed),
+        ("bulk download", Kind::Download, delayed),
     ] {
         let mut reps: Vec<Rep> = Vec::new();
         for _ in 0..REPEATS {
             let rep = match kind {
-                Kind::Upload => upload(sizes).await,
-                Kind::Download => download(sizes).await,
+                Kind::Upload => upload(sizes, load).await,
+                Kind::Download => download(sizes, load).await,
             };
             match rep {
                 Ok(r) => reps.push(r),
@@ -54,14 +66,25 @@ pub async fn run(sizes: &Sizes) -> Vec<Row> {
             continue;
         };
         eprintln!(
-            "{what}: baseline {:?}, engine {:?}",
+            "{what} ({} ms per call): baseline {:?}, engine {:?}",
+            load.rtt.as_millis(),
             reps.iter().map(|r| r.0).collect::<Vec<_>>(),
             reps.iter().map(|r| r.1).collect::<Vec<_>>()
         );
-        rows.push(throughput_row(what, n, bytes, engine, base));
-        rows.extend(reps.swap_remove(0).2);
+        let bytes = (load.files * sizes.bulk_file_bytes) as u64;
+        rows.push(throughput_row(what, load, bytes, engine, base));
+        if load.rtt.is_zero() {
+            rows.extend(reps.swap_remove(0).2);
+        }
     }
     rows
+}
+
+/// How many files a bulk scenario moves, and the delay the sandbox adds to each API call.
+#[derive(Clone, Copy)]
+struct Load {
+    files: usize,
+    rtt: Duration,
 }
 
 #[derive(Clone, Copy)]
@@ -74,12 +97,18 @@ fn mib_s(bytes: u64, d: Duration) -> f64 {
     bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64().max(1e-9)
 }
 
-fn throughput_row(what: &str, n: usize, bytes: u64, engine: Duration, base: Duration) -> Row {
+fn throughput_row(what: &str, load: Load, bytes: u64, engine: Duration, base: Duration) -> Row {
     let (e, b) = (mib_s(bytes, engine), mib_s(bytes, base));
     let ratio = e / b;
+    let n = load.files;
+    let delay = if load.rtt.is_zero() {
+        String::new()
+    } else {
+        format!(", {} ms per API call", load.rtt.as_millis())
+    };
     Row::new(
         format!(
-            "{what} {n} × {} KiB (`once`, cold journal)",
+            "{what} {n} × {} KiB (`once`, cold journal{delay})",
             bytes / n.max(1) as u64 / 1024
         ),
         format!("{e:.1} MiB/s ({:.2} s)", engine.as_secs_f64()),
@@ -92,14 +121,14 @@ fn throughput_row(what: &str, n: usize, bytes: u64, engine: Duration, base: Dura
     .pass(ratio >= 0.9)
 }
 
-async fn upload(sizes: &Sizes) -> Result<Rep> {
-    let env = Env::new(SandboxOptions::default(), "debounce = \"100ms\"").await?;
+async fn upload(sizes: &Sizes, load: Load) -> Result<Rep> {
+    let env = bulk_env(load).await?;
     let dir = env.record(UP)?;
     env.sandbox
         .add_record(Product::Bigin, crate::harness::MODULE, UP_BASE);
     let base_dir = env.tmp.path().join("baseline-up");
     std::fs::create_dir_all(&base_dir)?;
-    let n = sizes.bulk_files;
+    let n = load.files;
     let mut base_files: Vec<PathBuf> = Vec::with_capacity(n);
     for i in 0..n {
         let body = content(i as u64, sizes.bulk_file_bytes);
@@ -144,10 +173,10 @@ async fn upload(sizes: &Sizes) -> Result<Rep> {
     Ok((base, took, rows))
 }
 
-async fn download(sizes: &Sizes) -> Result<Rep> {
-    let env = Env::new(SandboxOptions::default(), "debounce = \"100ms\"").await?;
+async fn download(sizes: &Sizes, load: Load) -> Result<Rep> {
+    let env = bulk_env(load).await?;
     let dir = env.record(DOWN)?;
-    let n = sizes.bulk_files;
+    let n = load.files;
     let mut base_ids = Vec::with_capacity(n);
     for i in 0..n {
         let body = content(i as u64, sizes.bulk_file_bytes);
@@ -193,6 +222,15 @@ async fn download(sizes: &Sizes) -> Result<Rep> {
         tokens_row(&env, "bulk download env", base_grants),
     ];
     Ok((base, took, rows))
+}
+
+async fn bulk_env(load: Load) -> Result<Env> {
+    let env = Env::new(SandboxOptions::default(), "debounce = \"100ms\"").await?;
+    env.sandbox.set_faults(Faults {
+        latency: load.rtt,
+        ..Faults::default()
+    });
+    Ok(env)
 }
 
 /// Token grants over an env's life (several processes sharing one journal).

@@ -23,6 +23,10 @@ pub struct Sizes {
     pub latency_files: usize,
     pub bulk_files: usize,
     pub bulk_file_bytes: usize,
+    /// Files of the bulk scenarios repeated with a delay on every API call, and the delay:
+    /// loopback answers in well under a millisecond, Zoho in tens to hundreds of them.
+    pub rtt_files: usize,
+    pub rtt: Duration,
     pub big_file_bytes: usize,
     pub scale_records: usize,
     pub scale_files_per_record: usize,
@@ -37,6 +41,8 @@ impl Sizes {
             latency_files: 200,
             bulk_files: 2000,
             bulk_file_bytes: 64 * 1024,
+            rtt_files: 500,
+            rtt: Duration::from_millis(10),
             big_file_bytes: 200 * 1024 * 1024,
             scale_records: 10_000,
             scale_files_per_record: 10,
@@ -50,6 +56,8 @@ impl Sizes {
             latency_files: 20,
             bulk_files: 50,
             bulk_file_bytes: 64 * 1024,
+            rtt_files: 20,
+            rtt: Duration::from_millis(10),
             big_file_bytes: 5 * 1024 * 1024,
             scale_records: 20,
             scale_files_per_record: 10,
