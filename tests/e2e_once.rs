@@ -215,6 +215,50 @@ async fn a_replace_cut_off_before_it_was_recorded_is_adopted_not_uploaded_again(
     );
 }
 
+/// Zoho pages attachment lists by number: a delete on page 1 while page 2 is asked for
+/// hides the attachment that moves across the boundary. Its file must not be trashed for
+/// that; the attachment really deleted is trashed on the next run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_while_the_list_is_paged_trashes_only_what_was_deleted() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    for i in 0..205 {
+        env.sandbox.add_file(
+            env.product,
+            M,
+            R,
+            &format!("f{i:03}.txt"),
+            format!("n{i}").into_bytes(),
+        );
+    }
+    assert_ok(&env.once().await);
+    assert_eq!(files(&dir).len(), 205);
+    let newest_first = env.remote(M, R);
+    let deleted = newest_first[0].clone();
+    let hidden = newest_first[200].clone();
+    env.sandbox
+        .delete_after_list_page(env.product, M, R, 1, &deleted.id);
+
+    let lists = env.calls(Route::List);
+    assert_ok(&env.once().await);
+    assert!(
+        dir.join(&hidden.file_name).exists(),
+        "{} was trashed though only its place in the list changed",
+        hidden.file_name
+    );
+    assert_eq!(env.calls(Route::List) - lists, 4, "two pages, read twice");
+    let trash = env.state.join("trash").join(M).join(R);
+    assert!(files(&trash).is_empty(), "trash: {:?}", files(&trash));
+
+    assert_ok(&env.once().await);
+    assert!(dir.join(&hidden.file_name).exists());
+    assert!(!dir.join(&deleted.file_name).exists());
+    let trashed = files(&trash);
+    assert_eq!(trashed.len(), 1, "trash: {trashed:?}");
+    assert!(trashed[0].ends_with(&deleted.file_name), "{trashed:?}");
+    assert_eq!(files(&dir).len(), 204);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_on_both_sides_keeps_both_or_adopts_equal_content() {
     let env = Env::new().await;

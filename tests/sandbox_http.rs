@@ -250,6 +250,37 @@ async fn four_hundred_fifty_attachments_come_in_three_pages() {
 }
 
 #[tokio::test]
+async fn a_delete_between_pages_moves_the_next_attachment_out_of_sight() {
+    let sb = sandbox().await;
+    for i in 0..205 {
+        sb.add_file(
+            Product::Bigin,
+            "Pipelines",
+            REC,
+            &format!("f{i}.txt"),
+            vec![b'x'],
+        );
+    }
+    let newest_first = sb.attachments(Product::Bigin, "Pipelines", REC);
+    sb.delete_after_list_page(Product::Bigin, "Pipelines", REC, 1, &newest_first[3].id);
+    let t = token(&sb).await;
+    let mut served = Vec::new();
+    for page in ["1", "2"] {
+        let r = list(&sb, &t, REC, &[("fields", FIELDS), ("page", page)]).await;
+        let body: Value = r.json().await.expect("json");
+        for a in body["data"].as_array().expect("data") {
+            served.push(a["id"].as_str().expect("id").to_string());
+        }
+    }
+    // Page 1 still showed the deleted one; page 2 starts one place further on.
+    assert_eq!(served.len(), 204);
+    assert!(served.contains(&newest_first[3].id));
+    assert!(!served.contains(&newest_first[200].id));
+    assert_eq!(sb.attachments(Product::Bigin, "Pipelines", REC).len(), 204);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
 async fn list_shows_size_as_string_links_and_shared_names() {
     let sb = sandbox().await;
     let f1 = sb.add_file(

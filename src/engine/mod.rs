@@ -306,8 +306,10 @@ impl Engine {
         let list_anyway = poll || !intents.is_empty();
         let (scanned, listed) = if list_anyway {
             tracing::debug!(record = %key, poll, intents = intents.len(), "listing attachments");
-            let (scanned, listed) =
-                tokio::join!(self.scan(folder, &cache, &settings), self.list(&key));
+            let (scanned, listed) = tokio::join!(
+                self.scan(folder, &cache, &settings),
+                self.list_confirmed(&key, &synced)
+            );
             (scanned, Some(listed))
         } else {
             (self.scan(folder, &cache, &settings).await, None)
@@ -336,7 +338,7 @@ impl Engine {
                 Some(listed) => listed,
                 None => {
                     tracing::debug!(record = %key, "listing attachments: the folder differs from the journal");
-                    self.list(&key).await
+                    self.list_confirmed(&key, &synced).await
                 }
             };
             match listed {
@@ -603,6 +605,39 @@ impl Engine {
                 Ok(client.list(&key.module, &key.record_id).await?)
             })
             .await
+    }
+
+    /// Lists a record, and lists it again when the pages may have hidden a tracked
+    /// attachment.
+    ///
+    /// Zoho pages by number, newest first: an attachment deleted on page 1 while page 2 is
+    /// being asked for moves every later one up a place, and the one that crosses the page
+    /// boundary is never served. A tracked attachment missing from a list of more than one
+    /// page is therefore confirmed by a second list before anything is trashed, forgotten
+    /// or uploaded over it; an attachment either list showed counts as present (one really
+    /// deleted in between is trashed on the next poll instead).
+    async fn list_confirmed(
+        &self,
+        key: &RecordKey,
+        synced: &[SyncedEntry],
+    ) -> Result<Vec<RemoteAttachment>, crate::executor::ExecError> {
+        let first = self.list(key).await?;
+        if first.len() < crate::zoho::list::PER_PAGE as usize {
+            return Ok(first);
+        }
+        let ids: HashSet<&str> = first.iter().map(|a| a.id.as_str()).collect();
+        let missing = synced
+            .iter()
+            .filter(|e| !ids.contains(e.attachment_id.as_str()))
+            .count();
+        if missing == 0 {
+            return Ok(first);
+        }
+        tracing::debug!(record = %key, missing, "tracked attachments missing from a paged list; listing again to confirm");
+        let mut second = self.list(key).await?;
+        let seen: HashSet<String> = second.iter().map(|a| a.id.clone()).collect();
+        second.extend(first.into_iter().filter(|a| !seen.contains(&a.id)));
+        Ok(second)
     }
 
     async fn recover_intents(

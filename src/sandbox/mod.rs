@@ -182,6 +182,24 @@ timeout = "10s"
         lock(&self.shared.store).delete(&rec(product, module, record_id), id)
     }
 
+    /// Deletes an attachment right after page `page` of the record's list has been served
+    /// (once), as a Bigin user may while a client reads the pages: the attachments after it
+    /// move up a place, so the first one of the next page is never served.
+    pub fn delete_after_list_page(
+        &self,
+        product: Product,
+        module: &str,
+        record_id: &str,
+        page: usize,
+        id: &str,
+    ) {
+        lock(&self.shared.deletes_after_page).push(state::PageDelete {
+            record: rec(product, module, record_id),
+            page,
+            attachment_id: id.to_string(),
+        });
+    }
+
     /// The record's attachments, newest first (as the list call orders them).
     pub fn attachments(
         &self,

@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use super::auth::AuthState;
 use super::faults::FaultState;
 use super::options::{Faults, Route, SandboxOptions};
-use super::store::Store;
+use super::store::{RecordRef, Store};
 
 /// Shared state behind an `Arc`: the data, the knobs and the counters.
 pub(crate) struct Shared {
@@ -17,11 +17,21 @@ pub(crate) struct Shared {
     pub auth: Mutex<AuthState>,
     pub faults: Mutex<FaultState>,
     pub no_permission: Mutex<HashSet<String>>,
+    /// Deletes that land right after a given page of a record's list is served, as if a
+    /// Bigin user deleted while a client was paging (see `Sandbox::delete_after_list_page`).
+    pub deletes_after_page: Mutex<Vec<PageDelete>>,
     pub down: AtomicBool,
     pub scope_mismatch: AtomicBool,
     calls: [AtomicU64; 5],
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
+}
+
+/// A delete scheduled for right after `page` of `record`'s list is served.
+pub(crate) struct PageDelete {
+    pub record: RecordRef,
+    pub page: usize,
+    pub attachment_id: String,
 }
 
 /// Locks a mutex, recovering from poisoning: a panicking test thread must not wedge the
@@ -40,6 +50,7 @@ impl Shared {
             auth: Mutex::new(auth),
             faults: Mutex::new(FaultState::new(Faults::default())),
             no_permission: Mutex::new(HashSet::new()),
+            deletes_after_page: Mutex::new(Vec::new()),
             down: AtomicBool::new(false),
             scope_mismatch: AtomicBool::new(false),
             calls: Default::default(),
@@ -75,6 +86,16 @@ impl Shared {
 
     pub fn faults(&self) -> Faults {
         lock(&self.faults).faults.clone()
+    }
+
+    /// Takes the deletes due after `page` of `record` was served.
+    pub fn deletes_due(&self, record: &RecordRef, page: usize) -> Vec<String> {
+        let mut pending = lock(&self.deletes_after_page);
+        let (due, rest): (Vec<PageDelete>, Vec<PageDelete>) = pending
+            .drain(..)
+            .partition(|d| &d.record == record && d.page == page);
+        *pending = rest;
+        due.into_iter().map(|d| d.attachment_id).collect()
     }
 }
 

@@ -84,7 +84,7 @@ pub(crate) async fn list(
             );
         }
     };
-    let store = lock(&s.store);
+    let mut store = lock(&s.store);
     let all = store.list(&admitted.record);
     let start = (page - 1).saturating_mul(per_page);
     let items: Vec<Value> = all
@@ -99,6 +99,9 @@ pub(crate) async fn list(
     }
     let more = all.len() > start + items.len();
     let count = items.len();
+    for id in s.deletes_due(&admitted.record, page) {
+        store.delete(&admitted.record, &id);
+    }
     axum::Json(json!({
         "data": items,
         "info": {
