@@ -406,6 +406,37 @@ async fn delete_guard_holds_back_mass_deletes() {
     assert_eq!(env.remote(M, R).len(), 5);
 }
 
+/// A link upload whose reply is lost (Zoho stored it, then the connection dropped) is
+/// found and adopted before any retry: one link, not one per attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_upload_with_a_lost_reply_is_adopted_not_sent_again() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    drop_file(
+        &dir,
+        "Docs.url",
+        b"[InternetShortcut]\r\nURL=https://example.com/docs\r\n",
+    );
+    env.sandbox.set_faults(Faults {
+        drop_after_upload_rate: 1.0,
+        routes: vec![Route::Upload],
+        ..Faults::default()
+    });
+    assert_ok(&env.once().await);
+    let links: Vec<_> = env
+        .remote(M, R)
+        .into_iter()
+        .filter(|a| a.link_url.as_deref() == Some("https://example.com/docs"))
+        .collect();
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert_eq!(env.calls(Route::Upload), 1, "sent once");
+
+    env.sandbox.set_faults(Faults::default());
+    assert_ok(&env.once().await);
+    assert_eq!(env.calls(Route::Upload), 1, "the adopted link is synced");
+    assert_eq!(env.remote(M, R).len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_faults_converge_without_duplicates() {
     let env = Env::new().await;

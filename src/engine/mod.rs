@@ -5,7 +5,7 @@
 //! that a local change costs no list call (every call is an API credit), and it applies
 //! the pass-wide delete guard.
 
-use crate::executor::adopt::{UploadIntent, adoption_candidates};
+use crate::executor::adopt::{Sent, UploadIntent, adoption_candidates};
 use crate::executor::{
     ActionReport, Executor, Outcome, RecordWork, RemoteDelta, SUPERSEDED, describe,
 };
@@ -653,7 +653,10 @@ impl Engine {
         for intent in intents {
             let wanted = UploadIntent {
                 remote_name: &intent.remote_name,
-                size: intent.size,
+                sent: Sent::File {
+                    size: intent.size,
+                    hash: &intent.hash,
+                },
                 created_unix: intent.created_unix,
             };
             let id = intent.id;

@@ -2,7 +2,7 @@
 //! reconcile saw it before touching anything, and commits to the journal only once both
 //! sides are confirmed.
 
-use super::adopt::{UploadIntent, adoption_candidates};
+use super::adopt::{Sent, UploadIntent, adoption_candidates};
 use super::trash::move_to_trash;
 use super::{Done, ExecError, Executor, PassIntents, RecordWork, RemoteDelta, unix_now};
 use crate::journal::{BatchOp, BatchOut, NewIntent};
@@ -262,14 +262,20 @@ impl Executor {
     ) -> Result<Done, ExecError> {
         let local = self.local(w, local_name)?;
         self.ensure_unchanged(w, local)?;
+        let sought = UploadIntent {
+            remote_name: title,
+            sent: Sent::Link { url },
+            created_unix: unix_now(),
+        };
+        // No intent row: a link left behind by a crash is adopted by the planner, which
+        // matches a `.url` file to a link by its URL.
         let uploaded = self
-            .with_retry("upload_link", || async {
-                Ok(self
-                    .client
+            .send_adopting(w, "upload_link", local_name, sought, || {
+                self.client
                     .upload_link(&w.key.module, &w.key.record_id, url, title)
-                    .await?)
             })
-            .await?;
+            .await
+            .map_err(|(e, _)| e)?;
         let entry = SyncedEntry {
             local_name: local_name.to_string(),
             attachment_id: uploaded.id.clone(),
@@ -309,7 +315,7 @@ impl Executor {
         w: &RecordWork,
         intent: NewIntent,
         intents: &PassIntents,
-        mut send: F,
+        send: F,
     ) -> Result<(Uploaded, i64), ExecError>
     where
         F: FnMut() -> Fut,
@@ -322,20 +328,53 @@ impl Executor {
             Some(id) => id,
             None => self.write_intent(&w.key, &intent, created_unix).await?,
         };
-        let NewIntent {
-            local_name,
-            remote_name,
-            size,
-            hash,
-        } = &intent;
-        let (local_name, remote_name, size, hash) =
-            (local_name.as_str(), remote_name.as_str(), *size, hash);
+        let sought = UploadIntent {
+            remote_name: &intent.remote_name,
+            sent: Sent::File {
+                size: intent.size,
+                hash: &intent.hash,
+            },
+            created_unix,
+        };
+        match self
+            .send_adopting(w, "upload", &intent.local_name, sought, send)
+            .await
+        {
+            Ok(u) => Ok((u, intent_id)),
+            Err((e, outcome_unknown)) => {
+                // An intent only matters while Zoho may hold the upload; otherwise drop it
+                // so a later reconcile plans a clean upload.
+                if !outcome_unknown {
+                    let _ = self.db(move |j| j.remove_intent(intent_id)).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends an upload with retries. When an attempt's outcome is unknown (Zoho may have
+    /// stored it), the record is listed before the next attempt, and what that attempt
+    /// stored is adopted instead of sent a second time. An error comes with whether the
+    /// last attempt's outcome was unknown.
+    async fn send_adopting<F, Fut>(
+        &self,
+        w: &RecordWork,
+        op: &'static str,
+        local_name: &str,
+        sought: UploadIntent<'_>,
+        mut send: F,
+    ) -> Result<Uploaded, (ExecError, bool)>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Uploaded, crate::zoho::ZohoError>>,
+    {
         let known = w.known_attachment_ids();
         let outcome_unknown = AtomicBool::new(false);
         let result = self
-            .with_retry("upload", || {
+            .with_retry(op, || {
                 let unknown = &outcome_unknown;
                 let known = &known;
+                let sought = &sought;
                 let sent = send();
                 async move {
                     if unknown.load(Ordering::SeqCst) {
@@ -345,11 +384,16 @@ impl Executor {
                         // through the gate themselves; they would wait for this probe to
                         // end, that is for themselves (a stall of the probe timeout).
                         self.gate.report_reachable();
-                        let intent = UploadIntent { remote_name, size, created_unix };
-                        let candidates = adoption_candidates(&listed, &intent, known);
-                        if let Some(a) =
-                            self.confirm_adoptable(&w.key, &w.dir, candidates, hash).await?
-                        {
+                        let candidates = adoption_candidates(&listed, sought, known);
+                        let adopted = match sought.sent {
+                            Sent::File { hash, .. } => {
+                                self.confirm_adoptable(&w.key, &w.dir, candidates, hash)
+                                    .await?
+                            }
+                            // The URL is a link's whole content: nothing to fetch.
+                            Sent::Link { .. } => candidates.first().copied(),
+                        };
+                        if let Some(a) = adopted {
                             tracing::info!(record = %w.key, file = local_name, attachment_id = %a.id,
                                 "upload outcome was unknown; adopting the attachment Zoho stored");
                             return Ok(Uploaded { id: a.id.clone(), created_time: a.created_time.clone() });
@@ -366,17 +410,7 @@ impl Executor {
                 }
             })
             .await;
-        match result {
-            Ok(u) => Ok((u, intent_id)),
-            Err(e) => {
-                // An intent only matters while Zoho may hold the upload; otherwise drop it
-                // so a later reconcile plans a clean upload.
-                if !outcome_unknown.load(Ordering::SeqCst) {
-                    let _ = self.db(move |j| j.remove_intent(intent_id)).await;
-                }
-                Err(e)
-            }
-        }
+        result.map_err(|e| (e, outcome_unknown.load(Ordering::SeqCst)))
     }
 
     async fn write_intent(

@@ -5,29 +5,40 @@
 //! before any retry the record is listed and an attachment that matches the upload's
 //! intent is adopted instead.
 
-use crate::model::{AttachmentKind, RemoteAttachment};
+use crate::model::{AttachmentKind, ContentHash, RemoteAttachment};
 use std::collections::HashSet;
 
 /// Slack for clock differences between this machine and Zoho when comparing an
 /// attachment's `Created_Time` with the moment the intent was written.
 const CLOCK_SKEW_SECS: i64 = 300;
 
-/// What an upload intent promised: a file named `remote_name` of `size` bytes, sent no
-/// earlier than `created_unix`.
+/// What an upload sent: an attachment named `remote_name`, sent no earlier than
+/// `created_unix`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadIntent<'a> {
     pub remote_name: &'a str,
-    pub size: u64,
+    pub sent: Sent<'a>,
     pub created_unix: i64,
 }
 
+/// The body of an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent<'a> {
+    /// A file of `size` bytes whose content hashes to `hash`.
+    File { size: u64, hash: &'a ContentHash },
+    /// A link to `url`.
+    Link { url: &'a str },
+}
+
 /// The attachments that an interrupted upload may have created, newest first: same
-/// `File_Name`, same size, a file (not a link), not already known to the journal
-/// (`known_ids`), created after the intent (when Zoho says when).
+/// `File_Name`, the same kind (a file of the same size, or a link to the same URL), not
+/// already known to the journal (`known_ids`), created after the intent (when Zoho says
+/// when).
 ///
-/// Name and size are not proof: a Bigin user may have attached a different file of the
-/// same name and size meanwhile. The caller fetches each candidate and compares its
-/// content hash with the intent's before adopting (`Executor::confirm_adoptable`).
+/// For a file, name and size are not proof: a Bigin user may have attached a different
+/// file of the same name and size meanwhile. The caller fetches each candidate and
+/// compares its content hash with the intent's before adopting
+/// (`Executor::confirm_adoptable`). For a link, the URL is the whole content.
 pub fn adoption_candidates<'r>(
     remote: &'r [RemoteAttachment],
     intent: &UploadIntent<'_>,
@@ -35,8 +46,12 @@ pub fn adoption_candidates<'r>(
 ) -> Vec<&'r RemoteAttachment> {
     let mut found: Vec<&RemoteAttachment> = remote
         .iter()
-        .filter(|a| a.kind == AttachmentKind::File)
-        .filter(|a| a.file_name == intent.remote_name && a.size == intent.size)
+        .filter(|a| a.file_name == intent.remote_name)
+        .filter(|a| match (&intent.sent, &a.kind) {
+            (Sent::File { size, .. }, AttachmentKind::File) => a.size == *size,
+            (Sent::Link { url }, AttachmentKind::Link { url: u }) => u == url,
+            _ => false,
+        })
         .filter(|a| !known_ids.contains(&a.id))
         .filter(|a| match a.created_time.as_deref().and_then(parse_time) {
             Some(t) => t >= intent.created_unix - CLOCK_SKEW_SECS,
@@ -70,13 +85,17 @@ mod tests {
     }
 
     const T0: i64 = 1_764_000_000; // 2025-11-24T16:00:00Z
+    const HASH: ContentHash = ContentHash([7; 32]);
 
     #[test]
     fn adopts_matching_unknown_attachment() {
         let remote = vec![att("1", "a.pdf", 10, "2025-11-24T16:00:05+00:00")];
         let intent = UploadIntent {
             remote_name: "a.pdf",
-            size: 10,
+            sent: Sent::File {
+                size: 10,
+                hash: &HASH,
+            },
             created_unix: T0,
         };
         let got = adoption_candidates(&remote, &intent, &HashSet::new());
@@ -97,7 +116,10 @@ mod tests {
         let known: HashSet<String> = ["1".to_string()].into();
         let intent = UploadIntent {
             remote_name: "a.pdf",
-            size: 10,
+            sent: Sent::File {
+                size: 10,
+                hash: &HASH,
+            },
             created_unix: T0,
         };
         assert!(adoption_candidates(&remote, &intent, &known).is_empty());
@@ -111,9 +133,39 @@ mod tests {
         };
         let intent = UploadIntent {
             remote_name: "a.pdf",
-            size: 0,
+            sent: Sent::File {
+                size: 0,
+                hash: &HASH,
+            },
             created_unix: T0,
         };
         assert!(adoption_candidates(&[link], &intent, &HashSet::new()).is_empty());
+    }
+
+    #[test]
+    fn a_link_upload_adopts_only_a_link_to_the_same_url() {
+        let mut same = att("1", "Site", 0, "2025-11-24T16:00:05+00:00");
+        same.kind = AttachmentKind::Link {
+            url: "https://x.test/".into(),
+        };
+        let mut other = same.clone();
+        other.id = "2".into();
+        other.kind = AttachmentKind::Link {
+            url: "https://y.test/".into(),
+        };
+        let file = att("3", "Site", 0, "2025-11-24T16:00:05+00:00");
+        let intent = UploadIntent {
+            remote_name: "Site",
+            sent: Sent::Link {
+                url: "https://x.test/",
+            },
+            created_unix: T0,
+        };
+        let remote = [same, other, file];
+        let got = adoption_candidates(&remote, &intent, &HashSet::new());
+        assert_eq!(
+            got.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+            vec!["1"]
+        );
     }
 }
