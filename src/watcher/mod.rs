@@ -13,7 +13,7 @@
 use crate::executor::SelfWrites;
 use notify::{PollWatcher, RecommendedWatcher, RecursiveMode, Watcher as _};
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -32,12 +32,44 @@ pub enum WatchEvent {
 }
 
 /// Keeps the underlying watcher alive; dropping it stops watching.
-pub enum Watcher {
-    Inotify(RecommendedWatcher),
-    Poll(PollWatcher),
+///
+/// Starts on inotify (in `auto` mode) and switches itself to polling when the kernel's
+/// watch limit is reached, at start or later, when new folders need watches the limit
+/// no longer allows: a folder without a watch would otherwise go unnoticed until the
+/// periodic rescan.
+pub struct Watcher {
+    backend: Arc<Mutex<Option<Backend>>>,
 }
+
+/// Held only to keep watching.
+enum Backend {
+    Inotify { _watcher: RecommendedWatcher },
+    Poll { _watcher: PollWatcher },
+}
+
+impl Watcher {
+    /// Whether the tree is walked on a timer rather than watched with inotify.
+    pub fn is_polling(&self) -> bool {
+        matches!(*lock(&self.backend), Some(Backend::Poll { .. }))
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let backend = lock(&self.backend).take();
+        drop(backend);
+    }
+}
+
 /// How often the PollWatcher walks the tree.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+const LIMIT_HELP: &str =
+    "raise fs.inotify.max_user_watches (sysctl -w fs.inotify.max_user_watches=524288)";
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Maps a changed path to the hint it means.
 pub fn classify(root: &Path, path: &Path) -> Option<WatchEvent> {
@@ -58,6 +90,14 @@ pub fn classify(root: &Path, path: &Path) -> Option<WatchEvent> {
     }
 }
 
+/// What watching needs: where, and where the hints go.
+#[derive(Clone)]
+struct Target {
+    root: PathBuf,
+    tx: UnboundedSender<WatchEvent>,
+    self_writes: Arc<SelfWrites>,
+}
+
 /// Starts watching `root` recursively; hints go to `tx`.
 pub fn start(
     root: &Path,
@@ -65,67 +105,132 @@ pub fn start(
     tx: UnboundedSender<WatchEvent>,
     self_writes: Arc<SelfWrites>,
 ) -> Result<Watcher, notify::Error> {
-    let handler = make_handler(root.to_path_buf(), tx.clone(), self_writes.clone());
+    let target = Target {
+        root: root.to_path_buf(),
+        tx,
+        self_writes,
+    };
+    let backend = Arc::new(Mutex::new(None));
     if mode == WatchMode::Auto {
+        let handler = Handler {
+            target: target.clone(),
+            fall_back_to: Some(Arc::downgrade(&backend)),
+        };
         let started = RecommendedWatcher::new(handler, notify::Config::default())
             .and_then(|mut w| w.watch(root, RecursiveMode::Recursive).map(|()| w));
         match started {
-            Ok(w) => return Ok(Watcher::Inotify(w)),
+            Ok(w) => {
+                *lock(&backend) = Some(Backend::Inotify { _watcher: w });
+                return Ok(Watcher { backend });
+            }
             Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
                 tracing::error!(
-                    "inotify watch limit reached: raise fs.inotify.max_user_watches \
-                     (sysctl -w fs.inotify.max_user_watches=524288); falling back to polling"
+                    "inotify watch limit reached: {LIMIT_HELP}; falling back to polling"
                 );
             }
             Err(e) => return Err(e),
         }
     }
-    let handler = make_handler(root.to_path_buf(), tx, self_writes);
+    *lock(&backend) = Some(Backend::Poll {
+        _watcher: poll_watcher(&target)?,
+    });
+    Ok(Watcher { backend })
+}
+
+fn poll_watcher(target: &Target) -> Result<PollWatcher, notify::Error> {
+    let handler = Handler {
+        target: target.clone(),
+        fall_back_to: None,
+    };
     let mut w = PollWatcher::new(
         handler,
         notify::Config::default().with_poll_interval(POLL_INTERVAL),
     )?;
-    w.watch(root, RecursiveMode::Recursive)?;
-    Ok(Watcher::Poll(w))
+    w.watch(&target.root, RecursiveMode::Recursive)?;
+    Ok(w)
 }
 
-fn make_handler(
-    root: PathBuf,
-    tx: UnboundedSender<WatchEvent>,
-    self_writes: Arc<SelfWrites>,
-) -> impl FnMut(notify::Result<notify::Event>) + Send + 'static {
-    move |result: notify::Result<notify::Event>| match result {
-        Ok(ev) => {
-            if ev.need_rescan() {
+/// Turns notify's events into hints; an inotify one also switches its watcher to
+/// polling when the watch limit is reached.
+struct Handler {
+    target: Target,
+    /// The watcher to replace with a poll watcher; taken on the first limit error.
+    fall_back_to: Option<Weak<Mutex<Option<Backend>>>>,
+}
+
+impl notify::EventHandler for Handler {
+    fn handle_event(&mut self, result: notify::Result<notify::Event>) {
+        let Target {
+            root,
+            tx,
+            self_writes,
+        } = &self.target;
+        match result {
+            Ok(ev) => {
+                if ev.need_rescan() {
+                    let _ = tx.send(WatchEvent::Rescan);
+                    return;
+                }
+                // Opening or reading a file or folder changes nothing; the daemon's own
+                // scans would otherwise trigger rescans in a loop.
+                if matches!(ev.kind, notify::EventKind::Access(_)) {
+                    return;
+                }
+                let mut sent: Option<WatchEvent> = None;
+                for path in &ev.paths {
+                    if self_writes.is_own(path) || is_own_temp(path) {
+                        continue;
+                    }
+                    // A rename event names both ends, usually in the same record.
+                    if let Some(hint) = classify(root, path)
+                        && sent.as_ref() != Some(&hint)
+                    {
+                        let _ = tx.send(hint.clone());
+                        sent = Some(hint);
+                    }
+                }
+            }
+            Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
+                // Some folders are not watched: look at everything, and from now on poll.
                 let _ = tx.send(WatchEvent::Rescan);
-                return;
-            }
-            // Opening or reading a file or folder changes nothing; the daemon's own
-            // scans would otherwise trigger rescans in a loop.
-            if matches!(ev.kind, notify::EventKind::Access(_)) {
-                return;
-            }
-            let mut sent: Option<WatchEvent> = None;
-            for path in &ev.paths {
-                if self_writes.is_own(path) || is_own_temp(path) {
-                    continue;
-                }
-                // A rename event names both ends, usually in the same record.
-                if let Some(hint) = classify(&root, path)
-                    && sent.as_ref() != Some(&hint)
-                {
-                    let _ = tx.send(hint.clone());
-                    sent = Some(hint);
+                if let Some(backend) = self.fall_back_to.take() {
+                    fall_back_to_polling(backend, self.target.clone());
                 }
             }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "file watcher error; doing a full rescan");
-            if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
-                tracing::error!("inotify watch limit reached: raise fs.inotify.max_user_watches");
+            Err(e) => {
+                tracing::warn!(error = %e, "file watcher error; doing a full rescan");
+                let _ = tx.send(WatchEvent::Rescan);
             }
-            let _ = tx.send(WatchEvent::Rescan);
         }
+    }
+}
+
+/// Replaces the inotify watcher with a poll watcher. On a thread of its own: this runs
+/// from the inotify watcher's event thread, which dropping that watcher stops.
+fn fall_back_to_polling(backend: Weak<Mutex<Option<Backend>>>, target: Target) {
+    let spawned = std::thread::Builder::new()
+        .name("watch-fallback".into())
+        .spawn(move || {
+            // Gone: the daemon is stopping.
+            let Some(backend) = backend.upgrade() else {
+                return;
+            };
+            match poll_watcher(&target) {
+                Ok(poll) => {
+                    let inotify = lock(&backend).replace(Backend::Poll { _watcher: poll });
+                    drop(inotify);
+                    tracing::error!(
+                        "inotify watch limit reached while watching new folders: {LIMIT_HELP}; switched to polling"
+                    );
+                }
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "inotify watch limit reached and polling could not start: {LIMIT_HELP}; relying on the periodic rescan"
+                ),
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "inotify watch limit reached: {LIMIT_HELP}; could not switch to polling");
     }
 }
 
@@ -161,6 +266,65 @@ mod tests {
         assert_eq!(classify(root, Path::new("/elsewhere/x")), None);
     }
 
+    /// Waits for `want` on `rx` (other hints are skipped).
+    async fn hinted(
+        rx: &mut tokio::sync::mpsc::UnboundedReceiver<WatchEvent>,
+        want: WatchEvent,
+    ) -> bool {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                match rx.recv().await {
+                    Some(ev) if ev == want => return true,
+                    Some(_) => continue,
+                    None => return false,
+                }
+            }
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// When folders created after start can get no inotify watch (notify then reports
+    /// the limit to the handler, as its inotify thread does), the watcher asks for a
+    /// rescan and goes on by polling, which still sees changes.
+    #[tokio::test]
+    async fn the_watch_limit_reached_later_switches_to_polling() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("Contacts")).unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let self_writes = Arc::new(SelfWrites::default());
+        let w = start(tmp.path(), WatchMode::Auto, tx.clone(), self_writes.clone()).unwrap();
+        assert!(!w.is_polling());
+
+        let mut inotify_handler = Handler {
+            target: Target {
+                root: tmp.path().to_path_buf(),
+                tx,
+                self_writes,
+            },
+            fall_back_to: Some(Arc::downgrade(&w.backend)),
+        };
+        notify::EventHandler::handle_event(
+            &mut inotify_handler,
+            Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch)),
+        );
+        assert!(hinted(&mut rx, WatchEvent::Rescan).await);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !w.is_polling() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(w.is_polling());
+
+        let record = tmp.path().join("Contacts").join("7654321");
+        std::fs::create_dir_all(&record).unwrap();
+        std::fs::write(record.join("b.txt"), b"y").unwrap();
+        let want = WatchEvent::Record {
+            module_folder: "Contacts".into(),
+            record_folder: "7654321".into(),
+        };
+        assert!(hinted(&mut rx, want).await);
+    }
+
     #[tokio::test]
     async fn reports_a_new_file_as_its_record() {
         let tmp = tempfile::tempdir().unwrap();
@@ -179,16 +343,6 @@ mod tests {
             module_folder: "Contacts".into(),
             record_folder: "1234567".into(),
         };
-        let got = tokio::time::timeout(Duration::from_secs(20), async {
-            loop {
-                match rx.recv().await {
-                    Some(ev) if ev == want => return true,
-                    Some(_) => continue,
-                    None => return false,
-                }
-            }
-        })
-        .await;
-        assert_eq!(got, Ok(true));
+        assert!(hinted(&mut rx, want).await);
     }
 }
