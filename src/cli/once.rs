@@ -2,7 +2,9 @@
 
 use crate::config::Config;
 use crate::daemon::{follow, lock, setup};
+use crate::engine::PassReport;
 use crate::executor::RetryPolicy;
+use crate::model::RecordKey;
 use crate::planner::Action;
 use anyhow::Context;
 use std::process::ExitCode;
@@ -46,15 +48,19 @@ pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::
         return Ok(ExitCode::SUCCESS);
     }
 
-    let mut total = crate::engine::PassReport::default();
+    let mut total = PassReport::default();
     let mut poll = true;
+    let mut pending = folders.clone();
     for _ in 0..MAX_PASSES {
-        let report = rt.engine.pass(&folders, poll, confirm_deletes).await;
+        let report = rt.engine.pass(&pending, poll, confirm_deletes).await;
         poll = false;
         let again = report.done > 0 || report.unstable > 0 || report.skipped > 0;
         let unstable = report.unstable;
+        // A folder the pass left settled without acting in it needs no second look; with
+        // thousands of records, reading them all again would cost more than the changes.
+        pending.retain(|f| needs_another_pass(&report, &f.key));
         total.merge(report);
-        if !again {
+        if !again || pending.is_empty() {
             break;
         }
         if unstable > 0 {
@@ -114,6 +120,12 @@ pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::
     })
 }
 
+/// Whether a pass may have left work in a record: it acted there, or did not find it
+/// settled (files still being written, failures, an unknown remote side, a scan error).
+fn needs_another_pass(report: &PassReport, key: &RecordKey) -> bool {
+    report.acted.contains(key) || !matches!(report.quiet.get(key), Some(Some(_)))
+}
+
 fn describe(a: &Action) -> String {
     match a {
         Action::Upload { local_name, .. } => format!("upload {local_name}"),
@@ -170,5 +182,37 @@ fn describe(a: &Action) -> String {
         }
         Action::Forget { local_name } => format!("forget {local_name} (gone on both sides)"),
         Action::Refresh { local_name } => format!("refresh metadata of {local_name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str) -> RecordKey {
+        RecordKey {
+            module: "Contacts".into(),
+            record_id: id.into(),
+        }
+    }
+
+    #[test]
+    fn only_records_acted_in_or_left_unsettled_get_another_pass() {
+        let fingerprint: crate::scan::Fingerprint = 42;
+        let mut report = PassReport::default();
+        report.quiet.insert(key("1"), Some(fingerprint));
+        report.quiet.insert(key("2"), Some(fingerprint));
+        report.acted.insert(key("2"));
+        report.quiet.insert(key("3"), None);
+        assert!(
+            !needs_another_pass(&report, &key("1")),
+            "settled, nothing done"
+        );
+        assert!(needs_another_pass(&report, &key("2")), "acted in");
+        assert!(needs_another_pass(&report, &key("3")), "not settled");
+        assert!(
+            needs_another_pass(&report, &key("4")),
+            "failed before planning"
+        );
     }
 }

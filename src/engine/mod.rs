@@ -96,6 +96,8 @@ pub struct PassReport {
     /// written, remote side known), else `None`. Kept in the journal so that an unchanged
     /// folder is not read again by the daemon's rescans.
     pub quiet: HashMap<RecordKey, Option<scan::Fingerprint>>,
+    /// Records with actions planned in this pass, whatever came of them.
+    pub acted: HashSet<RecordKey>,
 }
 
 /// A download recorded in the journal as not yet flushed to disk.
@@ -150,6 +152,7 @@ impl PassReport {
         self.polled.extend(other.polled);
         self.unflushed.extend(other.unflushed);
         self.quiet.extend(other.quiet);
+        self.acted.extend(other.acted);
         for (k, v) in other.pending {
             let e = self.pending.entry(k).or_default();
             e.uploads += v.uploads;
@@ -769,6 +772,9 @@ impl Engine {
                 .insert(p.work.key.clone(), PendingCounts::default());
             if p.listed {
                 report.polled.push(p.work.key.clone());
+            }
+            if !p.actions.is_empty() {
+                report.acted.insert(p.work.key.clone());
             }
         }
         // Owned jobs: the stream's futures borrow nothing, so a spawned reconcile stays Send.
