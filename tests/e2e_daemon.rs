@@ -83,6 +83,46 @@ async fn daemon_syncs_both_ways_and_stops_on_sigterm() {
     assert!(!log.contains(&o.client_secret) && !log.contains(&o.refresh_token));
 }
 
+/// `once` does not wait for its downloads to reach the disk; a daemon started in the
+/// same boot flushes and marks them, so that no reboot has to check them by hash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_once_left_unflushed_are_flushed_by_the_daemon() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    env.sandbox.add_file(
+        env.product,
+        M,
+        R,
+        "from-once.txt",
+        b"fetched by once".to_vec(),
+    );
+    assert_ok(&env.once().await);
+    assert!(dir.join("from-once.txt").exists());
+    let key = bigin_sync::model::RecordKey {
+        module: M.into(),
+        record_id: R.into(),
+    };
+    let unflushed = || {
+        bigin_sync::journal::Journal::open_read_only(&env.state)
+            .and_then(|j| j.unflushed(&key))
+            .unwrap()
+    };
+    assert_eq!(
+        unflushed(),
+        vec!["from-once.txt"],
+        "once left writeback to the kernel"
+    );
+
+    let mut d = env.spawn_daemon();
+    assert!(
+        wait_until(DEADLINE, || unflushed().is_empty()).await,
+        "{}",
+        d.log_text()
+    );
+    let (status, _) = d.terminate().await;
+    assert!(status.success(), "exit {status:?}\n{}", d.log_text());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowly_written_file_is_uploaded_once_with_final_content() {
     let env = Env::new().await;

@@ -75,6 +75,8 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         }
     };
     systemd::ready();
+    let rt_for_flush = rt.clone();
+    tokio::spawn(async move { rt_for_flush.engine.flush_earlier_downloads(&folders).await });
     tracing::info!(
         root = %cfg.root.display(),
         state_dir = %cfg.state_dir.display(),

@@ -854,6 +854,44 @@ impl Engine {
     /// per file), then marks their rows flushed. Nothing waits for this: until it runs,
     /// the rows are trusted during this boot only (see `executor::flush`). If the flush
     /// fails the rows stay unflushed and are checked by hash after a reboot.
+    /// Flushes and marks the downloads an earlier `once` of this boot left unflushed
+    /// (it does not wait for the disk): otherwise they would stay unflushed until the
+    /// next boot, which would then check each by hash. Rows of records not in `folders`
+    /// are left to that check.
+    pub async fn flush_earlier_downloads(&self, folders: &[RecordFolder]) {
+        let Some(boot) = crate::executor::flush::boot_id() else {
+            return;
+        };
+        let rows = match self.executor.db(move |j| j.unflushed_in_boot(boot)).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the downloads left unflushed; they are checked by hash after a reboot");
+                return;
+            }
+        };
+        let dirs: HashMap<&RecordKey, &PathBuf> =
+            folders.iter().map(|f| (&f.key, &f.path)).collect();
+        let downloads: Vec<UnflushedDownload> = rows
+            .into_iter()
+            .filter_map(|(key, local_name, attachment_id)| {
+                let dir = dirs.get(&key)?.to_path_buf();
+                Some(UnflushedDownload {
+                    key,
+                    dir,
+                    local_name,
+                    attachment_id,
+                })
+            })
+            .collect();
+        if !downloads.is_empty() {
+            tracing::debug!(
+                downloads = downloads.len(),
+                "flushing downloads left unflushed earlier in this boot"
+            );
+        }
+        self.flush_downloads(downloads).await;
+    }
+
     pub async fn flush_downloads(&self, downloads: Vec<UnflushedDownload>) {
         if downloads.is_empty() {
             return;

@@ -167,6 +167,29 @@ impl Journal {
         })
     }
 
+    /// Every row written unflushed during boot `boot` (record, local name, attachment id):
+    /// downloads an earlier `once` of this boot left to the kernel's writeback.
+    pub fn unflushed_in_boot(&self, boot: &str) -> Result<Vec<(RecordKey, String, String)>> {
+        self.read("read unflushed entries", |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT module, record_id, local_name, attachment_id FROM entries
+                 WHERE flushed = 0 AND written_boot = ?1
+                 ORDER BY module, record_id, local_name",
+            )?;
+            let rows = stmt.query_map(params![boot], |r| {
+                Ok((
+                    RecordKey {
+                        module: r.get(0)?,
+                        record_id: r.get(1)?,
+                    },
+                    r.get(2)?,
+                    r.get(3)?,
+                ))
+            })?;
+            rows.collect()
+        })
+    }
+
     /// Local names of the record's rows whose file may not be on disk yet.
     pub fn unflushed(&self, key: &RecordKey) -> Result<Vec<String>> {
         self.read("read unflushed entries", |conn| {

@@ -536,6 +536,14 @@ fn unflushed_rows_until_marked_and_a_plain_upsert_is_flushed() {
         j.unflushed_to_check(&other, Some("boot-2")).unwrap(),
         vec!["c"]
     );
+    // What this boot wrote, across records: a daemon started now flushes those.
+    assert_eq!(
+        j.unflushed_in_boot("boot-2").unwrap(),
+        vec![
+            (k.clone(), "b".to_string(), "2".to_string()),
+            (other.clone(), "d".to_string(), "5".to_string())
+        ]
+    );
     j.mark_flushed(&[(k.clone(), "a".into(), "1".into())])
         .unwrap();
     assert_eq!(j.unflushed(&k).unwrap(), vec!["b"]);
