@@ -302,13 +302,7 @@ impl<'a> Planner<'a> {
             // placing the download and recording it leaves exactly this. Compare before
             // treating it as an edit, or the same content would be uploaded a second time.
             // Different content lands as a conflict copy, and the next pass uploads the edit.
-            self.claim(b);
-            let conflict_name = self.reserve_conflict_name(&s.local_name);
-            self.out.push(Action::CompareAndAdopt {
-                attachment_id: b.id.clone(),
-                local_name: s.local_name.clone(),
-                conflict_name,
-            });
+            self.compare(b, &s.local_name);
         } else {
             // An edit beats a delete; a remote replacement alongside is a conflict.
             self.upload(l, &s.remote_name);
@@ -352,13 +346,7 @@ impl<'a> Planner<'a> {
             .or_else(|| self.find_unknown(same_size));
         match twin {
             Some(b) => {
-                self.claim(b);
-                let conflict_name = self.reserve_conflict_name(&l.name);
-                self.out.push(Action::CompareAndAdopt {
-                    attachment_id: b.id.clone(),
-                    local_name: l.name.clone(),
-                    conflict_name,
-                });
+                self.compare(b, &l.name);
                 // Other same-sized candidates wait for the outcome: one of them may be
                 // the twin, and downloading it now would end in a duplicate upload.
                 while let Some(other) = self.find_unknown(same_size) {
@@ -370,6 +358,18 @@ impl<'a> Planner<'a> {
                 self.upload(l, &l.name);
             }
         }
+    }
+
+    /// Claims `remote` to be compared with the local file: adopted when equal, else
+    /// downloaded under a conflict name.
+    fn compare(&mut self, remote: &'a RemoteAttachment, local_name: &str) {
+        self.claim(remote);
+        let conflict_name = self.reserve_conflict_name(local_name);
+        self.out.push(Action::CompareAndAdopt {
+            attachment_id: remote.id.clone(),
+            local_name: local_name.to_string(),
+            conflict_name,
+        });
     }
 
     /// New on both sides with different content: the remote one lands under a conflict name.
