@@ -123,6 +123,31 @@ async fn downloads_once_left_unflushed_are_flushed_by_the_daemon() {
     assert!(status.success(), "exit {status:?}\n{}", d.log_text());
 }
 
+/// `status` says how a running daemon watches the tree: inotify, or polling and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_how_the_tree_is_watched() {
+    for (extra, want) in [
+        ("", "inotify"),
+        ("watch = \"poll\"", "polling every 2 s (watch = \"poll\")"),
+    ] {
+        let env = Env::with(SandboxOptions::default(), extra).await;
+        env.record(M, R);
+        let mut d = env.spawn_daemon();
+        d.wait_log("bigin-sync running").await;
+        let mut shown = serde_json::Value::Null;
+        let found = wait_until(DEADLINE, || {
+            let out = env.cmd().args(["status", "--json"]).output().unwrap();
+            shown =
+                serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["watch"].clone();
+            shown == want
+        })
+        .await;
+        assert!(found, "watch {shown}, want {want:?}\n{}", d.log_text());
+        let (status, _) = d.terminate().await;
+        assert!(status.success(), "exit {status:?}\n{}", d.log_text());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowly_written_file_is_uploaded_once_with_final_content() {
     let env = Env::new().await;

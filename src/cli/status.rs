@@ -38,6 +38,10 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_default();
     let now = crate::executor::unix_now();
+    // Written by each daemon start: shown only while a daemon runs.
+    let watch_state = journal
+        .meta(crate::daemon::WATCH_META_KEY)?
+        .filter(|_| daemon_pid.is_some());
 
     if as_json {
         let records: Vec<_> = summary
@@ -69,6 +73,7 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
         let doc = json!({
             "daemon_running": daemon_pid.is_some(),
             "daemon_pid": daemon_pid,
+            "watch": watch_state,
             "records": records,
             "totals": {
                 "records": summary.records.len(), "files_in_sync": summary.total_files,
@@ -82,7 +87,12 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
     }
 
     match daemon_pid {
-        Some(pid) => println!("daemon: running (pid {pid})"),
+        Some(pid) => {
+            println!("daemon: running (pid {pid})");
+            if let Some(w) = &watch_state {
+                println!("watching: {w}");
+            }
+        }
         None => println!("daemon: not running"),
     }
     match summary.token_expires_at_unix {

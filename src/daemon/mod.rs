@@ -38,6 +38,9 @@ pub fn schedule_of(cfg: &Config) -> Schedule {
     }
 }
 
+/// Journal meta key of the watch state, written by the daemon and shown by `status`.
+pub const WATCH_META_KEY: &str = "watch_state";
+
 /// Runs the daemon until SIGTERM / SIGINT (or `shutdown` is cancelled, for `demo`).
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     for w in config::warnings(&cfg) {
@@ -62,15 +65,35 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     // files a crash left behind.
     let folders = scheduler.rescan_at_start().await;
     follow::clean_temp_files(&folders);
+    let journal_for_watch = rt.journal.clone();
+    let runtime = tokio::runtime::Handle::current();
+    // Called from the runtime and from the watcher's own threads; the write blocks, so it
+    // goes to the blocking pool either way.
+    let record_watch_state = move |state: String| {
+        let journal = journal_for_watch.clone();
+        runtime.spawn_blocking(move || {
+            if let Err(e) = journal.set_meta(WATCH_META_KEY, &state) {
+                tracing::warn!(error = %e, "could not record the watch state for status");
+            }
+        });
+    };
+    let on_watch_state: crate::watcher::OnWatchState = {
+        let record = record_watch_state.clone();
+        Arc::new(move |state| record(state.to_string()))
+    };
     let mut _watcher = match crate::watcher::start(
         &cfg.root,
         cfg.sync.watch,
         hint_tx.clone(),
         rt.self_writes.clone(),
+        on_watch_state,
     ) {
         Ok(w) => Some(w),
         Err(e) => {
             tracing::error!(error = %e, root = %cfg.root.display(), "cannot watch the sync root; relying on the periodic rescan");
+            record_watch_state(format!(
+                "none ({e}); changes are found by the periodic rescan"
+            ));
             None
         }
     };

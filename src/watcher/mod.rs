@@ -31,6 +31,33 @@ pub enum WatchEvent {
     Rescan,
 }
 
+/// How the tree is being watched, for operators (`bigin-sync status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchState {
+    Inotify,
+    /// Polling because the config says `watch = "poll"`.
+    PollConfigured,
+    /// Polling because the kernel's inotify watch limit was reached.
+    PollLimitReached,
+}
+
+impl std::fmt::Display for WatchState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = POLL_INTERVAL.as_secs();
+        match self {
+            WatchState::Inotify => write!(f, "inotify"),
+            WatchState::PollConfigured => write!(f, "polling every {secs} s (watch = \"poll\")"),
+            WatchState::PollLimitReached => write!(
+                f,
+                "polling every {secs} s: inotify watch limit reached; {LIMIT_HELP}, then restart"
+            ),
+        }
+    }
+}
+
+/// Told the watch state at start and whenever it changes.
+pub type OnWatchState = Arc<dyn Fn(WatchState) + Send + Sync>;
+
 /// Keeps the underlying watcher alive; dropping it stops watching.
 ///
 /// Starts on inotify (in `auto` mode) and switches itself to polling when the kernel's
@@ -96,19 +123,22 @@ struct Target {
     root: PathBuf,
     tx: UnboundedSender<WatchEvent>,
     self_writes: Arc<SelfWrites>,
+    on_state: OnWatchState,
 }
 
-/// Starts watching `root` recursively; hints go to `tx`.
+/// Starts watching `root` recursively; hints go to `tx`, the watch state to `on_state`.
 pub fn start(
     root: &Path,
     mode: WatchMode,
     tx: UnboundedSender<WatchEvent>,
     self_writes: Arc<SelfWrites>,
+    on_state: OnWatchState,
 ) -> Result<Watcher, notify::Error> {
     let target = Target {
         root: root.to_path_buf(),
         tx,
         self_writes,
+        on_state,
     };
     let backend = Arc::new(Mutex::new(None));
     if mode == WatchMode::Auto {
@@ -121,6 +151,7 @@ pub fn start(
         match started {
             Ok(w) => {
                 *lock(&backend) = Some(Backend::Inotify { _watcher: w });
+                (target.on_state)(WatchState::Inotify);
                 return Ok(Watcher { backend });
             }
             Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
@@ -133,6 +164,10 @@ pub fn start(
     }
     *lock(&backend) = Some(Backend::Poll {
         _watcher: poll_watcher(&target)?,
+    });
+    (target.on_state)(match mode {
+        WatchMode::Poll => WatchState::PollConfigured,
+        WatchMode::Auto => WatchState::PollLimitReached,
     });
     Ok(Watcher { backend })
 }
@@ -164,6 +199,7 @@ impl notify::EventHandler for Handler {
             root,
             tx,
             self_writes,
+            ..
         } = &self.target;
         match result {
             Ok(ev) => {
@@ -219,6 +255,7 @@ fn fall_back_to_polling(backend: Weak<Mutex<Option<Backend>>>, target: Target) {
                 Ok(poll) => {
                     let inotify = lock(&backend).replace(Backend::Poll { _watcher: poll });
                     drop(inotify);
+                    (target.on_state)(WatchState::PollLimitReached);
                     tracing::error!(
                         "inotify watch limit reached while watching new folders: {LIMIT_HELP}; switched to polling"
                     );
@@ -293,14 +330,26 @@ mod tests {
         std::fs::create_dir_all(tmp.path().join("Contacts")).unwrap();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let self_writes = Arc::new(SelfWrites::default());
-        let w = start(tmp.path(), WatchMode::Auto, tx.clone(), self_writes.clone()).unwrap();
+        let states = Arc::new(Mutex::new(Vec::new()));
+        let seen = states.clone();
+        let on_state: OnWatchState = Arc::new(move |s| lock(&seen).push(s));
+        let w = start(
+            tmp.path(),
+            WatchMode::Auto,
+            tx.clone(),
+            self_writes.clone(),
+            on_state.clone(),
+        )
+        .unwrap();
         assert!(!w.is_polling());
+        assert_eq!(*lock(&states), vec![WatchState::Inotify]);
 
         let mut inotify_handler = Handler {
             target: Target {
                 root: tmp.path().to_path_buf(),
                 tx,
                 self_writes,
+                on_state,
             },
             fall_back_to: Some(Arc::downgrade(&w.backend)),
         };
@@ -314,6 +363,10 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(w.is_polling());
+        assert_eq!(
+            *lock(&states),
+            vec![WatchState::Inotify, WatchState::PollLimitReached]
+        );
 
         let record = tmp.path().join("Contacts").join("7654321");
         std::fs::create_dir_all(&record).unwrap();
@@ -336,6 +389,7 @@ mod tests {
             WatchMode::Auto,
             tx,
             Arc::new(SelfWrites::default()),
+            Arc::new(|_| {}),
         )
         .unwrap();
         std::fs::write(record.join("a.txt"), b"x").unwrap();
