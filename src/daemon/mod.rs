@@ -14,6 +14,7 @@ pub mod systemd;
 
 use crate::config::{self, Config};
 use crate::executor::RetryPolicy;
+use crate::journal::Journal;
 use crate::poller::PollPolicy;
 use anyhow::Context;
 use scheduler::{Control, Schedule, Scheduler};
@@ -41,6 +42,20 @@ pub fn schedule_of(cfg: &Config) -> Schedule {
 /// Journal meta key of the watch state, written by the daemon and shown by `status`.
 pub const WATCH_META_KEY: &str = "watch_state";
 
+/// Records the watch state for `status`. The watcher reports from its own threads as well
+/// as from the runtime, and the journal write blocks: it goes to the blocking pool.
+fn watch_state_recorder(journal: Arc<Journal>) -> impl Fn(String) + Clone + Send + Sync + 'static {
+    let runtime = tokio::runtime::Handle::current();
+    move |state: String| {
+        let journal = journal.clone();
+        runtime.spawn_blocking(move || {
+            if let Err(e) = journal.set_meta(WATCH_META_KEY, &state) {
+                tracing::warn!(error = %e, "could not record the watch state for status");
+            }
+        });
+    }
+}
+
 /// Runs the daemon until SIGTERM / SIGINT (or `shutdown` is cancelled, for `demo`).
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     for w in config::warnings(&cfg) {
@@ -65,18 +80,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     // files a crash left behind.
     let folders = scheduler.rescan_at_start().await;
     follow::clean_temp_files(&folders);
-    let journal_for_watch = rt.journal.clone();
-    let runtime = tokio::runtime::Handle::current();
-    // Called from the runtime and from the watcher's own threads; the write blocks, so it
-    // goes to the blocking pool either way.
-    let record_watch_state = move |state: String| {
-        let journal = journal_for_watch.clone();
-        runtime.spawn_blocking(move || {
-            if let Err(e) = journal.set_meta(WATCH_META_KEY, &state) {
-                tracing::warn!(error = %e, "could not record the watch state for status");
-            }
-        });
-    };
+    let record_watch_state = watch_state_recorder(rt.journal.clone());
     let on_watch_state: crate::watcher::OnWatchState = {
         let record = record_watch_state.clone();
         Arc::new(move |state| record(state.to_string()))
