@@ -850,10 +850,6 @@ impl Engine {
         report
     }
 
-    /// Makes downloads durable with one flush per file system (instead of two fsyncs
-    /// per file), then marks their rows flushed. Nothing waits for this: until it runs,
-    /// the rows are trusted during this boot only (see `executor::flush`). If the flush
-    /// fails the rows stay unflushed and are checked by hash after a reboot.
     /// Flushes and marks the downloads an earlier `once` of this boot left unflushed
     /// (it does not wait for the disk): otherwise they would stay unflushed until the
     /// next boot, which would then check each by hash. Rows of records not in `folders`
@@ -892,6 +888,10 @@ impl Engine {
         self.flush_downloads(downloads).await;
     }
 
+    /// Makes downloads durable with one flush per file system (instead of two fsyncs
+    /// per file), then marks their rows flushed. Nothing waits for this: until it runs,
+    /// the rows are trusted during this boot only (see `executor::flush`). If the flush
+    /// fails the rows stay unflushed and are checked by hash after a reboot.
     pub async fn flush_downloads(&self, downloads: Vec<UnflushedDownload>) {
         if downloads.is_empty() {
             return;

@@ -441,7 +441,7 @@ impl Executor {
         hash: &ContentHash,
     ) -> Result<Option<&'r RemoteAttachment>, ExecError> {
         for candidate in candidates {
-            let fetched = self
+            let mut fetched = self
                 .with_retry("download", || async {
                     Ok(self
                         .client
@@ -451,7 +451,6 @@ impl Executor {
                 .await?;
             // Rare (an interrupted upload's candidates); a body held in memory (up to
             // 1 MiB) is hashed here.
-            let mut fetched = fetched;
             if fetched.hash().map_err(|e| ExecError::io("hash", dir, e))? == *hash {
                 return Ok(Some(candidate));
             }
