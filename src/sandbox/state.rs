@@ -1,8 +1,8 @@
 //! Everything the server shares between requests and the test-facing handle.
 
 use std::collections::HashSet;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 use super::auth::AuthState;
 use super::faults::FaultState;
@@ -34,11 +34,7 @@ pub(crate) struct PageDelete {
     pub attachment_id: String,
 }
 
-/// Locks a mutex, recovering from poisoning: a panicking test thread must not wedge the
-/// server for the others.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub(crate) use crate::lock;
 
 impl Shared {
     pub fn new(opts: SandboxOptions, base_url: String) -> Self {

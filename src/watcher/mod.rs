@@ -11,9 +11,10 @@
 //! idle CPU, see BENCHMARKS.md). The inotify thread blocks on the kernel instead.
 
 use crate::executor::SelfWrites;
+use crate::lock;
 use notify::{PollWatcher, RecommendedWatcher, RecursiveMode, Watcher as _};
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -93,10 +94,6 @@ const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 const LIMIT_HELP: &str =
     "raise fs.inotify.max_user_watches (sysctl -w fs.inotify.max_user_watches=524288)";
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Maps a changed path to the hint it means.
 pub fn classify(root: &Path, path: &Path) -> Option<WatchEvent> {
