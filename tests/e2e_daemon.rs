@@ -32,17 +32,8 @@ async fn daemon_syncs_both_ways_and_stops_on_sigterm() {
         d.log_text()
     );
     // The download reaches the disk in the background, and its row is then marked.
-    let key = bigin_sync::model::RecordKey {
-        module: M.into(),
-        record_id: R.into(),
-    };
     assert!(
-        wait_until(DEADLINE, || {
-            bigin_sync::journal::Journal::open_read_only(&env.state)
-                .and_then(|j| j.unflushed(&key))
-                .is_ok_and(|u| u.is_empty())
-        })
-        .await,
+        wait_until(DEADLINE, || env.unflushed(M, R).is_ok_and(|u| u.is_empty())).await,
         "{}",
         d.log_text()
     );
@@ -98,24 +89,15 @@ async fn downloads_once_left_unflushed_are_flushed_by_the_daemon() {
     );
     assert_ok(&env.once().await);
     assert!(dir.join("from-once.txt").exists());
-    let key = bigin_sync::model::RecordKey {
-        module: M.into(),
-        record_id: R.into(),
-    };
-    let unflushed = || {
-        bigin_sync::journal::Journal::open_read_only(&env.state)
-            .and_then(|j| j.unflushed(&key))
-            .unwrap()
-    };
     assert_eq!(
-        unflushed(),
+        env.unflushed(M, R).unwrap(),
         vec!["from-once.txt"],
         "once left writeback to the kernel"
     );
 
     let mut d = env.spawn_daemon();
     assert!(
-        wait_until(DEADLINE, || unflushed().is_empty()).await,
+        wait_until(DEADLINE, || env.unflushed(M, R).is_ok_and(|u| u.is_empty())).await,
         "{}",
         d.log_text()
     );

@@ -586,7 +586,6 @@ async fn status_reports_records_and_parked_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_download_torn_before_its_flush_never_replaces_the_attachment() {
     use bigin_sync::journal::Journal;
-    use bigin_sync::model::RecordKey;
     let env = Env::new().await;
     let dir = env.record(M, R);
     let good = b"the real report, as stored in Bigin".to_vec();
@@ -603,10 +602,7 @@ async fn a_download_torn_before_its_flush_never_replaces_the_attachment() {
     // emptied by the power cut.
     {
         let j = Journal::open(&env.state).unwrap();
-        let key = RecordKey {
-            module: M.into(),
-            record_id: R.into(),
-        };
+        let key = record_key(M, R);
         assert_eq!(
             j.unflushed(&key).unwrap().len(),
             2,
@@ -637,12 +633,7 @@ async fn a_download_torn_before_its_flush_never_replaces_the_attachment() {
         .any(|n| std::fs::read(dir.join(n)).is_ok_and(|c| c == good));
     assert!(restored, "files: {:?}", files(&dir));
     assert_eq!(std::fs::read(dir.join("intact.txt")).unwrap(), b"intact");
-    let j = Journal::open(&env.state).unwrap();
-    let key = RecordKey {
-        module: M.into(),
-        record_id: R.into(),
-    };
-    let unflushed = j.unflushed(&key).unwrap();
+    let unflushed = env.unflushed(M, R).unwrap();
     assert!(
         !unflushed.contains(&"intact.txt".to_string()),
         "the intact file was checked, synced and marked: {unflushed:?}"

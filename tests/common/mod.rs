@@ -2,7 +2,7 @@
 //! binary, and waiting for conditions (never fixed sleeps).
 #![allow(dead_code)]
 
-use bigin_sync::model::Product;
+use bigin_sync::model::{Product, RecordKey};
 use bigin_sync::sandbox::{Route, Sandbox, SandboxAttachment, SandboxOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -138,6 +138,20 @@ impl Env {
 
     pub fn calls(&self, route: Route) -> u64 {
         self.sandbox.calls(route)
+    }
+
+    /// Local names of the record's journal rows whose download is not yet known to be on
+    /// disk. Read-only, so it works beside a running daemon.
+    pub fn unflushed(&self, module: &str, id: &str) -> bigin_sync::journal::Result<Vec<String>> {
+        bigin_sync::journal::Journal::open_read_only(&self.state)
+            .and_then(|j| j.unflushed(&record_key(module, id)))
+    }
+}
+
+pub fn record_key(module: &str, id: &str) -> RecordKey {
+    RecordKey {
+        module: module.into(),
+        record_id: id.into(),
     }
 }
 
