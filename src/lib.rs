@@ -6,6 +6,7 @@
 //! - [`zoho`]: the HTTP client for Zoho's attachments API and OAuth;
 //! - [`sandbox`]: a faithful in-process fake of that API for tests and `demo`;
 //! - [`journal`]: the SQLite record of what both sides held at the last sync;
+//! - [`dir_handle`]: every file access under the root, without following links;
 //! - [`scan`]: reading a record folder (stat, hash cache, ignore rules);
 //! - [`planner`]: the pure three-way comparison that decides actions;
 //! - [`executor`]: performs actions with retry, backoff, intents and trash;
@@ -15,6 +16,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod dir_handle;
 pub mod engine;
 pub mod executor;
 pub mod journal;

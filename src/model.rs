@@ -151,3 +151,55 @@ impl fmt::Debug for ContentHash {
         write!(f, "ContentHash({})", &self.to_hex()[..12])
     }
 }
+
+/// What `stat` says of a file, in the journal's terms: the fields the hash cache, the
+/// stability check and every "still the file that was scanned?" check compare. The one
+/// definition, so all of them agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, ns since the epoch, saturated: a time outside the range of
+    /// `i64` nanoseconds (before 1677 or after 2262, e.g. `touch -d @10000000000`) is
+    /// pinned to the end of the range, the same way on every read, so it never looks
+    /// like a change.
+    pub mtime_ns: i64,
+    /// Inode number.
+    pub inode: u64,
+    /// Status-change time, ns, saturated like `mtime_ns`.
+    pub ctime_ns: i64,
+}
+
+impl Stat {
+    /// From raw `stat` fields: `(seconds, nanoseconds)` pairs for the two times.
+    pub fn from_parts(size: u64, mtime: (i64, i64), inode: u64, ctime: (i64, i64)) -> Stat {
+        Stat {
+            size,
+            mtime_ns: saturating_ns(mtime),
+            inode,
+            ctime_ns: saturating_ns(ctime),
+        }
+    }
+
+    /// From `std`'s metadata (links not followed by whoever produced it).
+    pub fn of(meta: &std::fs::Metadata) -> Stat {
+        use std::os::unix::fs::MetadataExt;
+        Stat::from_parts(
+            meta.size(),
+            (meta.mtime(), meta.mtime_nsec()),
+            meta.ino(),
+            (meta.ctime(), meta.ctime_nsec()),
+        )
+    }
+
+    /// Same size, mtime and inode: the same version of the same file, as far as a scan
+    /// can tell (ctime is compared only by the hash cache, which must also catch a
+    /// rewrite that put the old mtime back).
+    pub fn same_file_version(&self, other: &Stat) -> bool {
+        self.size == other.size && self.mtime_ns == other.mtime_ns && self.inode == other.inode
+    }
+}
+
+fn saturating_ns((secs, nanos): (i64, i64)) -> i64 {
+    secs.saturating_mul(1_000_000_000).saturating_add(nanos)
+}

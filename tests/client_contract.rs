@@ -2,6 +2,7 @@
 //!
 //! Each test starts its own sandbox (random port) and uses its own temp dirs.
 
+use bigin_sync::dir_handle::DirHandle;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -212,7 +213,12 @@ async fn link_attachments_are_recognised_and_not_downloadable() {
 
     let out = tempfile::tempdir().unwrap();
     let e = c
-        .download_to_temp("Contacts", REC, &seeded, out.path())
+        .download_to_temp(
+            "Contacts",
+            REC,
+            &seeded,
+            &DirHandle::open(out.path()).unwrap(),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some("DOWNLOAD_NOT_ALLOWED"), "{e:?}");
@@ -549,7 +555,7 @@ async fn crm_product_uses_crm_paths() {
     assert_eq!(list[0].id, id);
     let out = tempfile::tempdir().unwrap();
     let mut t = c
-        .download_to_temp("Leads", REC, &id, out.path())
+        .download_to_temp("Leads", REC, &id, &DirHandle::open(out.path()).unwrap())
         .await
         .unwrap();
     assert_eq!(t.hash().unwrap(), ContentHash::of_bytes(b"crm"));

@@ -339,3 +339,123 @@ async fn changes_made_while_stopped_are_synced_and_only_changed_folders_are_read
     );
     assert_eq!(env.remote(M, c).len(), 1);
 }
+
+/// Issue 11.1: a followed record folder swapped for a symlink (to a folder of secrets, or
+/// to the daemon's own state dir) is never followed, neither to read (the refresh token
+/// or the journal uploaded as attachments) nor to write (a download placed there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_folder_swapped_for_a_symlink_is_never_followed() {
+    const R2: &str = "2034020000000489125";
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    let dir2 = env.record(M, R2);
+    let creds = env.tmp.path().join("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("refresh_token"), b"1000.not-for-zoho").unwrap();
+    let d = env.spawn_daemon();
+    d.wait_log("bigin-sync running").await;
+    drop_file(&dir, "a.txt", b"a");
+    drop_file(&dir2, "b.txt", b"b");
+    assert!(
+        wait_until(DEADLINE, || env.remote_names(M, R) == ["a.txt"]
+            && env.remote_names(M, R2) == ["b.txt"])
+        .await,
+        "{}",
+        d.log_text()
+    );
+
+    std::fs::rename(&dir, env.tmp.path().join("moved-1")).unwrap();
+    std::fs::rename(&dir2, env.tmp.path().join("moved-2")).unwrap();
+    std::os::unix::fs::symlink(&creds, &dir).unwrap();
+    std::os::unix::fs::symlink(&env.state, &dir2).unwrap();
+    env.sandbox
+        .add_file(env.product, M, R, "from-zoho.txt", b"z".to_vec());
+    env.sandbox
+        .add_file(env.product, M, R2, "from-zoho.txt", b"z".to_vec());
+
+    let leaked = || {
+        let only = |names: Vec<String>, mine: &str| {
+            names.iter().all(|n| n == mine || n == "from-zoho.txt")
+        };
+        !only(env.remote_names(M, R), "a.txt")
+            || !only(env.remote_names(M, R2), "b.txt")
+            || creds.join("from-zoho.txt").exists()
+            || env.state.join("from-zoho.txt").exists()
+    };
+    // Both records are reconciled (the watcher's hint and the polls) and refused.
+    assert!(
+        wait_until(DEADLINE, || leaked()
+            || d.log_text().matches("is a symlink now").count() >= 2)
+        .await,
+        "{}",
+        d.log_text()
+    );
+    assert!(!leaked(), "followed a link\n{}", d.log_text());
+    // A few more attempts (one a poll interval, 1 s) to give a leak every chance.
+    assert!(
+        wait_until(DEADLINE, || d
+            .log_text()
+            .matches("is a symlink now")
+            .count()
+            >= 6)
+        .await,
+        "{}",
+        d.log_text()
+    );
+    assert!(
+        !leaked(),
+        "{:?} {:?}\n{}",
+        env.remote_names(M, R),
+        env.remote_names(M, R2),
+        d.log_text()
+    );
+    assert_eq!(std::fs::read_dir(&creds).unwrap().count(), 1);
+}
+
+/// Issue 11.2: a file swapped for a symlink between the scan and the upload (here
+/// during a 429's `Retry-After`) is never followed: nothing is sent, the next scan
+/// skips the link, and the secret it points to never reaches Zoho.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_swapped_for_a_symlink_before_its_upload_is_never_sent() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    let secret = env.tmp.path().join("client_secret");
+    std::fs::write(&secret, b"secret-value").unwrap();
+    env.sandbox.set_faults(Faults {
+        error_429_rate: 1.0,
+        retry_after_secs: Some(2),
+        routes: vec![Route::Upload],
+        ..Faults::default()
+    });
+    let d = env.spawn_daemon();
+    d.wait_log("bigin-sync running").await;
+    drop_file(&dir, "a.txt", b"harmless");
+    assert!(
+        wait_until(DEADLINE, || env.calls(Route::Upload) >= 1).await,
+        "{}",
+        d.log_text()
+    );
+    std::fs::remove_file(dir.join("a.txt")).unwrap();
+    std::os::unix::fs::symlink(&secret, dir.join("a.txt")).unwrap();
+    env.sandbox.set_faults(Faults::default());
+    let sent = || {
+        env.remote(M, R).iter().any(|a| {
+            env.sandbox
+                .content(&a.id)
+                .is_some_and(|c| &c[..] == b"secret-value")
+        })
+    };
+    assert!(
+        wait_until(DEADLINE, || sent()
+            || d.log_text().contains("reason=Symlink"))
+        .await,
+        "{}",
+        d.log_text()
+    );
+    assert!(!sent(), "the secret was uploaded\n{}", d.log_text());
+    assert!(
+        env.remote_names(M, R).is_empty(),
+        "{:?}",
+        env.remote_names(M, R)
+    );
+}

@@ -5,6 +5,7 @@
 //! that a local change costs no list call (every call is an API credit), and it applies
 //! the pass-wide delete guard.
 
+use crate::dir_handle::DirHandle;
 use crate::executor::adopt::{Sent, UploadIntent, adoption_candidates};
 use crate::executor::{
     ActionReport, Executor, Outcome, RecordWork, RemoteDelta, SUPERSEDED, describe,
@@ -101,10 +102,10 @@ pub struct PassReport {
 }
 
 /// A download recorded in the journal as not yet flushed to disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct UnflushedDownload {
     pub key: RecordKey,
-    pub dir: PathBuf,
+    pub dir: DirHandle,
     pub local_name: String,
     pub attachment_id: String,
 }
@@ -210,12 +211,13 @@ fn settle_in(local: &[LocalEntry], debounce: Duration) -> Option<Duration> {
         .min()
 }
 
-/// A record folder's files (`None`: the folder is gone), the names skipped, and the
-/// folder's fingerprint.
+/// A record folder's files (`None`: the folder is gone), the names skipped, the
+/// folder's fingerprint, and the handle every later access to the folder goes through.
 type ScanResult = (
     Option<Vec<LocalEntry>>,
     HashSet<String>,
     Option<scan::Fingerprint>,
+    Option<DirHandle>,
 );
 
 /// Runs reconciles. Shared by the scheduler's tasks.
@@ -317,12 +319,12 @@ impl Engine {
         } else {
             (self.scan(folder, &cache, &settings).await, None)
         };
-        let (local, skipped, fingerprint) = scanned?;
+        let (local, skipped, fingerprint, dir) = scanned?;
         if !unflushed.is_empty()
-            && let Some(files) = &local
+            && let (Some(files), Some(dir)) = (&local, &dir)
         {
             let torn = self
-                .check_unflushed(&key, &folder.path, &unflushed, &synced, files, effects)
+                .check_unflushed(&key, dir, &unflushed, &synced, files, effects)
                 .await?;
             synced.retain(|e| !torn.contains(&e.local_name));
         }
@@ -396,19 +398,14 @@ impl Engine {
         }
 
         // Uploads interrupted by a crash or a lost reply: adopt what Zoho stored.
+        // (Only while the folder is there: a candidate is fetched into it to compare.)
         if let Some(remote) = &remote
+            && let Some(dir) = &dir
             && effects
             && !intents.is_empty()
         {
-            self.recover_intents(
-                &key,
-                &folder.path,
-                remote,
-                &intents,
-                local.as_deref(),
-                &synced,
-            )
-            .await?;
+            self.recover_intents(&key, dir, remote, &intents, local.as_deref(), &synced)
+                .await?;
             let k = key.clone();
             synced = self.executor.db(move |j| j.entries(&k)).await?;
         }
@@ -461,7 +458,7 @@ impl Engine {
         let settle_in = local.as_ref().and_then(|l| settle_in(l, settings.debounce));
         let work = RecordWork {
             key,
-            dir: folder.path.clone(),
+            dir,
             local: local
                 .unwrap_or_default()
                 .into_iter()
@@ -502,7 +499,7 @@ impl Engine {
     async fn check_unflushed(
         &self,
         key: &RecordKey,
-        dir: &std::path::Path,
+        dir: &DirHandle,
         unflushed: &[String],
         synced: &[SyncedEntry],
         files: &[LocalEntry],
@@ -535,11 +532,12 @@ impl Engine {
                 "a download did not reach the disk intact before a crash; comparing the file with Zoho again");
         }
         if !intact.is_empty() {
-            let paths: Vec<PathBuf> = intact.iter().map(|(n, _)| dir.join(n)).collect();
+            let names: Vec<String> = intact.iter().map(|(n, _)| n.clone()).collect();
+            let dir = dir.clone();
             let synced_ok = tokio::task::spawn_blocking(move || {
-                paths
+                names
                     .iter()
-                    .try_for_each(|p| crate::executor::flush::sync_file(p))
+                    .try_for_each(|n| crate::executor::flush::sync_file(&dir, n))
             })
             .await
             .map_err(|e| crate::executor::ExecError::Task(e.to_string()))?;
@@ -567,25 +565,30 @@ impl Engine {
         synced: &[SyncedEntry],
         settings: &EngineSettings,
     ) -> Result<ScanResult, EngineError> {
-        let dir = folder.path.clone();
+        let opened = folder.clone();
         let cache = synced.to_vec();
         let rules = settings.ignore.clone();
         let debounce = settings.debounce;
         let salt = settings.fingerprint_salt();
-        let (outcome, fingerprint) = tokio::task::spawn_blocking(move || {
+        let scanned = tokio::task::spawn_blocking(move || {
+            // Opened again for every reconcile, from the root and without following a
+            // link: a folder swapped for a symlink since it was found is refused here.
+            let Some(dir) = opened.open()? else {
+                return Ok(None);
+            };
             // Before the read, so that a change during it shows as a new fingerprint.
-            let fingerprint = scan::fingerprint(&dir, salt).ok().flatten();
-            let outcome = scan::scan_record(&dir, &cache, &rules, debounce, SystemTime::now());
-            (outcome, fingerprint)
+            let fingerprint = scan::fingerprint(&opened.path, salt).ok().flatten();
+            let outcome = scan::scan_record(&dir, &cache, &rules, debounce, SystemTime::now())?;
+            Ok(Some((outcome, fingerprint, dir)))
         })
         .await
         .map_err(|e| crate::executor::ExecError::Task(e.to_string()))?;
-        let outcome = outcome.map_err(|source| EngineError::Scan {
+        let scanned = scanned.map_err(|source| EngineError::Scan {
             path: folder.path.clone(),
             source,
         })?;
-        let Some(outcome) = outcome else {
-            return Ok((None, HashSet::new(), None));
+        let Some((outcome, fingerprint, dir)) = scanned else {
+            return Ok((None, HashSet::new(), None, None));
         };
         let mut logged = self.logged_skips.lock().unwrap_or_else(|p| p.into_inner());
         for s in &outcome.skipped {
@@ -595,7 +598,7 @@ impl Engine {
             }
         }
         let skipped = outcome.skipped.into_iter().map(|s| s.name).collect();
-        Ok((Some(outcome.files), skipped, fingerprint))
+        Ok((Some(outcome.files), skipped, fingerprint, Some(dir)))
     }
 
     async fn list(
@@ -646,7 +649,7 @@ impl Engine {
     async fn recover_intents(
         &self,
         key: &RecordKey,
-        dir: &std::path::Path,
+        dir: &DirHandle,
         remote: &[RemoteAttachment],
         intents: &[crate::journal::IntentRow],
         local: Option<&[LocalEntry]>,
@@ -806,10 +809,12 @@ impl Engine {
         let mut deltas: HashMap<RecordKey, Vec<RemoteDelta>> = HashMap::new();
         for (work, action, r) in reports {
             let key = work.key.clone();
-            if let (Some(local_name), Some(attachment_id)) = (&r.unflushed, &r.attachment_id) {
+            if let (Some(local_name), Some(attachment_id), Some(dir)) =
+                (&r.unflushed, &r.attachment_id, &work.dir)
+            {
                 report.unflushed.push(UnflushedDownload {
                     key: key.clone(),
-                    dir: work.dir.clone(),
+                    dir: dir.clone(),
                     local_name: local_name.clone(),
                     attachment_id: attachment_id.clone(),
                 });
@@ -865,20 +870,34 @@ impl Engine {
                 return;
             }
         };
-        let dirs: HashMap<&RecordKey, &PathBuf> =
-            folders.iter().map(|f| (&f.key, &f.path)).collect();
-        let downloads: Vec<UnflushedDownload> = rows
-            .into_iter()
-            .filter_map(|(key, local_name, attachment_id)| {
-                let dir = dirs.get(&key)?.to_path_buf();
-                Some(UnflushedDownload {
-                    key,
-                    dir,
-                    local_name,
-                    attachment_id,
+        let folders: HashMap<RecordKey, RecordFolder> =
+            folders.iter().map(|f| (f.key.clone(), f.clone())).collect();
+        // Each record's folder is opened once (from the root, no link followed).
+        let opened = tokio::task::spawn_blocking(move || {
+            let mut dirs: HashMap<RecordKey, DirHandle> = HashMap::new();
+            rows.into_iter()
+                .filter_map(|(key, local_name, attachment_id)| {
+                    let dir = match dirs.get(&key) {
+                        Some(d) => d.clone(),
+                        None => {
+                            let d = folders.get(&key)?.open().ok().flatten()?;
+                            dirs.insert(key.clone(), d.clone());
+                            d
+                        }
+                    };
+                    Some(UnflushedDownload {
+                        key,
+                        dir,
+                        local_name,
+                        attachment_id,
+                    })
                 })
-            })
-            .collect();
+                .collect::<Vec<_>>()
+        })
+        .await;
+        let Ok(downloads) = opened else {
+            return;
+        };
         if !downloads.is_empty() {
             tracing::debug!(
                 downloads = downloads.len(),
@@ -896,12 +915,13 @@ impl Engine {
         if downloads.is_empty() {
             return;
         }
-        // One folder per record, not per file: each is opened to find its file system.
-        let dirs: Vec<PathBuf> = downloads
+        // One folder per record, not per file: each is asked for its file system.
+        let dirs: Vec<DirHandle> = downloads
             .iter()
-            .map(|d| d.dir.clone())
-            .collect::<HashSet<_>>()
-            .into_iter()
+            .map(|d| (&d.key, &d.dir))
+            .collect::<HashMap<_, _>>()
+            .into_values()
+            .cloned()
             .collect();
         let flushed =
             tokio::task::spawn_blocking(move || crate::executor::flush::flush_file_systems(&dirs))

@@ -5,43 +5,33 @@
 use super::adopt::{Sent, UploadIntent, adoption_candidates};
 use super::trash::move_to_trash;
 use super::{Done, ExecError, Executor, PassIntents, RecordWork, RemoteDelta, unix_now};
+use crate::dir_handle::{self, DirHandle};
 use crate::journal::{BatchOp, BatchOut, NewIntent};
+use crate::model::Stat;
 use crate::model::{AttachmentKind, ContentHash, RemoteAttachment};
 use crate::planner::{Action, LocalEntry, SyncedEntry};
 use crate::scan::render_url_file;
-use crate::zoho::{Persist, Uploaded};
-use std::os::unix::fs::MetadataExt;
+use crate::zoho::{Persist, UploadSource, Uploaded};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Failure-row action of a replaced attachment whose delete is still pending.
 pub const SUPERSEDED: &str = "delete_superseded";
 
-/// What `stat` says of a file, in the journal's terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stat {
-    size: u64,
-    mtime_ns: i64,
-    inode: u64,
-    ctime_ns: i64,
+/// What `stat` says of `name` in the record folder (a link is stat-ed, not followed).
+fn stat(dir: &DirHandle, name: &str) -> std::io::Result<Stat> {
+    dir.stat(name).map(|s| s.stat)
 }
 
-fn stat(path: &Path) -> std::io::Result<Stat> {
-    let m = std::fs::symlink_metadata(path)?;
-    Ok(Stat {
-        size: m.len(),
-        mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
-        inode: m.ino(),
-        ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
-    })
-}
-
-fn same_as_local(s: &Stat, l: &LocalEntry) -> bool {
-    s.size == l.size && s.mtime_ns == l.mtime_ns && s.inode == l.inode
-}
-
-fn same_as_synced(s: &Stat, e: &SyncedEntry) -> bool {
-    s.size == e.size && s.mtime_ns == e.mtime_ns && s.inode == e.inode
+/// An upload whose file was swapped or rewritten between the scan and a send is not an
+/// error to retry or park: the next reconcile plans again from a fresh scan.
+fn changed_during_send(e: ExecError, local_name: &str) -> ExecError {
+    match e {
+        ExecError::Zoho(crate::zoho::ZohoError::Io(io)) if dir_handle::is_changed(&io) => {
+            ExecError::Changed(local_name.to_string())
+        }
+        e => e,
+    }
 }
 
 impl Executor {
@@ -166,14 +156,14 @@ impl Executor {
 
     /// Checks that a scanned file is still exactly as scanned.
     fn ensure_unchanged(&self, w: &RecordWork, local: &LocalEntry) -> Result<(), ExecError> {
-        let path = w.dir.join(&local.name);
-        match stat(&path) {
-            Ok(s) if same_as_local(&s, local) => Ok(()),
+        let dir = w.dir()?;
+        match stat(dir, &local.name) {
+            Ok(s) if s.same_file_version(&local.stat()) => Ok(()),
             Ok(_) => Err(ExecError::Changed(local.name.clone())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(ExecError::Changed(local.name.clone()))
             }
-            Err(e) => Err(ExecError::io("stat", &path, e)),
+            Err(e) => Err(ExecError::io("stat", &dir.display_path(&local.name), e)),
         }
     }
 
@@ -188,7 +178,14 @@ impl Executor {
     ) -> Result<Done, ExecError> {
         let local = self.local(w, local_name)?;
         self.ensure_unchanged(w, local)?;
-        let path = w.dir.join(local_name);
+        let dir = w.dir()?;
+        // Every attempt opens the file afresh through the folder's handle and sends it
+        // only while it is the version scanned (same inode, size and mtime).
+        let source = UploadSource {
+            dir: dir.clone(),
+            name: local_name.to_string(),
+            scanned: Some(local.stat()),
+        };
         let (size, hash) = (local.size, local.hash);
         let intent = NewIntent {
             local_name: local_name.to_string(),
@@ -198,18 +195,19 @@ impl Executor {
         };
         let uploaded = self
             .upload_with_intent(w, intent, intents, || {
-                let path = path.clone();
+                let source = &source;
                 async move {
                     self.client
-                        .upload_file(&w.key.module, &w.key.record_id, &path, remote_name)
+                        .upload_from(&w.key.module, &w.key.record_id, source, remote_name)
                         .await
                 }
             })
-            .await?;
+            .await
+            .map_err(|e| changed_during_send(e, local_name))?;
         // Stat after the upload: a file that changed while it was sent is recorded with
         // the version that was hashed, so the next reconcile sees the change and replaces
         // the attachment with the final content.
-        if !stat(&path).is_ok_and(|s| same_as_local(&s, local)) {
+        if !stat(dir, local_name).is_ok_and(|s| s.same_file_version(&local.stat())) {
             tracing::info!(record = %w.key, file = local_name, "file changed during upload; the final version follows");
         }
         let entry = SyncedEntry {
@@ -387,7 +385,7 @@ impl Executor {
                         let candidates = adoption_candidates(&listed, sought, known);
                         let adopted = match sought.sent {
                             Sent::File { hash, .. } => {
-                                self.confirm_adoptable(&w.key, &w.dir, candidates, hash)
+                                self.confirm_adoptable(&w.key, w.dir()?, candidates, hash)
                                     .await?
                             }
                             // The URL is a link's whole content: nothing to fetch.
@@ -436,7 +434,7 @@ impl Executor {
     pub async fn confirm_adoptable<'r>(
         &self,
         key: &crate::model::RecordKey,
-        dir: &Path,
+        dir: &DirHandle,
         candidates: Vec<&'r RemoteAttachment>,
         hash: &ContentHash,
     ) -> Result<Option<&'r RemoteAttachment>, ExecError> {
@@ -451,7 +449,11 @@ impl Executor {
                 .await?;
             // Rare (an interrupted upload's candidates); a body held in memory (up to
             // 1 MiB) is hashed here.
-            if fetched.hash().map_err(|e| ExecError::io("hash", dir, e))? == *hash {
+            if fetched
+                .hash()
+                .map_err(|e| ExecError::io("hash", dir.path(), e))?
+                == *hash
+            {
                 return Ok(Some(candidate));
             }
         }
@@ -512,7 +514,11 @@ impl Executor {
         local_name: &str,
     ) -> Result<Done, ExecError> {
         // The user deleted the file; if it is back, the delete is off.
-        if w.dir.join(local_name).symlink_metadata().is_ok() {
+        let dir = w.dir()?;
+        if dir
+            .exists(local_name)
+            .map_err(|e| ExecError::io("stat", &dir.display_path(local_name), e))?
+        {
             return Err(ExecError::Changed(local_name.to_string()));
         }
         self.delete_attachment(&w.key, attachment_id).await?;
@@ -536,24 +542,18 @@ impl Executor {
             .synced
             .get(local_name)
             .ok_or_else(|| ExecError::Inconsistent(format!("no journal row for {local_name}")))?;
-        let path = w.dir.join(local_name);
+        let dir = w.dir()?;
+        let path = dir.display_path(local_name);
         // Only a file that is exactly as last synced is trashed: an edit beats a delete.
-        match stat(&path) {
-            Ok(s) if same_as_synced(&s, entry) => {}
+        let present = match stat(dir, local_name) {
+            Ok(s) if s.same_file_version(&entry.stat()) => true,
             Ok(_) => return Err(ExecError::Changed(local_name.to_string())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
             Err(e) => return Err(ExecError::io("stat", &path, e)),
-        }
+        };
         let bytes = entry.size;
-        if path.symlink_metadata().is_ok() {
-            let trash = self.trash_dir.clone();
-            let key = w.key.clone();
-            let p = path.clone();
-            let stamp = trash_stamp();
-            let dest = tokio::task::spawn_blocking(move || move_to_trash(&trash, &key, &p, &stamp))
-                .await
-                .map_err(|e| ExecError::Task(e.to_string()))?
-                .map_err(|e| ExecError::io("move to trash", &path, e))?;
+        if present {
+            let dest = self.trash(w, dir, local_name).await?;
             tracing::info!(record = %w.key, file = local_name, trash = %dest.display(), "attachment deleted in Zoho; local file moved to trash");
         }
         let key = w.key.clone();
@@ -574,35 +574,58 @@ impl Executor {
         local_name: &str,
     ) -> Result<Done, ExecError> {
         let att = self.remote(w, attachment_id)?;
-        let dest = w.dir.join(local_name);
-        if dest.symlink_metadata().is_ok() {
+        let dir = w.dir()?;
+        if dir
+            .exists(local_name)
+            .map_err(|e| ExecError::io("stat", &dir.display_path(local_name), e))?
+        {
             return Err(ExecError::Changed(local_name.to_string()));
         }
-        let (hash, bytes) = self.place(w, att, &dest, None).await?;
-        self.commit_downloaded(w, att, local_name, &dest, hash, bytes)
+        let (hash, bytes) = self.place(w, att, local_name, None).await?;
+        self.commit_downloaded(w, att, local_name, hash, bytes)
             .await
     }
 
-    /// Writes an attachment's content to `dest`, never over an existing file: a `.url`
-    /// file for a link, else the bytes (`fetched` when already in a temp file).
+    /// Moves `local_name` out of the record folder into the trash (off the async
+    /// workers); returns where it went.
+    async fn trash(
+        &self,
+        w: &RecordWork,
+        dir: &DirHandle,
+        local_name: &str,
+    ) -> Result<std::path::PathBuf, ExecError> {
+        let trash = self.trash_dir.clone();
+        let key = w.key.clone();
+        let (d, name) = (dir.clone(), local_name.to_string());
+        let stamp = trash_stamp();
+        tokio::task::spawn_blocking(move || move_to_trash(&trash, &key, &d, &name, &stamp))
+            .await
+            .map_err(|e| ExecError::Task(e.to_string()))?
+            .map_err(|e| ExecError::io("move to trash", &dir.display_path(local_name), e))
+    }
+
+    /// Writes an attachment's content to `dest` in the record folder, never over an
+    /// existing file: a `.url` file for a link, else the bytes (`fetched` when already in
+    /// a temp file).
     async fn place(
         &self,
         w: &RecordWork,
         att: &RemoteAttachment,
-        dest: &Path,
+        dest: &str,
         fetched: Option<crate::zoho::TempDownload>,
     ) -> Result<(ContentHash, u64), ExecError> {
+        let dir = w.dir()?;
         if let AttachmentKind::Link { url } = &att.kind {
-            return self.write_url_file(dest, url).await;
+            return self.write_url_file(dir, dest, url).await;
         }
         let tmp = match fetched {
             Some(tmp) => tmp,
             None => self.fetch_to_temp(w, &att.id).await?,
         };
-        self.self_writes.note(dest);
+        self.self_writes.note(&dir.display_path(dest));
         // The rename may block on the folder's lock: off the async workers.
-        let target = dest.to_path_buf();
-        let d = tokio::task::spawn_blocking(move || persist(tmp, &target))
+        let (target, shown) = (dest.to_string(), dir.display_path(dest));
+        let d = tokio::task::spawn_blocking(move || persist(tmp, &target, &shown))
             .await
             .map_err(|e| ExecError::Task(e.to_string()))??;
         Ok((d.hash, d.bytes))
@@ -616,7 +639,7 @@ impl Executor {
         self.with_retry("download", || async {
             Ok(self
                 .client
-                .download_to_temp(&w.key.module, &w.key.record_id, attachment_id, &w.dir)
+                .download_to_temp(&w.key.module, &w.key.record_id, attachment_id, w.dir()?)
                 .await?)
         })
         .await
@@ -627,11 +650,12 @@ impl Executor {
         w: &RecordWork,
         att: &RemoteAttachment,
         local_name: &str,
-        dest: &Path,
         hash: ContentHash,
         bytes: u64,
     ) -> Result<Done, ExecError> {
-        let s = stat(dest).map_err(|e| ExecError::io("stat", dest, e))?;
+        let dir = w.dir()?;
+        let s = stat(dir, local_name)
+            .map_err(|e| ExecError::io("stat", &dir.display_path(local_name), e))?;
         let entry = SyncedEntry {
             local_name: local_name.to_string(),
             attachment_id: att.id.clone(),
@@ -661,36 +685,40 @@ impl Executor {
         })
     }
 
-    /// Writes a `.url` file for a link attachment through a temp file, never over an
-    /// existing file.
+    /// Writes a `.url` file for a link attachment through a temp file in the record
+    /// folder, never over an existing file, with the mode of any other download (0666
+    /// less the umask).
     async fn write_url_file(
         &self,
-        dest: &Path,
+        dir: &DirHandle,
+        dest: &str,
         url: &str,
     ) -> Result<(ContentHash, u64), ExecError> {
         let content = render_url_file(url);
         let hash = ContentHash::of_bytes(content.as_bytes());
-        let dest = dest.to_path_buf();
-        self.self_writes.note(&dest);
+        let shown = dir.display_path(dest);
+        self.self_writes.note(&shown);
+        let (dir, dest) = (dir.clone(), dest.to_string());
         tokio::task::spawn_blocking(move || -> Result<(), ExecError> {
-            let dir = dest.parent().unwrap_or(Path::new("."));
-            let tmp = tempfile::Builder::new()
-                .prefix(".link-")
-                .suffix(".bigin-sync.part")
-                .tempfile_in(dir)
-                .map_err(|e| ExecError::io("create temp file in", dir, e))?;
-            std::fs::write(tmp.path(), content.as_bytes())
-                .map_err(|e| ExecError::io("write", tmp.path(), e))?;
-            tmp.as_file()
-                .sync_all()
-                .map_err(|e| ExecError::io("fsync", tmp.path(), e))?;
-            tmp.persist_noclobber(&dest).map_err(|e| {
-                if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                    ExecError::Changed(dest.display().to_string())
+            use std::io::Write;
+            let tmp = format!(
+                ".link-{:016x}{}",
+                rand::random::<u64>(),
+                crate::zoho::PART_SUFFIX
+            );
+            let written = dir.create_new(&tmp).and_then(|mut f| {
+                f.write_all(content.as_bytes())?;
+                f.sync_all()
+            });
+            let placed = written.and_then(|()| dir.rename_noreplace(&tmp, &dir, &dest));
+            if let Err(e) = placed {
+                let _ = dir.remove_file(&tmp);
+                return Err(if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    ExecError::Changed(shown.display().to_string())
                 } else {
-                    ExecError::io("rename into place", &dest, e.error)
-                }
-            })?;
+                    ExecError::io("write", &shown, e)
+                });
+            }
             Ok(())
         })
         .await
@@ -710,27 +738,23 @@ impl Executor {
             .synced
             .get(local_name)
             .ok_or_else(|| ExecError::Inconsistent(format!("no journal row for {local_name}")))?;
-        let dest = w.dir.join(local_name);
-        let check = |dest: &Path| match stat(dest) {
-            Ok(s) if same_as_synced(&s, entry) => Ok(()),
+        let dir = w.dir()?;
+        let check = || match stat(dir, local_name) {
+            Ok(s) if s.same_file_version(&entry.stat()) => Ok(()),
             Ok(_) => Err(ExecError::Changed(local_name.to_string())),
-            Err(e) => Err(ExecError::io("stat", dest, e)),
+            Err(e) => Err(ExecError::io("stat", &dir.display_path(local_name), e)),
         };
-        check(&dest)?;
+        check()?;
         let tmp = match &att.kind {
             AttachmentKind::File => Some(self.fetch_to_temp(w, attachment_id).await?),
             AttachmentKind::Link { .. } => None,
         };
         // Check again right before the old version goes to the trash.
-        check(&dest)?;
-        let trash = self.trash_dir.clone();
-        let key = w.key.clone();
-        let stamp = trash_stamp();
-        move_to_trash(&trash, &key, &dest, &stamp)
-            .map_err(|e| ExecError::io("move to trash", &dest, e))?;
-        let (hash, bytes) = self.place(w, att, &dest, tmp).await?;
+        check()?;
+        self.trash(w, dir, local_name).await?;
+        let (hash, bytes) = self.place(w, att, local_name, tmp).await?;
         let done = self
-            .commit_downloaded(w, att, local_name, &dest, hash, bytes)
+            .commit_downloaded(w, att, local_name, hash, bytes)
             .await?;
         tracing::info!(record = %w.key, file = local_name, old_attachment_id, "attachment replaced in Zoho; previous local version moved to trash");
         Ok(done)
@@ -749,7 +773,12 @@ impl Executor {
         let mut tmp = self.fetch_to_temp(w, attachment_id).await?;
         // A body held in memory (up to 1 MiB) is hashed here, as it used to be while it
         // arrived; a streamed one was hashed on the way.
-        if tmp.hash().map_err(|e| ExecError::io("hash", &w.dir, e))? == local.hash {
+        let dir = w.dir()?;
+        if tmp
+            .hash()
+            .map_err(|e| ExecError::io("hash", dir.path(), e))?
+            == local.hash
+        {
             drop(tmp);
             self.ensure_unchanged(w, local)?;
             self.commit_entry(w, entry_for(local, att)).await?;
@@ -759,25 +788,26 @@ impl Executor {
                 ..Done::default()
             });
         }
-        let dest = w.dir.join(conflict_name);
-        let (hash, bytes) = self.place(w, att, &dest, Some(tmp)).await?;
+        let (hash, bytes) = self.place(w, att, conflict_name, Some(tmp)).await?;
         let done = self
-            .commit_downloaded(w, att, conflict_name, &dest, hash, bytes)
+            .commit_downloaded(w, att, conflict_name, hash, bytes)
             .await?;
         tracing::warn!(record = %w.key, file = local_name, conflict = conflict_name, "different content on both sides; kept both");
         Ok(done)
     }
 }
 
+/// Places a download under `dest` in its folder, never over an existing file.
 fn persist(
     tmp: crate::zoho::TempDownload,
-    dest: &Path,
+    dest: &str,
+    shown: &Path,
 ) -> Result<crate::zoho::Downloaded, ExecError> {
     tmp.persist(dest, Persist::NoClobber).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
-            ExecError::Changed(dest.display().to_string())
+            ExecError::Changed(shown.display().to_string())
         } else {
-            ExecError::io("rename into place", dest, e)
+            ExecError::io("rename into place", shown, e)
         }
     })
 }

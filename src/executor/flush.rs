@@ -13,10 +13,8 @@
 //! content differs: the file is then compared with Zoho as an unknown local file (kept,
 //! never uploaded over the attachment as if it were an edit).
 
+use crate::dir_handle::DirHandle;
 use std::collections::HashSet;
-use std::os::unix::fs::MetadataExt;
-use std::os::unix::io::AsRawFd;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 /// This boot's id (Linux: `/proc/sys/kernel/random/boot_id`), or `None` where unknown:
@@ -33,24 +31,20 @@ pub fn boot_id() -> Option<&'static str> {
 }
 
 /// Flushes every file system holding one of `dirs` (each once).
-pub fn flush_file_systems(dirs: &[PathBuf]) -> std::io::Result<()> {
+pub fn flush_file_systems(dirs: &[DirHandle]) -> std::io::Result<()> {
     let mut done: HashSet<u64> = HashSet::new();
     for dir in dirs {
-        let folder = std::fs::File::open(dir)?;
-        if !done.insert(folder.metadata()?.dev()) {
-            continue;
-        }
-        // SAFETY: `folder` is an open descriptor for the duration of the call.
-        if unsafe { libc::syncfs(folder.as_raw_fd()) } != 0 {
-            return Err(std::io::Error::last_os_error());
+        if done.insert(dir.own_stat()?.dev) {
+            dir.sync_file_system()?;
         }
     }
     Ok(())
 }
 
-/// Makes one file's content durable (used when an unflushed download is found intact).
-pub fn sync_file(path: &std::path::Path) -> std::io::Result<()> {
-    std::fs::File::open(path)?.sync_all()
+/// Makes one file's content durable (used when an unflushed download is found intact);
+/// opened through the folder's handle as a regular file only.
+pub fn sync_file(dir: &DirHandle, name: &str) -> std::io::Result<()> {
+    dir.open_regular(name)?.file.sync_all()
 }
 
 #[cfg(test)]
@@ -67,15 +61,17 @@ mod tests {
     }
 
     #[test]
-    fn flushes_each_file_system_once_and_names_a_missing_folder() {
+    fn flushes_each_file_system_once_and_syncs_only_regular_files() {
         let tmp = tempfile::tempdir().unwrap();
         let a = tmp.path().join("a");
         let b = tmp.path().join("b");
         std::fs::create_dir_all(&a).unwrap();
         std::fs::create_dir_all(&b).unwrap();
         std::fs::write(a.join("f"), b"x").unwrap();
-        flush_file_systems(&[a.clone(), b.clone(), a]).unwrap();
-        let err = flush_file_systems(&[tmp.path().join("gone")]).unwrap_err();
-        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        let (a, b) = (DirHandle::open(&a).unwrap(), DirHandle::open(&b).unwrap());
+        flush_file_systems(&[a.clone(), b, a.clone()]).unwrap();
+        sync_file(&a, "f").unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", a.path().join("l")).unwrap();
+        assert!(sync_file(&a, "l").is_err());
     }
 }

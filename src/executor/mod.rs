@@ -29,6 +29,7 @@ pub use actions::SUPERSEDED;
 pub use reserved::PassIntents;
 pub use retry::RetryPolicy;
 
+use crate::dir_handle::DirHandle;
 use crate::journal::{FailureRow, Journal, JournalError};
 use crate::model::{RecordKey, RemoteAttachment};
 use crate::planner::{Action, LocalEntry, SyncedEntry};
@@ -43,7 +44,10 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct RecordWork {
     pub key: RecordKey,
-    pub dir: PathBuf,
+    /// The record folder, opened from the root without following a link when it was
+    /// scanned; every file access of its actions goes through it. `None` when the folder
+    /// is gone (then nothing local is planned).
+    pub dir: Option<DirHandle>,
     pub local: HashMap<String, LocalEntry>,
     /// The record's attachments by id, as last listed.
     pub remote: HashMap<String, RemoteAttachment>,
@@ -54,6 +58,13 @@ pub struct RecordWork {
 }
 
 impl RecordWork {
+    /// The record folder's handle.
+    fn dir(&self) -> Result<&DirHandle, ExecError> {
+        self.dir.as_ref().ok_or_else(|| {
+            ExecError::Inconsistent(format!("record folder of {} not open", self.key))
+        })
+    }
+
     /// Attachment ids the journal or the last list already know: never adopted as the
     /// result of an interrupted upload.
     fn known_attachment_ids(&self) -> HashSet<String> {

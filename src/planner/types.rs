@@ -2,7 +2,7 @@
 //! scanner produces [`LocalEntry`], the journal layer produces [`SyncedEntry`] and the
 //! executor consumes [`Action`].
 
-use crate::model::{ContentHash, RemoteAttachment};
+use crate::model::{ContentHash, RemoteAttachment, Stat};
 
 /// One regular file in a record folder, as the scanner saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,18 @@ pub struct LocalEntry {
     pub stable: bool,
 }
 
+impl LocalEntry {
+    /// The stat the scan saw.
+    pub fn stat(&self) -> Stat {
+        Stat {
+            size: self.size,
+            mtime_ns: self.mtime_ns,
+            inode: self.inode,
+            ctime_ns: self.ctime_ns,
+        }
+    }
+}
+
 /// What both sides held when they last agreed, one row per local file / attachment pair.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncedEntry {
@@ -44,6 +56,18 @@ pub struct SyncedEntry {
     pub ctime_ns: i64,
     /// Set for link attachments synced as `.url` files.
     pub link_url: Option<String>,
+}
+
+impl SyncedEntry {
+    /// The stat recorded at the last sync.
+    pub fn stat(&self) -> Stat {
+        Stat {
+            size: self.size,
+            mtime_ns: self.mtime_ns,
+            inode: self.inode,
+            ctime_ns: self.ctime_ns,
+        }
+    }
 }
 
 /// Which way changes flow (config `sync.direction`).

@@ -1,6 +1,7 @@
 //! Finding record folders: `<root>/<ModuleFolder>/<record_id>[ <label>]`.
 
 use super::ScanError;
+use crate::dir_handle::DirHandle;
 use crate::model::{Product, RecordKey};
 use std::collections::BTreeMap;
 use std::fs::FileType;
@@ -18,6 +19,46 @@ pub struct RecordFolder {
     /// The record folder's own name (id plus optional label).
     pub folder_name: String,
     pub path: PathBuf,
+}
+
+impl RecordFolder {
+    /// Opens the folder from the root without following any link (see
+    /// [`crate::dir_handle`]): the folder may have been swapped for a symlink since it was
+    /// discovered. Missing → `Ok(None)` (unknown, never empty); a link or a file where the
+    /// module or record folder was → `Err`.
+    pub fn open(&self) -> Result<Option<DirHandle>, ScanError> {
+        let (Some(module_dir), Some(root)) = (
+            self.path.parent(),
+            self.path.parent().and_then(Path::parent),
+        ) else {
+            return Err(ScanError::NotADirectory {
+                path: self.path.clone(),
+            });
+        };
+        let module_folder = module_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| ScanError::NotADirectory {
+                path: module_dir.to_path_buf(),
+            })?;
+        match DirHandle::open_beneath(root, &[module_folder, &self.folder_name]) {
+            Ok(dir) => Ok(Some(dir)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            // `O_NOFOLLOW | O_DIRECTORY` on a link fails with ELOOP or ENOTDIR: look
+            // (without following) to say which it is.
+            Err(e) if crate::dir_handle::is_link(&e) || e.raw_os_error() == Some(libc::ENOTDIR) => {
+                let link =
+                    std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.file_type().is_symlink());
+                let path = self.path.clone();
+                Err(if link {
+                    ScanError::Symlink { path }
+                } else {
+                    ScanError::NotADirectory { path }
+                })
+            }
+            Err(e) => Err(ScanError::io(&self.path, "open record folder", e)),
+        }
+    }
 }
 
 /// The outcome of [`discover_records`].

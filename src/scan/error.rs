@@ -17,6 +17,12 @@ pub enum ScanError {
     /// The sync root (or a module folder) is not a directory.
     #[error("{path} is not a directory")]
     NotADirectory { path: PathBuf },
+    /// A record or module folder is (now) a symlink: never followed, so the record is
+    /// not synced until a real folder is back.
+    #[error(
+        "{path} is a symlink now; links under the root are never followed, so this record is not synced"
+    )]
+    Symlink { path: PathBuf },
     /// An ignore pattern from the config is not a valid glob.
     #[error("invalid ignore pattern {pattern:?}: {source}")]
     Glob {

@@ -2,19 +2,14 @@
 
 use crate::model::ContentHash;
 use std::io::Read;
-use std::path::Path;
 
 /// Read size; large enough for throughput, small enough for many parallel scans.
 pub(super) const BUFFER: usize = 64 * 1024;
 
-/// Hashes a file in 64 KiB reads; returns the hash and the number of bytes read (which may
-/// differ from an earlier stat when the file is being written).
-pub fn hash_file(path: &Path) -> std::io::Result<(ContentHash, u64)> {
-    let mut file = std::fs::File::open(path)?;
-    hash_reader(&mut file)
-}
-
-pub(super) fn hash_reader(reader: &mut impl Read) -> std::io::Result<(ContentHash, u64)> {
+/// Hashes everything `reader` yields, in 64 KiB reads; returns the hash and the number
+/// of bytes read (which may differ from an earlier stat when a file is being written).
+/// Files are opened by the caller, through a [`crate::dir_handle::DirHandle`].
+pub fn hash_reader(reader: &mut impl Read) -> std::io::Result<(ContentHash, u64)> {
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; BUFFER];
     let mut total = 0u64;
@@ -37,11 +32,8 @@ mod tests {
 
     #[test]
     fn streamed_hash_equals_one_shot_hash_across_buffer_boundaries() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("big");
         let data: Vec<u8> = (0..(BUFFER * 3 + 17)).map(|i| (i % 251) as u8).collect();
-        std::fs::write(&path, &data).unwrap();
-        let (h, n) = hash_file(&path).unwrap();
+        let (h, n) = hash_reader(&mut data.as_slice()).unwrap();
         assert_eq!(n, data.len() as u64);
         assert_eq!(h, ContentHash::of_bytes(&data));
     }

@@ -18,7 +18,7 @@ mod urlfile;
 pub use discover::{Discovery, RecordFolder, discover_records, parse_record_folder_name};
 pub use error::ScanError;
 pub use fingerprint::{Fingerprint, fingerprint, first_u64};
-pub use hash::hash_file;
+pub use hash::hash_reader;
 pub use ignore::IgnoreRules;
 pub use record::{ScanOutcome, SkipReason, Skipped, scan_record};
 pub use urlfile::{parse_url_file, render_url_file};

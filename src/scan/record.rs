@@ -2,12 +2,10 @@
 
 use super::hash::hash_reader;
 use super::{IgnoreRules, ScanError, parse_url_file};
-use crate::model::ContentHash;
+use crate::dir_handle::{DirHandle, EntryKind};
+use crate::model::{ContentHash, Stat};
 use crate::planner::{LocalEntry, SyncedEntry};
-use std::fs::Metadata;
 use std::io::{ErrorKind, Read};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 /// `.url` files up to this size are read whole to find their link; larger ones are
@@ -48,39 +46,32 @@ pub struct ScanOutcome {
     pub skipped: Vec<Skipped>,
 }
 
-/// Reads one record folder. Hash from `cache` (the synced entries) when size, mtime_ns and
-/// inode match (no re-read), else BLAKE3 streamed from the file (64 KiB buffer, never whole
-/// in memory). After hashing, the file is stat-ed again: if size/mtime changed meanwhile
-/// the entry is `stable = false`. `stable` = mtime older than `now - debounce` (a file with a
-/// future mtime counts as stable only if unchanged across the two stats). `.url` files:
-/// `[InternetShortcut]`/`URL=` is parsed into `link_url`.
+/// Reads one record folder, through its directory handle (see [`crate::dir_handle`]):
+/// nothing below it is reached through a link. Hash from `cache` (the synced entries)
+/// when size, mtime_ns, inode and ctime match (no re-read), else BLAKE3 streamed from the
+/// file (64 KiB buffer, never whole in memory). After hashing, the file is stat-ed again:
+/// if size/mtime changed meanwhile the entry is `stable = false`. `stable` = mtime older
+/// than `now - debounce` (a file with a future mtime counts as stable only if unchanged
+/// across the two stats). `.url` files: `[InternetShortcut]`/`URL=` is parsed into
+/// `link_url`.
 ///
-/// Folder missing → `Ok(None)` (unknown, never empty); unreadable → `Err`.
+/// Unreadable folder → `Err`.
 pub fn scan_record(
-    dir: &Path,
+    dir: &DirHandle,
     cache: &[SyncedEntry],
     rules: &IgnoreRules,
     debounce: Duration,
     now: SystemTime,
-) -> Result<Option<ScanOutcome>, ScanError> {
-    let read = match std::fs::read_dir(dir) {
-        Ok(read) => read,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.kind() == ErrorKind::NotADirectory => {
-            return Err(ScanError::NotADirectory {
-                path: dir.to_path_buf(),
-            });
-        }
-        Err(e) => return Err(ScanError::io(dir, "read record folder", e)),
-    };
+) -> Result<ScanOutcome, ScanError> {
+    let listing = dir
+        .entries()
+        .map_err(|e| ScanError::io(dir.path(), "read record folder", e))?;
     let mut out = ScanOutcome::default();
     // By name: a record with thousands of files must not cost a scan of the cache each.
     let cache: std::collections::HashMap<&str, &SyncedEntry> =
         cache.iter().map(|c| (c.local_name.as_str(), c)).collect();
     let mut found: Vec<Found> = Vec::new();
-    for item in read {
-        let item = item.map_err(|e| ScanError::io(dir, "read record folder", e))?;
-        let os_name = item.file_name();
+    for (os_name, _) in listing {
         let Some(name) = os_name.to_str() else {
             out.skipped
                 .push(skip(&os_name.to_string_lossy(), SkipReason::NotUtf8));
@@ -90,8 +81,7 @@ pub fn scan_record(
             out.skipped.push(skip(name, SkipReason::Ignored));
             continue;
         }
-        let path = dir.join(name);
-        let meta = match std::fs::symlink_metadata(&path) {
+        let meta = match dir.stat(name) {
             Ok(m) => m,
             // Gone since the listing: it is simply not there.
             Err(e) if e.kind() == ErrorKind::NotFound => continue,
@@ -100,34 +90,34 @@ pub fn scan_record(
                 continue;
             }
         };
-        if let Some(reason) = non_regular(&meta) {
+        if let Some(reason) = non_regular(meta.kind) {
             out.skipped.push(skip(name, reason));
             continue;
         }
         found.push(Found {
             cached: cache.get(name).copied(),
             name: name.to_string(),
-            path,
-            meta,
+            stat: meta.stat,
         });
     }
-    for (f, entry) in entries_for_all(&found, debounce, now) {
+    for (f, entry) in entries_for_all(dir, &found, debounce, now) {
         match entry {
             Ok(entry) => out.files.push(entry),
             Err(e) if e.kind() == ErrorKind::NotFound => {}
+            // Swapped for a link, a FIFO or a folder since the listing: never read
+            // through; the next scan sees it as what it is now.
             Err(_) => out.skipped.push(skip(&f.name, SkipReason::Unreadable)),
         }
     }
     out.files.sort_by(|a, b| a.name.cmp(&b.name));
     out.skipped.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Some(out))
+    Ok(out)
 }
 
 /// A regular file found in the folder, not yet hashed.
 struct Found<'c> {
     name: String,
-    path: std::path::PathBuf,
-    meta: Metadata,
+    stat: Stat,
     cached: Option<&'c SyncedEntry>,
 }
 
@@ -141,20 +131,16 @@ const MAX_HASH_THREADS: usize = 4;
 /// files), they are hashed on up to [`MAX_HASH_THREADS`] threads: before the first
 /// upload of a bulk drop can start, its whole folder must be hashed.
 fn entries_for_all<'f, 'c>(
+    dir: &DirHandle,
     found: &'f [Found<'c>],
     debounce: Duration,
     now: SystemTime,
 ) -> Vec<(&'f Found<'c>, std::io::Result<LocalEntry>)> {
-    let one = |f: &'f Found<'c>| {
-        (
-            f,
-            entry_for(&f.path, &f.name, &f.meta, f.cached, debounce, now),
-        )
-    };
+    let one = |f: &'f Found<'c>| (f, entry_for(dir, &f.name, f.stat, f.cached, debounce, now));
     let to_hash: u64 = found
         .iter()
         .filter(|f| f.cached.is_none())
-        .map(|f| f.meta.len())
+        .map(|f| f.stat.size)
         .sum();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -195,46 +181,14 @@ fn skip(name: &str, reason: SkipReason) -> Skipped {
     }
 }
 
-fn non_regular(meta: &Metadata) -> Option<SkipReason> {
-    let ft = meta.file_type();
-    if ft.is_file() {
-        None
-    } else if ft.is_symlink() {
-        Some(SkipReason::Symlink)
-    } else if ft.is_dir() {
-        Some(SkipReason::Directory)
-    } else if ft.is_fifo() {
-        Some(SkipReason::Fifo)
-    } else if ft.is_socket() {
-        Some(SkipReason::Socket)
-    } else {
-        Some(SkipReason::Device)
-    }
-}
-
-/// The stat fields the hash cache and the stability check compare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stat {
-    size: u64,
-    mtime_ns: i64,
-    inode: u64,
-    ctime_ns: i64,
-}
-
-impl Stat {
-    fn of(meta: &Metadata) -> Stat {
-        Stat {
-            size: meta.size(),
-            mtime_ns: meta
-                .mtime()
-                .saturating_mul(1_000_000_000)
-                .saturating_add(meta.mtime_nsec()),
-            inode: meta.ino(),
-            ctime_ns: meta
-                .ctime()
-                .saturating_mul(1_000_000_000)
-                .saturating_add(meta.ctime_nsec()),
-        }
+fn non_regular(kind: EntryKind) -> Option<SkipReason> {
+    match kind {
+        EntryKind::File => None,
+        EntryKind::Symlink => Some(SkipReason::Symlink),
+        EntryKind::Dir => Some(SkipReason::Directory),
+        EntryKind::Fifo => Some(SkipReason::Fifo),
+        EntryKind::Socket => Some(SkipReason::Socket),
+        EntryKind::Device | EntryKind::Unknown => Some(SkipReason::Device),
     }
 }
 
@@ -245,14 +199,13 @@ fn is_url_name(name: &str) -> bool {
 }
 
 fn entry_for(
-    path: &Path,
+    dir: &DirHandle,
     name: &str,
-    meta: &Metadata,
+    before: Stat,
     cached: Option<&SyncedEntry>,
     debounce: Duration,
     now: SystemTime,
 ) -> std::io::Result<LocalEntry> {
-    let before = Stat::of(meta);
     let is_url = is_url_name(name) && before.size <= MAX_URL_FILE;
     let hit = cached.filter(|c| {
         c.size == before.size
@@ -265,10 +218,10 @@ fn entry_for(
         // case it is a shortcut after all.
         Some(c) if !is_url || c.link_url.is_some() => (c.hash, c.link_url.clone(), true),
         _ => {
-            let (hash, link_url) = read_content(path, is_url)?;
+            let (hash, link_url) = read_content(dir, name, is_url)?;
             #[cfg(test)]
-            test_hook::after_hash(path);
-            let after = Stat::of(&std::fs::symlink_metadata(path)?);
+            test_hook::after_hash(&dir.display_path(name));
+            let after = dir.stat(name)?.stat;
             (hash, link_url, after == before)
         }
     };
@@ -277,7 +230,7 @@ fn entry_for(
     // downloaded would otherwise hold its record "unstable" for the debounce window and
     // cost an extra reconcile.)
     let old_enough = hit.is_some()
-        || match now.duration_since(meta.modified()?) {
+        || match now.duration_since(mtime_of(before)) {
             Ok(age) => age >= debounce,
             // Future mtime (clock skew, copied archives): age is meaningless.
             Err(_) => true,
@@ -294,9 +247,25 @@ fn entry_for(
     })
 }
 
-/// Hashes the file; a small `.url` file is read whole (bounded) to parse its link too.
-fn read_content(path: &Path, is_url: bool) -> std::io::Result<(ContentHash, Option<String>)> {
-    let mut file = std::fs::File::open(path)?;
+/// The mtime as a clock time (saturated ones included).
+fn mtime_of(stat: Stat) -> SystemTime {
+    let ns = stat.mtime_ns;
+    let at = Duration::from_nanos(ns.unsigned_abs());
+    if ns >= 0 {
+        SystemTime::UNIX_EPOCH + at
+    } else {
+        SystemTime::UNIX_EPOCH - at
+    }
+}
+
+/// Hashes the file, opened through the folder's handle as a regular file only; a small
+/// `.url` file is read whole (bounded) to parse its link too.
+fn read_content(
+    dir: &DirHandle,
+    name: &str,
+    is_url: bool,
+) -> std::io::Result<(ContentHash, Option<String>)> {
+    let mut file = dir.open_regular(name)?.file;
     if is_url {
         let mut bytes = Vec::new();
         file.by_ref()

@@ -1,6 +1,7 @@
 //! Scanner tests on real temp dirs.
 
 use super::*;
+use crate::dir_handle::DirHandle;
 use crate::model::{ContentHash, Product, RecordKey};
 use crate::planner::SyncedEntry;
 use std::ffi::CString;
@@ -25,9 +26,14 @@ fn later(secs: u64) -> SystemTime {
 }
 
 fn scan(dir: &Path, cache: &[SyncedEntry], now: SystemTime) -> ScanOutcome {
-    scan_record(dir, cache, &rules(), DEBOUNCE, now)
-        .unwrap()
-        .unwrap()
+    scan_record(
+        &DirHandle::open(dir).unwrap(),
+        cache,
+        &rules(),
+        DEBOUNCE,
+        now,
+    )
+    .unwrap()
 }
 
 fn mkfifo(path: &Path) {
@@ -108,9 +114,7 @@ fn non_regular_items_and_ignored_names_are_skipped_with_reasons() {
 #[test]
 fn device_nodes_are_skipped() {
     // Creating a device node needs privileges; /dev/null always exists.
-    let out = scan_record(Path::new("/dev"), &[], &rules(), DEBOUNCE, later(10))
-        .unwrap()
-        .unwrap();
+    let out = scan(Path::new("/dev"), &[], later(10));
     assert!(
         out.skipped
             .iter()
@@ -276,35 +280,40 @@ fn url_files_carry_their_link() {
 }
 
 #[test]
-fn missing_folder_is_none_and_a_file_is_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let r = scan_record(
-        &dir.path().join("gone"),
-        &[],
-        &rules(),
-        DEBOUNCE,
-        SystemTime::now(),
+fn a_missing_record_folder_is_none_and_a_file_or_a_link_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("Contacts/12345 real")).unwrap();
+    std::fs::write(root.join("Contacts/23456"), b"").unwrap();
+    std::os::unix::fs::symlink(
+        root.join("Contacts/12345 real"),
+        root.join("Contacts/34567"),
     )
     .unwrap();
-    assert!(r.is_none());
-    std::fs::write(dir.path().join("f"), b"").unwrap();
-    assert!(
-        scan_record(
-            &dir.path().join("f"),
-            &[],
-            &rules(),
-            DEBOUNCE,
-            SystemTime::now()
-        )
-        .is_err()
-    );
+    let folder = |name: &str| RecordFolder {
+        key: key("Contacts", &name[..5]),
+        folder_name: name.into(),
+        path: root.join("Contacts").join(name),
+    };
+    assert!(folder("45678").open().unwrap().is_none());
+    assert!(folder("12345 real").open().unwrap().is_some());
+    assert!(matches!(
+        folder("23456").open(),
+        Err(ScanError::NotADirectory { .. })
+    ));
+    assert!(matches!(
+        folder("34567").open(),
+        Err(ScanError::Symlink { .. })
+    ));
 }
 
 #[test]
-fn empty_folder_is_some_empty() {
+fn empty_folder_is_empty() {
     let dir = tempfile::tempdir().unwrap();
-    let out = scan_record(dir.path(), &[], &rules(), DEBOUNCE, SystemTime::now()).unwrap();
-    assert_eq!(out, Some(ScanOutcome::default()));
+    assert_eq!(
+        scan(dir.path(), &[], SystemTime::now()),
+        ScanOutcome::default()
+    );
 }
 
 fn key(module: &str, id: &str) -> RecordKey {

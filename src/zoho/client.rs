@@ -1,7 +1,6 @@
 //! The client handle and the one request path every operation goes through:
 //! token → concurrency permit → send → on 401 `INVALID_TOKEN` refresh once and resend.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,7 +49,7 @@ pub(super) enum Payload<'a> {
     Empty,
     /// A multipart `file` part streamed from disk; re-opened on a resend.
     File {
-        path: &'a Path,
+        source: &'a super::upload::UploadSource,
         file_name: &'a str,
     },
     /// A multipart link upload.
@@ -274,8 +273,8 @@ impl ZohoClient {
                     .text("title", (*title).to_owned());
                 req.multipart(form).timeout(timeout)
             }
-            Payload::File { path, file_name } => {
-                let (form, len) = super::upload::file_form(path, file_name).await?;
+            Payload::File { source, file_name } => {
+                let (form, len) = super::upload::file_form(source, file_name).await?;
                 // Budget: the base timeout plus time for the bytes at a slow 256 KiB/s.
                 let budget = timeout + Duration::from_secs(len / (256 * 1024));
                 req.multipart(form).timeout(budget)
@@ -350,12 +349,18 @@ mod tests {
 
     /// The executor spawns these futures on a multi-threaded runtime.
     #[allow(dead_code)]
-    fn futures_are_send(c: ZohoClient, p: &'static Path) {
+    fn futures_are_send(
+        c: ZohoClient,
+        p: &'static std::path::Path,
+        d: &'static crate::dir_handle::DirHandle,
+        u: &'static crate::zoho::UploadSource,
+    ) {
         fn is_send<T: Send>(_: T) {}
         is_send(c.list("Contacts", "1"));
         is_send(c.upload_file("Contacts", "1", p, "x"));
+        is_send(c.upload_from("Contacts", "1", u, "x"));
         is_send(c.upload_link("Contacts", "1", "u", "t"));
-        is_send(c.download_to_temp("Contacts", "1", "2", p));
+        is_send(c.download_to_temp("Contacts", "1", "2", d));
         is_send(c.download("Contacts", "1", "2", p, crate::zoho::Persist::Overwrite));
         is_send(c.delete("Contacts", "1", "2"));
         is_send(c.ensure_token());

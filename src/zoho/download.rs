@@ -19,6 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::dir_handle::DirHandle;
 use reqwest::Method;
 use tokio::io::AsyncWriteExt;
 
@@ -73,9 +74,9 @@ enum Held {
     /// Not written yet: the temp file is created in `dir` when the body is placed, so
     /// writing and renaming cost one trip to the blocking pool, and a download that is
     /// only compared (an interrupted upload's candidate) never touches the disk.
-    Memory { body: Vec<u8>, dir: PathBuf },
-    /// A temp file (a large body, streamed); empty once moved away.
-    File(PathBuf),
+    Memory { body: Vec<u8>, dir: DirHandle },
+    /// A temp file (a large body, streamed) in `dir`; `name` is empty once moved away.
+    File { dir: DirHandle, name: String },
 }
 
 impl TempDownload {
@@ -87,146 +88,108 @@ impl TempDownload {
         }
         let hash = match &self.held {
             Held::Memory { body, .. } => ContentHash::of_bytes(body),
-            Held::File(path) => crate::scan::hash_file(path)?.0,
+            Held::File { dir, name } => {
+                crate::scan::hash_reader(&mut dir.open_regular(name)?.file)?.0
+            }
         };
         self.hash = Some(hash);
         Ok(hash)
     }
 
-    /// The temp file, written first if the body is still in memory. Blocking.
-    pub fn temp_path(&mut self) -> std::io::Result<&Path> {
+    /// The temp file's name in its folder, written first if the body is still in
+    /// memory. Blocking.
+    fn temp_name(&mut self) -> std::io::Result<(DirHandle, String)> {
         if let Held::Memory { body, dir } = &self.held {
-            let path = write_part_file(dir, body)?;
-            self.held = Held::File(path);
+            let name = write_part_file(dir, body)?;
+            self.held = Held::File {
+                dir: dir.clone(),
+                name,
+            };
         }
         match &self.held {
-            Held::File(path) => Ok(path),
+            Held::File { dir, name } => Ok((dir.clone(), name.clone())),
             Held::Memory { .. } => Err(std::io::Error::other("download body not written")),
         }
     }
 
-    /// Moves the content to `dest` (same folder or file system), through a temp file.
-    /// Blocking. Durability is the caller's: [`TempDownload::sync`] before, and a folder
-    /// sync (or a file system flush) after.
-    pub fn persist(mut self, dest: &Path, mode: Persist) -> std::io::Result<Downloaded> {
+    /// Where the temp file is (written first if the body is still in memory), for
+    /// messages and tests. Blocking.
+    pub fn temp_path(&mut self) -> std::io::Result<PathBuf> {
+        let (dir, name) = self.temp_name()?;
+        Ok(dir.display_path(&name))
+    }
+
+    /// Moves the content to `dest`, a name in the folder the download was made for,
+    /// through a temp file. Blocking. Durability is the caller's: [`TempDownload::sync`]
+    /// before, and a folder sync (or a file system flush) after.
+    pub fn persist(mut self, dest: &str, mode: Persist) -> std::io::Result<Downloaded> {
         let hash = self.hash()?;
-        let path = self.temp_path()?.to_path_buf();
+        let (dir, name) = self.temp_name()?;
         match mode {
-            Persist::Overwrite => std::fs::rename(&path, dest)?,
-            Persist::NoClobber => match rename_noreplace(&path, dest) {
-                // One atomic step that refuses to replace: nothing left to unlink.
-                Ok(()) => self.held = Held::File(PathBuf::new()),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(e),
-                // Kernels or file systems without RENAME_NOREPLACE: link, then unlink.
-                Err(_) => self.persist_by_link(&path, dest)?,
-            },
+            Persist::Overwrite => {
+                rustix::fs::renameat(dir.as_fd(), name.as_str(), dir.as_fd(), dest)?
+            }
+            // One atomic step that refuses to replace (or link + unlink where the file
+            // system lacks it).
+            Persist::NoClobber => dir.rename_noreplace(&name, &dir, dest)?,
         }
-        let done = Downloaded {
+        // Nothing left under the temp name; make Drop a no-op.
+        self.held = Held::File {
+            dir,
+            name: String::new(),
+        };
+        Ok(Downloaded {
             bytes: self.bytes,
             hash,
             server_file_name: self.server_file_name.take(),
-        };
-        if mode == Persist::Overwrite {
-            // Nothing left under the temp name; make Drop a no-op.
-            self.held = Held::File(PathBuf::new());
-        }
-        // (NoClobber by link: Drop unlinks the temp name, the data stays under `dest`.)
-        Ok(done)
+        })
     }
 
     /// Flushes the content to disk (written to its temp file first if needed). Blocking.
     pub fn sync(&mut self) -> std::io::Result<()> {
-        std::fs::File::open(self.temp_path()?)?.sync_all()
-    }
-
-    /// No-clobber placement where `renameat2` is unavailable.
-    fn persist_by_link(&mut self, path: &Path, dest: &Path) -> std::io::Result<()> {
-        match std::fs::hard_link(path, dest) {
-            // Drop removes the temp name below; the content lives on under `dest`.
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(e),
-            // File systems without hard links (FAT, some FUSE mounts): check, then
-            // rename. A file created in between would be replaced; that window is tiny.
-            Err(_) => {
-                if std::fs::symlink_metadata(dest).is_ok() {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::AlreadyExists,
-                        format!("{} exists", dest.display()),
-                    ));
-                }
-                std::fs::rename(path, dest)?;
-                self.held = Held::File(PathBuf::new());
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `rename` that fails with `AlreadyExists` instead of replacing `to` (Linux
-/// `renameat2(RENAME_NOREPLACE)`): a file the user created meanwhile is never overwritten.
-fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let from = std::ffi::CString::new(from.as_os_str().as_bytes())?;
-    let to = std::ffi::CString::new(to.as_os_str().as_bytes())?;
-    // SAFETY: both paths are valid NUL-terminated strings that outlive the call.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            from.as_ptr(),
-            libc::AT_FDCWD,
-            to.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
+        let (dir, name) = self.temp_name()?;
+        dir.open_regular(&name)?.file.sync_all()
     }
 }
 
 impl Drop for TempDownload {
     fn drop(&mut self) {
-        if let Held::File(path) = &self.held
-            && !path.as_os_str().is_empty()
+        if let Held::File { dir, name } = &self.held
+            && !name.is_empty()
         {
-            let _ = std::fs::remove_file(path);
+            let _ = dir.remove_file(name);
         }
     }
 }
 
-/// A fresh `.<random>.bigin-sync.part` path in `dir`.
-fn part_path(dir: &Path) -> PathBuf {
-    dir.join(format!(".{:016x}{}", rand::random::<u64>(), PART_SUFFIX))
+/// A fresh `.<random>.bigin-sync.part` name.
+fn part_name() -> String {
+    format!(".{:016x}{}", rand::random::<u64>(), PART_SUFFIX)
 }
 
 /// Writes `body` to a new temp file in `dir`; nothing is left behind on failure.
-fn write_part_file(dir: &Path, body: &[u8]) -> std::io::Result<PathBuf> {
+fn write_part_file(dir: &DirHandle, body: &[u8]) -> std::io::Result<String> {
     use std::io::Write;
-    let path = part_path(dir);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
-    let mut guard = PartGuard(path);
+    let name = part_name();
+    let mut file = dir.create_new(&name)?;
+    let mut guard = PartGuard {
+        dir: dir.clone(),
+        name,
+    };
     file.write_all(body)?;
-    Ok(std::mem::take(&mut guard.0))
+    Ok(std::mem::take(&mut guard.name))
 }
 
-/// Makes a rename durable; failures are ignored (some file systems refuse dir fsync).
-pub fn sync_dir(dir: &Path) {
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
+/// Removes a partial temp file unless disarmed (its name taken).
+struct PartGuard {
+    dir: DirHandle,
+    name: String,
 }
-
-/// Removes a partial temp file unless disarmed.
-struct PartGuard(PathBuf);
 
 impl Drop for PartGuard {
     fn drop(&mut self) {
-        if !self.0.as_os_str().is_empty() {
-            let _ = std::fs::remove_file(&self.0);
+        if !self.name.is_empty() {
+            let _ = self.dir.remove_file(&self.name);
         }
     }
 }
@@ -239,7 +202,7 @@ impl ZohoClient {
         module: &str,
         record_id: &str,
         attachment_id: &str,
-        dir: &Path,
+        dir: &DirHandle,
     ) -> Result<TempDownload, ZohoError> {
         let call = Call {
             op: Op::Download,
@@ -294,13 +257,16 @@ impl ZohoClient {
             return small_in_memory(resp, attachment_id, expected, prefix, dir, server_file_name)
                 .await;
         }
-        let path = part_path(dir);
-        let mut file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .await?;
-        let mut guard = PartGuard(path);
+        let name = part_name();
+        let (d, n) = (dir.clone(), name.clone());
+        let file = tokio::task::spawn_blocking(move || d.create_new(&n))
+            .await
+            .map_err(|e| ZohoError::Io(std::io::Error::other(e)))??;
+        let mut file = tokio::fs::File::from_std(file);
+        let mut guard = PartGuard {
+            dir: dir.clone(),
+            name,
+        };
         let mut hasher = blake3::Hasher::new();
         let mut bytes: u64 = 0;
         if !prefix.is_empty() {
@@ -317,7 +283,10 @@ impl ZohoClient {
         file.flush().await?;
         drop(file);
         Ok(TempDownload {
-            held: Held::File(std::mem::take(&mut guard.0)),
+            held: Held::File {
+                dir: dir.clone(),
+                name: std::mem::take(&mut guard.name),
+            },
             bytes,
             hash: Some(ContentHash(*hasher.finalize().as_bytes())),
             server_file_name,
@@ -333,21 +302,29 @@ impl ZohoClient {
         dest: &Path,
         mode: Persist,
     ) -> Result<Downloaded, ZohoError> {
-        let dir = match dest.parent() {
+        let parent = match dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let temp = self
+        let name = dest
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| {
+                ZohoError::InvalidArgument(format!("{} is not a file path", dest.display()))
+            })?
+            .to_owned();
+        // The caller names the destination: its folder is trusted as given.
+        let dir = tokio::task::spawn_blocking(move || DirHandle::open(&parent))
+            .await
+            .map_err(|e| ZohoError::Io(std::io::Error::other(e)))??;
+        let mut temp = self
             .download_to_temp(module, record_id, attachment_id, &dir)
             .await?;
-        let dest = dest.to_path_buf();
-        let mut temp = temp;
         tokio::task::spawn_blocking(move || {
             temp.sync()?;
-            let done = temp.persist(&dest, mode)?;
-            if let Some(parent) = dest.parent() {
-                sync_dir(parent);
-            }
+            let done = temp.persist(&name, mode)?;
+            // Some file systems refuse a folder fsync; the rename stands regardless.
+            let _ = dir.sync();
             Ok(done)
         })
         .await
@@ -364,7 +341,7 @@ async fn small_in_memory(
     attachment_id: &str,
     expected: Option<u64>,
     mut body: Vec<u8>,
-    dir: &Path,
+    dir: &DirHandle,
     server_file_name: Option<String>,
 ) -> Result<TempDownload, ZohoError> {
     while let Some(chunk) = next_chunk(&mut resp, attachment_id).await? {
@@ -379,7 +356,7 @@ async fn small_in_memory(
         hash: None,
         held: Held::Memory {
             body,
-            dir: dir.to_path_buf(),
+            dir: dir.clone(),
         },
         bytes,
         server_file_name,
@@ -450,7 +427,7 @@ mod tests {
         TempDownload {
             held: Held::Memory {
                 body: content.to_vec(),
-                dir: dir.to_path_buf(),
+                dir: DirHandle::open(dir).unwrap(),
             },
             bytes: content.len() as u64,
             hash: None,
@@ -470,19 +447,19 @@ mod tests {
     #[test]
     fn persist_modes_and_drop() {
         let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("final.txt");
+        let dest = "final.txt";
         let d = temp_in(dir.path(), b"one")
-            .persist(&dest, Persist::NoClobber)
+            .persist(dest, Persist::NoClobber)
             .unwrap();
         assert_eq!(d.bytes, 3);
         assert_eq!(d.hash, ContentHash::of_bytes(b"one"));
         assert_eq!(entries(dir.path()), vec!["final.txt"]);
 
         let err = temp_in(dir.path(), b"two")
-            .persist(&dest, Persist::NoClobber)
+            .persist(dest, Persist::NoClobber)
             .unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
-        assert_eq!(std::fs::read(&dest).unwrap(), b"one");
+        assert_eq!(std::fs::read(dir.path().join(dest)).unwrap(), b"one");
         assert_eq!(
             entries(dir.path()),
             vec!["final.txt"],
@@ -490,15 +467,15 @@ mod tests {
         );
 
         temp_in(dir.path(), b"three")
-            .persist(&dest, Persist::Overwrite)
+            .persist(dest, Persist::Overwrite)
             .unwrap();
-        assert_eq!(std::fs::read(&dest).unwrap(), b"three");
+        assert_eq!(std::fs::read(dir.path().join(dest)).unwrap(), b"three");
         assert_eq!(entries(dir.path()), vec!["final.txt"]);
 
         drop(temp_in(dir.path(), b"dropped"));
         assert_eq!(entries(dir.path()), vec!["final.txt"], "never written");
         let mut spilled = temp_in(dir.path(), b"spilled");
-        let part = spilled.temp_path().unwrap().to_path_buf();
+        let part = spilled.temp_path().unwrap();
         assert_eq!(std::fs::read(&part).unwrap(), b"spilled");
         assert_eq!(entries(dir.path()).len(), 2);
         drop(spilled);

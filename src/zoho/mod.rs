@@ -50,4 +50,4 @@ pub use download::{Downloaded, PART_SUFFIX, Persist, TempDownload};
 pub use error::{ErrorClass, Op, ZohoError};
 pub use list::LIST_FIELDS;
 pub use secret::Secret;
-pub use upload::Uploaded;
+pub use upload::{UploadSource, Uploaded};

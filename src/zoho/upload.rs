@@ -14,6 +14,8 @@ use tokio_util::io::ReaderStream;
 
 use super::client::{Call, Payload, ZohoClient};
 use super::error::{Op, ZohoError};
+use crate::dir_handle::DirHandle;
+use crate::model::Stat;
 
 /// Size of the chunks read from disk while uploading.
 const UPLOAD_CHUNK: usize = 64 * 1024;
@@ -38,14 +40,64 @@ enum Source {
     Stream(std::fs::File, u64),
 }
 
-/// Builds the multipart form with the file from `path` (read whole when small, else
+/// Where an upload's bytes come from: a file in a folder, opened through the folder's
+/// handle (never through a link, never a FIFO or a device) each time the request is
+/// built, and, when `scanned` is set, only while it is still the version that was
+/// scanned: a file swapped or rewritten between the scan and a send (or between two
+/// retries) fails with the "changed" error of [`crate::dir_handle::is_changed`] instead
+/// of sending what is there now.
+#[derive(Clone, Debug)]
+pub struct UploadSource {
+    /// The folder.
+    pub dir: DirHandle,
+    /// The file's name in it.
+    pub name: String,
+    /// The stat the scan saw; `None` sends whatever regular file is there.
+    pub scanned: Option<Stat>,
+}
+
+impl UploadSource {
+    /// The file at `path`, whatever version it is (for callers that name a file
+    /// themselves, like tests and one-off commands); its folder is trusted as given.
+    pub fn at(path: &Path) -> std::io::Result<UploadSource> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{} is not a file path", path.display()),
+            )
+        })?;
+        Ok(UploadSource {
+            dir: DirHandle::open(dir)?,
+            name: name.to_owned(),
+            scanned: None,
+        })
+    }
+
+    /// Opens the file (see the type's doc). Blocking.
+    fn open(&self) -> std::io::Result<std::fs::File> {
+        let opened = match &self.scanned {
+            Some(scanned) => self.dir.open_scanned(&self.name, scanned)?,
+            None => self.dir.open_regular(&self.name)?,
+        };
+        Ok(opened.file)
+    }
+}
+
+/// Builds the multipart form with the file from `source` (read whole when small, else
 /// streamed); returns it with the length sent. Opened afresh for each send, so a resend
-/// after a token refresh works.
-pub(super) async fn file_form(path: &Path, file_name: &str) -> Result<(Form, u64), ZohoError> {
-    let p = path.to_path_buf();
+/// after a token refresh works, and is checked again each time.
+pub(super) async fn file_form(
+    source: &UploadSource,
+    file_name: &str,
+) -> Result<(Form, u64), ZohoError> {
+    let source = source.clone();
     let source = tokio::task::spawn_blocking(move || -> std::io::Result<Source> {
         use std::io::Read;
-        let mut file = std::fs::File::open(&p)?;
+        let mut file = source.open()?;
         let len = file.metadata()?.len();
         if len > IN_MEMORY_UPLOAD {
             return Ok(Source::Stream(file, len));
@@ -75,13 +127,29 @@ pub(super) async fn file_form(path: &Path, file_name: &str) -> Result<(Form, u64
 }
 
 impl ZohoClient {
-    /// Uploads the file at `path` as `file_name`. If this fails with
-    /// [`ZohoError::outcome_unknown`], Zoho may have stored it: list before retrying.
+    /// Uploads the file at `path` as `file_name` (see [`UploadSource::at`]).
     pub async fn upload_file(
         &self,
         module: &str,
         record_id: &str,
         path: &Path,
+        file_name: &str,
+    ) -> Result<Uploaded, ZohoError> {
+        let p = path.to_path_buf();
+        let source = tokio::task::spawn_blocking(move || UploadSource::at(&p))
+            .await
+            .map_err(|e| ZohoError::Io(std::io::Error::other(e)))??;
+        self.upload_from(module, record_id, &source, file_name)
+            .await
+    }
+
+    /// Uploads the file `source` names as `file_name`. If this fails with
+    /// [`ZohoError::outcome_unknown`], Zoho may have stored it: list before retrying.
+    pub async fn upload_from(
+        &self,
+        module: &str,
+        record_id: &str,
+        source: &UploadSource,
         file_name: &str,
     ) -> Result<Uploaded, ZohoError> {
         if file_name.is_empty() {
@@ -92,7 +160,7 @@ impl ZohoClient {
             method: Method::POST,
             url: self.attachments_url(module, record_id, None)?,
             query: Vec::new(),
-            payload: Payload::File { path, file_name },
+            payload: Payload::File { source, file_name },
         };
         self.finish_upload(&call).await
     }
@@ -218,20 +286,44 @@ mod tests {
         }
     }
 
+    use std::path::Path;
+
     #[tokio::test]
     async fn file_form_declares_the_length() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.bin");
         std::fs::write(&p, vec![7u8; 1000]).unwrap();
-        let (_form, len) = file_form(&p, "a.bin").await.unwrap();
+        let at = |p: &Path| UploadSource::at(p).unwrap();
+        let (_form, len) = file_form(&at(&p), "a.bin").await.unwrap();
         assert_eq!(len, 1000);
         // Above the in-memory limit the file is streamed, with its length declared.
         let big = dir.path().join("big.bin");
         std::fs::write(&big, vec![7u8; IN_MEMORY_UPLOAD as usize + 1]).unwrap();
-        let (form, len) = file_form(&big, "big.bin").await.unwrap();
+        let (form, len) = file_form(&at(&big), "big.bin").await.unwrap();
         assert_eq!(len, IN_MEMORY_UPLOAD + 1);
         drop(form);
-        let missing = file_form(&dir.path().join("missing"), "x").await;
+        let missing = file_form(&at(&dir.path().join("missing")), "x").await;
         assert!(matches!(missing, Err(ZohoError::Io(_))));
+    }
+
+    #[tokio::test]
+    async fn a_file_swapped_after_the_scan_is_never_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.txt");
+        std::fs::write(&p, b"scanned").unwrap();
+        let mut source = UploadSource::at(&p).unwrap();
+        source.scanned = Some(source.dir.stat("a.txt").unwrap().stat);
+        assert!(file_form(&source, "a.txt").await.is_ok());
+        // Swapped for a link to a secret between two sends: refused as "changed".
+        std::fs::write(dir.path().join("secret"), b"1000.refresh").unwrap();
+        std::fs::remove_file(&p).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret"), &p).unwrap();
+        match file_form(&source, "a.txt").await {
+            Err(ZohoError::Io(e)) => assert!(crate::dir_handle::is_changed(&e), "{e}"),
+            other => panic!("sent a swapped file: {:?}", other.map(|(_, n)| n)),
+        }
+        // Even without a scanned stat, a link or a FIFO is never opened.
+        source.scanned = None;
+        assert!(file_form(&source, "a.txt").await.is_err());
     }
 }
