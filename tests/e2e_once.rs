@@ -639,3 +639,55 @@ async fn a_download_torn_before_its_flush_never_replaces_the_attachment() {
         "the intact file was checked, synced and marked: {unflushed:?}"
     );
 }
+
+/// Issue 11.11: a file time past 2262 (`touch -d @10000000000`) no longer overflows the
+/// executor's stat (the scanner saturated, the executor wrapped, so every upload saw the
+/// file as "changed meanwhile", forever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_dated_past_2262_is_uploaded_once() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    drop_file(&dir, "future.txt", b"from the far future");
+    let far = std::time::UNIX_EPOCH + std::time::Duration::from_secs(10_000_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(dir.join("future.txt"))
+        .unwrap()
+        .set_modified(far)
+        .unwrap();
+    assert_ok(&env.once().await);
+    assert_eq!(env.remote_names(M, R), ["future.txt"]);
+    // Settled: another pass changes nothing.
+    let uploads = env.calls(Route::Upload);
+    assert_ok(&env.once().await);
+    assert_eq!(env.calls(Route::Upload), uploads);
+}
+
+/// Issue 11.15: a link's `.url` file gets the mode of any other download (0666 less the
+/// umask), not a temp file's 0600, so the group that shares the tree can open it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_file_has_the_mode_of_other_downloads() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    env.sandbox
+        .add_link(env.product, M, R, "Site", "https://example.com/a");
+    env.sandbox
+        .add_file(env.product, M, R, "plain.txt", b"plain".to_vec());
+    let mut cmd = env.cmd();
+    cmd.arg("once");
+    // SAFETY: umask is async-signal-safe; set in the child between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::umask(0o022);
+            Ok(())
+        });
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_ok(&out);
+    let mode = |n: &str| std::fs::metadata(dir.join(n)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("plain.txt"), 0o644);
+    assert_eq!(mode("Site.url"), 0o644);
+}

@@ -604,6 +604,68 @@ fn root_and_state_dir_must_not_nest() {
     );
 }
 
+/// Issue 11: the daemon's private files inside root are refused after following links,
+/// not only by text.
+#[test]
+fn private_paths_inside_root_through_a_link_are_refused() {
+    let mut f = Fixture::new();
+    let d = f.dir.path().to_path_buf();
+    fs::create_dir_all(d.join("root/Contacts")).unwrap();
+    fs::create_dir_all(d.join("etc")).unwrap();
+    fs::write(d.join("root/Contacts/cs"), "s").unwrap();
+    std::os::unix::fs::symlink(d.join("root/Contacts"), d.join("into-root")).unwrap();
+    std::os::unix::fs::symlink(d.join("root"), d.join("root-link")).unwrap();
+    let base = "[zoho]\nclient_id = \"1\"\nclient_secret = \"s\"\nrefresh_token = \"r\"\n";
+    // A state dir (not yet created) reached through a link into root.
+    f.err_names(
+        &format!(
+            "root = \"{}/root\"\nstate_dir = \"{}/into-root/state\"\n{base}",
+            d.display(),
+            d.display()
+        ),
+        "state_dir",
+        "after following links",
+    );
+    // A root given through a link, a state dir given by its real path inside it.
+    f.err_names(
+        &format!(
+            "root = \"{}/root-link\"\nstate_dir = \"{}/root/st\"\n{base}",
+            d.display(),
+            d.display()
+        ),
+        "state_dir",
+        "inside root",
+    );
+    // A secret file read from inside root.
+    let cs = format!(
+        "[zoho]\nclient_id = \"1\"\nclient_secret_file = \"{}/into-root/cs\"\nrefresh_token = \"r\"\n",
+        d.display()
+    );
+    f.err_names(
+        &format!(
+            "root = \"{}/root\"\nstate_dir = \"{}/st\"\n{cs}",
+            d.display(),
+            d.display()
+        ),
+        "zoho.client_secret_file",
+        "inside root",
+    );
+    // systemd's credentials directory inside root.
+    f.env.insert(
+        "CREDENTIALS_DIRECTORY".into(),
+        d.join("into-root/creds").display().to_string(),
+    );
+    f.err_names(
+        &format!(
+            "root = \"{}/root\"\nstate_dir = \"{}/st\"\n{base}",
+            d.display(),
+            d.display()
+        ),
+        "$CREDENTIALS_DIRECTORY",
+        "inside root",
+    );
+}
+
 #[test]
 fn relative_paths_resolve_against_the_config_directory() {
     let mut f = Fixture::new();

@@ -169,7 +169,31 @@ pub(super) fn build(
         ));
     }
 
+    let secret_file = |p: &Option<String>| {
+        p.as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| resolve(&base, p))
+    };
+    let client_secret_file = secret_file(&raw.zoho.client_secret_file);
     let zoho = zoho(&ctx, &base, raw.zoho)?;
+    let credentials_dir = (ctx.env)("CREDENTIALS_DIRECTORY")
+        .filter(|d| !d.trim().is_empty())
+        .map(PathBuf::from);
+    let private: [(&str, Option<&Path>); 4] = [
+        ("state_dir", Some(&state_dir)),
+        ("$CREDENTIALS_DIRECTORY", credentials_dir.as_deref()),
+        ("zoho.client_secret_file", client_secret_file.as_deref()),
+        (
+            "zoho.refresh_token_file",
+            zoho.refresh_token_file.as_deref(),
+        ),
+    ];
+    for (key, path) in private {
+        if let Some(path) = path {
+            refuse_inside_root(&ctx, key, path, &root)?;
+        }
+    }
     let sync = sync(&ctx, raw.sync)?;
     Ok(Config {
         path: file.to_path_buf(),
@@ -180,6 +204,51 @@ pub(super) fn build(
         zoho,
         sync,
     })
+}
+
+/// The daemon's private files (journal, trash, secrets) must never be inside the synced
+/// tree, where they would be read as sync content: checked after resolving links (a
+/// `state_dir` that is a link into root, or a root reached through a link), not only by
+/// text (`dirs` does that).
+fn refuse_inside_root(
+    ctx: &Ctx<'_>,
+    key: &str,
+    path: &Path,
+    root: &Path,
+) -> Result<(), ConfigError> {
+    let (real, real_root) = (resolve_links(path), resolve_links(root));
+    if real.starts_with(&real_root) {
+        return Err(ctx.invalid(
+            key,
+            format!(
+                "{} is inside root {} (after following links: {} in {}); it would be synced as files. Expected a path outside root",
+                path.display(),
+                root.display(),
+                real.display(),
+                real_root.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `path` with every link in its longest existing prefix resolved; the part that does
+/// not exist yet is appended as written (it holds no link).
+fn resolve_links(path: &Path) -> PathBuf {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            return rest.iter().rev().fold(real, |p, c| p.join(c));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
 }
 
 /// A bare word is taken by `EnvFilter` as a target name (so a typo like `"inof"` would
