@@ -1,0 +1,110 @@
+//! End-to-end: how the process treats its surroundings: redirects from the accounts
+//! server, the modes of the state dir under a permissive umask, and closed pipes.
+
+mod common;
+
+use common::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// Reads one HTTP request (headers and a `Content-Length` body) off `sock`.
+async fn read_request(sock: &mut tokio::net::TcpStream) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = sock.read(&mut chunk).await.unwrap_or(0);
+        if n == 0 {
+            return buf;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len = text[..end]
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return buf;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_code_never_follows_a_redirect() {
+    // The second server stands for wherever a hostile or misconfigured accounts server
+    // points: it must never see a connection, let alone the client secret.
+    let target = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target_port = target.local_addr().unwrap().port();
+    let reached = Arc::new(AtomicUsize::new(0));
+    {
+        let reached = reached.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = target.accept().await {
+                reached.fetch_add(1, Ordering::SeqCst);
+                let _ = read_request(&mut sock).await;
+                let body = r#"{"refresh_token":"1000.stolen"}"#;
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(reply.as_bytes()).await;
+            }
+        });
+    }
+
+    for status in ["302 Found", "307 Temporary Redirect"] {
+        let accounts = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let accounts_url = format!("http://127.0.0.1:{}", accounts.local_addr().unwrap().port());
+        let reply = format!(
+            "HTTP/1.1 {status}\r\nLocation: http://127.0.0.1:{target_port}/oauth/v2/token\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        let server = tokio::spawn(async move {
+            let mut requests = 0;
+            while let Ok((mut sock, _)) = accounts.accept().await {
+                requests += 1;
+                let _ = read_request(&mut sock).await;
+                let _ = sock.write_all(reply.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            }
+            requests
+        });
+
+        let env = Env::new().await;
+        let token_file = env.tmp.path().join("refresh_token");
+        let text = std::fs::read_to_string(&env.config).unwrap();
+        let refresh_line = format!(
+            "refresh_token = \"{}\"",
+            env.sandbox.options().refresh_token
+        );
+        let text = text
+            .replace(
+                &format!("accounts_url = \"{}\"", env.sandbox.base_url()),
+                &format!("accounts_url = \"{accounts_url}\""),
+            )
+            .replace(
+                &refresh_line,
+                &format!("refresh_token_file = \"{}\"", token_file.display()),
+            );
+        assert!(text.contains(&accounts_url));
+        std::fs::write(&env.config, text).unwrap();
+
+        let out = env.run_args(&["auth", "--code", "1000.grant"]).await;
+        server.abort();
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{status}: {err}");
+        assert_eq!(
+            reached.load(Ordering::SeqCst),
+            0,
+            "{status}: the redirect was followed"
+        );
+        assert!(
+            err.contains("redirect") && err.contains(&target_port.to_string()),
+            "{status}: the message should say where the redirect pointed: {err}"
+        );
+        assert!(!token_file.exists());
+    }
+}
