@@ -4,10 +4,14 @@
 mod common;
 
 use common::*;
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+
+const M: &str = "Contacts";
+const R: &str = "2034020000000489124";
 
 /// Reads one HTTP request (headers and a `Content-Length` body) off `sock`.
 async fn read_request(sock: &mut tokio::net::TcpStream) -> Vec<u8> {
@@ -107,4 +111,47 @@ async fn auth_code_never_follows_a_redirect() {
         );
         assert!(!token_file.exists());
     }
+}
+
+/// Runs the binary with the read end of its stdout (or stderr) closed before it starts,
+/// as `bigin-sync status | head -1` does once `head` has its line: every write fails with
+/// EPIPE, deterministically.
+async fn run_with_closed(env: &Env, args: &[&str], close_stderr: bool) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let mut cmd = env.cmd();
+    cmd.args(args).stdin(Stdio::null());
+    if close_stderr {
+        cmd.stdout(Stdio::null()).stderr(writer);
+    } else {
+        cmd.stdout(writer).stderr(Stdio::piped());
+    }
+    tokio::task::spawn_blocking(move || cmd.output().expect("run binary"))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_ends_commands_quietly() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    drop_file(&dir, "a.txt", b"a");
+    assert_ok(&env.once().await);
+    drop_file(&dir, "b.txt", b"b");
+
+    for args in [
+        &["status"][..],
+        &["status", "--json"],
+        &["once", "--dry-run"],
+        &["auth"],
+    ] {
+        let out = run_with_closed(&env, args, false).await;
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+    // `once 2>&1 | head`: the log's reader went away; the pass still completes.
+    let out = run_with_closed(&env, &["once"], true).await;
+    assert_eq!(out.status.code(), Some(0), "{:?}", out.status);
+    assert_eq!(env.remote_names(M, R), vec!["a.txt", "b.txt"]);
 }

@@ -70,7 +70,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     crate::daemon::logging::init(cfg.log_format, &cfg.log_level);
 
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("bigin-sync"));
-    println!(
+    outln!(
         "\nbigin-sync demo\n\
          ===============\n\
          fake Zoho (sandbox):  {url}\n\

@@ -39,10 +39,10 @@ pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::
                 p = rt.engine.plan_only(f).await?;
             }
             if let Some(e) = &p.remote_error {
-                println!("{}: remote unknown ({e})", f.key);
+                outln!("{}: remote unknown ({e})", f.key);
             }
             for a in &p.actions {
-                println!("{}: {}", f.key, describe(a));
+                outln!("{}: {}", f.key, describe(a));
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -100,15 +100,15 @@ pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::
     for (key, f) in &failures {
         failed = true;
         let state = if f.parked { "parked" } else { "retrying" };
-        eprintln!("{key}: {} {} ({state}): {}", f.action, f.subject, f.message);
+        errln!("{key}: {} {} ({state}): {}", f.action, f.subject, f.message);
     }
     for e in total.errors.iter().filter(|e| e.contains("list failed")) {
         failed = true;
-        eprintln!("{e}");
+        errln!("{e}");
     }
     if total.blocked_deletes > 0 {
         failed = true;
-        eprintln!(
+        errln!(
             "{} deletes held back by the delete guard; rerun with --confirm-deletes if intended",
             total.blocked_deletes
         );
