@@ -4,7 +4,10 @@
 mod common;
 
 use common::*;
-use std::process::Stdio;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -154,4 +157,129 @@ async fn a_closed_stdout_ends_commands_quietly() {
     let out = run_with_closed(&env, &["once"], true).await;
     assert_eq!(out.status.code(), Some(0), "{:?}", out.status);
     assert_eq!(env.remote_names(M, R), vec!["a.txt", "b.txt"]);
+}
+
+/// Mode bits of `path` (no file type).
+fn mode(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// Runs `cmd` with umask 000, as a careless service manager or shell might.
+fn with_open_umask(cmd: &mut Command) -> &mut Command {
+    // SAFETY: umask is async-signal-safe and touches only the child being started.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0);
+            Ok(())
+        })
+    }
+}
+
+/// Every directory under `dir` (itself included) with its mode, and every file outside
+/// the trash (whose files are the user's, with their own modes) with its mode.
+fn state_modes(dir: &Path, out: &mut Vec<(String, bool, u32)>) {
+    out.push((dir.display().to_string(), true, mode(dir)));
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        let t = e.file_type().unwrap();
+        if t.is_dir() {
+            state_modes(&p, out);
+        } else if !p.components().any(|c| c.as_os_str() == "trash") {
+            out.push((p.display().to_string(), false, mode(&p)));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_dir_is_private_whatever_the_umask() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    let id = env
+        .sandbox
+        .add_file(env.product, M, R, "gone-soon.txt", b"bytes".to_vec());
+    let log = env.tmp.path().join("daemon.log");
+    let mut cmd = env.cmd();
+    cmd.arg("run")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let child = with_open_umask(&mut cmd).spawn().expect("spawn daemon");
+    let mut d = Daemon {
+        child: Some(child),
+        log,
+    };
+    d.wait_log("bigin-sync running").await;
+    assert!(
+        wait_until(DEADLINE, || dir.join("gone-soon.txt").exists()).await,
+        "{}",
+        d.log_text()
+    );
+    // A remote delete moves the file into the trash tree under the state dir.
+    assert!(env.sandbox.delete_attachment(env.product, M, R, &id));
+    let trash = env.state.join("trash").join(M).join(R);
+    assert!(
+        wait_until(DEADLINE, || files(&trash).len() == 1).await,
+        "{}",
+        d.log_text()
+    );
+
+    // Checked while the daemon runs, so SQLite's -wal and -shm files exist.
+    let mut modes = Vec::new();
+    state_modes(&env.state, &mut modes);
+    let names: Vec<&str> = modes.iter().map(|(p, _, _)| p.as_str()).collect();
+    for f in [
+        "journal.sqlite3",
+        "journal.sqlite3-wal",
+        "journal.sqlite3-shm",
+        "daemon.lock",
+    ] {
+        assert!(
+            names.iter().any(|p| p.ends_with(&format!("/{f}"))),
+            "{f} missing: {names:?}"
+        );
+    }
+    let wrong: Vec<String> = modes
+        .iter()
+        .filter(|(_, is_dir, m)| *m != if *is_dir { 0o700 } else { 0o600 })
+        .map(|(p, _, m)| format!("{p} has mode {m:o}"))
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    let (status, _) = d.terminate().await;
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loose_state_dir_is_tightened_and_said_once() {
+    let env = Env::new().await;
+    env.record(M, R);
+    // As an older version under umask 000 left it.
+    std::fs::create_dir_all(env.state.join("trash")).unwrap();
+    std::fs::write(env.state.join("daemon.lock"), b"").unwrap();
+    for (p, m) in [
+        (env.state.clone(), 0o777),
+        (env.state.join("trash"), 0o777),
+        (env.state.join("daemon.lock"), 0o666),
+    ] {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m)).unwrap();
+    }
+    let mut cmd = env.cmd();
+    cmd.arg("once");
+    let out = tokio::task::spawn_blocking(move || with_open_umask(&mut cmd).output().unwrap())
+        .await
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(mode(&env.state), 0o700);
+    assert_eq!(mode(&env.state.join("trash")), 0o700);
+    assert_eq!(mode(&env.state.join("daemon.lock")), 0o600);
+    assert_eq!(mode(&env.state.join("journal.sqlite3")), 0o600);
+    let err = stderr(&out);
+    assert_eq!(err.matches("tightened").count(), 1, "{err}");
+
+    // Already private: nothing to say.
+    let out = env.once().await;
+    assert_ok(&out);
+    assert!(!stderr(&out).contains("tightened"), "{}", stderr(&out));
 }

@@ -1,7 +1,7 @@
 //! `bigin-sync once [--dry-run]`: one full pass, then exit.
 
 use crate::config::Config;
-use crate::daemon::{follow, lock, setup};
+use crate::daemon::{follow, lock, setup, state_dir};
 use crate::engine::PassReport;
 use crate::executor::RetryPolicy;
 use crate::model::RecordKey;
@@ -15,8 +15,8 @@ use std::time::Duration;
 const MAX_PASSES: usize = 20;
 
 pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(&cfg.state_dir)
-        .with_context(|| format!("creating state_dir {}", cfg.state_dir.display()))?;
+    state_dir::prepare(&cfg.state_dir)
+        .with_context(|| format!("preparing state_dir {}", cfg.state_dir.display()))?;
     let _lock = match lock::acquire(&cfg.state_dir).context("taking the daemon lock")? {
         Ok(l) => l,
         Err(msg) => anyhow::bail!("{msg}; stop it first (status works while it runs)"),

@@ -7,6 +7,7 @@
 
 use crate::model::RecordKey;
 use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// Moves `file` into the trash for `key`; returns where it went.
@@ -22,7 +23,11 @@ pub fn move_to_trash(
         .to_string_lossy()
         .into_owned();
     let dir = trash_root.join(&key.module).join(&key.record_id);
-    std::fs::create_dir_all(&dir)?;
+    // Private like the rest of the state dir (daemon::state_dir), whatever the umask.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
     let mut dest = dir.join(format!("{stamp} {name}"));
     let mut n = 2;
     while dest.exists() {
