@@ -303,18 +303,6 @@ impl DirHandle {
     pub fn sync_file_system(&self) -> io::Result<()> {
         Ok(rustix::fs::syncfs(&*self.fd)?)
     }
-
-    /// Creates the sub-folder `name` if missing (mode 0700: only the trash, in the
-    /// private state dir, is made this way) and opens it without following a link.
-    pub fn create_dir_private(&self, name: &str) -> io::Result<DirHandle> {
-        check_name(name)?;
-        match rustix::fs::mkdirat(&*self.fd, name, Mode::from_raw_mode(0o700)) {
-            Ok(()) => {}
-            Err(e) if e == rustix::io::Errno::EXIST => {}
-            Err(e) => return Err(e.into()),
-        }
-        self.open_dir(name)
-    }
 }
 
 /// Whether an open error means "something other than a regular file is there now".

@@ -28,6 +28,9 @@ pub mod scan;
 pub mod watcher;
 pub mod zoho;
 
+#[cfg(test)]
+mod fuzz;
+
 /// Locks a mutex, recovering from poisoning: a thread that panicked while holding it (a
 /// failing test thread, a bug in one task) must not wedge every other user of the data.
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -18,7 +18,7 @@ To get a refresh token:
 
 pub async fn run(cfg: &Config, code: Option<&str>) -> anyhow::Result<()> {
     let Some(code) = code else {
-        println!("{STEPS}");
+        outln!("{STEPS}");
         return Ok(());
     };
     let Some(path) = cfg.zoho.refresh_token_file.clone() else {
@@ -52,7 +52,7 @@ pub async fn run(cfg: &Config, code: Option<&str>) -> anyhow::Result<()> {
     writeln!(f, "{}", token.expose()).with_context(|| format!("writing {}", path.display()))?;
     f.sync_all()
         .with_context(|| format!("writing {}", path.display()))?;
-    println!(
+    outln!(
         "refresh token written to {} (mode 0600); next: bigin-sync check",
         path.display()
     );

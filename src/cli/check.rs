@@ -9,11 +9,11 @@ use crate::zoho::{ErrorClass, ZohoError};
 use std::process::ExitCode;
 
 fn ok(msg: &str) {
-    println!("ok       {msg}");
+    outln!("ok       {msg}");
 }
 
 fn problem(msg: &str) {
-    println!("PROBLEM  {msg}");
+    outln!("PROBLEM  {msg}");
 }
 
 /// Plain-words advice for an error, by Zoho's code.
@@ -61,7 +61,7 @@ pub async fn run(cfg: &Config) -> ExitCode {
     let mut failed = false;
     ok(&format!("config {} is valid", cfg.path.display()));
     for w in crate::config::warnings(cfg) {
-        println!("warning  {w}");
+        outln!("warning  {w}");
     }
 
     let discovery = match scan::discover_records(&cfg.root, cfg.zoho.product, &cfg.zoho.modules) {
@@ -107,7 +107,7 @@ pub async fn run(cfg: &Config) -> ExitCode {
         )),
         Err(e) => {
             problem(&format!("no access token: {e}"));
-            println!("         → {}", advice(&e, cfg));
+            outln!("         → {}", advice(&e, cfg));
             return ExitCode::from(1);
         }
     }
@@ -116,11 +116,11 @@ pub async fn run(cfg: &Config) -> ExitCode {
             Ok(list) => ok(&format!("listed {}: {} attachments", rec.key, list.len())),
             Err(e) => {
                 problem(&format!("listing {} failed: {e}", rec.key));
-                println!("         → {}", advice(&e, cfg));
+                outln!("         → {}", advice(&e, cfg));
                 failed = true;
             }
         },
-        None => println!(
+        None => outln!(
             "note     no record folder to test a list call with; create <root>/<Module>/<record_id>/ first"
         ),
     }

@@ -19,7 +19,8 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         .join("Contacts")
         .join(format!("{CONTACT_ID} Demo contact"));
     let deal = root.join("Pipelines").join(format!("{DEAL_ID} Demo deal"));
-    for d in [&contact, &deal, &state] {
+    // The state dir is left to the daemon, which makes it private.
+    for d in [&contact, &deal] {
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
 
@@ -70,7 +71,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     crate::daemon::logging::init(cfg.log_format, &cfg.log_level);
 
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("bigin-sync"));
-    println!(
+    outln!(
         "\nbigin-sync demo\n\
          ===============\n\
          fake Zoho (sandbox):  {url}\n\

@@ -1,5 +1,9 @@
 //! The command line: `bigin-sync [--config PATH] <command>`.
 
+// First: its `outln!`/`errln!` macros are used by the modules below.
+#[macro_use]
+mod out;
+
 mod auth;
 mod check;
 mod demo;
@@ -72,7 +76,7 @@ pub fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("bigin-sync: cannot start the async runtime: {e}");
+            errln!("bigin-sync: cannot start the async runtime: {e}");
             return ExitCode::from(70);
         }
     };
@@ -87,7 +91,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
     let cfg = match config::load(&path) {
         Ok(cfg) => cfg,
         Err(e) => {
-            eprintln!("bigin-sync: {e}");
+            errln!("bigin-sync: {e}");
             return ExitCode::from(2);
         }
     };
@@ -122,7 +126,7 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("bigin-sync: {e:#}");
+            errln!("bigin-sync: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -134,7 +138,7 @@ fn retry(cfg: &Config) -> anyhow::Result<()> {
     for (key, f) in &failures {
         journal.clear_failure(key, &f.subject)?;
     }
-    println!(
+    outln!(
         "cleared {} failing entries; the next pass retries them",
         failures.len()
     );

@@ -1,7 +1,7 @@
 //! `bigin-sync once [--dry-run]`: one full pass, then exit.
 
 use crate::config::Config;
-use crate::daemon::{follow, lock, setup};
+use crate::daemon::{follow, lock, setup, state_dir};
 use crate::engine::PassReport;
 use crate::executor::RetryPolicy;
 use crate::model::RecordKey;
@@ -15,8 +15,8 @@ use std::time::Duration;
 const MAX_PASSES: usize = 20;
 
 pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(&cfg.state_dir)
-        .with_context(|| format!("creating state_dir {}", cfg.state_dir.display()))?;
+    state_dir::prepare(&cfg.state_dir)
+        .with_context(|| format!("preparing state_dir {}", cfg.state_dir.display()))?;
     let _lock = match lock::acquire(&cfg.state_dir).context("taking the daemon lock")? {
         Ok(l) => l,
         Err(msg) => anyhow::bail!("{msg}; stop it first (status works while it runs)"),
@@ -39,10 +39,10 @@ pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::
                 p = rt.engine.plan_only(f).await?;
             }
             if let Some(e) = &p.remote_error {
-                println!("{}: remote unknown ({e})", f.key);
+                outln!("{}: remote unknown ({e})", f.key);
             }
             for a in &p.actions {
-                println!("{}: {}", f.key, describe(a));
+                outln!("{}: {}", f.key, describe(a));
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -100,15 +100,15 @@ pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::
     for (key, f) in &failures {
         failed = true;
         let state = if f.parked { "parked" } else { "retrying" };
-        eprintln!("{key}: {} {} ({state}): {}", f.action, f.subject, f.message);
+        errln!("{key}: {} {} ({state}): {}", f.action, f.subject, f.message);
     }
     for e in total.errors.iter().filter(|e| e.contains("list failed")) {
         failed = true;
-        eprintln!("{e}");
+        errln!("{e}");
     }
     if total.blocked_deletes > 0 {
         failed = true;
-        eprintln!(
+        errln!(
             "{} deletes held back by the delete guard; rerun with --confirm-deletes if intended",
             total.blocked_deletes
         );

@@ -17,12 +17,12 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
         Err(e) if !cfg.state_dir.join(crate::journal::FILE_NAME).exists() => {
             let _ = e;
             if as_json {
-                println!(
+                outln!(
                     "{}",
                     json!({"daemon_running": daemon_pid.is_some(), "journal": null})
                 );
             } else {
-                println!(
+                outln!(
                     "no journal yet in {} (bigin-sync has not synced with this config)",
                     cfg.state_dir.display()
                 );
@@ -82,25 +82,25 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
             },
             "token_expires_at_unix": summary.token_expires_at_unix,
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
     }
 
     match daemon_pid {
         Some(pid) => {
-            println!("daemon: running (pid {pid})");
+            outln!("daemon: running (pid {pid})");
             if let Some(w) = &watch_state {
-                println!("watching: {w}");
+                outln!("watching: {w}");
             }
         }
-        None => println!("daemon: not running"),
+        None => outln!("daemon: not running"),
     }
     match summary.token_expires_at_unix {
-        Some(t) if t > now => println!("access token: valid for {} more minutes", (t - now) / 60),
-        Some(_) => println!("access token: expired (renewed on the next call)"),
-        None => println!("access token: none cached"),
+        Some(t) if t > now => outln!("access token: valid for {} more minutes", (t - now) / 60),
+        Some(_) => outln!("access token: expired (renewed on the next call)"),
+        None => outln!("access token: none cached"),
     }
-    println!(
+    outln!(
         "records: {}   files in sync: {}   failing: {}   parked: {}",
         summary.records.len(),
         summary.total_files,
@@ -117,7 +117,7 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
         } else {
             format!("in {}", span(r.next_poll_unix - now))
         };
-        println!(
+        outln!(
             "{} ({}): {} in sync, pending {} up / {} down / {} delete; last poll {}, next poll {}",
             r.key,
             r.folder_name,
@@ -130,7 +130,7 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
         );
         for (_, f) in failures.iter().filter(|(k, _)| *k == r.key) {
             if f.parked {
-                println!(
+                outln!(
                     "  PARKED {} {}: {} (since {}; run `bigin-sync retry` after fixing)",
                     f.action,
                     f.subject,
@@ -143,9 +143,13 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
                 } else {
                     format!("in {}", span(f.next_attempt_unix - now))
                 };
-                println!(
+                outln!(
                     "  FAILING {} {}: {} (attempt {}, next retry {})",
-                    f.action, f.subject, f.message, f.attempts, when
+                    f.action,
+                    f.subject,
+                    f.message,
+                    f.attempts,
+                    when
                 );
             }
         }

@@ -7,6 +7,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Held while the daemon runs.
@@ -16,8 +17,11 @@ pub struct DaemonLock {
     pub path: PathBuf,
 }
 
+/// The lock file's name inside the state dir.
+pub const FILE_NAME: &str = "daemon.lock";
+
 fn lock_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("daemon.lock")
+    state_dir.join(FILE_NAME)
 }
 
 fn try_flock(file: &File) -> bool {
@@ -33,6 +37,7 @@ pub fn acquire(state_dir: &Path) -> std::io::Result<Result<DaemonLock, String>> 
         .truncate(false)
         .read(true)
         .write(true)
+        .mode(crate::daemon::state_dir::FILE_MODE)
         .open(&path)?;
     if !try_flock(&file) {
         let holder = std::fs::read_to_string(&path).unwrap_or_default();

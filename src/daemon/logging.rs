@@ -15,6 +15,9 @@ pub fn init(format: LogFormat, level: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // A log line that cannot be written (stderr is a closed pipe) is dropped; the
+        // default reports it with `eprintln!`, which panics for the same reason.
+        .log_internal_errors(false)
         .with_target(false);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -10,6 +10,7 @@ pub mod lock;
 pub mod logging;
 pub mod scheduler;
 pub mod setup;
+pub mod state_dir;
 pub mod systemd;
 
 use crate::config::{self, Config};
@@ -61,8 +62,8 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     for w in config::warnings(&cfg) {
         tracing::warn!("{w}");
     }
-    std::fs::create_dir_all(&cfg.state_dir)
-        .with_context(|| format!("creating state_dir {}", cfg.state_dir.display()))?;
+    state_dir::prepare(&cfg.state_dir)
+        .with_context(|| format!("preparing state_dir {}", cfg.state_dir.display()))?;
     let _lock = match lock::acquire(&cfg.state_dir).context("taking the daemon lock")? {
         Ok(l) => l,
         Err(msg) => anyhow::bail!(msg),

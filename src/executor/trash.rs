@@ -9,6 +9,7 @@
 use crate::dir_handle::DirHandle;
 use crate::model::RecordKey;
 use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// The longest file name most file systems take (bytes).
@@ -24,7 +25,11 @@ pub fn move_to_trash(
     stamp: &str,
 ) -> io::Result<PathBuf> {
     let trash_path = trash_root.join(&key.module).join(&key.record_id);
-    std::fs::create_dir_all(&trash_path)?;
+    // Private like the rest of the state dir (daemon::state_dir), whatever the umask.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&trash_path)?;
     let trash = DirHandle::open(&trash_path)?;
     let mut n = 1;
     loop {

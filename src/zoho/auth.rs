@@ -134,6 +134,22 @@ async fn post_grant(
         .await
         .map_err(|e| ZohoError::from_reqwest(Op::Token, &e))?;
     let status = resp.status().as_u16();
+    if resp.status().is_redirection() {
+        // Never followed (see `http_builder`); say where it pointed so a wrong
+        // accounts_url or data center is easy to spot.
+        let target = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map_or("nowhere".to_owned(), |t| t.chars().take(200).collect());
+        return Err(ZohoError::InvalidResponse {
+            op: Op::Token,
+            message: format!(
+                "HTTP {status}, a redirect to {target}; redirects are not followed because \
+                 they would carry the credentials elsewhere (check zoho.accounts_url and zoho.dc)"
+            ),
+        });
+    }
     let retry_after = super::error::retry_after(resp.headers());
     let body = resp
         .bytes()
@@ -199,8 +215,7 @@ pub async fn exchange_grant_code(
     code: &str,
 ) -> Result<Secret, ZohoError> {
     super::config::validate_base_url(accounts_url)?;
-    let http = reqwest::Client::builder()
-        .user_agent(super::client::USER_AGENT)
+    let http = super::client::http_builder()
         .connect_timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| ZohoError::Config(format!("HTTP client: {e}")))?;

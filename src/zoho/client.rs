@@ -16,6 +16,15 @@ use crate::model::Product;
 /// Sent with every request so Zoho (and proxies) can tell who is calling.
 pub const USER_AGENT: &str = concat!("bigin-sync/", env!("CARGO_PKG_VERSION"));
 
+/// The settings of every HTTP client that talks to Zoho (API and accounts server): our
+/// user agent, and no redirects. Neither server redirects; following one would carry the
+/// access token, the client secret or a grant code to wherever it points.
+pub(crate) fn http_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .redirect(reqwest::redirect::Policy::none())
+}
+
 /// Error bodies are small JSON documents; anything longer is cut here.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
@@ -88,12 +97,9 @@ impl ZohoClient {
         }
         let base = Url::parse(&cfg.api_domain)
             .map_err(|e| ZohoError::Config(format!("api_domain: {e}")))?;
-        let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
+        let http = http_builder()
             .connect_timeout(cfg.connect_timeout)
             .read_timeout(cfg.timeout)
-            // Zoho's API does not redirect; following one could leak the token elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ZohoError::Config(format!("HTTP client: {e}")))?;
         let tokens = TokenManager::new(http.clone(), &cfg, cache);

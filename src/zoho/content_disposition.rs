@@ -88,6 +88,10 @@ fn percent_decode(input: &[u8]) -> Option<Vec<u8>> {
     while i < input.len() {
         if input[i] == b'%' {
             let hex = input.get(i + 1..i + 3)?;
+            // Checked first: `from_str_radix` would take a sign (`%+0` → NUL).
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
             let s = std::str::from_utf8(hex).ok()?;
             out.push(u8::from_str_radix(s, 16).ok()?);
             i += 3;
