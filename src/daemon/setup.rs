@@ -4,6 +4,7 @@ use crate::config::Config;
 use crate::engine::{Engine, EngineSettings};
 use crate::executor::{Executor, RetryPolicy, SelfWrites};
 use crate::journal::Journal;
+use crate::planner::NameFolding;
 use crate::scan::IgnoreRules;
 use crate::zoho::{self, CachedToken, ClientConfig, TokenCache, ZohoClient};
 use anyhow::Context;
@@ -69,7 +70,28 @@ pub fn engine_settings(cfg: &Config) -> anyhow::Result<EngineSettings> {
         max_delete_percent: cfg.sync.max_delete_percent,
         ignore: IgnoreRules::new(&cfg.sync.ignore).context("sync.ignore")?,
         concurrency: cfg.zoho.concurrency.max(1) * 2,
+        folding: name_folding(&cfg.root),
     })
+}
+
+/// How the root's file system compares names. When it cannot be probed (the root is
+/// missing or read-only), names are folded as much as any file system does: that costs
+/// at most a ` (2)` in a name, while folding too little could overwrite a file.
+fn name_folding(root: &std::path::Path) -> NameFolding {
+    match crate::scan::probe_name_folding(root) {
+        Ok(folding) => {
+            if folding != NameFolding::None {
+                tracing::info!(root = %root.display(), ?folding,
+                    "the sync root's file system takes differently spelled names for one; such names are told apart with (2), (3) …");
+            }
+            folding
+        }
+        Err(e) => {
+            tracing::warn!(root = %root.display(), error = %e,
+                "cannot probe how the sync root compares names; treating it as case- and normalisation-insensitive");
+            NameFolding::CaseAndUnicode
+        }
+    }
 }
 
 /// Everything a syncing command works with.

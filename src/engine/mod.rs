@@ -5,12 +5,14 @@
 //! that a local change costs no list call (every call is an API credit), and it applies
 //! the pass-wide delete guard.
 
+mod skips;
+
 use crate::executor::adopt::{Sent, UploadIntent, adoption_candidates};
 use crate::executor::{
     ActionReport, Executor, Outcome, RecordWork, RemoteDelta, SUPERSEDED, describe,
 };
 use crate::model::{Product, RecordKey, RemoteAttachment};
-use crate::planner::{self, Action, Direction, LocalEntry, PlanInput, SyncedEntry};
+use crate::planner::{self, Action, Direction, LocalEntry, NameFolding, PlanInput, SyncedEntry};
 use crate::scan::{self, IgnoreRules, RecordFolder};
 use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
@@ -33,6 +35,8 @@ pub struct EngineSettings {
     pub ignore: IgnoreRules,
     /// Actions run at once across records (the client's own limit still applies).
     pub concurrency: usize,
+    /// How the root's file system compares names (probed at start).
+    pub folding: NameFolding,
 }
 
 impl EngineSettings {
@@ -286,7 +290,7 @@ impl Engine {
         let settings = self.settings();
         let key = folder.key.clone();
         let k = key.clone();
-        let (mut synced, mut failures, intents, unflushed) = self
+        let (mut synced, mut failures, intents, unflushed, skips) = self
             .executor
             .db(move |j| {
                 Ok((
@@ -294,6 +298,7 @@ impl Engine {
                     j.failures(&k)?,
                     j.intents(&k)?,
                     j.unflushed_to_check(&k, crate::executor::flush::boot_id())?,
+                    j.remote_skips(&k)?,
                 ))
             })
             .await?;
@@ -414,22 +419,20 @@ impl Engine {
         }
 
         let stamp = chrono::Local::now().format("%Y-%m-%d %H%M%S").to_string();
-        let mut actions = planner::plan(&PlanInput {
+        let plan = planner::plan_record(&PlanInput {
             local: local.as_deref(),
             remote: remote.as_deref(),
             synced: &synced,
             conflict_stamp: &stamp,
             direction: settings.direction,
+            occupied: &skipped,
+            ignore: Some(&settings.ignore),
+            folding: settings.folding,
         });
-        // A synced file the scan could not read (or that is now ignored, or no longer a
-        // regular file) is present but unknown: never a reason to delete its attachment.
-        if !skipped.is_empty() {
-            actions.retain(|a| match a {
-                Action::DeleteRemote { local_name, .. } | Action::Forget { local_name } => {
-                    !skipped.contains(local_name)
-                }
-                _ => true,
-            });
+        let actions = plan.actions;
+        if effects && local.is_some() && remote.is_some() {
+            self.record_remote_skips(&key, &skips, &plan.skipped)
+                .await?;
         }
         // A failure whose action is no longer planned (the file or attachment is gone,
         // or the sides agree now) is over: drop it so `status` and `once` stop reporting
@@ -450,7 +453,12 @@ impl Engine {
             }
         }
         let remote_changed = remote.as_ref().is_some_and(|r| {
-            let remote_ids: HashSet<&str> = r.iter().map(|a| a.id.as_str()).collect();
+            // Attachments left unsynced on purpose are no change to act on.
+            let remote_ids: HashSet<&str> = r
+                .iter()
+                .map(|a| a.id.as_str())
+                .filter(|id| !plan.skipped.iter().any(|s| s.attachment_id == *id))
+                .collect();
             let synced_ids: HashSet<&str> =
                 synced.iter().map(|e| e.attachment_id.as_str()).collect();
             remote_ids != synced_ids
@@ -999,6 +1007,7 @@ mod tests {
             max_delete_percent: 50,
             ignore: IgnoreRules::new(&globs).unwrap(),
             concurrency: 4,
+            folding: NameFolding::None,
         }
     }
 

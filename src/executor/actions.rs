@@ -668,7 +668,8 @@ impl Executor {
         dest: &Path,
         url: &str,
     ) -> Result<(ContentHash, u64), ExecError> {
-        let content = render_url_file(url);
+        // The planner never plans an unsafe link; this is the second guard.
+        let content = render_url_file(url).map_err(|e| ExecError::Inconsistent(e.to_string()))?;
         let hash = ContentHash::of_bytes(content.as_bytes());
         let dest = dest.to_path_buf();
         self.self_writes.note(&dest);
@@ -805,7 +806,7 @@ fn link_url_of(att: &RemoteAttachment) -> Option<String> {
 }
 
 fn render_len(url: &str) -> u64 {
-    render_url_file(url).len() as u64
+    render_url_file(url).map_or(0, |s| s.len() as u64)
 }
 
 /// The stamp that prefixes trashed files: local time, sortable.

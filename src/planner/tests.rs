@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::model::{AttachmentKind, ContentHash, RemoteAttachment};
+use std::collections::HashSet;
 
 const STAMP: &str = "2026-11-25 101500";
 
@@ -90,6 +91,9 @@ fn run_dir(
         synced,
         conflict_stamp: STAMP,
         direction,
+        occupied: &HashSet::new(),
+        ignore: None,
+        folding: NameFolding::None,
     })
 }
 
@@ -539,7 +543,7 @@ fn hostile_remote_names_become_safe_distinct_names() {
         })
         .collect();
     assert_eq!(names.len(), 6);
-    let distinct: std::collections::HashSet<&str> = names.iter().copied().collect();
+    let distinct: HashSet<&str> = names.iter().copied().collect();
     assert_eq!(distinct.len(), 6, "{names:?}");
     for n in names {
         assert!(!n.contains('/') && n != "." && n != ".." && n.len() <= 255 && !n.starts_with('.'));
@@ -606,6 +610,9 @@ fn unknown_local_plans_nothing() {
         synced: &synced_rows,
         conflict_stamp: STAMP,
         direction: Direction::Both,
+        occupied: &HashSet::new(),
+        ignore: None,
+        folding: NameFolding::None,
     });
     assert!(acts.is_empty(), "{acts:?}");
 }
@@ -626,6 +633,9 @@ fn unknown_remote_never_deletes_trashes_or_downloads() {
         synced: &synced_rows,
         conflict_stamp: STAMP,
         direction: Direction::Both,
+        occupied: &HashSet::new(),
+        ignore: None,
+        folding: NameFolding::None,
     });
     assert_eq!(
         acts,

@@ -1,8 +1,44 @@
 //! `.url` files (Windows Internet Shortcuts): how link attachments appear on disk.
 
+/// Why a link from Zoho is not written as a `.url` file. Link URLs are untrusted: a line
+/// break would add lines of its own (`IconFile=\\host\share` makes Explorer leak the
+/// user's NTLM hash when the folder is browsed), and `file:`, `javascript:` or UNC
+/// targets open something else than a web page when double-clicked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UnsafeLink {
+    #[error("the link is not an http:// or https:// URL")]
+    NotHttp,
+    #[error("the link URL holds control, format or white-space characters")]
+    BadCharacter,
+}
+
+/// Accepts only `http://` and `https://` URLs (scheme in any case) with a host part, and
+/// without control characters, Unicode format characters (bidi overrides hide what the
+/// URL really is) or white space (which would break the `URL=` line).
+pub fn check_link_url(url: &str) -> Result<(), UnsafeLink> {
+    if url
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || crate::planner::is_format_char(c))
+    {
+        return Err(UnsafeLink::BadCharacter);
+    }
+    let rest = url.split_once("://").and_then(|(scheme, rest)| {
+        (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+            .then_some(rest)
+    });
+    match rest {
+        // A host must follow: `https:///x` or `https://\\host` is no web address.
+        Some(rest) if rest.starts_with(|c: char| c.is_alphanumeric() || c == '[') => Ok(()),
+        _ => Err(UnsafeLink::NotHttp),
+    }
+}
+
 /// The content written for a link attachment. CRLF because Windows tools expect it.
-pub fn render_url_file(url: &str) -> String {
-    format!("[InternetShortcut]\r\nURL={url}\r\n")
+/// Refuses a URL [`check_link_url`] does not accept (the planner never asks for one; this
+/// is the second guard).
+pub fn render_url_file(url: &str) -> Result<String, UnsafeLink> {
+    check_link_url(url)?;
+    Ok(format!("[InternetShortcut]\r\nURL={url}\r\n"))
 }
 
 /// The `URL=` value of the `[InternetShortcut]` section, if any. Section and key names
@@ -38,12 +74,44 @@ mod tests {
     #[test]
     fn render_then_parse_round_trips() {
         let url = "https://example.com/a?b=c&d=e";
-        let text = render_url_file(url);
+        let text = render_url_file(url).unwrap();
         assert_eq!(
             text,
             "[InternetShortcut]\r\nURL=https://example.com/a?b=c&d=e\r\n"
         );
         assert_eq!(parse_url_file(text.as_bytes()).as_deref(), Some(url));
+    }
+
+    #[test]
+    fn only_plain_http_links_are_rendered() {
+        for ok in [
+            "https://example.com/a?b=c&d=e",
+            "HTTP://example.com",
+            "http://[::1]:8080/x",
+            "https://bücher.example/ü",
+        ] {
+            assert!(render_url_file(ok).is_ok(), "{ok:?}");
+        }
+        for (bad, why) in [
+            (
+                "https://x.test/\r\nIconFile=\\\\host\\share\\i.ico",
+                UnsafeLink::BadCharacter,
+            ),
+            ("https://x.test/\nIconIndex=1", UnsafeLink::BadCharacter),
+            ("https://x.test/a b", UnsafeLink::BadCharacter),
+            ("https://x.test/\u{202e}fdp.exe", UnsafeLink::BadCharacter),
+            ("https://x.test/\u{85}", UnsafeLink::BadCharacter),
+            ("javascript:alert(1)", UnsafeLink::NotHttp),
+            ("file:///etc/passwd", UnsafeLink::NotHttp),
+            ("\\\\host\\share\\doc", UnsafeLink::NotHttp),
+            ("https:\\\\host\\share", UnsafeLink::NotHttp),
+            ("https:///etc/passwd", UnsafeLink::NotHttp),
+            ("https://\\\\host\\share", UnsafeLink::NotHttp),
+            ("ftp://x.test/", UnsafeLink::NotHttp),
+            ("", UnsafeLink::NotHttp),
+        ] {
+            assert_eq!(render_url_file(bad), Err(why), "{bad:?}");
+        }
     }
 
     #[test]

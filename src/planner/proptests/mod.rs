@@ -123,6 +123,9 @@ fn check_restricted(
         synced: &synced,
         conflict_stamp: STAMP,
         direction,
+        occupied: &HashSet::new(),
+        ignore: None,
+        folding: NameFolding::None,
     });
     if !local_known {
         assert!(actions.is_empty(), "unknown folder: {actions:?}");

@@ -332,6 +332,9 @@ impl World {
             synced: &synced,
             conflict_stamp: STAMP,
             direction: Direction::Both,
+            occupied: &HashSet::new(),
+            ignore: None,
+            folding: NameFolding::None,
         })
     }
 
