@@ -40,11 +40,18 @@ pub struct EngineSettings {
 }
 
 impl EngineSettings {
-    /// What the settings that decide a folder's actions (ignore rules, direction, product)
-    /// add to its fingerprint: after a config change every folder is looked at again.
+    /// What the settings that decide a folder's actions (ignore rules, direction, product,
+    /// name folding) add to its fingerprint: after a config change every folder is looked
+    /// at again.
     pub fn fingerprint_salt(&self) -> u64 {
         let mut h = blake3::Hasher::new();
-        h.update(format!("{:?}|{:?}|", self.direction, self.product).as_bytes());
+        h.update(
+            format!(
+                "{:?}|{:?}|{:?}|",
+                self.direction, self.product, self.folding
+            )
+            .as_bytes(),
+        );
         for glob in self.ignore.extra_globs() {
             h.update(&(glob.len() as u64).to_le_bytes());
             h.update(glob.as_bytes());
@@ -1024,6 +1031,10 @@ mod tests {
             settings(&["*.tmp", "*.bak"], Direction::Both),
             settings(&["*.tmp"], Direction::UploadOnly),
             settings(&["*.tmp"], Direction::DownloadOnly),
+            EngineSettings {
+                folding: NameFolding::Case,
+                ..settings(&["*.tmp"], Direction::Both)
+            },
         ] {
             assert_ne!(other.fingerprint_salt(), base, "{other:?}");
         }

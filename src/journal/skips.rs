@@ -82,3 +82,46 @@ impl Journal {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str) -> RecordKey {
+        RecordKey {
+            module: "Contacts".into(),
+            record_id: id.into(),
+        }
+    }
+
+    fn row(id: &str, name: &str) -> RemoteSkipRow {
+        RemoteSkipRow {
+            attachment_id: id.into(),
+            remote_name: name.into(),
+            reason: format!("not downloaded: {name}"),
+        }
+    }
+
+    #[test]
+    fn skips_are_replaced_per_record_and_go_with_an_unfollow() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        let (a, b) = (key("1"), key("2"));
+        j.follow(&a, "1", 0).unwrap();
+        j.follow(&b, "2", 0).unwrap();
+        j.set_remote_skips(&a, &[row("9", "x.tmp"), row("8", "y\r\n.tmp")])
+            .unwrap();
+        j.set_remote_skips(&b, &[row("7", "Thumbs.db")]).unwrap();
+        assert_eq!(
+            j.remote_skips(&a).unwrap(),
+            vec![row("8", "y\r\n.tmp"), row("9", "x.tmp")]
+        );
+        j.set_remote_skips(&a, &[row("9", "x.tmp")]).unwrap();
+        assert_eq!(j.remote_skips(&a).unwrap(), vec![row("9", "x.tmp")]);
+        j.unfollow(&a).unwrap();
+        assert_eq!(
+            j.all_remote_skips().unwrap(),
+            vec![(b.clone(), row("7", "Thumbs.db"))]
+        );
+    }
+}
