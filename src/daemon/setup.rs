@@ -59,8 +59,9 @@ pub fn client_config(cfg: &Config) -> anyhow::Result<ClientConfig> {
     })
 }
 
-/// The reconcile settings from the config (also what SIGHUP swaps).
-pub fn engine_settings(cfg: &Config) -> anyhow::Result<EngineSettings> {
+/// The reconcile settings from the config (also what SIGHUP swaps); `folding` is the
+/// root's, probed once at start ([`name_folding`]).
+pub fn engine_settings(cfg: &Config, folding: NameFolding) -> anyhow::Result<EngineSettings> {
     Ok(EngineSettings {
         root: cfg.root.clone(),
         product: cfg.zoho.product,
@@ -70,14 +71,14 @@ pub fn engine_settings(cfg: &Config) -> anyhow::Result<EngineSettings> {
         max_delete_percent: cfg.sync.max_delete_percent,
         ignore: IgnoreRules::new(&cfg.sync.ignore).context("sync.ignore")?,
         concurrency: cfg.zoho.concurrency.max(1) * 2,
-        folding: name_folding(&cfg.root),
+        folding,
     })
 }
 
 /// How the root's file system compares names. When it cannot be probed (the root is
 /// missing or read-only), names are folded as much as any file system does: that costs
 /// at most a ` (2)` in a name, while folding too little could overwrite a file.
-fn name_folding(root: &std::path::Path) -> NameFolding {
+pub fn name_folding(root: &std::path::Path) -> NameFolding {
     match crate::scan::probe_name_folding(root) {
         Ok(folding) => {
             if folding != NameFolding::None {
@@ -122,7 +123,9 @@ pub fn build(cfg: &Config, journal: Arc<Journal>, policy: RetryPolicy) -> anyhow
         self_writes.clone(),
         policy,
     );
-    let engine = Arc::new(Engine::new(engine_settings(cfg)?, executor));
+    // Probed once: the root cannot change without a restart.
+    let settings = engine_settings(cfg, name_folding(&cfg.root))?;
+    let engine = Arc::new(Engine::new(settings, executor));
     Ok(Runtime {
         journal,
         client,
