@@ -353,6 +353,10 @@ fn check_url_file(bytes: &[u8]) {
     assert_eq!(url.trim(), url, "blanks around the URL are dropped");
     assert!(!url.contains('\n'), "one line only: {url:?}");
     assert!(
+        crate::scan::check_link_url(&url).is_ok(),
+        "an unsafe link is never taken from a .url file: {url:?}"
+    );
+    assert!(
         text.to_ascii_lowercase().contains("[internetshortcut]"),
         "a URL without the section: {url:?}"
     );
@@ -393,9 +397,9 @@ proptest! {
         check_url_file(text.as_bytes());
     }
 
-    /// The URL of a well-formed shortcut is found, whatever surrounds it.
+    /// The (safe) URL of a well-formed shortcut is found, whatever surrounds it.
     #[test]
-    fn url_file_finds_the_url(url in "[!-~]([ -~é日]{0,40}[!-~])?", before in prop::collection::vec(other_line(), 0..4),
+    fn url_file_finds_the_url(url in "(http|https|HTTPS)://[a-z0-9]{1,10}(\\.[a-z]{2,5})?(/[!-~é日]{0,30})?", before in prop::collection::vec(other_line(), 0..4),
                               after in prop::collection::vec(other_line(), 0..4), crlf in any::<bool>(),
                               bom in any::<bool>()) {
         let eol = if crlf { "\r\n" } else { "\n" };

@@ -33,6 +33,7 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
     };
     let summary = journal.summary()?;
     let failures = journal.all_failures()?;
+    let remote_skips = journal.all_remote_skips()?;
     let pending: BTreeMap<String, PendingCounts> = journal
         .meta(PENDING_META_KEY)?
         .and_then(|s| serde_json::from_str(&s).ok())
@@ -60,12 +61,21 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
                                "since_unix": f.since_unix})
                     })
                     .collect();
+                let skipped: Vec<_> = remote_skips
+                    .iter()
+                    .filter(|(k, _)| *k == r.key)
+                    .map(|(_, s)| {
+                        json!({"attachment_id": s.attachment_id, "name": s.remote_name,
+                               "reason": s.reason})
+                    })
+                    .collect();
                 json!({
                     "module": r.key.module, "record_id": r.key.record_id, "folder": r.folder_name,
                     "files_in_sync": r.files_in_sync,
                     "pending_uploads": p.uploads + r.pending_uploads as u32,
                     "pending_downloads": p.downloads, "pending_deletes": p.deletes,
                     "failures": r.failures, "parked": r.parked, "errors": errors,
+                    "skipped_attachments": skipped,
                     "last_poll_unix": r.last_poll_unix, "next_poll_unix": r.next_poll_unix,
                 })
             })
@@ -152,6 +162,15 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
                     when
                 );
             }
+        }
+        for (_, s) in remote_skips.iter().filter(|(k, _)| *k == r.key) {
+            // Debug formatting: a name from Zoho may hold line breaks or control characters.
+            outln!(
+                "  SKIPPED attachment {} {:?}: {}",
+                s.attachment_id,
+                s.remote_name,
+                s.reason
+            );
         }
     }
     Ok(())

@@ -155,8 +155,8 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
 /// state_dir, credentials) are reported and left as they were.
 fn reload(path: &std::path::Path, rt: &setup::Runtime) -> anyhow::Result<Schedule> {
     let new = config::load(path)?;
-    let settings = setup::engine_settings(&new)?;
     let old = rt.engine.settings();
+    let settings = setup::engine_settings(&new, old.folding)?;
     if settings.root != old.root || settings.product != old.product {
         tracing::warn!("SIGHUP: root and product changes need a restart; they were not applied");
     }

@@ -4,6 +4,7 @@ use crate::config::Config;
 use crate::engine::{Engine, EngineSettings};
 use crate::executor::{Executor, RetryPolicy, SelfWrites};
 use crate::journal::Journal;
+use crate::planner::NameFolding;
 use crate::scan::IgnoreRules;
 use crate::zoho::{self, CachedToken, ClientConfig, TokenCache, ZohoClient};
 use anyhow::Context;
@@ -58,8 +59,9 @@ pub fn client_config(cfg: &Config) -> anyhow::Result<ClientConfig> {
     })
 }
 
-/// The reconcile settings from the config (also what SIGHUP swaps).
-pub fn engine_settings(cfg: &Config) -> anyhow::Result<EngineSettings> {
+/// The reconcile settings from the config (also what SIGHUP swaps); `folding` is the
+/// root's, probed once at start ([`name_folding`]).
+pub fn engine_settings(cfg: &Config, folding: NameFolding) -> anyhow::Result<EngineSettings> {
     Ok(EngineSettings {
         root: cfg.root.clone(),
         product: cfg.zoho.product,
@@ -69,7 +71,28 @@ pub fn engine_settings(cfg: &Config) -> anyhow::Result<EngineSettings> {
         max_delete_percent: cfg.sync.max_delete_percent,
         ignore: IgnoreRules::new(&cfg.sync.ignore).context("sync.ignore")?,
         concurrency: cfg.zoho.concurrency.max(1) * 2,
+        folding,
     })
+}
+
+/// How the root's file system compares names. When it cannot be probed (the root is
+/// missing or read-only), names are folded as much as any file system does: that costs
+/// at most a ` (2)` in a name, while folding too little could overwrite a file.
+pub fn name_folding(root: &std::path::Path) -> NameFolding {
+    match crate::scan::probe_name_folding(root) {
+        Ok(folding) => {
+            if folding != NameFolding::None {
+                tracing::info!(root = %root.display(), ?folding,
+                    "the sync root's file system takes differently spelled names for one; such names are told apart with (2), (3) …");
+            }
+            folding
+        }
+        Err(e) => {
+            tracing::warn!(root = %root.display(), error = %e,
+                "cannot probe how the sync root compares names; treating it as case- and normalisation-insensitive");
+            NameFolding::CaseAndUnicode
+        }
+    }
 }
 
 /// Everything a syncing command works with.
@@ -100,7 +123,9 @@ pub fn build(cfg: &Config, journal: Arc<Journal>, policy: RetryPolicy) -> anyhow
         self_writes.clone(),
         policy,
     );
-    let engine = Arc::new(Engine::new(engine_settings(cfg)?, executor));
+    // Probed once: the root cannot change without a restart.
+    let settings = engine_settings(cfg, name_folding(&cfg.root))?;
+    let engine = Arc::new(Engine::new(settings, executor));
     Ok(Runtime {
         journal,
         client,

@@ -5,13 +5,15 @@
 //! that a local change costs no list call (every call is an API credit), and it applies
 //! the pass-wide delete guard.
 
+mod skips;
+
 use crate::dir_handle::DirHandle;
 use crate::executor::adopt::{Sent, UploadIntent, adoption_candidates};
 use crate::executor::{
     ActionReport, Executor, Outcome, RecordWork, RemoteDelta, SUPERSEDED, describe,
 };
 use crate::model::{Product, RecordKey, RemoteAttachment};
-use crate::planner::{self, Action, Direction, LocalEntry, PlanInput, SyncedEntry};
+use crate::planner::{self, Action, Direction, LocalEntry, NameFolding, PlanInput, SyncedEntry};
 use crate::scan::{self, IgnoreRules, RecordFolder};
 use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
@@ -34,14 +36,23 @@ pub struct EngineSettings {
     pub ignore: IgnoreRules,
     /// Actions run at once across records (the client's own limit still applies).
     pub concurrency: usize,
+    /// How the root's file system compares names (probed at start).
+    pub folding: NameFolding,
 }
 
 impl EngineSettings {
-    /// What the settings that decide a folder's actions (ignore rules, direction, product)
-    /// add to its fingerprint: after a config change every folder is looked at again.
+    /// What the settings that decide a folder's actions (ignore rules, direction, product,
+    /// name folding) add to its fingerprint: after a config change every folder is looked
+    /// at again.
     pub fn fingerprint_salt(&self) -> u64 {
         let mut h = blake3::Hasher::new();
-        h.update(format!("{:?}|{:?}|", self.direction, self.product).as_bytes());
+        h.update(
+            format!(
+                "{:?}|{:?}|{:?}|",
+                self.direction, self.product, self.folding
+            )
+            .as_bytes(),
+        );
         for glob in self.ignore.extra_globs() {
             h.update(&(glob.len() as u64).to_le_bytes());
             h.update(glob.as_bytes());
@@ -288,7 +299,7 @@ impl Engine {
         let settings = self.settings();
         let key = folder.key.clone();
         let k = key.clone();
-        let (mut synced, mut failures, intents, unflushed) = self
+        let (mut synced, mut failures, intents, unflushed, skips) = self
             .executor
             .db(move |j| {
                 Ok((
@@ -296,6 +307,7 @@ impl Engine {
                     j.failures(&k)?,
                     j.intents(&k)?,
                     j.unflushed_to_check(&k, crate::executor::flush::boot_id())?,
+                    j.remote_skips(&k)?,
                 ))
             })
             .await?;
@@ -411,22 +423,20 @@ impl Engine {
         }
 
         let stamp = chrono::Local::now().format("%Y-%m-%d %H%M%S").to_string();
-        let mut actions = planner::plan(&PlanInput {
+        let plan = planner::plan_record(&PlanInput {
             local: local.as_deref(),
             remote: remote.as_deref(),
             synced: &synced,
             conflict_stamp: &stamp,
             direction: settings.direction,
+            occupied: &skipped,
+            ignore: Some(&settings.ignore),
+            folding: settings.folding,
         });
-        // A synced file the scan could not read (or that is now ignored, or no longer a
-        // regular file) is present but unknown: never a reason to delete its attachment.
-        if !skipped.is_empty() {
-            actions.retain(|a| match a {
-                Action::DeleteRemote { local_name, .. } | Action::Forget { local_name } => {
-                    !skipped.contains(local_name)
-                }
-                _ => true,
-            });
+        let actions = plan.actions;
+        if effects && local.is_some() && remote.is_some() {
+            self.record_remote_skips(&key, &skips, &plan.skipped)
+                .await?;
         }
         // A failure whose action is no longer planned (the file or attachment is gone,
         // or the sides agree now) is over: drop it so `status` and `once` stop reporting
@@ -447,7 +457,12 @@ impl Engine {
             }
         }
         let remote_changed = remote.as_ref().is_some_and(|r| {
-            let remote_ids: HashSet<&str> = r.iter().map(|a| a.id.as_str()).collect();
+            // Attachments left unsynced on purpose are no change to act on.
+            let remote_ids: HashSet<&str> = r
+                .iter()
+                .map(|a| a.id.as_str())
+                .filter(|id| !plan.skipped.iter().any(|s| s.attachment_id == *id))
+                .collect();
             let synced_ids: HashSet<&str> =
                 synced.iter().map(|e| e.attachment_id.as_str()).collect();
             remote_ids != synced_ids
@@ -1019,6 +1034,7 @@ mod tests {
             max_delete_percent: 50,
             ignore: IgnoreRules::new(&globs).unwrap(),
             concurrency: 4,
+            folding: NameFolding::None,
         }
     }
 
@@ -1035,6 +1051,10 @@ mod tests {
             settings(&["*.tmp", "*.bak"], Direction::Both),
             settings(&["*.tmp"], Direction::UploadOnly),
             settings(&["*.tmp"], Direction::DownloadOnly),
+            EngineSettings {
+                folding: NameFolding::Case,
+                ..settings(&["*.tmp"], Direction::Both)
+            },
         ] {
             assert_ne!(other.fingerprint_salt(), base, "{other:?}");
         }

@@ -694,7 +694,8 @@ impl Executor {
         dest: &str,
         url: &str,
     ) -> Result<(ContentHash, u64), ExecError> {
-        let content = render_url_file(url);
+        // The planner never plans an unsafe link; this is the second guard.
+        let content = render_url_file(url).map_err(|e| ExecError::Inconsistent(e.to_string()))?;
         let hash = ContentHash::of_bytes(content.as_bytes());
         let shown = dir.display_path(dest);
         self.self_writes.note(&shown);
@@ -835,7 +836,7 @@ fn link_url_of(att: &RemoteAttachment) -> Option<String> {
 }
 
 fn render_len(url: &str) -> u64 {
-    render_url_file(url).len() as u64
+    render_url_file(url).map_or(0, |s| s.len() as u64)
 }
 
 /// The stamp that prefixes trashed files: local time, sortable.

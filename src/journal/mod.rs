@@ -13,6 +13,7 @@ mod intents;
 mod meta;
 mod records;
 mod schema;
+mod skips;
 mod summary;
 #[cfg(test)]
 mod tests;
@@ -22,6 +23,7 @@ pub use error::JournalError;
 pub use failures::FailureRow;
 pub use intents::{IntentRow, NewIntent};
 pub use records::RecordRow;
+pub use skips::RemoteSkipRow;
 pub use summary::{JournalSummary, RecordSummary};
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};

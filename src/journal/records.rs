@@ -59,7 +59,7 @@ impl Journal {
     /// never produces a delete.
     pub fn unfollow(&self, key: &RecordKey) -> Result<()> {
         self.write("unfollow record", |tx| {
-            for table in ["records", "entries", "failures", "intents"] {
+            for table in ["records", "entries", "failures", "intents", "remote_skips"] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE module = ?1 AND record_id = ?2"),
                     params![key.module, key.record_id],

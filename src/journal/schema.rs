@@ -88,6 +88,18 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE entries ADD COLUMN written_boot TEXT;
     ",
+    // 6: attachments deliberately not downloaded (a name the scan ignores, an unsafe
+    // link), so that `status` lists them with the reason.
+    "
+    CREATE TABLE remote_skips (
+        module         TEXT NOT NULL,
+        record_id      TEXT NOT NULL,
+        attachment_id  TEXT NOT NULL,
+        remote_name    TEXT NOT NULL,
+        reason         TEXT NOT NULL,
+        PRIMARY KEY (module, record_id, attachment_id)
+    );
+    ",
 ];
 
 /// The schema version this build reads and writes.

@@ -1,11 +1,14 @@
 //! Local file names for remote attachments, conflict copies and link files.
 //!
 //! Zoho's `File_Name` is untrusted input: it may hold `/`, `\`, NUL, control characters,
-//! `.`/`..` or exceed what a Linux file system accepts. Every name produced here is a
+//! invisible format characters (a right-to-left override makes `\u{202e}fdp.exe` display
+//! as `exe.pdf`), `.`/`..` or exceed what a Linux file system accepts. Every name produced here is a
 //! single, non-hidden path component of at most 255 bytes, so nothing the planner asks
 //! for can land outside the record folder or be ignored by the scanner.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
+use unicode_normalization::UnicodeNormalization;
 
 /// Used when nothing printable is left of a remote name.
 const PLACEHOLDER: &str = "attachment";
@@ -21,14 +24,121 @@ const CONFLICT_MARKER: &str = " (conflicted copy ";
 /// Extension of link files (`[InternetShortcut]`).
 const URL_EXT: &str = ".url";
 
+/// How the file system of the sync root compares names (probed at start, see
+/// `scan::probe_name_folding`). Two names it takes for one can never both be in a folder:
+/// writing the second would replace the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NameFolding {
+    /// Byte-wise, as Linux file systems do.
+    #[default]
+    None,
+    /// Case-insensitive (exFAT, SMB/CIFS, ext4 casefold): `A.pdf` is `a.pdf`.
+    Case,
+    /// Case- and normalisation-insensitive (shares served by macOS, or written by its
+    /// clients): `é` as one code point (NFC) is also `e` + combining accent (NFD).
+    CaseAndUnicode,
+}
+
+impl NameFolding {
+    /// The key under which the file system finds `name`: two names clash exactly when
+    /// their keys are equal. Case folding is done per character, upper then lower, so it
+    /// folds at least as much as any file system's table (folding too much only costs a
+    /// ` (2)` where none was needed; too little would overwrite).
+    pub fn key(self, name: &str) -> Cow<'_, str> {
+        let fold_case = |s: &mut dyn Iterator<Item = char>| -> String {
+            s.flat_map(char::to_uppercase)
+                .flat_map(char::to_lowercase)
+                .collect()
+        };
+        match self {
+            NameFolding::None => Cow::Borrowed(name),
+            NameFolding::Case => Cow::Owned(fold_case(&mut name.chars())),
+            NameFolding::CaseAndUnicode => {
+                let folded = fold_case(&mut name.nfd());
+                Cow::Owned(folded.nfd().collect())
+            }
+        }
+    }
+}
+
+/// Names a new name must not clash with.
+pub trait TakenNames {
+    /// True when `name` is already used (as the folder's file system compares names).
+    fn is_taken(&self, name: &str) -> bool;
+}
+
+impl TakenNames for HashSet<String> {
+    fn is_taken(&self, name: &str) -> bool {
+        self.contains(name)
+    }
+}
+
+/// A set of names compared as the folder's file system compares them.
+#[derive(Debug, Clone, Default)]
+pub struct FoldedNames {
+    folding: NameFolding,
+    keys: HashSet<String>,
+}
+
+impl FoldedNames {
+    /// An empty set comparing names under `folding`.
+    pub fn new(folding: NameFolding) -> Self {
+        FoldedNames {
+            folding,
+            keys: HashSet::new(),
+        }
+    }
+
+    /// Marks `name` (and every spelling the file system takes for it) as used.
+    pub fn insert(&mut self, name: &str) {
+        self.keys.insert(self.folding.key(name).into_owned());
+    }
+}
+
+impl TakenNames for FoldedNames {
+    fn is_taken(&self, name: &str) -> bool {
+        self.keys.contains(self.folding.key(name).as_ref())
+    }
+}
+
+/// True for Unicode format characters (general category Cf, Unicode 15.1): invisible,
+/// yet able to reorder (U+202E, U+2066–2069) or hide (U+200B, U+FEFF) what a name shows.
+pub fn is_format_char(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
+}
+
 /// Safe local file name for an untrusted remote `File_Name`.
 ///
-/// Strips `/`, `\`, NUL and control characters, maps an empty or dots-only result to a
+/// Strips `/`, `\`, NUL, control and format characters, maps an empty or dots-only result to a
 /// placeholder, trims trailing dots and spaces, prefixes a leading dot with `_` (a dot-file
 /// would be ignored by the scanner and then look deleted), caps the name at 255 bytes
 /// keeping the extension, and finally resolves collisions against `taken` with ` (2)`,
-/// ` (3)` … before the extension. Names compare byte-wise, as Linux does.
-pub fn local_name_for(remote_name: &str, taken: &HashSet<String>) -> String {
+/// ` (3)` … before the extension. Names compare as `taken` compares them (byte-wise for
+/// a `HashSet`, as Linux does; folded for [`FoldedNames`]).
+pub fn local_name_for(remote_name: &str, taken: &impl TakenNames) -> String {
     let base = sanitize(remote_name);
     let (stem, ext) = split_ext(&base);
     resolve(stem, "", ext, taken)
@@ -38,7 +148,7 @@ pub fn local_name_for(remote_name: &str, taken: &HashSet<String>) -> String {
 ///
 /// The marker goes before the extension so the copy still opens with the same program;
 /// collisions get ` (2)` … after the marker.
-pub fn conflict_name(local_name: &str, stamp: &str, taken: &HashSet<String>) -> String {
+pub fn conflict_name(local_name: &str, stamp: &str, taken: &impl TakenNames) -> String {
     let base = sanitize(local_name);
     let (stem, ext) = split_ext(&base);
     let stamp = cut_to_bytes(&clean_chars(stamp), MAX_STAMP_BYTES).to_string();
@@ -47,7 +157,7 @@ pub fn conflict_name(local_name: &str, stamp: &str, taken: &HashSet<String>) -> 
 }
 
 /// Local name of a link attachment: `<title>.url`, made safe and unique like any name.
-pub fn link_file_name(title: &str, taken: &HashSet<String>) -> String {
+pub fn link_file_name(title: &str, taken: &impl TakenNames) -> String {
     let stem = sanitize(title);
     resolve(&stem, "", URL_EXT, taken)
 }
@@ -77,7 +187,7 @@ pub fn is_conflict_copy(name: &str) -> bool {
 /// Drops the characters a single path component must not hold.
 fn clean_chars(s: &str) -> String {
     s.chars()
-        .filter(|c| !matches!(c, '/' | '\\' | '\0') && !c.is_control())
+        .filter(|&c| !matches!(c, '/' | '\\' | '\0') && !c.is_control() && !is_format_char(c))
         .collect()
 }
 
@@ -133,14 +243,14 @@ fn compose(stem: &str, suffix: &str, ext: &str) -> String {
 }
 
 /// First of `stem+suffix+ext`, `stem+suffix (2)+ext`, … that is not in `taken`.
-fn resolve(stem: &str, suffix: &str, ext: &str, taken: &HashSet<String>) -> String {
+fn resolve(stem: &str, suffix: &str, ext: &str, taken: &impl TakenNames) -> String {
     let first = compose(stem, suffix, ext);
-    if !taken.contains(&first) {
+    if !taken.is_taken(&first) {
         return first;
     }
     (2u64..)
         .map(|n| compose(stem, &format!("{suffix} ({n})"), ext))
-        .find(|candidate| !taken.contains(candidate))
+        .find(|candidate| !taken.is_taken(candidate))
         .unwrap_or(first) // unreachable: `taken` is finite
 }
 
@@ -179,6 +289,44 @@ mod tests {
             local_name_for("a\n\r\t\u{7f}\u{85}b.pdf", &none()),
             "ab.pdf"
         );
+    }
+
+    #[test]
+    fn format_characters_are_stripped() {
+        // A right-to-left override would show "\u{202e}fdp.exe" as "exe.pdf".
+        assert_eq!(local_name_for("\u{202e}fdp.exe", &none()), "fdp.exe");
+        assert_eq!(
+            local_name_for("quote\u{200b}\u{feff}\u{2066}\u{2069}.pdf", &none()),
+            "quote.pdf"
+        );
+        assert_eq!(local_name_for("a\u{ad}b\u{e0041}.txt", &none()), "ab.txt");
+        assert_eq!(link_file_name("\u{202d}site", &none()), "site.url");
+        assert_eq!(local_name_for("\u{202e}", &none()), "attachment");
+        // Visible non-ASCII stays.
+        assert_eq!(local_name_for("עברית.pdf", &none()), "עברית.pdf");
+    }
+
+    #[test]
+    fn folded_names_clash_as_the_file_system_compares_them() {
+        let mut case = FoldedNames::new(NameFolding::Case);
+        case.insert("A.pdf");
+        case.insert("Straße.txt");
+        assert_eq!(local_name_for("a.PDF", &case), "a (2).PDF");
+        assert_eq!(local_name_for("STRASSE.txt", &case), "STRASSE (2).txt");
+        // Case folding does not fold normalisation.
+        case.insert("\u{e9}.pdf");
+        assert_eq!(local_name_for("e\u{301}.pdf", &case), "e\u{301}.pdf");
+
+        let mut both = FoldedNames::new(NameFolding::CaseAndUnicode);
+        both.insert("\u{e9}.pdf");
+        assert_eq!(local_name_for("E\u{301}.pdf", &both), "E\u{301} (2).pdf");
+        both.insert("ΑΣ");
+        assert_eq!(local_name_for("ας", &both), "ας (2)");
+
+        let mut exact = FoldedNames::new(NameFolding::None);
+        exact.insert("A.pdf");
+        assert_eq!(local_name_for("a.pdf", &exact), "a.pdf");
+        assert_eq!(local_name_for("A.pdf", &exact), "A (2).pdf");
     }
 
     #[test]

@@ -6,9 +6,14 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::names::{conflict_name, link_file_name, link_title_from_file, local_name_for};
-use super::types::{Action, Direction, LocalEntry, PlanInput, SyncedEntry};
+use super::names::{
+    FoldedNames, NameFolding, conflict_name, link_file_name, link_title_from_file, local_name_for,
+};
+use super::types::{
+    Action, Direction, LocalEntry, Plan, PlanInput, RemoteSkip, SkippedRemote, SyncedEntry,
+};
 use crate::model::{AttachmentKind, RemoteAttachment};
+use crate::scan::{IgnoreRules, check_link_url};
 
 /// Decides the actions that bring one record's folder and attachments back in agreement.
 ///
@@ -17,14 +22,22 @@ use crate::model::{AttachmentKind, RemoteAttachment};
 /// with the folder unknown nothing is planned; with the list unknown only journal
 /// refreshes are (uploading blind could duplicate an attachment).
 pub fn plan(input: &PlanInput) -> Vec<Action> {
-    let mut actions = match (input.local, input.remote) {
-        (None, _) => Vec::new(),
-        (Some(local), None) => refreshes_only(local, input.synced),
+    plan_record(input).actions
+}
+
+/// [`plan`], with the new attachments that are deliberately not synced (an ignored local
+/// name, an unsafe link) and why. Those are left alone on both sides: never downloaded,
+/// so never re-downloaded or deleted either.
+pub fn plan_record(input: &PlanInput) -> Plan {
+    let (mut actions, mut skipped) = match (input.local, input.remote) {
+        (None, _) => (Vec::new(), Vec::new()),
+        (Some(local), None) => (refreshes_only(local, input.synced), Vec::new()),
         (Some(local), Some(remote)) => Planner::new(local, remote, input).run(),
     };
     actions.retain(|a| allowed(a, input.direction));
     actions.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
-    actions
+    skipped.sort_by(|a: &SkippedRemote, b| a.attachment_id.cmp(&b.attachment_id));
+    Plan { actions, skipped }
 }
 
 /// With the remote side unknown, only metadata refreshes are safe.
@@ -124,20 +137,49 @@ fn base_name(a: &RemoteAttachment) -> String {
     }
 }
 
+/// Why a new attachment is not to be synced at all, if it is not.
+fn skip_reason(
+    a: &RemoteAttachment,
+    base: &str,
+    ignore: Option<&IgnoreRules>,
+) -> Option<RemoteSkip> {
+    if let AttachmentKind::Link { url } = &a.kind
+        && let Err(why) = check_link_url(url)
+    {
+        return Some(RemoteSkip::UnsafeLink(why));
+    }
+    ignored(base, ignore)
+}
+
+/// [`RemoteSkip::IgnoredName`] when the scan would ignore a file called `local_name`.
+fn ignored(local_name: &str, ignore: Option<&IgnoreRules>) -> Option<RemoteSkip> {
+    ignore
+        .is_some_and(|rules| rules.is_ignored(local_name))
+        .then(|| RemoteSkip::IgnoredName {
+            local_name: local_name.to_string(),
+        })
+}
+
 /// Working state of one `plan` call.
 struct Planner<'a> {
     local: BTreeMap<&'a str, &'a LocalEntry>,
     remote: BTreeMap<&'a str, &'a RemoteAttachment>,
     /// Journal rows by local name (first row wins on a corrupt duplicate).
     synced: BTreeMap<&'a str, &'a SyncedEntry>,
-    /// Attachments no journal row knows, ordered by (created_time, id), with base names.
-    unknown: Vec<(&'a RemoteAttachment, String)>,
+    /// Attachments no journal row knows, ordered by (created_time, id), with base names
+    /// and their folded keys; without those deliberately not synced.
+    unknown: Vec<(&'a RemoteAttachment, String, String)>,
     /// Ids of unknown attachments already given a fate (or deferred) in this pass.
     claimed: HashSet<&'a str>,
-    /// Every name in the folder, in the journal, or handed out by this plan.
-    taken: HashSet<String>,
+    /// Every name in the folder (files and skipped entries alike), in the journal, or
+    /// handed out by this plan, compared as the file system compares names.
+    taken: FoldedNames,
+    occupied: &'a HashSet<String>,
+    ignore: Option<&'a IgnoreRules>,
+    folding: NameFolding,
     stamp: &'a str,
     out: Vec<Action>,
+    skipped: Vec<SkippedRemote>,
 }
 
 impl<'a> Planner<'a> {
@@ -163,25 +205,48 @@ impl<'a> Planner<'a> {
             .filter(|a| !known.contains(a.id.as_str()))
             .collect();
         unknown.sort_by(|a, b| (&a.created_time, &a.id).cmp(&(&b.created_time, &b.id)));
-        let unknown = unknown.into_iter().map(|a| (a, base_name(a))).collect();
-        let taken = local
+        let mut skipped = Vec::new();
+        let mut kept = Vec::new();
+        for a in unknown {
+            let base = base_name(a);
+            match skip_reason(a, &base, input.ignore) {
+                Some(reason) => skipped.push(SkippedRemote {
+                    attachment_id: a.id.clone(),
+                    remote_name: a.file_name.clone(),
+                    reason,
+                }),
+                None => {
+                    let key = input.folding.key(&base).into_owned();
+                    kept.push((a, base, key));
+                }
+            }
+        }
+        let mut taken = FoldedNames::new(input.folding);
+        for name in local
             .keys()
-            .map(|n| n.to_string())
-            .chain(input.synced.iter().map(|s| s.local_name.clone()))
-            .collect();
+            .copied()
+            .chain(input.synced.iter().map(|s| s.local_name.as_str()))
+            .chain(input.occupied.iter().map(String::as_str))
+        {
+            taken.insert(name);
+        }
         Planner {
             local,
             remote: remote_map,
             synced,
-            unknown,
+            unknown: kept,
             claimed: HashSet::new(),
             taken,
+            occupied: input.occupied,
+            ignore: input.ignore,
+            folding: input.folding,
             stamp: input.conflict_stamp,
             out: Vec::new(),
+            skipped,
         }
     }
 
-    fn run(mut self) -> Vec<Action> {
+    fn run(mut self) -> (Vec<Action>, Vec<SkippedRemote>) {
         let rows: Vec<&SyncedEntry> = self.synced.values().copied().collect();
         for s in rows {
             self.synced_row(s);
@@ -196,18 +261,19 @@ impl<'a> Planner<'a> {
             self.new_local(l);
         }
         self.new_remotes();
-        self.out
+        (self.out, self.skipped)
     }
 
     /// First unclaimed unknown attachment matching `pred`, in (created_time, id) order.
+    /// `pred` is given the attachment and the folded key of its base name.
     fn find_unknown(
         &self,
         pred: impl Fn(&RemoteAttachment, &str) -> bool,
     ) -> Option<&'a RemoteAttachment> {
         self.unknown
             .iter()
-            .find(|(a, base)| !self.claimed.contains(a.id.as_str()) && pred(a, base))
-            .map(|(a, _)| *a)
+            .find(|(a, _, key)| !self.claimed.contains(a.id.as_str()) && pred(a, key))
+            .map(|(a, _, _)| *a)
     }
 
     fn claim(&mut self, a: &'a RemoteAttachment) {
@@ -217,7 +283,7 @@ impl<'a> Planner<'a> {
     /// A fresh conflict name for `local_name`, reserved for the rest of the plan.
     fn reserve_conflict_name(&mut self, local_name: &str) -> String {
         let name = conflict_name(local_name, self.stamp, &self.taken);
-        self.taken.insert(name.clone());
+        self.taken.insert(&name);
         name
     }
 
@@ -239,6 +305,11 @@ impl<'a> Planner<'a> {
     fn synced_row(&mut self, s: &'a SyncedEntry) {
         let l = self.local.get(s.local_name.as_str()).copied();
         let a = self.remote.get(s.attachment_id.as_str()).copied();
+        if l.is_none() && self.occupied.contains(&s.local_name) {
+            // The scan could not read it, or it is now ignored or no longer a regular
+            // file: present but unknown, never a reason to delete or forget.
+            return;
+        }
         match (l, a) {
             (Some(l), Some(_)) => {
                 if !l.stable {
@@ -312,7 +383,9 @@ impl<'a> Planner<'a> {
 
     /// A local file with no journal row. Never yields a delete: there is no base.
     fn new_local(&mut self, l: &LocalEntry) {
-        let same_name = self.find_unknown(|_, base| base == l.name);
+        // On a folding file system a differently spelled name is still the same file.
+        let key = self.folding.key(&l.name).into_owned();
+        let same_name = self.find_unknown(|_, base| base == key);
         if !l.stable {
             // Hold a same-named attachment back too, or it would be downloaded beside the
             // file under another name and the pair never recognised as one.
@@ -323,7 +396,7 @@ impl<'a> Planner<'a> {
         }
         if let Some(url) = &l.link_url {
             let same_link = self.find_unknown(|a, base| {
-                base == l.name && matches!(&a.kind, AttachmentKind::Link { url: u } if u == url)
+                base == key && matches!(&a.kind, AttachmentKind::Link { url: u } if u == url)
             });
             if let Some(b) = same_link {
                 self.claim(b);
@@ -338,7 +411,7 @@ impl<'a> Planner<'a> {
             return;
         }
         let same_size = |a: &RemoteAttachment, base: &str| {
-            base == l.name && a.kind == AttachmentKind::File && a.size == l.size
+            base == key && a.kind == AttachmentKind::File && a.size == l.size
         };
         // An exact File_Name match is the likelier twin of several same-sized candidates.
         let twin = self
@@ -389,15 +462,24 @@ impl<'a> Planner<'a> {
         let pending: Vec<&'a RemoteAttachment> = self
             .unknown
             .iter()
-            .filter(|(a, _)| !self.claimed.contains(a.id.as_str()))
-            .map(|(a, _)| *a)
+            .filter(|(a, _, _)| !self.claimed.contains(a.id.as_str()))
+            .map(|(a, _, _)| *a)
             .collect();
         for a in pending {
             let local_name = match &a.kind {
                 AttachmentKind::File => local_name_for(&a.file_name, &self.taken),
                 AttachmentKind::Link { .. } => link_file_name(&a.file_name, &self.taken),
             };
-            self.taken.insert(local_name.clone());
+            // A numbered name can match a configured glob the base name did not.
+            if let Some(reason) = ignored(&local_name, self.ignore) {
+                self.skipped.push(SkippedRemote {
+                    attachment_id: a.id.clone(),
+                    remote_name: a.file_name.clone(),
+                    reason,
+                });
+                continue;
+            }
+            self.taken.insert(&local_name);
             self.out.push(Action::Download {
                 attachment_id: a.id.clone(),
                 local_name,

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::model::{AttachmentKind, ContentHash, RemoteAttachment};
+use std::collections::HashSet;
 
 const STAMP: &str = "2026-11-25 101500";
 
@@ -90,6 +91,9 @@ fn run_dir(
         synced,
         conflict_stamp: STAMP,
         direction,
+        occupied: &HashSet::new(),
+        ignore: None,
+        folding: NameFolding::None,
     })
 }
 
@@ -539,7 +543,7 @@ fn hostile_remote_names_become_safe_distinct_names() {
         })
         .collect();
     assert_eq!(names.len(), 6);
-    let distinct: std::collections::HashSet<&str> = names.iter().copied().collect();
+    let distinct: HashSet<&str> = names.iter().copied().collect();
     assert_eq!(distinct.len(), 6, "{names:?}");
     for n in names {
         assert!(!n.contains('/') && n != "." && n != ".." && n.len() <= 255 && !n.starts_with('.'));
@@ -606,6 +610,9 @@ fn unknown_local_plans_nothing() {
         synced: &synced_rows,
         conflict_stamp: STAMP,
         direction: Direction::Both,
+        occupied: &HashSet::new(),
+        ignore: None,
+        folding: NameFolding::None,
     });
     assert!(acts.is_empty(), "{acts:?}");
 }
@@ -626,6 +633,9 @@ fn unknown_remote_never_deletes_trashes_or_downloads() {
         synced: &synced_rows,
         conflict_stamp: STAMP,
         direction: Direction::Both,
+        occupied: &HashSet::new(),
+        ignore: None,
+        folding: NameFolding::None,
     });
     assert_eq!(
         acts,
@@ -710,4 +720,117 @@ fn conflict_copies_sync_like_any_file() {
     let name = format!("a (conflicted copy {STAMP}).pdf");
     assert!(is_conflict_copy(&name));
     assert_eq!(run(&[local(&name, "B")], &[], &[]), vec![upload(&name)]);
+}
+
+// ---- names the folder cannot hold (issue 11) ----------------------------------------
+
+fn run_names(
+    local: &[LocalEntry],
+    remote: &[RemoteAttachment],
+    synced: &[SyncedEntry],
+    occupied: &[&str],
+    folding: NameFolding,
+) -> Plan {
+    let occupied: HashSet<String> = occupied.iter().map(|s| s.to_string()).collect();
+    let rules = crate::scan::IgnoreRules::new(&[]).unwrap();
+    plan_record(&PlanInput {
+        local: Some(local),
+        remote: Some(remote),
+        synced,
+        conflict_stamp: STAMP,
+        direction: Direction::Both,
+        occupied: &occupied,
+        ignore: Some(&rules),
+        folding,
+    })
+}
+
+#[test]
+fn a_name_held_by_a_skipped_entry_is_never_a_download_target() {
+    let p = run_names(
+        &[],
+        &[remote("1", "docs", "x"), remote("2", "a.pdf", "y")],
+        &[],
+        &["docs", "a.pdf"],
+        NameFolding::None,
+    );
+    assert_eq!(
+        p.actions,
+        vec![download("2", "a (2).pdf"), download("1", "docs (2)")]
+    );
+    assert!(p.skipped.is_empty());
+}
+
+#[test]
+fn a_synced_name_now_skipped_is_neither_deleted_nor_forgotten() {
+    let rows = [synced("a.pdf", "1", "A"), synced("b.pdf", "2", "B")];
+    let p = run_names(
+        &[],
+        &[remote("1", "a.pdf", "A")],
+        &rows,
+        &["a.pdf", "b.pdf"],
+        NameFolding::None,
+    );
+    assert_eq!(p.actions, vec![]);
+}
+
+#[test]
+fn ignored_names_and_unsafe_links_are_listed_not_downloaded() {
+    let p = run_names(
+        &[],
+        &[
+            remote("1", "report.tmp", "x"),
+            remote("2", ".q.pdf.bigin-sync.part", "y"),
+            link("3", "evil", "javascript:alert(1)"),
+            link("4", "crlf", "https://x.test/\r\nIconFile=\\\\h\\s"),
+            link("5", "ok", "https://x.test/"),
+        ],
+        &[],
+        &[],
+        NameFolding::None,
+    );
+    assert_eq!(p.actions, vec![download("5", "ok.url")]);
+    let reasons: Vec<(&str, String)> = p
+        .skipped
+        .iter()
+        .map(|s| (s.attachment_id.as_str(), s.reason.to_string()))
+        .collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(
+        reasons[0]
+            .1
+            .contains("\"report.tmp\" matches the ignore rules")
+    );
+    assert!(reasons[1].1.contains("\"_.q.pdf.bigin-sync.part\""));
+    assert!(reasons[2].1.contains("not an http"));
+    assert!(reasons[3].1.contains("control"));
+}
+
+#[test]
+fn on_a_folding_file_system_other_spellings_clash_and_twins_match() {
+    // Two remote spellings of one name: the second gets a number, not the same file.
+    let p = run_names(
+        &[],
+        &[remote("1", "A.pdf", "x"), remote("2", "a.pdf", "y")],
+        &[],
+        &[],
+        NameFolding::Case,
+    );
+    assert_eq!(
+        p.actions,
+        vec![download("1", "A.pdf"), download("2", "a (2).pdf")]
+    );
+    // NFC on disk, NFD in Zoho, same size: compared as one file.
+    let p = run_names(
+        &[local("\u{e9}.pdf", "same")],
+        &[remote("1", "e\u{301}.pdf", "same")],
+        &[],
+        &[],
+        NameFolding::CaseAndUnicode,
+    );
+    assert!(
+        matches!(&p.actions[..], [Action::CompareAndAdopt { local_name, .. }] if local_name == "\u{e9}.pdf"),
+        "{:?}",
+        p.actions
+    );
 }

@@ -2,7 +2,10 @@
 //! scanner produces [`LocalEntry`], the journal layer produces [`SyncedEntry`] and the
 //! executor consumes [`Action`].
 
+use super::names::NameFolding;
 use crate::model::{ContentHash, RemoteAttachment, Stat};
+use crate::scan::{IgnoreRules, UnsafeLink};
+use std::collections::HashSet;
 
 /// One regular file in a record folder, as the scanner saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +96,46 @@ pub struct PlanInput<'a> {
     /// Stamp used in conflict names, e.g. `2026-11-25 101500` (the planner reads no clock).
     pub conflict_stamp: &'a str,
     pub direction: Direction,
+    /// Names in the folder the scan skipped (ignored files, sub-folders, symlinks,
+    /// unreadable entries): present but unknown. Never a download target, and never a
+    /// reason to delete or forget what the journal tied to that name.
+    pub occupied: &'a HashSet<String>,
+    /// The scan's ignore rules: an attachment whose local name they would ignore is not
+    /// downloaded (the scan would never see it again, so it could never be tracked) but
+    /// listed in [`Plan::skipped`]. `None`: nothing is ignored.
+    pub ignore: Option<&'a IgnoreRules>,
+    /// How the folder's file system compares names.
+    pub folding: NameFolding,
+}
+
+/// The planner's answer for one record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// What to do, in execution order.
+    pub actions: Vec<Action>,
+    /// New attachments that are deliberately not synced, sorted by id; empty when the
+    /// remote side is unknown.
+    pub skipped: Vec<SkippedRemote>,
+}
+
+/// An attachment that is not downloaded, and why (shown by `status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedRemote {
+    pub attachment_id: String,
+    /// `File_Name` as Zoho lists it.
+    pub remote_name: String,
+    pub reason: RemoteSkip,
+}
+
+/// Why an attachment is not synced.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RemoteSkip {
+    /// Its local name would match the ignore rules.
+    #[error("not downloaded: its name {local_name:?} matches the ignore rules")]
+    IgnoredName { local_name: String },
+    /// A link whose URL is not written as a `.url` file.
+    #[error("not downloaded: {0}")]
+    UnsafeLink(UnsafeLink),
 }
 
 /// One step the executor performs. Each one, once confirmed, moves the journal forward.

@@ -10,6 +10,7 @@ mod error;
 mod fingerprint;
 mod hash;
 mod ignore;
+mod probe;
 mod record;
 #[cfg(test)]
 mod tests;
@@ -20,5 +21,6 @@ pub use error::ScanError;
 pub use fingerprint::{Fingerprint, fingerprint, first_u64};
 pub use hash::hash_reader;
 pub use ignore::IgnoreRules;
+pub use probe::probe_name_folding;
 pub use record::{ScanOutcome, SkipReason, Skipped, scan_record};
-pub use urlfile::{parse_url_file, render_url_file};
+pub use urlfile::{UnsafeLink, check_link_url, parse_url_file, render_url_file};

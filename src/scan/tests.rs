@@ -251,10 +251,14 @@ fn future_mtime_is_stable_when_unchanged() {
 fn url_files_carry_their_link() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("Site.url"), render_url_file("https://example.com/x")).unwrap();
+    std::fs::write(
+        d.join("Site.url"),
+        render_url_file("https://example.com/x").unwrap(),
+    )
+    .unwrap();
     std::fs::write(d.join("Broken.URL"), b"not a shortcut").unwrap();
-    std::fs::write(d.join("notes.txt"), render_url_file("https://no")).unwrap();
-    std::fs::write(d.join("é.url"), render_url_file("https://e")).unwrap();
+    std::fs::write(d.join("notes.txt"), render_url_file("https://no").unwrap()).unwrap();
+    std::fs::write(d.join("é.url"), render_url_file("https://e").unwrap()).unwrap();
     std::fs::write(d.join("aé"), b"multi-byte name near the suffix").unwrap();
     let out = scan(d, &[], later(10));
     let by = |n: &str| out.files.iter().find(|f| f.name == n).unwrap();
@@ -264,7 +268,7 @@ fn url_files_carry_their_link() {
     );
     assert_eq!(
         by("Site.url").hash,
-        ContentHash::of_bytes(render_url_file("https://example.com/x").as_bytes())
+        ContentHash::of_bytes(render_url_file("https://example.com/x").unwrap().as_bytes())
     );
     assert_eq!(by("Broken.URL").link_url, None);
     assert_eq!(by("notes.txt").link_url, None);

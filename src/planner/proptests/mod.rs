@@ -14,7 +14,11 @@ use model::*;
 /// One scenario: sync the tree built by `initial`, maybe lose the journal, apply `changes`
 /// on both sides, sync again; then nothing may be lost or duplicated.
 fn check(initial: &[Op], lose_journal: bool, changes: &[Op]) {
-    let mut w = World::default();
+    check_in(World::default(), initial, lose_journal, changes);
+}
+
+/// [`check`] in a given (empty) world: another name folding.
+fn check_in(mut w: World, initial: &[Op], lose_journal: bool, changes: &[Op]) {
     for op in initial {
         w.mutate(op);
     }
@@ -123,6 +127,9 @@ fn check_restricted(
         synced: &synced,
         conflict_stamp: STAMP,
         direction,
+        occupied: &HashSet::new(),
+        ignore: None,
+        folding: NameFolding::None,
     });
     if !local_known {
         assert!(actions.is_empty(), "unknown folder: {actions:?}");
@@ -230,6 +237,25 @@ proptest! {
             w.mutate(op);
         }
         check_restricted(&w, unstable_mask, local_known, remote_known, direction);
+    }
+
+    /// Remote names equal to skipped entries, names the scan ignores, unsafe links and
+    /// other spellings on case- or normalisation-insensitive file systems: every sync
+    /// reaches a fixpoint (no loop), never downloads onto a skipped or clashing name
+    /// (checked by the model's executor), and loses nothing.
+    #[test]
+    fn hostile_names_converge_without_loss(
+        folding in prop_oneof![
+            Just(NameFolding::None),
+            Just(NameFolding::Case),
+            Just(NameFolding::CaseAndUnicode),
+        ],
+        initial in prop::collection::vec(hostile_op(), 0..14),
+        lose_journal in prop::bool::weighted(0.2),
+        changes in prop::collection::vec(hostile_op(), 0..14),
+    ) {
+        let w = World { folding, ..World::default() };
+        check_in(w, &initial, lose_journal, &changes);
     }
 
     #[test]

@@ -2,12 +2,18 @@
 //! the trash of one record, the random changes made to them, and the executor's
 //! semantics for each action (with the safety checks an executor must never fail).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::LazyLock;
 
 use proptest::prelude::*;
 
 use crate::model::{AttachmentKind, ContentHash, RemoteAttachment};
 use crate::planner::*;
+use crate::scan::{IgnoreRules, check_link_url};
+
+/// The scan's built-in ignore rules, as the engine passes them.
+static RULES: LazyLock<IgnoreRules> =
+    LazyLock::new(|| IgnoreRules::new(&[]).expect("built-in ignore rules"));
 
 pub(super) const STAMP: &str = "2026-11-25 101500";
 /// Passes allowed to reach a fixpoint: a failed compare-and-adopt needs another pass to
@@ -25,8 +31,57 @@ pub(super) const LOCAL_NAMES: &[&str] = &[
     "l.url",
     "m.url",
 ];
+/// Other spellings of [`LOCAL_NAMES`] (case, NFC/NFD), used by the hostile-name test only.
+pub(super) const FOLDED_LOCAL_NAMES: &[&str] = &["A.PDF", "B.TXT", "\u{e9}.pdf", "e\u{301}.pdf"];
 pub(super) const LINK_TITLES: &[&str] = &["l", "m", "a/b", ".."];
 pub(super) const URLS: &[&str] = &["https://u1.test/", "https://u2.test/"];
+/// Links that must never be written as `.url` files (hostile-name test only).
+pub(super) const BAD_URLS: &[&str] = &[
+    "javascript:alert(1)",
+    "https://x.test/\r\nIconFile=\\\\h\\s\\i.ico",
+    "file:///etc/passwd",
+];
+/// Remote names that the scan would ignore, that equal a skipped entry, or that are other
+/// spellings of local names (hostile-name test only).
+pub(super) const HOSTILE_REMOTE_NAMES: &[&str] = &[
+    "notes.tmp",
+    "Thumbs.db",
+    ".x.bigin-sync.part",
+    "~$x.xlsx",
+    "docs",
+    "A.pdf",
+    "B.TXT",
+    "e\u{301}.pdf",
+    "\u{e9}.pdf",
+    "\u{202e}fdp.exe",
+    "C",
+];
+/// Entries the scan skips (sub-folders, symlinks, ignored files), whose names are taken.
+pub(super) const SKIPPED_NAMES: &[&str] =
+    &["docs", "a.pdf", "c", "notes.tmp", "A.pdf", "b (2).txt"];
+
+/// Local name `n`: [`LOCAL_NAMES`], then [`FOLDED_LOCAL_NAMES`].
+pub(super) fn local_name(n: usize) -> &'static str {
+    let all: Vec<&'static str> = LOCAL_NAMES
+        .iter()
+        .chain(FOLDED_LOCAL_NAMES)
+        .copied()
+        .collect();
+    all[n % all.len()]
+}
+
+/// Link URL `u`: [`URLS`], then [`BAD_URLS`].
+pub(super) fn url(u: usize) -> &'static str {
+    let all: Vec<&'static str> = URLS.iter().chain(BAD_URLS).copied().collect();
+    all[u % all.len()]
+}
+
+/// Every remote name: [`remote_names`], then [`HOSTILE_REMOTE_NAMES`].
+pub(super) fn all_remote_names() -> Vec<String> {
+    let mut v = remote_names();
+    v.extend(HOSTILE_REMOTE_NAMES.iter().map(|s| s.to_string()));
+    v
+}
 
 pub(super) fn remote_names() -> Vec<String> {
     vec![
@@ -70,6 +125,11 @@ pub(super) struct World {
     pub(super) journal: BTreeMap<String, SyncedEntry>,
     pub(super) trash: Vec<Vec<u8>>,
     pub(super) counter: u64,
+    /// Entries the scan skips (sub-folders, symlinks, ignored files).
+    pub(super) skipped: BTreeSet<String>,
+    /// How the modelled file system compares names: it never holds two names that fold
+    /// equal, and a write under another spelling lands in the existing file.
+    pub(super) folding: NameFolding,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +151,8 @@ pub(super) enum Op {
     RemoteReplace(usize),
     /// The same new file on both sides (first sync, or a copy made by hand).
     BothAdd(usize, bool),
+    /// A sub-folder, symlink or ignored file appears under [`SKIPPED_NAMES`]`[n]`.
+    LocalSkip(usize),
 }
 
 pub(super) fn content() -> impl Strategy<Value = Content> {
@@ -111,6 +173,20 @@ pub(super) fn op() -> impl Strategy<Value = Op> {
         (0usize..8).prop_map(Op::RemoteDelete),
         (0usize..8).prop_map(Op::RemoteReplace),
         (0..LOCAL_NAMES.len(), any::<bool>()).prop_map(|(n, same)| Op::BothAdd(n, same)),
+    ]
+}
+
+/// [`op`] plus other spellings, ignored remote names, unsafe links and skipped entries.
+pub(super) fn hostile_op() -> impl Strategy<Value = Op> {
+    let locals = LOCAL_NAMES.len() + FOLDED_LOCAL_NAMES.len();
+    prop_oneof![
+        2 => op(),
+        1 => (0..locals, content()).prop_map(|(n, c)| Op::LocalAdd(n, c)),
+        1 => (0..all_remote_names().len(), content()).prop_map(|(n, c)| Op::RemoteAdd(n, c)),
+        1 => (0..LINK_TITLES.len(), 0..URLS.len() + BAD_URLS.len())
+            .prop_map(|(t, u)| Op::RemoteLink(t, u)),
+        1 => (0..locals, any::<bool>()).prop_map(|(n, same)| Op::BothAdd(n, same)),
+        1 => (0..SKIPPED_NAMES.len()).prop_map(Op::LocalSkip),
     ]
 }
 
@@ -143,6 +219,21 @@ impl World {
     pub(super) fn fresh_bytes(&mut self) -> Vec<u8> {
         let n = self.tick();
         format!("c{:04}{}", n, "x".repeat((n % 3) as usize)).into_bytes()
+    }
+
+    /// True when the modelled file system takes `a` and `b` for one name.
+    pub(super) fn same_name(&self, a: &str, b: &str) -> bool {
+        self.folding.key(a) == self.folding.key(b)
+    }
+
+    /// A user's write of `name`: refused where a skipped entry holds the name, and
+    /// landing in an existing file that the file system takes for the same name.
+    pub(super) fn user_write(&mut self, name: &str, bytes: Vec<u8>, link: Option<String>) {
+        if self.skipped.iter().any(|s| self.same_name(s, name)) {
+            return;
+        }
+        let existing = self.local.keys().find(|k| self.same_name(k, name)).cloned();
+        self.write_local(existing.as_deref().unwrap_or(name), bytes, link);
     }
 
     pub(super) fn write_local(&mut self, name: &str, bytes: Vec<u8>, link: Option<String>) {
@@ -179,13 +270,13 @@ impl World {
     pub(super) fn mutate(&mut self, op: &Op) {
         match *op {
             Op::LocalAdd(n, c) => {
-                let name = LOCAL_NAMES[n];
+                let name = local_name(n);
                 if name.ends_with(".url") {
                     let url = match c {
                         Content::Fresh => format!("https://n{}.test/", self.tick()),
                         Content::CopyOther(i) => URLS[i % URLS.len()].to_string(),
                     };
-                    self.write_local(name, url_bytes(&url), Some(url));
+                    self.user_write(name, url_bytes(&url), Some(url));
                 } else {
                     let bytes = match c {
                         Content::CopyOther(i) => match nth(&self.remote, i) {
@@ -196,7 +287,7 @@ impl World {
                         },
                         Content::Fresh => self.fresh_bytes(),
                     };
-                    self.write_local(name, bytes, None);
+                    self.user_write(name, bytes, None);
                 }
             }
             Op::LocalModify(i) => {
@@ -231,7 +322,7 @@ impl World {
                 }
             }
             Op::RemoteAdd(n, c) => {
-                let name = remote_names()[n].clone();
+                let name = all_remote_names()[n].clone();
                 let bytes = match c {
                     Content::CopyOther(i) => match nth(&self.local, i) {
                         Some(l) if self.local[&l].link.is_none() => self.local[&l].bytes.clone(),
@@ -242,7 +333,7 @@ impl World {
                 self.add_remote(&name, bytes, None);
             }
             Op::RemoteLink(t, u) => {
-                let url = URLS[u].to_string();
+                let url = url(u).to_string();
                 self.add_remote(LINK_TITLES[t], url_bytes(&url), Some(url));
             }
             Op::RemoteDelete(i) => {
@@ -251,10 +342,10 @@ impl World {
                 }
             }
             Op::BothAdd(n, same) => {
-                let name = LOCAL_NAMES[n];
+                let name = local_name(n);
                 if let Some(title) = name.strip_suffix(".url") {
                     let url = URLS[usize::from(same)].to_string();
-                    self.write_local(name, url_bytes(&url), Some(url));
+                    self.user_write(name, url_bytes(&url), Some(url));
                     self.add_remote(title, url_bytes(URLS[0]), Some(URLS[0].to_string()));
                 } else {
                     let bytes = self.fresh_bytes();
@@ -263,8 +354,20 @@ impl World {
                     } else {
                         self.fresh_bytes()
                     };
-                    self.write_local(name, bytes, None);
+                    self.user_write(name, bytes, None);
                     self.add_remote(name, other, None);
+                }
+            }
+            Op::LocalSkip(n) => {
+                let name = SKIPPED_NAMES[n];
+                let used = self
+                    .local
+                    .keys()
+                    .chain(self.journal.keys())
+                    .chain(self.skipped.iter())
+                    .any(|k| self.same_name(k, name));
+                if !used {
+                    self.skipped.insert(name.to_string());
                 }
             }
             Op::RemoteReplace(i) => {
@@ -323,15 +426,23 @@ impl World {
     }
 
     pub(super) fn plan(&self) -> Vec<Action> {
+        self.plan_record().actions
+    }
+
+    pub(super) fn plan_record(&self) -> Plan {
         let local = self.local_entries();
         let remote = self.remote_list();
         let synced: Vec<SyncedEntry> = self.journal.values().cloned().collect();
-        plan(&PlanInput {
+        let occupied: HashSet<String> = self.skipped.iter().cloned().collect();
+        plan_record(&PlanInput {
             local: Some(&local),
             remote: Some(&remote),
             synced: &synced,
             conflict_stamp: STAMP,
             direction: Direction::Both,
+            occupied: &occupied,
+            ignore: Some(&RULES),
+            folding: self.folding,
         })
     }
 
@@ -360,13 +471,24 @@ impl World {
     pub(super) fn download_to(&mut self, id: &str, name: &str) {
         assert_safe_name(name);
         assert!(
-            !self.local.contains_key(name),
+            !self.local.keys().any(|k| self.same_name(k, name)),
             "download over existing {name:?}"
         );
         assert!(
-            !self.journal.contains_key(name),
+            !self.journal.keys().any(|k| self.same_name(k, name)),
             "download over journal row {name:?}"
         );
+        assert!(
+            !self.skipped.iter().any(|k| self.same_name(k, name)),
+            "download onto a skipped entry {name:?}"
+        );
+        assert!(
+            !RULES.is_ignored(name),
+            "download to an ignored name {name:?}"
+        );
+        if let Some(url) = &self.remote[id].link {
+            assert!(check_link_url(url).is_ok(), "unsafe link written: {url:?}");
+        }
         let a = self.remote[id].clone();
         self.write_local(name, a.bytes, a.link);
         self.record(name, id);
@@ -520,7 +642,26 @@ impl World {
         let local: HashSet<&String> = self.local.keys().collect();
         let rows: HashSet<&String> = self.journal.keys().collect();
         assert_eq!(local, rows, "local files vs journal");
-        let ids: HashSet<&String> = self.remote.keys().collect();
+        // Only attachments that must not be written may stay unsynced, and only with the
+        // reason that applies.
+        let skipped = self.plan_record().skipped;
+        for s in &skipped {
+            let a = &self.remote[&s.attachment_id];
+            match (&s.reason, &a.link) {
+                (RemoteSkip::UnsafeLink(_), Some(url)) => {
+                    assert!(check_link_url(url).is_err(), "{s:?}")
+                }
+                (RemoteSkip::IgnoredName { local_name }, _) => {
+                    assert!(RULES.is_ignored(local_name), "{s:?}")
+                }
+                _ => panic!("wrong reason {s:?} for {a:?}"),
+            }
+        }
+        let ids: HashSet<&String> = self
+            .remote
+            .keys()
+            .filter(|id| !skipped.iter().any(|s| &s.attachment_id == *id))
+            .collect();
         let row_ids: HashSet<&String> = self.journal.values().map(|r| &r.attachment_id).collect();
         assert_eq!(ids, row_ids, "attachments vs journal");
         assert_eq!(
