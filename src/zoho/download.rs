@@ -164,7 +164,7 @@ impl TempDownload {
 
 /// `rename` that fails with `AlreadyExists` instead of replacing `to` (Linux
 /// `renameat2(RENAME_NOREPLACE)`): a file the user created meanwhile is never overwritten.
-fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let from = std::ffi::CString::new(from.as_os_str().as_bytes())?;
     let to = std::ffi::CString::new(to.as_os_str().as_bytes())?;
