@@ -278,11 +278,26 @@ impl DirHandle {
         match rustix::fs::renameat_with(&*self.fd, from, &*dest.fd, to, RenameFlags::NOREPLACE) {
             Ok(()) => Ok(()),
             Err(e) if e == rustix::io::Errno::EXIST => Err(e.into()),
-            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
-                // No RENAME_NOREPLACE here: a hard link refuses to replace just the same.
-                rustix::fs::linkat(&*self.fd, from, &*dest.fd, to, AtFlags::empty())?;
-                rustix::fs::unlinkat(&*self.fd, from, AtFlags::empty())?;
-                Ok(())
+            Err(e)
+                if e == rustix::io::Errno::INVAL
+                    || e == rustix::io::Errno::NOSYS
+                    || e == rustix::io::Errno::OPNOTSUPP =>
+            {
+                // No RENAME_NOREPLACE here: a hard link refuses to replace just the same
+                // (a crash between link and unlink leaves both names on one file: never a
+                // loss).
+                match rustix::fs::linkat(&*self.fd, from, &*dest.fd, to, AtFlags::empty()) {
+                    Ok(()) => Ok(rustix::fs::unlinkat(&*self.fd, from, AtFlags::empty())?),
+                    Err(e) if e == rustix::io::Errno::EXIST => Err(e.into()),
+                    // No hard links either (FAT, some FUSE mounts): look, then rename. A
+                    // file created in between would be replaced; that window is tiny.
+                    Err(_) => {
+                        if dest.exists(to)? {
+                            return Err(rustix::io::Errno::EXIST.into());
+                        }
+                        Ok(rustix::fs::renameat(&*self.fd, from, &*dest.fd, to)?)
+                    }
+                }
             }
             Err(e) => Err(e.into()),
         }

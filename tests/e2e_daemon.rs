@@ -459,3 +459,37 @@ async fn a_file_swapped_for_a_symlink_before_its_upload_is_never_sent() {
         env.remote_names(M, R)
     );
 }
+
+/// A conflict found by the daemon converges without a restart (issue 11 item 12): Zoho's
+/// version keeps the plain name, the local one is renamed to the conflict copy and then
+/// uploaded by a later reconcile, so both sides end up listing the same names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_resolves_a_conflict_to_the_same_names_on_both_sides() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    drop_file(&dir, "doc.txt", b"local version");
+    env.sandbox.add_file(
+        env.product,
+        M,
+        R,
+        "doc.txt",
+        b"zoho's version, longer".to_vec(),
+    );
+    let mut d = env.spawn_daemon();
+    let same_names = || {
+        let local = files(&dir);
+        local.len() == 2 && local == env.remote_names(M, R)
+    };
+    assert!(wait_until(DEADLINE, same_names).await, "{}", d.log_text());
+    assert_eq!(
+        std::fs::read(dir.join("doc.txt")).unwrap(),
+        b"zoho's version, longer"
+    );
+    let copy = files(&dir)
+        .into_iter()
+        .find(|n| n.starts_with("doc (conflicted copy "))
+        .unwrap();
+    assert_eq!(std::fs::read(dir.join(copy)).unwrap(), b"local version");
+    let (status, _) = d.terminate().await;
+    assert!(status.success(), "{}", d.log_text());
+}

@@ -153,7 +153,8 @@ async fn a_replaced_version_zoho_will_not_delete_yet_is_retried_and_never_downlo
 /// A replace of a local file (Zoho deleted the attachment and a new one took its name)
 /// that was cut off after the download was placed but before it was recorded leaves the
 /// folder holding the new version under a row naming the old. The next run must see the
-/// two are one: no upload, no conflict copy. A real edit there still keeps both.
+/// two are one: no upload, no conflict copy. A real edit there still keeps both: Zoho's
+/// version under the plain name, the edit as the conflict copy, on both sides.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replace_cut_off_before_it_was_recorded_is_adopted_not_uploaded_again() {
     let env = Env::new().await;
@@ -186,24 +187,19 @@ async fn a_replace_cut_off_before_it_was_recorded_is_adopted_not_uploaded_again(
 
     let local = files(&edited);
     assert_eq!(local.len(), 2, "{local:?}");
-    let conflict = local
-        .iter()
-        .find(|n| n.contains("conflicted copy"))
-        .unwrap();
+    let conflict = conflict_copy(&local);
     assert_eq!(
         std::fs::read(edited.join(conflict)).unwrap(),
-        b"version two"
+        b"version 2!!"
     );
-    assert_eq!(std::fs::read(edited.join("f.bin")).unwrap(), b"version 2!!");
-    let mut contents: Vec<Vec<u8>> = env
-        .remote(M, "2034020000000489125")
-        .iter()
-        .map(|a| env.sandbox.content(&a.id).unwrap().to_vec())
-        .collect();
-    contents.sort();
+    assert_eq!(std::fs::read(edited.join("f.bin")).unwrap(), b"version two");
     assert_eq!(
-        contents,
-        vec![b"version 2!!".to_vec(), b"version two".to_vec()]
+        remote_by_name(&env, "2034020000000489125"),
+        vec![
+            (conflict.clone(), b"version 2!!".to_vec()),
+            ("f.bin".to_string(), b"version two".to_vec()),
+        ],
+        "both sides list the same names"
     );
 
     // Converged: another run transfers nothing.
@@ -259,53 +255,314 @@ async fn a_delete_while_the_list_is_paged_trashes_only_what_was_deleted() {
     assert_eq!(files(&dir).len(), 204);
 }
 
+/// The one conflict copy among `names` (panics when there is none or several).
+fn conflict_copy(names: &[String]) -> &String {
+    let copies: Vec<&String> = names
+        .iter()
+        .filter(|n| n.contains(" (conflicted copy "))
+        .collect();
+    assert_eq!(copies.len(), 1, "one conflict copy expected: {names:?}");
+    copies[0]
+}
+
+/// A record's attachments as (File_Name, content), sorted.
+fn remote_by_name(env: &Env, record: &str) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = env
+        .remote(M, record)
+        .iter()
+        .map(|a| {
+            (
+                a.file_name.clone(),
+                env.sandbox.content(&a.id).unwrap().to_vec(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// A record folder's files as (name, content), sorted.
+fn local_by_name(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    files(dir)
+        .into_iter()
+        .map(|n| {
+            let content = std::fs::read(dir.join(&n)).unwrap();
+            (n, content)
+        })
+        .collect()
+}
+
+/// New on both sides (issue 11 item 12): equal content is adopted as one; different
+/// content keeps the version already in Zoho under the plain name on both sides, while
+/// the local version becomes the conflict copy locally and is uploaded under that name.
+/// Both sides then list the same names, and Zoho never holds two attachments of one
+/// name. Different sizes and equal sizes (compared first) take different paths.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn new_on_both_sides_keeps_both_or_adopts_equal_content() {
+async fn new_on_both_sides_keeps_zohos_version_under_the_plain_name_or_adopts_equal_content() {
     let env = Env::new().await;
     let dir = env.record(M, R);
-    // Same name, different content: keep both.
+    // Same name, different sizes.
     drop_file(&dir, "quote.pdf", b"local version");
-    env.sandbox
+    let quote_id = env
+        .sandbox
         .add_file(env.product, M, R, "quote.pdf", b"remote version".to_vec());
+    // Same name and size, different content.
+    drop_file(&dir, "memo.txt", b"local!");
+    let memo_id = env
+        .sandbox
+        .add_file(env.product, M, R, "memo.txt", b"remote".to_vec());
     // Same name, same content: adopted as one, no upload.
     drop_file(&dir, "same.txt", b"identical");
     env.sandbox
         .add_file(env.product, M, R, "same.txt", b"identical".to_vec());
     assert_ok(&env.once().await);
 
-    let local = files(&dir);
-    assert_eq!(local.len(), 3, "{local:?}");
-    let conflict = local
-        .iter()
-        .find(|n| n.contains("conflicted copy"))
-        .expect("conflict copy");
-    assert!(
-        conflict.starts_with("quote (conflicted copy ") && conflict.ends_with(").pdf"),
-        "{conflict}"
-    );
+    let local = local_by_name(&dir);
     assert_eq!(
-        std::fs::read(dir.join(conflict)).unwrap(),
-        b"remote version"
+        local,
+        remote_by_name(&env, R),
+        "both sides list the same names"
     );
-    assert_eq!(
-        std::fs::read(dir.join("quote.pdf")).unwrap(),
-        b"local version"
-    );
-    let names = env.remote_names(M, R);
-    assert_eq!(
-        names.iter().filter(|n| *n == "quote.pdf").count(),
-        2,
-        "{names:?}"
-    );
-    assert_eq!(
-        names.iter().filter(|n| *n == "same.txt").count(),
-        1,
-        "{names:?}"
-    );
-    // Converged: another pass changes nothing.
-    let up = env.calls(Route::Upload);
+    let names: Vec<String> = local.iter().map(|(n, _)| n.clone()).collect();
+    assert_eq!(names.len(), 5, "{names:?}");
+    for (plain, ours, theirs, id) in [
+        (
+            "quote.pdf",
+            &b"local version"[..],
+            &b"remote version"[..],
+            &quote_id,
+        ),
+        ("memo.txt", &b"local!"[..], &b"remote"[..], &memo_id),
+    ] {
+        let (stem, ext) = plain.split_once('.').unwrap();
+        let copy = names
+            .iter()
+            .find(|n| n.starts_with(&format!("{stem} (conflicted copy ")))
+            .unwrap_or_else(|| panic!("no conflict copy of {plain}: {names:?}"));
+        assert!(copy.ends_with(&format!(").{ext}")), "{copy}");
+        assert_eq!(std::fs::read(dir.join(plain)).unwrap(), theirs);
+        assert_eq!(std::fs::read(dir.join(copy)).unwrap(), ours);
+        // Zoho's attachment keeps its id: it was neither replaced nor uploaded again.
+        let att = env.remote(M, R);
+        let plain_att = att.iter().find(|a| a.file_name == plain).unwrap();
+        assert_eq!(&plain_att.id, id);
+    }
+    assert_eq!(std::fs::read(dir.join("same.txt")).unwrap(), b"identical");
+    // Converged: another pass transfers nothing.
+    let (up, down) = (env.calls(Route::Upload), env.calls(Route::Download));
     assert_ok(&env.once().await);
-    assert_eq!(env.calls(Route::Upload), up);
+    assert_eq!(
+        (env.calls(Route::Upload), env.calls(Route::Download)),
+        (up, down)
+    );
+}
+
+/// Changed on both sides (a synced file edited locally while its attachment was
+/// replaced in Zoho): Zoho's version keeps the name, the local edit becomes the conflict
+/// copy on both sides. An app that still has the document open and saves it by name
+/// writes to the plain name: an ordinary edit of Zoho's version, which replaces it (one
+/// attachment of that name). Writes through a handle opened before the rename follow the
+/// file into the conflict copy, which is then an edit of that copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_on_both_sides_keeps_zohos_version_and_a_later_save_edits_it() {
+    use std::io::Write;
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    drop_file(&dir, "doc.txt", b"version one");
+    assert_ok(&env.once().await);
+    let old = env.remote(M, R)[0].id.clone();
+    assert!(env.sandbox.delete_attachment(env.product, M, R, &old));
+    let theirs = env
+        .sandbox
+        .add_file(env.product, M, R, "doc.txt", b"zoho's version two".to_vec());
+    // The app edits the document in place and keeps it open.
+    let mut held = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("doc.txt"))
+        .unwrap();
+    held.write_all(b", edited locally").unwrap();
+    assert_ok(&env.once().await);
+
+    let local = local_by_name(&dir);
+    assert_eq!(
+        local,
+        remote_by_name(&env, R),
+        "both sides list the same names"
+    );
+    let names: Vec<String> = local.iter().map(|(n, _)| n.clone()).collect();
+    let copy = conflict_copy(&names).clone();
+    assert_eq!(
+        std::fs::read(dir.join(&copy)).unwrap(),
+        b"version one, edited locally"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("doc.txt")).unwrap(),
+        b"zoho's version two"
+    );
+    assert_eq!(
+        env.remote(M, R).iter().filter(|a| a.id == theirs).count(),
+        1
+    );
+
+    // The app writes on: through its handle (the renamed file), then saves by name.
+    held.write_all(b", more").unwrap();
+    drop(held);
+    drop_file(&dir, "doc.txt", b"saved by the app over zoho's version");
+    assert_ok(&env.once().await);
+    let local = local_by_name(&dir);
+    assert_eq!(
+        local,
+        remote_by_name(&env, R),
+        "both sides list the same names"
+    );
+    assert_eq!(
+        local,
+        vec![
+            (copy.clone(), b"version one, edited locally, more".to_vec()),
+            (
+                "doc.txt".to_string(),
+                b"saved by the app over zoho's version".to_vec()
+            ),
+        ]
+    );
+    assert!(
+        env.remote(M, R).iter().all(|a| a.id != theirs),
+        "the save replaced Zoho's version"
+    );
+}
+
+/// A crash (kill -9) between the conflict rename and the download of Zoho's version:
+/// the next run sees a new local file to upload and an attachment with no local file to
+/// download, and converges with nothing lost and no second attachment of the plain name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_the_conflict_rename_and_the_download_converges() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    drop_file(&dir, "doc.txt", b"local version");
+    let theirs = env.sandbox.add_file(
+        env.product,
+        M,
+        R,
+        "doc.txt",
+        b"zoho's version, longer".to_vec(),
+    );
+    // Downloads fail: the run renames, then cannot fetch Zoho's version.
+    env.sandbox.set_faults(Faults {
+        error_500_rate: 1.0,
+        routes: vec![Route::Download],
+        ..Faults::default()
+    });
+    let mut run = env
+        .cmd()
+        .arg("once")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let renamed = wait_until(DEADLINE, || {
+        let names = files(&dir);
+        !names.contains(&"doc.txt".to_string())
+            && names.iter().any(|n| n.contains(" (conflicted copy "))
+    })
+    .await;
+    let _ = run.kill();
+    let _ = run.wait();
+    assert!(
+        renamed,
+        "the local version was never renamed: {:?}",
+        files(&dir)
+    );
+
+    env.sandbox.set_faults(Faults::default());
+    assert_ok(&env.once().await);
+    let local = local_by_name(&dir);
+    assert_eq!(
+        local,
+        remote_by_name(&env, R),
+        "both sides list the same names"
+    );
+    let names: Vec<String> = local.iter().map(|(n, _)| n.clone()).collect();
+    let copy = conflict_copy(&names);
+    assert_eq!(std::fs::read(dir.join(copy)).unwrap(), b"local version");
+    assert_eq!(
+        std::fs::read(dir.join("doc.txt")).unwrap(),
+        b"zoho's version, longer"
+    );
+    assert_eq!(
+        env.remote(M, R).iter().filter(|a| a.id == theirs).count(),
+        1
+    );
+    assert_eq!(env.remote(M, R).len(), 2);
+}
+
+/// Back-dates a file so the scan counts it as settled at once.
+fn settle_now(path: &std::path::Path) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(10))
+        .unwrap();
+}
+
+/// The conflict rename is guarded: a file that changed after the scan (an app still
+/// writing it) is not renamed; the action is given up for the pass, and the next pass
+/// renames the file as it is then. Driven through the library's engine, which is the only
+/// way to change the file between the scan and the action deterministically.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_rename_leaves_a_file_changed_since_the_scan_for_the_next_pass() {
+    use bigin_sync::daemon::{follow, setup};
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    let doc = dir.join("doc.txt");
+    std::fs::write(&doc, b"local version").unwrap();
+    settle_now(&doc);
+    env.sandbox.add_file(
+        env.product,
+        M,
+        R,
+        "doc.txt",
+        b"zoho's version, longer".to_vec(),
+    );
+    let cfg = bigin_sync::config::load(&env.config).unwrap();
+    let journal = setup::open_journal(&cfg).unwrap();
+    let app = setup::build(
+        &cfg,
+        journal.clone(),
+        bigin_sync::executor::RetryPolicy::once(),
+    )
+    .unwrap();
+    let folders = follow::refresh_followed(&app.engine, &journal)
+        .await
+        .unwrap();
+    assert_eq!(folders.len(), 1);
+    let prepared = app.engine.prepare(&folders[0], true).await.unwrap();
+    assert_eq!(prepared.actions.len(), 1, "{:?}", prepared.actions);
+
+    // Written again between the scan and the action.
+    std::fs::write(&doc, b"local version, written on").unwrap();
+    settle_now(&doc);
+    let report = app.engine.execute(vec![prepared], false).await;
+    assert_eq!((report.done, report.skipped), (0, 1), "{report:?}");
+    assert_eq!(files(&dir), vec!["doc.txt"]);
+    assert_eq!(std::fs::read(&doc).unwrap(), b"local version, written on");
+
+    // The next passes act on the file as it is now.
+    for _ in 0..5 {
+        let r = app.engine.pass(&folders, false, false).await;
+        if r.done == 0 && r.skipped == 0 {
+            break;
+        }
+    }
+    let local = local_by_name(&dir);
+    assert_eq!(
+        local,
+        remote_by_name(&env, R),
+        "both sides list the same names"
+    );
+    let names: Vec<String> = local.iter().map(|(n, _)| n.clone()).collect();
+    assert_eq!(
+        std::fs::read(dir.join(conflict_copy(&names))).unwrap(),
+        b"local version, written on"
+    );
+    assert_eq!(std::fs::read(&doc).unwrap(), b"zoho's version, longer");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -155,21 +155,24 @@ fn describe(a: &Action) -> String {
         Action::CompareAndAdopt {
             attachment_id,
             local_name,
-            ..
+            conflict_name,
         } => {
             format!(
-                "compare {local_name} with attachment {attachment_id}; adopt if equal, else keep both"
+                "compare {local_name} with attachment {attachment_id}; adopt if equal, else rename {local_name} → {conflict_name} and download the attachment in its place"
             )
         }
         Action::Adopt {
             attachment_id,
             local_name,
         } => format!("adopt {local_name} as {attachment_id}"),
-        Action::DownloadConflict {
-            attachment_id,
+        Action::RenameLocalForConflict {
+            local_name,
             conflict_name,
+            attachment_id,
         } => {
-            format!("download {attachment_id} → {conflict_name} (conflict copy)")
+            format!(
+                "conflict: rename {local_name} → {conflict_name} (to be uploaded), then download {attachment_id} → {local_name}"
+            )
         }
         Action::DeleteRemote {
             attachment_id,

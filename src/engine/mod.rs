@@ -138,7 +138,7 @@ impl PendingCounts {
             Action::Download { .. }
             | Action::ReplaceLocal { .. }
             | Action::CompareAndAdopt { .. }
-            | Action::DownloadConflict { .. } => self.downloads += 1,
+            | Action::RenameLocalForConflict { .. } => self.downloads += 1,
             Action::DeleteRemote { .. } | Action::TrashLocal { .. } => self.deletes += 1,
             Action::Adopt { .. } | Action::Forget { .. } | Action::Refresh { .. } => {}
         }

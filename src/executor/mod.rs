@@ -397,7 +397,9 @@ pub fn describe(action: &Action) -> (&'static str, &str) {
         Action::ReplaceLocal { attachment_id, .. } => ("replace_local", attachment_id),
         Action::CompareAndAdopt { attachment_id, .. } => ("compare", attachment_id),
         Action::Adopt { local_name, .. } => ("adopt", local_name),
-        Action::DownloadConflict { attachment_id, .. } => ("download_conflict", attachment_id),
+        // By attachment id, as a download: a backoff of the download carries over to the
+        // plain download the next pass plans when the rename went through.
+        Action::RenameLocalForConflict { attachment_id, .. } => ("conflict", attachment_id),
         Action::DeleteRemote { attachment_id, .. } => ("delete_remote", attachment_id),
         Action::TrashLocal { local_name, .. } => ("trash_local", local_name),
         Action::Forget { local_name } => ("forget", local_name),
@@ -418,8 +420,8 @@ fn subject_file(action: &Action) -> &str {
         | Action::DeleteRemote { local_name, .. }
         | Action::TrashLocal { local_name, .. }
         | Action::Forget { local_name }
+        | Action::RenameLocalForConflict { local_name, .. }
         | Action::Refresh { local_name } => local_name,
-        Action::DownloadConflict { conflict_name, .. } => conflict_name,
     }
 }
 

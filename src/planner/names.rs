@@ -144,7 +144,9 @@ pub fn local_name_for(remote_name: &str, taken: &impl TakenNames) -> String {
     resolve(stem, "", ext, taken)
 }
 
-/// Name for the remote side of a conflict, e.g. `quote (conflicted copy 2026-11-25 101500).pdf`.
+/// Name the local side of a conflict moves to (and is uploaded under), e.g.
+/// `quote (conflicted copy 2026-11-25 101500).pdf`; the version already in Zoho keeps
+/// the plain name.
 ///
 /// The marker goes before the extension so the copy still opens with the same program;
 /// collisions get ` (2)` … after the marker.

@@ -68,7 +68,7 @@ fn allowed(action: &Action, direction: Direction) -> bool {
             Action::Download { .. }
                 | Action::ReplaceLocal { .. }
                 | Action::CompareAndAdopt { .. }
-                | Action::DownloadConflict { .. }
+                | Action::RenameLocalForConflict { .. }
                 | Action::TrashLocal { .. }
         ),
         Direction::DownloadOnly => !matches!(
@@ -112,10 +112,11 @@ fn sort_key(action: &Action) -> (u8, &str, &str) {
             local_name,
             ..
         } => (4, local_name, attachment_id),
-        Action::DownloadConflict {
+        Action::RenameLocalForConflict {
+            local_name,
             attachment_id,
-            conflict_name,
-        } => (4, conflict_name, attachment_id),
+            ..
+        } => (4, local_name, attachment_id),
         Action::DeleteRemote {
             attachment_id,
             local_name,
@@ -178,6 +179,7 @@ struct Planner<'a> {
     ignore: Option<&'a IgnoreRules>,
     folding: NameFolding,
     stamp: &'a str,
+    direction: Direction,
     out: Vec<Action>,
     skipped: Vec<SkippedRemote>,
 }
@@ -241,6 +243,7 @@ impl<'a> Planner<'a> {
             ignore: input.ignore,
             folding: input.folding,
             stamp: input.conflict_stamp,
+            direction: input.direction,
             out: Vec::new(),
             skipped,
         }
@@ -372,12 +375,14 @@ impl<'a> Planner<'a> {
             // The file may already hold the successor: a replace that was cut off between
             // placing the download and recording it leaves exactly this. Compare before
             // treating it as an edit, or the same content would be uploaded a second time.
-            // Different content lands as a conflict copy, and the next pass uploads the edit.
+            // Different content makes the edit the conflict copy, uploaded by the next pass.
             self.compare(b, &s.local_name);
+        } else if let Some(b) = successor {
+            // A remote replacement alongside an edit is a conflict.
+            self.conflict(l, b);
         } else {
-            // An edit beats a delete; a remote replacement alongside is a conflict.
+            // An edit beats a delete.
             self.upload(l, &s.remote_name);
-            self.keep_remote_as_conflict(successor, &s.local_name);
         }
     }
 
@@ -406,8 +411,10 @@ impl<'a> Planner<'a> {
                 });
                 return;
             }
-            self.keep_remote_as_conflict(same_name, &l.name);
-            self.upload(l, &link_title_from_file(&l.name));
+            match same_name {
+                Some(b) => self.conflict(l, b),
+                None => self.upload(l, &link_title_from_file(&l.name)),
+            }
             return;
         }
         let same_size = |a: &RemoteAttachment, base: &str| {
@@ -426,15 +433,15 @@ impl<'a> Planner<'a> {
                     self.claim(other);
                 }
             }
-            None => {
-                self.keep_remote_as_conflict(same_name, &l.name);
-                self.upload(l, &l.name);
-            }
+            None => match same_name {
+                Some(b) => self.conflict(l, b),
+                None => self.upload(l, &l.name),
+            },
         }
     }
 
-    /// Claims `remote` to be compared with the local file: adopted when equal, else
-    /// downloaded under a conflict name.
+    /// Claims `remote` to be compared with the local file: adopted when equal, else the
+    /// local file becomes the conflict copy and `remote` takes its name.
     fn compare(&mut self, remote: &'a RemoteAttachment, local_name: &str) {
         self.claim(remote);
         let conflict_name = self.reserve_conflict_name(local_name);
@@ -445,16 +452,27 @@ impl<'a> Planner<'a> {
         });
     }
 
-    /// New on both sides with different content: the remote one lands under a conflict name.
-    fn keep_remote_as_conflict(&mut self, remote: Option<&'a RemoteAttachment>, local_name: &str) {
-        if let Some(b) = remote {
-            self.claim(b);
-            let conflict_name = self.reserve_conflict_name(local_name);
-            self.out.push(Action::DownloadConflict {
-                attachment_id: b.id.clone(),
-                conflict_name,
-            });
+    /// `l` and `remote` differ under one name. As Dropbox and Nextcloud do, the version
+    /// already in Zoho keeps the plain name on both sides and the local one becomes the
+    /// conflict copy, uploaded under that name: both sides list the same names and Zoho
+    /// never gets a second attachment of the plain name. Upload-only writes nothing
+    /// locally, so there the local file goes up under the conflict name instead.
+    fn conflict(&mut self, l: &LocalEntry, remote: &'a RemoteAttachment) {
+        self.claim(remote);
+        let conflict_name = self.reserve_conflict_name(&l.name);
+        if self.direction == Direction::UploadOnly {
+            let remote_name = match l.link_url {
+                Some(_) => link_title_from_file(&conflict_name),
+                None => conflict_name,
+            };
+            self.upload(l, &remote_name);
+            return;
         }
+        self.out.push(Action::RenameLocalForConflict {
+            local_name: l.name.clone(),
+            conflict_name,
+            attachment_id: remote.id.clone(),
+        });
     }
 
     /// Every attachment nobody claimed is new: download it under a fresh, safe name.

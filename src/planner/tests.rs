@@ -188,6 +188,14 @@ fn url_file_matching_unknown_link_is_adopted() {
     );
 }
 
+fn rename_for_conflict(local_name: &str, conflict_name: &str, id: &str) -> Action {
+    Action::RenameLocalForConflict {
+        local_name: local_name.into(),
+        conflict_name: conflict_name.into(),
+        attachment_id: id.into(),
+    }
+}
+
 #[test]
 fn url_file_and_link_with_different_urls_keep_both() {
     let acts = run(
@@ -195,19 +203,32 @@ fn url_file_and_link_with_different_urls_keep_both() {
         &[link("1", "Site", "https://b.test/")],
         &[],
     );
+    // Zoho's link keeps the name; the local file becomes the conflict copy.
     assert_eq!(
         acts,
-        vec![
-            Action::UploadLink {
-                local_name: "Site.url".into(),
-                url: "https://a.test/".into(),
-                title: "Site".into()
-            },
-            Action::DownloadConflict {
-                attachment_id: "1".into(),
-                conflict_name: format!("Site (conflicted copy {STAMP}).url")
-            },
-        ]
+        vec![rename_for_conflict(
+            "Site.url",
+            &format!("Site (conflicted copy {STAMP}).url"),
+            "1"
+        )]
+    );
+}
+
+#[test]
+fn upload_only_uploads_a_conflicting_link_file_under_the_conflict_title() {
+    let acts = run_dir(
+        &[url_file("Site.url", "https://a.test/")],
+        &[link("1", "Site", "https://b.test/")],
+        &[],
+        Direction::UploadOnly,
+    );
+    assert_eq!(
+        acts,
+        vec![Action::UploadLink {
+            local_name: "Site.url".into(),
+            url: "https://a.test/".into(),
+            title: format!("Site (conflicted copy {STAMP})")
+        }]
     );
 }
 
@@ -376,7 +397,7 @@ fn unstable_local_holds_back_the_remote_replacement_of_a_gone_attachment() {
 }
 
 #[test]
-fn changed_on_both_sides_keeps_both() {
+fn changed_on_both_sides_keeps_zohos_version_under_the_plain_name() {
     let acts = run(
         &[local("a.pdf", "A2")],
         &[remote("2", "a.pdf", "B")],
@@ -384,13 +405,11 @@ fn changed_on_both_sides_keeps_both() {
     );
     assert_eq!(
         acts,
-        vec![
-            upload("a.pdf"),
-            Action::DownloadConflict {
-                attachment_id: "2".into(),
-                conflict_name: format!("a (conflicted copy {STAMP}).pdf")
-            },
-        ]
+        vec![rename_for_conflict(
+            "a.pdf",
+            &format!("a (conflicted copy {STAMP}).pdf"),
+            "2"
+        )]
     );
 }
 
@@ -424,18 +443,58 @@ fn new_on_both_sides_same_size_is_compared() {
 }
 
 #[test]
-fn new_on_both_sides_different_size_keeps_both() {
+fn new_on_both_sides_different_size_keeps_zohos_version_under_the_plain_name() {
     let acts = run(&[local("a.pdf", "A")], &[remote("1", "a.pdf", "BBBB")], &[]);
     assert_eq!(
         acts,
-        vec![
-            upload("a.pdf"),
-            Action::DownloadConflict {
-                attachment_id: "1".into(),
-                conflict_name: format!("a (conflicted copy {STAMP}).pdf")
-            },
-        ]
+        vec![rename_for_conflict(
+            "a.pdf",
+            &format!("a (conflicted copy {STAMP}).pdf"),
+            "1"
+        )]
     );
+}
+
+#[test]
+fn conflict_name_avoids_every_name_in_use() {
+    let taken = format!("a (conflicted copy {STAMP}).pdf");
+    let acts = run(
+        &[local("a.pdf", "A"), local(&taken, "older copy")],
+        &[
+            remote("1", "a.pdf", "BBBB"),
+            remote("9", &taken, "older copy"),
+        ],
+        &[synced(&taken, "9", "older copy")],
+    );
+    assert!(
+        acts.contains(&rename_for_conflict(
+            "a.pdf",
+            &format!("a (conflicted copy {STAMP}) (2).pdf"),
+            "1"
+        )),
+        "{acts:?}"
+    );
+}
+
+#[test]
+fn upload_only_uploads_a_conflicting_file_under_the_conflict_name() {
+    // Nothing local may be written: the local version goes up under the conflict name,
+    // beside Zoho's, instead of as a second attachment of the plain name.
+    for synced_rows in [vec![], vec![synced("a.pdf", "0", "A0")]] {
+        let acts = run_dir(
+            &[local("a.pdf", "A")],
+            &[remote("1", "a.pdf", "BBBB")],
+            &synced_rows,
+            Direction::UploadOnly,
+        );
+        assert_eq!(
+            acts,
+            vec![Action::Upload {
+                local_name: "a.pdf".into(),
+                remote_name: format!("a (conflicted copy {STAMP}).pdf")
+            }]
+        );
+    }
 }
 
 #[test]

@@ -172,7 +172,8 @@ pub enum Action {
         old_attachment_id: String,
     },
     /// New on both sides with the same name and size: fetch the remote bytes, compare
-    /// hashes; equal → adopt as one, different → save the remote under `conflict_name`.
+    /// hashes; equal → adopt as one, different → as [`Action::RenameLocalForConflict`]
+    /// with the bytes already fetched.
     CompareAndAdopt {
         attachment_id: String,
         local_name: String,
@@ -183,10 +184,15 @@ pub enum Action {
         attachment_id: String,
         local_name: String,
     },
-    /// Both sides changed differently: the remote one lands under `conflict_name`.
-    DownloadConflict {
-        attachment_id: String,
+    /// Different content under one name on both sides: the version already in Zoho keeps
+    /// the plain name on both sides. The local file (exactly as scanned) moves to
+    /// `conflict_name` in its folder, never over an existing file, and its journal row, if
+    /// any, goes; then the attachment is downloaded under `local_name`. The renamed file
+    /// is then simply a new local file, uploaded under its own name by the next pass.
+    RenameLocalForConflict {
+        local_name: String,
         conflict_name: String,
+        attachment_id: String,
     },
     /// The user deleted the local file: delete the attachment.
     DeleteRemote {

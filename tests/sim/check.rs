@@ -128,6 +128,20 @@ pub fn invariants(w: &World<'_>) -> Vec<String> {
             Some(_) => {}
         }
     }
+    // Both sides list the same names (issue 11 item 12): a synced file is called what its
+    // attachment is called, or a numbered variant of it (` (2)`) when Zoho holds several
+    // attachments of that name. A conflict copy is a conflict copy in Zoho too, never a
+    // second attachment of the plain name.
+    for e in &entries {
+        if let Some((remote_name, _)) = remote.get(&e.attachment_id)
+            && !same_or_numbered(&e.local_name, remote_name)
+        {
+            bad.push(format!(
+                "local {} is synced with attachment {} named {remote_name}",
+                e.local_name, e.attachment_id
+            ));
+        }
+    }
     for (name, h) in &local {
         if !rows_by_name.contains(name) {
             bad.push(format!("local {name} ({}) never synced", label(h)));
@@ -210,4 +224,22 @@ pub fn invariants(w: &World<'_>) -> Vec<String> {
         }
     }
     bad
+}
+
+/// True when `local` is `remote`, or `remote` with ` (n)` before its extension (the name
+/// a download gets when the plain one is taken).
+fn same_or_numbered(local: &str, remote: &str) -> bool {
+    if local == remote {
+        return true;
+    }
+    let (stem, ext) = match remote.rfind('.') {
+        Some(at) if at > 0 => remote.split_at(at),
+        _ => (remote, ""),
+    };
+    local
+        .strip_prefix(stem)
+        .and_then(|rest| rest.strip_suffix(ext))
+        .and_then(|n| n.strip_prefix(" ("))
+        .and_then(|n| n.strip_suffix(')'))
+        .is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n >= 2))
 }

@@ -12,12 +12,17 @@ use crate::model::ContentHash;
 use model::*;
 
 /// One scenario: sync the tree built by `initial`, maybe lose the journal, apply `changes`
-/// on both sides, sync again; then nothing may be lost or duplicated.
-fn check(initial: &[Op], lose_journal: bool, changes: &[Op]) {
-    check_in(World::default(), initial, lose_journal, changes);
+/// on both sides, sync again; then nothing may be lost or duplicated. `crash_mask` kills
+/// the process right after some conflict renames (see `World::crash_mask`).
+fn check(initial: &[Op], lose_journal: bool, changes: &[Op], crash_mask: u8) {
+    let w = World {
+        crash_mask,
+        ..World::default()
+    };
+    check_in(w, initial, lose_journal, changes);
 }
 
-/// [`check`] in a given (empty) world: another name folding.
+/// [`check`] in a given (empty) world: another name folding, a crash mask.
 fn check_in(mut w: World, initial: &[Op], lose_journal: bool, changes: &[Op]) {
     for op in initial {
         w.mutate(op);
@@ -95,11 +100,9 @@ fn touched_local(action: &Action) -> Option<&str> {
         | Action::CompareAndAdopt { local_name, .. }
         | Action::Adopt { local_name, .. }
         | Action::TrashLocal { local_name, .. }
+        | Action::RenameLocalForConflict { local_name, .. }
         | Action::Refresh { local_name } => Some(local_name),
-        Action::Download { .. }
-        | Action::DownloadConflict { .. }
-        | Action::DeleteRemote { .. }
-        | Action::Forget { .. } => None,
+        Action::Download { .. } | Action::DeleteRemote { .. } | Action::Forget { .. } => None,
     }
 }
 
@@ -146,7 +149,7 @@ fn check_restricted(
         }
         match a {
             Action::Download { local_name: n, .. }
-            | Action::DownloadConflict {
+            | Action::RenameLocalForConflict {
                 conflict_name: n, ..
             } => {
                 assert_safe_name(n);
@@ -165,7 +168,7 @@ fn check_restricted(
                 Action::Download { .. }
                     | Action::ReplaceLocal { .. }
                     | Action::CompareAndAdopt { .. }
-                    | Action::DownloadConflict { .. }
+                    | Action::RenameLocalForConflict { .. }
                     | Action::TrashLocal { .. }
             ),
             Direction::DownloadOnly => matches!(
@@ -211,8 +214,9 @@ proptest! {
         initial in prop::collection::vec(op(), 0..14),
         lose_journal in prop::bool::weighted(0.2),
         changes in prop::collection::vec(op(), 0..14),
+        crash_mask in prop_oneof![Just(0u8), any::<u8>()],
     ) {
-        check(&initial, lose_journal, &changes);
+        check(&initial, lose_journal, &changes, crash_mask);
     }
 
     #[test]
@@ -280,6 +284,7 @@ fn regression_mapped_name_candidate_does_not_hide_exact_twin() {
         &[Op::BothAdd(2, false)],
         false,
         &[Op::RemoteAdd(7, Content::Fresh), Op::BothAdd(1, true)],
+        0,
     );
 }
 
@@ -305,4 +310,60 @@ fn regression_lost_journal_adopts_everything() {
         ids,
         "no upload, no delete"
     );
+}
+
+/// Conflicts (issue 11 item 12), new on both sides and changed on both sides, with
+/// different or equal sizes, a link among them: Zoho's version keeps the plain name on
+/// both sides and the local one becomes the conflict copy there too (checked by
+/// `assert_agreement`), whether or not the process dies right after each rename.
+#[test]
+fn conflicts_keep_zohos_version_under_the_plain_name_even_across_a_crash() {
+    let initial = [
+        Op::LocalAdd(0, Content::Fresh),
+        Op::LocalAdd(1, Content::Fresh),
+    ];
+    let changes = [
+        // Changed on both sides: a.pdf edited here, replaced in Zoho.
+        Op::LocalModify(0),
+        Op::RemoteReplace(0),
+        // New on both sides: c (different content), l.url (different URL).
+        Op::BothAdd(2, false),
+        Op::BothAdd(6, true),
+    ];
+    for crash_mask in [0, 0b1, 0b10, 0b111] {
+        check(&initial, false, &changes, crash_mask);
+        let mut w = World {
+            crash_mask,
+            ..World::default()
+        };
+        for op in &initial {
+            w.mutate(op);
+        }
+        w.sync();
+        for op in &changes {
+            w.mutate(op);
+        }
+        w.sync();
+        let names: Vec<&String> = w.remote.values().map(|a| &a.name).collect();
+        let unique: HashSet<&String> = names.iter().copied().collect();
+        assert_eq!(
+            names.len(),
+            unique.len(),
+            "two attachments of one name: {names:?}"
+        );
+        assert!(
+            names.iter().filter(|n| is_conflict_copy(n)).count() >= 2,
+            "{names:?}"
+        );
+        // And each local name is its attachment's, even after a crash: the plain name
+        // was free again for Zoho's version, not taken by a leftover row.
+        for (name, row) in &w.journal {
+            let a = &w.remote[&row.attachment_id];
+            let expected = match a.link {
+                Some(_) => link_file_name(&a.name, &HashSet::new()),
+                None => a.name.clone(),
+            };
+            assert_eq!(name, &expected, "crash_mask {crash_mask:#b}");
+        }
+    }
 }

@@ -130,6 +130,11 @@ pub(super) struct World {
     /// How the modelled file system compares names: it never holds two names that fold
     /// equal, and a write under another spelling lands in the existing file.
     pub(super) folding: NameFolding,
+    /// One bit per conflict rename, lowest first: set means the process dies right after
+    /// that rename (before the download), dropping the rest of its pass.
+    pub(super) crash_mask: u8,
+    /// Set by an action that crashed; `sync` drops the rest of the pass.
+    pub(super) crashed: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -494,6 +499,33 @@ impl World {
         self.record(name, id);
     }
 
+    /// The executor's conflict rename: the local file moves to `conflict_name` (free and
+    /// safe), its row (whose attachment must be gone) is dropped. Returns false when the
+    /// process "crashes" right after it (see `crash_mask`).
+    pub(super) fn rename_for_conflict(&mut self, local_name: &str, conflict_name: &str) -> bool {
+        assert_safe_name(conflict_name);
+        assert!(
+            !self.local.contains_key(conflict_name) && !self.journal.contains_key(conflict_name),
+            "conflict rename over {conflict_name:?}"
+        );
+        assert!(
+            self.journal
+                .get(local_name)
+                .is_none_or(|r| !self.remote.contains_key(&r.attachment_id)),
+            "conflict rename of a file with a live base: {local_name:?}"
+        );
+        self.journal.remove(local_name);
+        let f = self
+            .local
+            .remove(local_name)
+            .unwrap_or_else(|| panic!("conflict rename of a missing file {local_name:?}"));
+        self.local.insert(conflict_name.to_string(), f);
+        let crash = self.crash_mask & 1 == 1;
+        self.crash_mask >>= 1;
+        self.crashed = crash;
+        !crash
+    }
+
     /// A delete must have a base: a journal row tying this name to this attachment.
     pub(super) fn assert_base(&self, local_name: &str, id: &str) {
         let row = self.journal.get(local_name);
@@ -566,8 +598,8 @@ impl World {
                 let same = self.remote[attachment_id].bytes == self.local[local_name].bytes;
                 if same {
                     self.record(local_name, attachment_id);
-                } else {
-                    self.download_to(attachment_id, conflict_name);
+                } else if self.rename_for_conflict(local_name, conflict_name) {
+                    self.download_to(attachment_id, local_name);
                 }
             }
             Action::Adopt {
@@ -578,10 +610,22 @@ impl World {
                 assert_eq!(self.remote[attachment_id].link, self.local[local_name].link);
                 self.record(local_name, attachment_id);
             }
-            Action::DownloadConflict {
-                attachment_id,
+            Action::RenameLocalForConflict {
+                local_name,
                 conflict_name,
-            } => self.download_to(attachment_id, conflict_name),
+                attachment_id,
+            } => {
+                assert!(
+                    !self
+                        .journal
+                        .values()
+                        .any(|r| &r.attachment_id == attachment_id),
+                    "conflict with a tracked attachment {attachment_id}"
+                );
+                if self.rename_for_conflict(local_name, conflict_name) {
+                    self.download_to(attachment_id, local_name);
+                }
+            }
             Action::DeleteRemote {
                 attachment_id,
                 local_name,
@@ -610,21 +654,24 @@ impl World {
         }
     }
 
-    /// Plans and applies until a plan comes back empty; only the first pass may delete.
+    /// Plans and applies until a plan comes back empty; only the first pass may delete
+    /// (or the pass after a crash, which replans what the crash dropped).
     pub(super) fn sync(&mut self) {
-        for pass in 0..MAX_PASSES {
+        let mut deletes_allowed = true;
+        for _ in 0..MAX_PASSES {
             let actions = self.plan();
             if actions.is_empty() {
                 self.assert_agreement();
                 return;
             }
             assert_eq!(actions, self.plan(), "plan is not deterministic");
-            if pass > 0 {
+            if !deletes_allowed {
                 assert!(
                     !actions.iter().any(Action::is_delete),
                     "late delete: {actions:?}"
                 );
             }
+            deletes_allowed = false;
             for a in &actions {
                 if std::env::var_os("PLANNER_PROPTEST_STATS").is_some() {
                     eprintln!(
@@ -633,6 +680,10 @@ impl World {
                     );
                 }
                 self.apply(a);
+                if std::mem::take(&mut self.crashed) {
+                    deletes_allowed = true;
+                    break;
+                }
             }
         }
         panic!("no fixpoint after {MAX_PASSES} passes: {:?}", self.plan());
@@ -673,6 +724,14 @@ impl World {
             assert_safe_name(name);
             let f = &self.local[name];
             let a = &self.remote[&row.attachment_id];
+            // Both sides list the same names: a conflict copy is one in Zoho too, and the
+            // plain name is never given to a second attachment for a conflict.
+            assert_eq!(
+                is_conflict_copy(name),
+                is_conflict_copy(&a.name),
+                "{name:?} synced with attachment {:?}",
+                a.name
+            );
             assert_eq!(ContentHash::of_bytes(&f.bytes), row.hash, "{name}");
             assert_eq!(ContentHash::of_bytes(&a.bytes), row.hash, "{name}");
             assert_eq!(f.link, a.link, "{name}");
