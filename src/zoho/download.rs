@@ -273,7 +273,9 @@ impl ZohoClient {
         // Zoho answers some errors with 200 + JSON: look before writing anything.
         let mut prefix = Vec::new();
         if is_json && expected.is_none_or(|n| n <= JSON_SNIFF_LIMIT as u64) {
-            while let Some(chunk) = next_chunk(&mut resp, attachment_id).await? {
+            while let Some(chunk) =
+                next_chunk(&mut resp, attachment_id, self.inner.cfg.timeout).await?
+            {
                 prefix.extend_from_slice(&chunk);
                 if prefix.len() > JSON_SNIFF_LIMIT {
                     break;
@@ -291,8 +293,16 @@ impl ZohoClient {
         }
 
         if expected.is_some_and(|n| n <= IN_MEMORY_DOWNLOAD) {
-            return small_in_memory(resp, attachment_id, expected, prefix, dir, server_file_name)
-                .await;
+            return small_in_memory(
+                resp,
+                attachment_id,
+                expected,
+                prefix,
+                dir,
+                server_file_name,
+                self.inner.cfg.timeout,
+            )
+            .await;
         }
         let path = part_path(dir);
         let mut file = tokio::fs::OpenOptions::new()
@@ -308,7 +318,8 @@ impl ZohoClient {
             file.write_all(&prefix).await?;
             bytes += prefix.len() as u64;
         }
-        while let Some(chunk) = next_chunk(&mut resp, attachment_id).await? {
+        while let Some(chunk) = next_chunk(&mut resp, attachment_id, self.inner.cfg.timeout).await?
+        {
             hasher.update(&chunk);
             file.write_all(&chunk).await?;
             bytes += chunk.len() as u64;
@@ -366,8 +377,9 @@ async fn small_in_memory(
     mut body: Vec<u8>,
     dir: &Path,
     server_file_name: Option<String>,
+    timeout: std::time::Duration,
 ) -> Result<TempDownload, ZohoError> {
-    while let Some(chunk) = next_chunk(&mut resp, attachment_id).await? {
+    while let Some(chunk) = next_chunk(&mut resp, attachment_id, timeout).await? {
         body.extend_from_slice(&chunk);
         if body.len() as u64 > IN_MEMORY_DOWNLOAD {
             break;
@@ -398,18 +410,21 @@ fn check_length(expected: Option<u64>, got: u64, id: &str) -> Result<(), ZohoErr
     }
 }
 
-/// A body chunk; a broken body (connection cut) is a retryable network error.
+/// A body chunk; a broken body (connection cut) is a retryable network error, and no
+/// byte for `timeout` a retryable timeout.
 async fn next_chunk(
     resp: &mut reqwest::Response,
     id: &str,
+    timeout: std::time::Duration,
 ) -> Result<Option<bytes::Bytes>, ZohoError> {
-    resp.chunk().await.map_err(|e| {
-        let mut err = ZohoError::from_reqwest(Op::Download, &e);
-        if let ZohoError::Network { message, .. } = &mut err {
-            message.insert_str(0, &format!("attachment {id}: "));
-        }
-        err
-    })
+    super::transfer::next_chunk(resp, Op::Download, timeout)
+        .await
+        .map_err(|mut err| {
+            if let ZohoError::Network { message, .. } = &mut err {
+                message.insert_str(0, &format!("attachment {id}: "));
+            }
+            err
+        })
 }
 
 /// Zoho's error shapes: `{"code":…,"status":"error"}` or `{"data":[{…,"status":"error"}]}`.
