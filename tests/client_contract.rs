@@ -939,3 +939,37 @@ async fn two_hundred_mib_at_one_mib_per_second_complete_both_ways() {
     res.expect("upload");
     eprintln!("200 MiB upload at 1 MiB/s took {took:?}");
 }
+
+// ---- Replies read into memory are capped (issue 11, item 6). ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_list_reply_is_refused_with_a_clear_error() {
+    let (sb, c) = start_default().await;
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    sb.set_faults(Faults {
+        // Valid JSON with an empty `data`: read whole, it would pass as "no attachments".
+        oversized_reply_bytes: Some(40 * MIB),
+        routes: vec![Route::List],
+        ..Faults::default()
+    });
+    let e = c.list("Contacts", REC).await.expect_err("must be refused");
+    let msg = e.to_string();
+    assert!(matches!(e, ZohoError::InvalidResponse { .. }), "{e:?}");
+    assert!(
+        msg.contains("list attachments") && msg.contains("16 MiB"),
+        "{msg}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_token_reply_is_refused_with_a_clear_error() {
+    let (sb, c) = start_default().await;
+    sb.set_faults(Faults {
+        oversized_reply_bytes: Some(40 * MIB),
+        routes: vec![Route::Token],
+        ..Faults::default()
+    });
+    let e = c.ensure_token().await.expect_err("must be refused");
+    let msg = e.to_string();
+    assert!(msg.contains("token") && msg.contains("16 MiB"), "{msg}");
+}
