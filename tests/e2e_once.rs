@@ -690,3 +690,56 @@ async fn a_huge_list_reply_is_refused_without_filling_the_memory() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("16 MiB"), "{stderr}");
 }
+
+/// Runs the binary, killing it if it has not ended within `deadline`; `None` then.
+async fn run_with_deadline(
+    mut cmd: std::process::Command,
+    deadline: std::time::Duration,
+) -> Option<std::process::Output> {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id() as i32;
+    let waiter = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"));
+    match tokio::time::timeout(deadline, waiter).await {
+        Ok(out) => Some(out.unwrap()),
+        Err(_) => {
+            // SAFETY: signalling our own child, which has not been reaped yet.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            None
+        }
+    }
+}
+
+/// A `Retry-After: 100000` stalled `once` for good. `once` must end, reporting the
+/// record as failing, instead of sleeping for what the server asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_never_sleeps_for_a_huge_retry_after() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    std::fs::write(dir.join("a.txt"), b"hello").unwrap();
+    env.sandbox.set_faults(Faults {
+        error_429_rate: 1.0,
+        retry_after_secs: Some(100_000),
+        routes: vec![Route::List],
+        ..Faults::default()
+    });
+    let mut cmd = env.cmd();
+    cmd.arg("once");
+    let out = run_with_deadline(cmd, std::time::Duration::from_secs(90))
+        .await
+        .expect("once slept for the server's Retry-After instead of ending");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("list failed") && stderr.contains("429"),
+        "{stderr}"
+    );
+    assert!(env.remote_names(M, R).is_empty());
+    // With the fault gone the next run syncs.
+    env.sandbox.set_faults(Faults::default());
+    env.once_until_clean(3).await;
+    assert_eq!(env.remote_names(M, R), vec!["a.txt"]);
+}

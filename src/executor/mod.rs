@@ -322,7 +322,12 @@ impl Executor {
         let next_attempt_unix = if parked {
             now
         } else {
-            now + self.policy.persisted_delay(attempts).as_secs() as i64
+            // Never sooner than the server asked (`Retry-After`, capped at 15 min).
+            let delay = self
+                .policy
+                .persisted_delay(attempts)
+                .max(retry::requested_wait(err).unwrap_or_default());
+            now + delay.as_secs() as i64
         };
         if parked {
             if !previous.is_some_and(|f| f.parked && f.message == message) {

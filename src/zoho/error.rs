@@ -278,7 +278,12 @@ pub(crate) fn api_error(
     }
 }
 
-/// Parses a `Retry-After` header given in seconds (the form Zoho uses).
+/// The longest wait a `Retry-After` can impose: a server asking for more (a broken proxy,
+/// a hostile server: `100000` was seen to stall a run for good) gets this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// Parses a `Retry-After` header given in seconds (the form Zoho uses), capped at
+/// [`MAX_RETRY_AFTER`].
 pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     headers
         .get(reqwest::header::RETRY_AFTER)?
@@ -287,7 +292,7 @@ pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
         .trim()
         .parse::<u64>()
         .ok()
-        .map(Duration::from_secs)
+        .map(|secs| Duration::from_secs(secs).min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -424,5 +429,14 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::from_secs(12)));
         h.insert(reqwest::header::RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn retry_after_is_capped_at_fifteen_minutes() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(reqwest::header::RETRY_AFTER, "100000".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(15 * 60)));
+        h.insert(reqwest::header::RETRY_AFTER, "900".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(900)));
     }
 }
