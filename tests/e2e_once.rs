@@ -743,3 +743,81 @@ async fn once_never_sleeps_for_a_huge_retry_after() {
     env.once_until_clean(3).await;
     assert_eq!(env.remote_names(M, R), vec!["a.txt"]);
 }
+
+/// A tmpfs mounted on `dir` (we run as root in CI); unmounted on drop.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// `None` (after saying why) where mounting is not permitted.
+    fn mount(dir: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(Tmpfs(dir.to_path_buf())),
+            Ok(o) => {
+                eprintln!(
+                    "SKIPPED: cannot mount a tmpfs here: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("SKIPPED: cannot run mount: {e}");
+                None
+            }
+        }
+    }
+
+    fn resize(&self, size: &str) {
+        let ok = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .expect("mount")
+            .success();
+        assert!(ok, "remount");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Disk full during a download parked the entry for good. It must be retried (and
+/// succeed once there is room), with a warning naming the space needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_onto_a_full_disk_is_retried_not_parked() {
+    let env = Env::new().await;
+    let Some(fs) = Tmpfs::mount(&env.root, "2m") else {
+        return;
+    };
+    let dir = env.record(M, R);
+    let body: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    env.sandbox
+        .add_file(env.product, M, R, "big.bin", body.clone());
+    let out = env.once().await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("(retrying)"), "not retried: {stderr}");
+    assert!(!stderr.contains("(parked)"), "parked: {stderr}");
+    let warn = stderr
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("will retry"))
+        .unwrap_or_else(|| panic!("no warning: {stderr}"));
+    assert!(
+        warn.contains("3145728 bytes"),
+        "space needed not named: {warn}"
+    );
+    assert!(!dir.join("big.bin").exists());
+    // Room appears: the next run downloads it.
+    fs.resize("16m");
+    env.once_until_clean(3).await;
+    assert!(std::fs::read(dir.join("big.bin")).unwrap() == body);
+}

@@ -421,13 +421,15 @@ fn is_retryable(err: &ExecError) -> bool {
     match err {
         ExecError::Zoho(z) => !matches!(z.class(), ErrorClass::Permanent),
         ExecError::Journal(_) | ExecError::Task(_) => true,
-        ExecError::Io { source, .. } => matches!(
-            source.kind(),
-            std::io::ErrorKind::Interrupted
-                | std::io::ErrorKind::WouldBlock
-                | std::io::ErrorKind::TimedOut
-                | std::io::ErrorKind::StorageFull
-        ),
+        ExecError::Io { source, .. } => {
+            crate::zoho::error::is_disk_full(source)
+                || matches!(
+                    source.kind(),
+                    std::io::ErrorKind::Interrupted
+                        | std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                )
+        }
         ExecError::Changed(_) | ExecError::Inconsistent(_) => true,
     }
 }

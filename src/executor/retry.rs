@@ -80,6 +80,9 @@ enum Verdict {
 
 fn verdict(err: &ExecError) -> Verdict {
     match err {
+        // Retrying at once would download the whole file again into the same full disk:
+        // the failure is recorded as retryable and tried again after the persisted backoff.
+        ExecError::Zoho(z) if z.is_disk_full() => Verdict::GiveUp,
         ExecError::Zoho(z) => match z.class() {
             ErrorClass::Retryable { retry_after } => {
                 if is_connection_problem(z) {
@@ -172,6 +175,25 @@ impl Executor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_disk_ends_the_pass_but_is_retried_later() {
+        for errno in [libc::ENOSPC, libc::EDQUOT] {
+            let err = ExecError::Zoho(ZohoError::Io(std::io::Error::from_raw_os_error(errno)));
+            assert!(matches!(verdict(&err), Verdict::GiveUp), "{err}");
+            assert!(super::super::is_retryable(&err), "{err}");
+            let err = ExecError::io(
+                "write",
+                std::path::Path::new("/x"),
+                std::io::Error::from_raw_os_error(errno),
+            );
+            assert!(super::super::is_retryable(&err), "{err}");
+        }
+        let denied = ExecError::Zoho(ZohoError::Io(std::io::Error::from_raw_os_error(
+            libc::EACCES,
+        )));
+        assert!(!super::super::is_retryable(&denied));
+    }
 
     #[test]
     fn persisted_delay_grows_and_is_capped() {

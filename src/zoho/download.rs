@@ -304,28 +304,30 @@ impl ZohoClient {
             )
             .await;
         }
+        let local = |e| local_error(e, attachment_id, expected, dir);
         let path = part_path(dir);
         let mut file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&path)
-            .await?;
+            .await
+            .map_err(local)?;
         let mut guard = PartGuard(path);
         let mut hasher = blake3::Hasher::new();
         let mut bytes: u64 = 0;
         if !prefix.is_empty() {
             hasher.update(&prefix);
-            file.write_all(&prefix).await?;
+            file.write_all(&prefix).await.map_err(local)?;
             bytes += prefix.len() as u64;
         }
         while let Some(chunk) = next_chunk(&mut resp, attachment_id, self.inner.cfg.timeout).await?
         {
             hasher.update(&chunk);
-            file.write_all(&chunk).await?;
+            file.write_all(&chunk).await.map_err(local)?;
             bytes += chunk.len() as u64;
         }
         check_length(expected, bytes, attachment_id)?;
-        file.flush().await?;
+        file.flush().await.map_err(local)?;
         drop(file);
         Ok(TempDownload {
             held: Held::File(std::mem::take(&mut guard.0)),
@@ -396,6 +398,25 @@ async fn small_in_memory(
         bytes,
         server_file_name,
     })
+}
+
+/// A local write error. A full disk names the space the download needs, so the one
+/// warning logged before it is retried tells what to free.
+fn local_error(e: std::io::Error, id: &str, needed: Option<u64>, dir: &Path) -> ZohoError {
+    if !super::error::is_disk_full(&e) {
+        return ZohoError::Io(e);
+    }
+    let needed = needed.map_or_else(
+        || "more space than is".to_owned(),
+        |n| format!("{n} bytes ({:.1} MiB)", n as f64 / (1024.0 * 1024.0)),
+    );
+    ZohoError::Io(std::io::Error::new(
+        e.kind(),
+        format!(
+            "{e}: attachment {id} needs {needed} free in {}",
+            dir.display()
+        ),
+    ))
 }
 
 /// A body shorter (or longer) than its `Content-Length` is never kept.
