@@ -641,6 +641,8 @@ async fn a_download_torn_before_its_flush_never_replaces_the_attachment() {
 }
 
 /// Runs the binary to the end and returns its output with its peak resident memory.
+// The child is reaped by `wait4`, which also gives its resource usage.
+#[allow(clippy::zombie_processes)]
 fn run_measured(mut cmd: std::process::Command) -> (std::process::Output, u64) {
     use std::io::Read;
     let mut child = cmd
@@ -648,9 +650,15 @@ fn run_measured(mut cmd: std::process::Command) -> (std::process::Output, u64) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
-    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut stderr = child.stderr.take().unwrap();
+    let err = std::thread::spawn(move || {
+        let mut err = Vec::new();
+        stderr.read_to_end(&mut err).unwrap();
+        err
+    });
+    let mut out = Vec::new();
     child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
-    child.stderr.take().unwrap().read_to_end(&mut err).unwrap();
+    let err = err.join().unwrap();
     let mut status = 0;
     // SAFETY: plain wait4 on our own child, with valid out-pointers.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };

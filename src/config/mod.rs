@@ -89,7 +89,7 @@ pub struct ZohoSettings {
     pub refresh_token_file: Option<PathBuf>,
     /// Parallel API calls (Zoho limits concurrent calls per organisation).
     pub concurrency: usize,
-    /// Whole-request timeout.
+    /// The longest silence of a request (no byte moving); transfers have no total limit.
     pub timeout: Duration,
     pub connect_timeout: Duration,
     /// Custom module API names to accept as folder names, besides the documented ones.

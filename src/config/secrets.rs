@@ -107,7 +107,7 @@ pub(super) fn read_small_file(path: &Path, limit: u64) -> io::Result<String> {
         ));
     }
     let too_large = || {
-        let size = if limit % (1024 * 1024) == 0 {
+        let size = if limit.is_multiple_of(1024 * 1024) {
             format!("{} MiB", limit / (1024 * 1024))
         } else {
             format!("{} KiB", limit / 1024)
