@@ -762,3 +762,220 @@ async fn unreachable_accounts_server_is_retryable() {
     assert!(!e.outcome_unknown());
     assert_eq!(c.token_expires_at(), None);
 }
+
+// ---- Transfers are limited by silence, not by total time (issue 11, item 3). ----
+
+/// A client whose `timeout` (the longest silence allowed) is `secs`.
+fn client_with_timeout(sb: &Sandbox, timeout: Duration) -> ZohoClient {
+    let mut cfg = config(sb, Product::Bigin);
+    cfg.timeout = timeout;
+    client_with(cfg, Arc::new(MemoryTokenCache::new()))
+}
+
+/// Bytes that do not compress or repeat in step with any chunk size.
+fn patterned(len: usize) -> Vec<u8> {
+    (0..len as u64)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// Downloads `len` bytes at `rate` bytes/s with the given silence limit; returns how long
+/// it took and the result.
+async fn throttled_download(
+    len: usize,
+    rate: u64,
+    stall_after: Option<u64>,
+    timeout: Duration,
+) -> (Duration, Result<Vec<u8>, ZohoError>, Vec<u8>, Vec<String>) {
+    let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    let c = client_with_timeout(&sb, timeout);
+    let body = patterned(len);
+    let id = sb.add_file(Product::Bigin, "Contacts", REC, "slow.bin", body.clone());
+    c.ensure_token().await.unwrap();
+    sb.set_faults(Faults {
+        throttle_bytes_per_sec: rate,
+        stall_after_bytes: stall_after,
+        routes: vec![Route::Download],
+        ..Faults::default()
+    });
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("slow.bin");
+    let started = std::time::Instant::now();
+    let res = c
+        .download("Contacts", REC, &id, &dest, Persist::NoClobber)
+        .await
+        .map(|_| std::fs::read(&dest).unwrap());
+    let took = started.elapsed();
+    let left = dir_entries(out.path());
+    sb.shutdown().await;
+    (took, res, body, left)
+}
+
+/// Uploads `len` bytes read by the sandbox at `rate` bytes/s with the given silence limit.
+async fn throttled_upload(
+    len: usize,
+    rate: u64,
+    stall_after: Option<u64>,
+    timeout: Duration,
+    opts: SandboxOptions,
+) -> (Duration, Result<(), ZohoError>) {
+    let sb = Sandbox::start(opts).await.unwrap();
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    let c = client_with_timeout(&sb, timeout);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slow.bin");
+    let body = patterned(len);
+    std::fs::write(&path, &body).unwrap();
+    c.ensure_token().await.unwrap();
+    sb.set_faults(Faults {
+        throttle_bytes_per_sec: rate,
+        stall_after_bytes: stall_after,
+        routes: vec![Route::Upload],
+        ..Faults::default()
+    });
+    let started = std::time::Instant::now();
+    let res = c.upload_file("Contacts", REC, &path, "slow.bin").await;
+    let took = started.elapsed();
+    let res = res.map(|up| {
+        let held = sb.attachments(Product::Bigin, "Contacts", REC);
+        let a = held.iter().find(|a| a.id == up.id).expect("stored");
+        assert_eq!(a.size, len as u64);
+        assert_eq!(a.content_hash, Some(ContentHash::of_bytes(&body)));
+    });
+    sb.shutdown().await;
+    (took, res)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_steady_download_longer_than_the_timeout_completes() {
+    // 6 MiB at 2 MiB/s: about three times the 1 s timeout, with bytes always flowing.
+    let (took, res, body, left) =
+        throttled_download(6 * MIB as usize, 2 * MIB, None, Duration::from_secs(1)).await;
+    let got = res.unwrap_or_else(|e| panic!("failed after {took:?}: {e:?}"));
+    assert!(got == body, "content differs");
+    assert!(took >= Duration::from_secs(2), "not throttled: {took:?}");
+    assert_eq!(left, vec!["slow.bin"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_steady_upload_longer_than_the_timeout_completes() {
+    // 16 MiB read at 4 MiB/s: about four times the 1 s timeout.
+    let (took, res) = throttled_upload(
+        16 * MIB as usize,
+        4 * MIB,
+        None,
+        Duration::from_secs(1),
+        SandboxOptions::default(),
+    )
+    .await;
+    res.unwrap_or_else(|e| panic!("failed after {took:?}: {e:?}"));
+    assert!(took >= Duration::from_secs(3), "not throttled: {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_that_goes_silent_fails_after_the_timeout() {
+    // Bytes flow for 2 s (past the 1 s timeout), then stop with the connection open.
+    let (took, res, _, left) = throttled_download(
+        8 * MIB as usize,
+        2 * MIB,
+        Some(4 * MIB),
+        Duration::from_secs(1),
+    )
+    .await;
+    let e = res.expect_err("a silent download must fail");
+    assert!(matches!(e, ZohoError::Timeout { .. }), "{e:?}");
+    assert!(is_retryable(&e));
+    assert!(
+        took >= Duration::from_secs(2),
+        "cut while bytes were flowing: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(30),
+        "silence not detected: {took:?}"
+    );
+    assert!(left.is_empty(), "no temp file left: {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_that_goes_silent_fails_after_the_timeout() {
+    // The sandbox reads 8 MiB at 4 MiB/s (2 s, past the 1 s timeout), then stops reading.
+    let (took, res) = throttled_upload(
+        16 * MIB as usize,
+        4 * MIB,
+        Some(8 * MIB),
+        Duration::from_secs(1),
+        SandboxOptions::default(),
+    )
+    .await;
+    let e = res.expect_err("a stalled upload must fail");
+    assert!(matches!(e, ZohoError::Timeout { .. }), "{e:?}");
+    assert!(e.outcome_unknown(), "the body was partly sent: {e:?}");
+    assert!(
+        took >= Duration::from_secs(2),
+        "cut while bytes were flowing: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(30),
+        "silence not detected: {took:?}"
+    );
+}
+
+/// The issue's literal case, 200 MiB each way at 1 MiB/s with the default 60 s timeout:
+/// about 200 s, so run by hand:
+/// `cargo test --release --test client_contract two_hundred_mib -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn two_hundred_mib_at_one_mib_per_second_complete_both_ways() {
+    let len = 200 * MIB as usize;
+    let timeout = Duration::from_secs(60);
+    let opts = SandboxOptions {
+        max_upload_bytes: 256 * MIB,
+        ..SandboxOptions::default()
+    };
+    let (down, up) = tokio::join!(
+        throttled_download(len, MIB, None, timeout),
+        throttled_upload(len, MIB, None, timeout, opts)
+    );
+    let (took, res, body, _) = down;
+    assert!(res.expect("download") == body);
+    eprintln!("200 MiB download at 1 MiB/s took {took:?}");
+    let (took, res) = up;
+    res.expect("upload");
+    eprintln!("200 MiB upload at 1 MiB/s took {took:?}");
+}
+
+// ---- Replies read into memory are capped (issue 11, item 6). ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_list_reply_is_refused_with_a_clear_error() {
+    let (sb, c) = start_default().await;
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    sb.set_faults(Faults {
+        // Valid JSON with an empty `data`: read whole, it would pass as "no attachments".
+        oversized_reply_bytes: Some(40 * MIB),
+        routes: vec![Route::List],
+        ..Faults::default()
+    });
+    let e = c.list("Contacts", REC).await.expect_err("must be refused");
+    let msg = e.to_string();
+    assert!(matches!(e, ZohoError::InvalidResponse { .. }), "{e:?}");
+    assert!(
+        msg.contains("list attachments") && msg.contains("16 MiB"),
+        "{msg}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_token_reply_is_refused_with_a_clear_error() {
+    let (sb, c) = start_default().await;
+    sb.set_faults(Faults {
+        oversized_reply_bytes: Some(40 * MIB),
+        routes: vec![Route::Token],
+        ..Faults::default()
+    });
+    let e = c.ensure_token().await.expect_err("must be refused");
+    let msg = e.to_string();
+    assert!(msg.contains("token") && msg.contains("16 MiB"), "{msg}");
+}

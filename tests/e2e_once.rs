@@ -948,3 +948,193 @@ async fn a_link_file_has_the_mode_of_other_downloads() {
     assert_eq!(mode("plain.txt"), 0o644);
     assert_eq!(mode("Site.url"), 0o644);
 }
+
+/// Runs the binary to the end and returns its output with its peak resident memory.
+// The child is reaped by `wait4`, which also gives its resource usage.
+#[allow(clippy::zombie_processes)]
+fn run_measured(mut cmd: std::process::Command) -> (std::process::Output, u64) {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stderr = child.stderr.take().unwrap();
+    let err = std::thread::spawn(move || {
+        let mut err = Vec::new();
+        stderr.read_to_end(&mut err).unwrap();
+        err
+    });
+    let mut out = Vec::new();
+    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    let err = err.join().unwrap();
+    let mut status = 0;
+    // SAFETY: plain wait4 on our own child, with valid out-pointers.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32, "wait4");
+    let status = std::os::unix::process::ExitStatusExt::from_raw(status);
+    let output = std::process::Output {
+        status,
+        stdout: out,
+        stderr: err,
+    };
+    (output, usage.ru_maxrss as u64 * 1024)
+}
+
+/// A list reply of hundreds of MiB is refused after 16 MiB, with a clear error, and the
+/// daemon's memory stays small (it took 1.1 GB for a 415 MB reply).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_list_reply_is_refused_without_filling_the_memory() {
+    let env = Env::new().await;
+    env.record(M, R);
+    env.sandbox.set_faults(Faults {
+        oversized_reply_bytes: Some(400 * 1024 * 1024),
+        routes: vec![Route::List],
+        ..Faults::default()
+    });
+    let mut cmd = env.cmd();
+    cmd.arg("once");
+    let (out, peak) = tokio::task::spawn_blocking(move || run_measured(cmd))
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        peak < 150 * 1024 * 1024,
+        "peak memory {} MiB",
+        peak / (1024 * 1024)
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("16 MiB"), "{stderr}");
+}
+
+/// Runs the binary, killing it if it has not ended within `deadline`; `None` then.
+async fn run_with_deadline(
+    mut cmd: std::process::Command,
+    deadline: std::time::Duration,
+) -> Option<std::process::Output> {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id() as i32;
+    let waiter = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"));
+    match tokio::time::timeout(deadline, waiter).await {
+        Ok(out) => Some(out.unwrap()),
+        Err(_) => {
+            // SAFETY: signalling our own child, which has not been reaped yet.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            None
+        }
+    }
+}
+
+/// A `Retry-After: 100000` stalled `once` for good. `once` must end, reporting the
+/// record as failing, instead of sleeping for what the server asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_never_sleeps_for_a_huge_retry_after() {
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    std::fs::write(dir.join("a.txt"), b"hello").unwrap();
+    env.sandbox.set_faults(Faults {
+        error_429_rate: 1.0,
+        retry_after_secs: Some(100_000),
+        routes: vec![Route::List],
+        ..Faults::default()
+    });
+    let mut cmd = env.cmd();
+    cmd.arg("once");
+    let out = run_with_deadline(cmd, std::time::Duration::from_secs(90))
+        .await
+        .expect("once slept for the server's Retry-After instead of ending");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("list failed") && stderr.contains("429"),
+        "{stderr}"
+    );
+    assert!(env.remote_names(M, R).is_empty());
+    // With the fault gone the next run syncs.
+    env.sandbox.set_faults(Faults::default());
+    env.once_until_clean(3).await;
+    assert_eq!(env.remote_names(M, R), vec!["a.txt"]);
+}
+
+/// A tmpfs mounted on `dir` (we run as root in CI); unmounted on drop.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// `None` (after saying why) where mounting is not permitted.
+    fn mount(dir: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(Tmpfs(dir.to_path_buf())),
+            Ok(o) => {
+                eprintln!(
+                    "SKIPPED: cannot mount a tmpfs here: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("SKIPPED: cannot run mount: {e}");
+                None
+            }
+        }
+    }
+
+    fn resize(&self, size: &str) {
+        let ok = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .expect("mount")
+            .success();
+        assert!(ok, "remount");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Disk full during a download parked the entry for good. It must be retried (and
+/// succeed once there is room), with a warning naming the space needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_onto_a_full_disk_is_retried_not_parked() {
+    let env = Env::new().await;
+    let Some(fs) = Tmpfs::mount(&env.root, "2m") else {
+        return;
+    };
+    let dir = env.record(M, R);
+    let body: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    env.sandbox
+        .add_file(env.product, M, R, "big.bin", body.clone());
+    let out = env.once().await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("(retrying)"), "not retried: {stderr}");
+    assert!(!stderr.contains("(parked)"), "parked: {stderr}");
+    let warn = stderr
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("will retry"))
+        .unwrap_or_else(|| panic!("no warning: {stderr}"));
+    assert!(
+        warn.contains("3145728 bytes"),
+        "space needed not named: {warn}"
+    );
+    assert!(!dir.join("big.bin").exists());
+    // Room appears: the next run downloads it.
+    fs.resize("16m");
+    env.once_until_clean(3).await;
+    assert!(std::fs::read(dir.join("big.bin")).unwrap() == body);
+}

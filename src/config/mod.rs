@@ -89,7 +89,7 @@ pub struct ZohoSettings {
     pub refresh_token_file: Option<PathBuf>,
     /// Parallel API calls (Zoho limits concurrent calls per organisation).
     pub concurrency: usize,
-    /// Whole-request timeout.
+    /// The longest silence of a request (no byte moving); transfers have no total limit.
     pub timeout: Duration,
     pub connect_timeout: Duration,
     /// Custom module API names to accept as folder names, besides the documented ones.
@@ -132,6 +132,9 @@ impl Config {
     }
 }
 
+/// A config file is a few KiB of TOML; one over this size is surely the wrong file.
+const CONFIG_FILE_LIMIT: u64 = 1024 * 1024;
+
 /// Loads and validates the config at `path`, reading `STATE_DIRECTORY`,
 /// `CREDENTIALS_DIRECTORY` and `HOME` from the process environment.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -144,10 +147,11 @@ pub fn load_with_env(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        file: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        secrets::read_small_file(path, CONFIG_FILE_LIMIT).map_err(|source| ConfigError::Read {
+            file: path.to_path_buf(),
+            source,
+        })?;
     load_str(path, &text, env)
 }
 

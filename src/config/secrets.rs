@@ -2,7 +2,11 @@
 
 use super::ConfigError;
 use super::secret::Secret;
+use std::io;
 use std::path::{Path, PathBuf};
+
+/// A secret file is a token or a password: anything larger is surely the wrong file.
+pub(super) const SECRET_FILE_LIMIT: u64 = 64 * 1024;
 
 /// How to look for one secret.
 pub(super) struct SecretSpec<'a> {
@@ -28,7 +32,7 @@ pub(super) fn resolve_secret(spec: &SecretSpec<'_>) -> Result<Option<Secret>, Co
     let file_key = format!("{}_file", spec.key);
     if let Some(dir) = &spec.credentials_dir {
         let path = dir.join(spec.credential);
-        match std::fs::read_to_string(&path) {
+        match read_small_file(&path, SECRET_FILE_LIMIT) {
             Ok(text) => return non_empty(spec, spec.key, &path, &text).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => {
@@ -58,7 +62,7 @@ pub(super) fn resolve_secret(spec: &SecretSpec<'_>) -> Result<Option<Secret>, Co
             }
             Ok(Some(Secret::new(v)))
         }
-        (None, Some(path)) => match std::fs::read_to_string(path) {
+        (None, Some(path)) => match read_small_file(path, SECRET_FILE_LIMIT) {
             Ok(text) if spec.absent_file_ok && text.trim().is_empty() => Ok(None),
             Ok(text) => non_empty(spec, &file_key, path, &text).map(Some),
             Err(e) if spec.absent_file_ok && e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -71,6 +75,58 @@ pub(super) fn resolve_secret(spec: &SecretSpec<'_>) -> Result<Option<Secret>, Co
         },
         (None, None) => Ok(None),
     }
+}
+
+/// Reads a small text file (the config, a secret). Anything but a regular file is
+/// refused (`/dev/zero` never ends, a FIFO blocks a reader forever), and so is a file over
+/// `limit` bytes. The open itself uses `O_NONBLOCK` so that a FIFO cannot block it.
+pub(super) fn read_small_file(path: &Path, limit: u64) -> io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        let t = meta.file_type();
+        let kind = if t.is_dir() {
+            "a directory"
+        } else if t.is_char_device() || t.is_block_device() {
+            "a device"
+        } else if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_socket() {
+            "a socket"
+        } else {
+            "a special file"
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a regular file ({kind})"),
+        ));
+    }
+    let too_large = || {
+        let size = if limit.is_multiple_of(1024 * 1024) {
+            format!("{} MiB", limit / (1024 * 1024))
+        } else {
+            format!("{} KiB", limit / 1024)
+        };
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {size}; surely not the intended file"),
+        )
+    };
+    if meta.len() > limit {
+        return Err(too_large());
+    }
+    let mut text = String::new();
+    // It may grow between the check and the read.
+    file.take(limit + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(text)
 }
 
 fn non_empty(

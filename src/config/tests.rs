@@ -900,3 +900,79 @@ fn warnings_flag_costly_or_useless_settings() {
     assert!(w.contains("allows only 0 record"), "{w}");
     assert!(w.contains("sync.poll_interval_max"), "{w}");
 }
+
+/// Runs `f` on a thread and fails the test if it does not return within 10 s, so a read
+/// that blocks (a FIFO without a writer) fails instead of hanging the suite.
+fn within_deadline<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("loading the config blocked")
+}
+
+fn make_fifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+#[test]
+fn secret_files_that_are_devices_fifos_or_huge_are_refused_without_blocking() {
+    let mut f = Fixture::new();
+    let d = f.dir.path().to_path_buf();
+    make_fifo(&d.join("fifo"));
+    fs::write(d.join("huge"), vec![b'a'; 65 * 1024]).unwrap();
+    for (file, expect) in [
+        ("/dev/zero", "not a regular file"),
+        ("fifo", "not a regular file"),
+        ("huge", "larger than 64 KiB"),
+    ] {
+        let text = format!(
+            "root = \"/srv/bigin\"\n[zoho]\nclient_id = \"1\"\nclient_secret_file = \"{file}\"\n"
+        );
+        fs::write(f.path(), &text).unwrap();
+        let (path, env) = (f.path(), f.env.clone());
+        let e = within_deadline(move || load_with_env(&path, &move |k| env.get(k).cloned()))
+            .expect_err(file);
+        let msg = e.to_string();
+        assert_eq!(e.key(), Some("zoho.client_secret_file"), "{msg}");
+        assert!(msg.contains(expect), "{file}: {msg}");
+    }
+    // The same rules hold for systemd credentials.
+    let creds = d.join("creds");
+    fs::create_dir(&creds).unwrap();
+    make_fifo(&creds.join("client_secret"));
+    f.env
+        .insert("CREDENTIALS_DIRECTORY".into(), creds.display().to_string());
+    fs::write(f.path(), MIN).unwrap();
+    let (path, env) = (f.path(), f.env.clone());
+    let e = within_deadline(move || load_with_env(&path, &move |k| env.get(k).cloned()))
+        .expect_err("fifo credential");
+    assert!(e.to_string().contains("not a regular file"), "{e}");
+}
+
+#[test]
+fn config_files_that_are_devices_fifos_or_huge_are_refused_without_blocking() {
+    let f = Fixture::new();
+    let d = f.dir.path().to_path_buf();
+    make_fifo(&d.join("fifo.toml"));
+    let mut big = MIN.to_owned();
+    big.push_str(&format!("# {}\n", "x".repeat(1024 * 1024)));
+    fs::write(d.join("big.toml"), big).unwrap();
+    for (file, expect) in [
+        (PathBuf::from("/dev/zero"), "not a regular file"),
+        (d.join("fifo.toml"), "not a regular file"),
+        (d.join("big.toml"), "larger than 1 MiB"),
+    ] {
+        let env = f.env.clone();
+        let shown = file.display().to_string();
+        let e = within_deadline(move || load_with_env(&file, &move |k| env.get(k).cloned()))
+            .expect_err(&shown);
+        let msg = e.to_string();
+        assert!(matches!(e, ConfigError::Read { .. }), "{msg}");
+        assert!(msg.contains(expect) && msg.contains(&shown), "{msg}");
+    }
+}

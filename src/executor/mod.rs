@@ -333,7 +333,12 @@ impl Executor {
         let next_attempt_unix = if parked {
             now
         } else {
-            now + self.policy.persisted_delay(attempts).as_secs() as i64
+            // Never sooner than the server asked (`Retry-After`, capped at 15 min).
+            let delay = self
+                .policy
+                .persisted_delay(attempts)
+                .max(retry::requested_wait(err).unwrap_or_default());
+            now + delay.as_secs() as i64
         };
         if parked {
             if !previous.is_some_and(|f| f.parked && f.message == message) {
@@ -429,13 +434,15 @@ fn is_retryable(err: &ExecError) -> bool {
     match err {
         ExecError::Zoho(z) => !matches!(z.class(), ErrorClass::Permanent),
         ExecError::Journal(_) | ExecError::Task(_) => true,
-        ExecError::Io { source, .. } => matches!(
-            source.kind(),
-            std::io::ErrorKind::Interrupted
-                | std::io::ErrorKind::WouldBlock
-                | std::io::ErrorKind::TimedOut
-                | std::io::ErrorKind::StorageFull
-        ),
+        ExecError::Io { source, .. } => {
+            crate::zoho::error::is_disk_full(source)
+                || matches!(
+                    source.kind(),
+                    std::io::ErrorKind::Interrupted
+                        | std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                )
+        }
         ExecError::Changed(_) | ExecError::Inconsistent(_) => true,
     }
 }

@@ -25,6 +25,10 @@ pub struct RetryPolicy {
     /// a restart does not reset backoff into a storm; `once`, run by hand, retries now
     /// (its own attempts are still spaced by the in-pass backoff).
     pub honor_persisted_backoff: bool,
+    /// The longest a pass sleeps before retrying. A server asking for a longer wait ends
+    /// the attempt as a retryable failure, persisted with the time asked, rather than
+    /// holding the pass: `once` must end, whatever `Retry-After` says.
+    pub max_wait: Duration,
 }
 
 impl RetryPolicy {
@@ -36,6 +40,7 @@ impl RetryPolicy {
             wait_when_unreachable: true,
             max_persisted_delay: Duration::from_secs(3600),
             honor_persisted_backoff: true,
+            max_wait: crate::zoho::error::MAX_RETRY_AFTER,
         }
     }
 
@@ -43,6 +48,9 @@ impl RetryPolicy {
         RetryPolicy {
             wait_when_unreachable: false,
             honor_persisted_backoff: false,
+            // A one-shot run is waited for by a person or a timer: no wait longer than
+            // the in-pass backoff's own ceiling.
+            max_wait: Duration::from_secs(30),
             ..Self::daemon()
         }
     }
@@ -72,6 +80,9 @@ enum Verdict {
 
 fn verdict(err: &ExecError) -> Verdict {
     match err {
+        // Retrying at once would download the whole file again into the same full disk:
+        // the failure is recorded as retryable and tried again after the persisted backoff.
+        ExecError::Zoho(z) if z.is_disk_full() => Verdict::GiveUp,
         ExecError::Zoho(z) => match z.class() {
             ErrorClass::Retryable { retry_after } => {
                 if is_connection_problem(z) {
@@ -85,6 +96,17 @@ fn verdict(err: &ExecError) -> Verdict {
         },
         ExecError::Journal(_) | ExecError::Task(_) => Verdict::Retry(None),
         _ => Verdict::GiveUp,
+    }
+}
+
+/// The wait the server asked for (`Retry-After`, the token throttle), if any.
+pub(super) fn requested_wait(err: &ExecError) -> Option<Duration> {
+    match err {
+        ExecError::Zoho(z) => match z.class() {
+            ErrorClass::Retryable { retry_after } => retry_after,
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -140,6 +162,10 @@ impl Executor {
             // sooner than the server asked.
             let jittered = delay.mul_f64(rand::rng().random_range(0.0..=1.0));
             let wait = jittered.max(retry_after.unwrap_or_default());
+            if wait > self.policy.max_wait {
+                // Recorded as a retryable failure, not before the time asked.
+                return Err(err);
+            }
             tracing::warn!(what, error = %err, retry_in_ms = wait.as_millis() as u64, "retrying");
             tokio::time::sleep(wait).await;
         }
@@ -149,6 +175,25 @@ impl Executor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_disk_ends_the_pass_but_is_retried_later() {
+        for errno in [libc::ENOSPC, libc::EDQUOT] {
+            let err = ExecError::Zoho(ZohoError::Io(std::io::Error::from_raw_os_error(errno)));
+            assert!(matches!(verdict(&err), Verdict::GiveUp), "{err}");
+            assert!(super::super::is_retryable(&err), "{err}");
+            let err = ExecError::io(
+                "write",
+                std::path::Path::new("/x"),
+                std::io::Error::from_raw_os_error(errno),
+            );
+            assert!(super::super::is_retryable(&err), "{err}");
+        }
+        let denied = ExecError::Zoho(ZohoError::Io(std::io::Error::from_raw_os_error(
+            libc::EACCES,
+        )));
+        assert!(!super::super::is_retryable(&denied));
+    }
 
     #[test]
     fn persisted_delay_grows_and_is_capped() {

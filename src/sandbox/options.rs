@@ -70,7 +70,16 @@ pub struct Faults {
     pub truncate_download_rate: f64,
     /// Delay added to every API request before it is handled.
     pub latency: std::time::Duration,
-    /// The routes the fault rates above apply to; empty means every route (so a test can
+    /// Download bodies are sent, and upload bodies read, at about this many bytes per
+    /// second, like a slow but steady link; 0 means as fast as possible.
+    pub throttle_bytes_per_sec: u64,
+    /// After this many body bytes a download stops sending and an upload stops being
+    /// read, with the connection left open: a transfer that went silent.
+    pub stall_after_bytes: Option<u64>,
+    /// List and token replies become a valid JSON document of this many bytes, streamed
+    /// in chunks (never built in memory), to test the client's cap on reply sizes.
+    pub oversized_reply_bytes: Option<u64>,
+    /// The routes the knobs above apply to; empty means every route (so a test can
     /// fail only deletes, say, while uploads go through).
     pub routes: Vec<Route>,
 }
@@ -78,11 +87,12 @@ pub struct Faults {
 impl Faults {
     /// `rate` where it applies to `route` (see [`Faults::routes`]), else 0.
     pub(crate) fn rate_for(&self, route: Route, rate: f64) -> f64 {
-        if self.routes.is_empty() || self.routes.contains(&route) {
-            rate
-        } else {
-            0.0
-        }
+        if self.applies_to(route) { rate } else { 0.0 }
+    }
+
+    /// Whether the knobs apply to `route` (see [`Faults::routes`]).
+    pub(crate) fn applies_to(&self, route: Route) -> bool {
+        self.routes.is_empty() || self.routes.contains(&route)
     }
 }
 

@@ -151,10 +151,8 @@ async fn post_grant(
         });
     }
     let retry_after = super::error::retry_after(resp.headers());
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| ZohoError::from_reqwest(Op::Token, &e))?;
+    // Capped: a token reply is a few hundred bytes, and a huge one must not fill the memory.
+    let body = super::transfer::read_reply(resp, Op::Token, timeout).await?;
     let reply: TokenReply = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(_) if status >= 500 || status == 429 => {

@@ -2,7 +2,6 @@
 //! token → concurrency permit → send → on 401 `INVALID_TOKEN` refresh once and resend.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use reqwest::{Method, Url};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -11,6 +10,7 @@ use super::auth::{TokenCache, TokenManager};
 use super::config::{ClientConfig, validate_base_url};
 use super::error::{Op, ZohoError, api_error, retry_after};
 use super::secret::Secret;
+use super::transfer::{Progress, next_chunk, watch};
 use crate::model::Product;
 
 /// Sent with every request so Zoho (and proxies) can tell who is calling.
@@ -99,7 +99,8 @@ impl ZohoClient {
             .map_err(|e| ZohoError::Config(format!("api_domain: {e}")))?;
         let http = http_builder()
             .connect_timeout(cfg.connect_timeout)
-            .read_timeout(cfg.timeout)
+            // No `read_timeout`: it would cut uploads that take longer than `timeout` to
+            // send; silence is watched per request instead (see `transfer`).
             .build()
             .map_err(|e| ZohoError::Config(format!("HTTP client: {e}")))?;
         let tokens = TokenManager::new(http.clone(), &cfg, cache);
@@ -189,11 +190,17 @@ impl ZohoClient {
                 .acquire_owned()
                 .await
                 .map_err(|_| ZohoError::Config("client is shut down".into()))?;
-            let req = self.build(call, &token).await?;
-            let resp = match req.send().await {
+            let (req, progress) = self.build(call, &token).await?;
+            let sent = watch(
+                call.op,
+                req.send(),
+                progress.as_deref(),
+                self.inner.cfg.timeout,
+            )
+            .await;
+            let resp = match sent {
                 Ok(resp) => resp,
-                Err(e) => {
-                    let err = ZohoError::from_reqwest(call.op, &e);
+                Err(err) => {
                     drop(permit);
                     if err.outcome_unknown()
                         && !refreshed
@@ -254,11 +261,12 @@ impl ZohoClient {
         }
     }
 
+    /// The request for `call`, with the progress of its upload body when it streams one.
     async fn build(
         &self,
         call: &Call<'_>,
         token: &Secret,
-    ) -> Result<reqwest::RequestBuilder, ZohoError> {
+    ) -> Result<(reqwest::RequestBuilder, Option<Arc<Progress>>), ZohoError> {
         let mut req = self
             .inner
             .http
@@ -270,8 +278,12 @@ impl ZohoClient {
         if !call.query.is_empty() {
             req = req.query(&call.query);
         }
+        // Small exchanges keep a total limit as well; transfers have none, only the
+        // limit on silence (`transfer::watch` and `next_chunk`).
         let timeout = self.inner.cfg.timeout;
+        let mut progress = None;
         req = match &call.payload {
+            Payload::Empty if call.op == Op::Download => req,
             Payload::Empty => req.timeout(timeout),
             Payload::Link { url, title } => {
                 let form = reqwest::multipart::Form::new()
@@ -280,13 +292,12 @@ impl ZohoClient {
                 req.multipart(form).timeout(timeout)
             }
             Payload::File { source, file_name } => {
-                let (form, len) = super::upload::file_form(source, file_name).await?;
-                // Budget: the base timeout plus time for the bytes at a slow 256 KiB/s.
-                let budget = timeout + Duration::from_secs(len / (256 * 1024));
-                req.multipart(form).timeout(budget)
+                let (form, p) = super::upload::file_form(source, file_name).await?;
+                progress = Some(p);
+                req.multipart(form)
             }
         };
-        Ok(req)
+        Ok((req, progress))
     }
 
     /// Reads an error response (bounded) into a [`ZohoError::Api`].
@@ -295,7 +306,7 @@ impl ZohoClient {
         let retry = retry_after(resp.headers());
         let mut body = Vec::new();
         loop {
-            match resp.chunk().await {
+            match next_chunk(&mut resp, op, self.inner.cfg.timeout).await {
                 Ok(Some(chunk)) => {
                     let room = ERROR_BODY_LIMIT.saturating_sub(body.len());
                     body.extend_from_slice(&chunk[..chunk.len().min(room)]);
@@ -333,6 +344,7 @@ fn check_id(what: &str, id: &str) -> Result<(), ZohoError> {
 mod tests {
     use super::*;
     use crate::zoho::MemoryTokenCache;
+    use std::time::Duration;
 
     pub(crate) fn cfg(product: Product, api: &str) -> ClientConfig {
         ClientConfig {

@@ -60,8 +60,9 @@ pub struct ClientConfig {
     /// Requests in flight at once, across every operation (Zoho allows 5–25 per org).
     pub concurrency: usize,
     pub connect_timeout: Duration,
-    /// Per-request timeout: the whole exchange for small calls, the longest silence
-    /// while streaming a body for downloads, and a size-scaled budget for uploads.
+    /// The longest silence allowed: no reply, and no byte of a download or an upload
+    /// moving, for this long fails the request. Transfers have no limit on total time;
+    /// small calls (list, token, delete) must also finish within it.
     pub timeout: Duration,
 }
 

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::client::{Call, Payload, ZohoClient};
 use super::error::{Op, ZohoError, api_error};
+use super::transfer::read_reply;
 
 impl ZohoClient {
     /// Deletes one attachment of a record.
@@ -29,11 +30,7 @@ impl ZohoClient {
         if !(200..300).contains(&status) {
             return Err(self.read_error(Op::Delete, reply.resp).await);
         }
-        let body = reply
-            .resp
-            .bytes()
-            .await
-            .map_err(|e| ZohoError::from_reqwest(Op::Delete, &e))?;
+        let body = read_reply(reply.resp, Op::Delete, self.inner.cfg.timeout).await?;
         check_delete_reply(status, &body, self.product())
     }
 }

@@ -236,7 +236,9 @@ impl ZohoClient {
         // Zoho answers some errors with 200 + JSON: look before writing anything.
         let mut prefix = Vec::new();
         if is_json && expected.is_none_or(|n| n <= JSON_SNIFF_LIMIT as u64) {
-            while let Some(chunk) = next_chunk(&mut resp, attachment_id).await? {
+            while let Some(chunk) =
+                next_chunk(&mut resp, attachment_id, self.inner.cfg.timeout).await?
+            {
                 prefix.extend_from_slice(&chunk);
                 if prefix.len() > JSON_SNIFF_LIMIT {
                     break;
@@ -254,14 +256,24 @@ impl ZohoClient {
         }
 
         if expected.is_some_and(|n| n <= IN_MEMORY_DOWNLOAD) {
-            return small_in_memory(resp, attachment_id, expected, prefix, dir, server_file_name)
-                .await;
+            return small_in_memory(
+                resp,
+                attachment_id,
+                expected,
+                prefix,
+                dir,
+                server_file_name,
+                self.inner.cfg.timeout,
+            )
+            .await;
         }
+        let local = |e| local_error(e, attachment_id, expected, dir.path());
         let name = part_name();
         let (d, n) = (dir.clone(), name.clone());
         let file = tokio::task::spawn_blocking(move || d.create_new(&n))
             .await
-            .map_err(|e| ZohoError::Io(std::io::Error::other(e)))??;
+            .map_err(|e| ZohoError::Io(std::io::Error::other(e)))?
+            .map_err(local)?;
         let mut file = tokio::fs::File::from_std(file);
         let mut guard = PartGuard {
             dir: dir.clone(),
@@ -271,16 +283,17 @@ impl ZohoClient {
         let mut bytes: u64 = 0;
         if !prefix.is_empty() {
             hasher.update(&prefix);
-            file.write_all(&prefix).await?;
+            file.write_all(&prefix).await.map_err(local)?;
             bytes += prefix.len() as u64;
         }
-        while let Some(chunk) = next_chunk(&mut resp, attachment_id).await? {
+        while let Some(chunk) = next_chunk(&mut resp, attachment_id, self.inner.cfg.timeout).await?
+        {
             hasher.update(&chunk);
-            file.write_all(&chunk).await?;
+            file.write_all(&chunk).await.map_err(local)?;
             bytes += chunk.len() as u64;
         }
         check_length(expected, bytes, attachment_id)?;
-        file.flush().await?;
+        file.flush().await.map_err(local)?;
         drop(file);
         Ok(TempDownload {
             held: Held::File {
@@ -343,8 +356,9 @@ async fn small_in_memory(
     mut body: Vec<u8>,
     dir: &DirHandle,
     server_file_name: Option<String>,
+    timeout: std::time::Duration,
 ) -> Result<TempDownload, ZohoError> {
-    while let Some(chunk) = next_chunk(&mut resp, attachment_id).await? {
+    while let Some(chunk) = next_chunk(&mut resp, attachment_id, timeout).await? {
         body.extend_from_slice(&chunk);
         if body.len() as u64 > IN_MEMORY_DOWNLOAD {
             break;
@@ -363,6 +377,25 @@ async fn small_in_memory(
     })
 }
 
+/// A local write error. A full disk names the space the download needs, so the one
+/// warning logged before it is retried tells what to free.
+fn local_error(e: std::io::Error, id: &str, needed: Option<u64>, dir: &Path) -> ZohoError {
+    if !super::error::is_disk_full(&e) {
+        return ZohoError::Io(e);
+    }
+    let needed = needed.map_or_else(
+        || "more space than is".to_owned(),
+        |n| format!("{n} bytes ({:.1} MiB)", n as f64 / (1024.0 * 1024.0)),
+    );
+    ZohoError::Io(std::io::Error::new(
+        e.kind(),
+        format!(
+            "{e}: attachment {id} needs {needed} free in {}",
+            dir.display()
+        ),
+    ))
+}
+
 /// A body shorter (or longer) than its `Content-Length` is never kept.
 fn check_length(expected: Option<u64>, got: u64, id: &str) -> Result<(), ZohoError> {
     match expected {
@@ -375,18 +408,21 @@ fn check_length(expected: Option<u64>, got: u64, id: &str) -> Result<(), ZohoErr
     }
 }
 
-/// A body chunk; a broken body (connection cut) is a retryable network error.
+/// A body chunk; a broken body (connection cut) is a retryable network error, and no
+/// byte for `timeout` a retryable timeout.
 async fn next_chunk(
     resp: &mut reqwest::Response,
     id: &str,
+    timeout: std::time::Duration,
 ) -> Result<Option<bytes::Bytes>, ZohoError> {
-    resp.chunk().await.map_err(|e| {
-        let mut err = ZohoError::from_reqwest(Op::Download, &e);
-        if let ZohoError::Network { message, .. } = &mut err {
-            message.insert_str(0, &format!("attachment {id}: "));
-        }
-        err
-    })
+    super::transfer::next_chunk(resp, Op::Download, timeout)
+        .await
+        .map_err(|mut err| {
+            if let ZohoError::Network { message, .. } = &mut err {
+                message.insert_str(0, &format!("attachment {id}: "));
+            }
+            err
+        })
 }
 
 /// Zoho's error shapes: `{"code":…,"status":"error"}` or `{"data":[{…,"status":"error"}]}`.

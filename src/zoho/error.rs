@@ -151,12 +151,19 @@ impl ZohoError {
                 ),
             },
             ZohoError::TokenRejected(_) => ErrorClass::Auth,
+            // The disk may have room later: retried with backoff, never parked.
+            ZohoError::Io(e) if is_disk_full(e) => ErrorClass::Retryable { retry_after: None },
             ZohoError::MissingAttachment { .. }
             | ZohoError::InvalidModule { .. }
             | ZohoError::InvalidArgument(_)
             | ZohoError::Config(_)
             | ZohoError::Io(_) => ErrorClass::Permanent,
         }
+    }
+
+    /// True for a full disk or an exhausted quota while writing a download.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, ZohoError::Io(e) if is_disk_full(e))
     }
 
     /// Zoho's error code (`INVALID_TOKEN`, `NO_PERMISSION`, ...), when Zoho sent one.
@@ -207,6 +214,14 @@ impl ZohoError {
             outcome_unknown,
         }
     }
+}
+
+/// ENOSPC or EDQUOT, also after being rewrapped with a message (the kind survives).
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    ) || matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
 }
 
 /// `Display` of an error and its sources, so "connection reset" is not lost behind
@@ -278,7 +293,12 @@ pub(crate) fn api_error(
     }
 }
 
-/// Parses a `Retry-After` header given in seconds (the form Zoho uses).
+/// The longest wait a `Retry-After` can impose: a server asking for more (a broken proxy,
+/// a hostile server: `100000` was seen to stall a run for good) gets this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// Parses a `Retry-After` header given in seconds (the form Zoho uses), capped at
+/// [`MAX_RETRY_AFTER`].
 pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     headers
         .get(reqwest::header::RETRY_AFTER)?
@@ -287,7 +307,7 @@ pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
         .trim()
         .parse::<u64>()
         .ok()
-        .map(Duration::from_secs)
+        .map(|secs| Duration::from_secs(secs).min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -424,5 +444,36 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::from_secs(12)));
         h.insert(reqwest::header::RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn a_full_disk_is_retryable_other_local_errors_are_not() {
+        for errno in [libc::ENOSPC, libc::EDQUOT] {
+            let e = ZohoError::Io(std::io::Error::from_raw_os_error(errno));
+            assert!(e.is_disk_full(), "{e}");
+            assert_eq!(
+                e.class(),
+                ErrorClass::Retryable { retry_after: None },
+                "{e}"
+            );
+        }
+        // Also when the error was rewrapped with a message (the kind survives).
+        let e = ZohoError::Io(std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            "needs 3 MiB free",
+        ));
+        assert!(e.is_disk_full());
+        let e = ZohoError::Io(std::io::Error::from_raw_os_error(libc::EACCES));
+        assert!(!e.is_disk_full());
+        assert_eq!(e.class(), ErrorClass::Permanent);
+    }
+
+    #[test]
+    fn retry_after_is_capped_at_fifteen_minutes() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(reqwest::header::RETRY_AFTER, "100000".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(15 * 60)));
+        h.insert(reqwest::header::RETRY_AFTER, "900".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(900)));
     }
 }

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::client::{Call, Payload, ZohoClient};
 use super::error::{Op, ZohoError};
+use super::transfer::read_reply;
 use crate::model::{AttachmentKind, RemoteAttachment};
 
 /// The fields requested on every list call.
@@ -57,11 +58,9 @@ impl ZohoClient {
             if !(200..300).contains(&status) {
                 return Err(self.read_error(Op::List, reply.resp).await);
             }
-            let body = reply
-                .resp
-                .bytes()
-                .await
-                .map_err(|e| ZohoError::from_reqwest(Op::List, &e))?;
+            // Capped: a page of 200 attachments is small, and a huge reply must not
+            // fill the memory.
+            let body = read_reply(reply.resp, Op::List, self.inner.cfg.timeout).await?;
             let parsed = parse_list_page(status, &body)?;
             let got = parsed.items.len();
             // Attachments added while paging shift later pages; keep the first sighting.

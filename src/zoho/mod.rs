@@ -40,6 +40,7 @@ pub mod download;
 pub mod error;
 pub mod list;
 mod secret;
+mod transfer;
 pub mod upload;
 
 pub use auth::{CachedToken, MemoryTokenCache, TokenCache, exchange_grant_code};

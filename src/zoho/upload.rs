@@ -6,6 +6,9 @@
 //! `Content-Length` and memory use does not grow with the file.
 
 use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
 
 use reqwest::Method;
 use reqwest::multipart::{Form, Part};
@@ -14,6 +17,7 @@ use tokio_util::io::ReaderStream;
 
 use super::client::{Call, Payload, ZohoClient};
 use super::error::{Op, ZohoError};
+use super::transfer::{Progress, read_reply};
 use crate::dir_handle::DirHandle;
 use crate::model::Stat;
 
@@ -88,12 +92,13 @@ impl UploadSource {
 }
 
 /// Builds the multipart form with the file from `source` (read whole when small, else
-/// streamed); returns it with the length sent. Opened afresh for each send, so a resend
-/// after a token refresh works, and is checked again each time.
+/// streamed); returns it with the progress of its bytes, which the request watches for
+/// silence. Opened afresh for each send, so a resend after a token refresh works, and is
+/// checked again each time.
 pub(super) async fn file_form(
     source: &UploadSource,
     file_name: &str,
-) -> Result<(Form, u64), ZohoError> {
+) -> Result<(Form, Arc<Progress>), ZohoError> {
     let source = source.clone();
     let source = tokio::task::spawn_blocking(move || -> std::io::Result<Source> {
         use std::io::Read;
@@ -108,22 +113,34 @@ pub(super) async fn file_form(
     })
     .await
     .map_err(|e| ZohoError::Io(std::io::Error::other(e)))??;
-    let (part, len) = match source {
+    let len = match &source {
+        Source::Read(bytes) => bytes.len() as u64,
+        Source::Stream(_, len) => *len,
+    };
+    // Both kinds go out in chunks that count as progress, so a slow link is told from
+    // a stalled one whatever the size.
+    let progress = Progress::new(len);
+    let body = match source {
         Source::Read(bytes) => {
-            let len = bytes.len() as u64;
-            (Part::bytes(bytes), len)
+            let bytes = Bytes::from(bytes);
+            let chunks: Vec<std::io::Result<Bytes>> = (0..bytes.len())
+                .step_by(UPLOAD_CHUNK)
+                .map(|at| Ok(bytes.slice(at..(at + UPLOAD_CHUNK).min(bytes.len()))))
+                .collect();
+            reqwest::Body::wrap_stream(progress.track(futures_util::stream::iter(chunks)))
         }
-        Source::Stream(file, len) => {
+        Source::Stream(file, _) => {
             let file = tokio::fs::File::from_std(file);
-            let body = reqwest::Body::wrap_stream(ReaderStream::with_capacity(file, UPLOAD_CHUNK));
-            (Part::stream_with_length(body, len), len)
+            reqwest::Body::wrap_stream(
+                progress.track(ReaderStream::with_capacity(file, UPLOAD_CHUNK)),
+            )
         }
     };
-    let part = part
+    let part = Part::stream_with_length(body, len)
         .file_name(file_name.to_owned())
         .mime_str("application/octet-stream")
         .map_err(|e| ZohoError::InvalidArgument(format!("mime type: {e}")))?;
-    Ok((Form::new().part("file", part), len))
+    Ok((Form::new().part("file", part), progress))
 }
 
 impl ZohoClient {
@@ -192,20 +209,9 @@ impl ZohoClient {
         if !(200..300).contains(&status) {
             return Err(self.read_error(Op::Upload, reply.resp).await);
         }
-        let body = reply.resp.bytes().await.map_err(|e| {
-            // The request went through: the attachment may well exist now.
-            let mut err = ZohoError::from_reqwest(Op::Upload, &e);
-            if let ZohoError::Network {
-                outcome_unknown, ..
-            }
-            | ZohoError::Timeout {
-                outcome_unknown, ..
-            } = &mut err
-            {
-                *outcome_unknown = true;
-            }
-            err
-        })?;
+        // The request went through: a reply cut off now leaves the attachment possibly
+        // stored, which `read_reply` reports as `outcome_unknown` for uploads.
+        let body = read_reply(reply.resp, Op::Upload, self.inner.cfg.timeout).await?;
         parse_upload_reply(status, &body, self.product())
     }
 }
@@ -294,13 +300,13 @@ mod tests {
         let p = dir.path().join("a.bin");
         std::fs::write(&p, vec![7u8; 1000]).unwrap();
         let at = |p: &Path| UploadSource::at(p).unwrap();
-        let (_form, len) = file_form(&at(&p), "a.bin").await.unwrap();
-        assert_eq!(len, 1000);
+        let (_form, progress) = file_form(&at(&p), "a.bin").await.unwrap();
+        assert_eq!(progress.len(), 1000);
         // Above the in-memory limit the file is streamed, with its length declared.
         let big = dir.path().join("big.bin");
         std::fs::write(&big, vec![7u8; IN_MEMORY_UPLOAD as usize + 1]).unwrap();
-        let (form, len) = file_form(&at(&big), "big.bin").await.unwrap();
-        assert_eq!(len, IN_MEMORY_UPLOAD + 1);
+        let (form, progress) = file_form(&at(&big), "big.bin").await.unwrap();
+        assert_eq!(progress.len(), IN_MEMORY_UPLOAD + 1);
         drop(form);
         let missing = file_form(&at(&dir.path().join("missing")), "x").await;
         assert!(matches!(missing, Err(ZohoError::Io(_))));

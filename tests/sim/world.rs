@@ -322,6 +322,7 @@ impl<'s> World<'s> {
             truncate_download_rate: rate(&mut self.rng),
             latency: Duration::ZERO,
             routes: Vec::new(),
+            ..Faults::default()
         };
         self.note(format!(
             "faults 500={:.2} 429={:.2} drop_before={:.2} drop_after_upload={:.2} truncate={:.2}",

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::gate::admit;
 use crate::sandbox::errors::zoho_error;
+use crate::sandbox::faults::Pace;
 use crate::sandbox::options::Route;
 use crate::sandbox::server::ConnHandle;
 use crate::sandbox::state::{Shared, lock};
@@ -56,11 +57,14 @@ pub(crate) async fn download(
         );
     };
     let len = bytes.len();
+    let pace = Pace::new(&s.faults(), Route::Download);
     let body = if s.roll(|f| f.rate_for(Route::Download, f.truncate_download_rate)) {
         // Full Content-Length, half the bytes, then an error: hyper aborts the connection.
         Body::from_stream(truncated(bytes.slice(..len / 2)))
-    } else {
+    } else if pace.is_free() {
         Body::from(bytes)
+    } else {
+        Body::from_stream(pace.stream(bytes))
     };
     let mut resp = Response::new(body);
     let h = resp.headers_mut();

@@ -45,6 +45,9 @@ pub(crate) async fn list(
         Ok(a) => a,
         Err(r) => return r,
     };
+    if let Some(size) = oversized(&s, Route::List) {
+        return size;
+    }
     let fields: Vec<&str> = q
         .get("fields")
         .map(|f| {
@@ -161,4 +164,18 @@ fn render(a: &Stored, fields: &[&str]) -> Value {
         out.insert((*f).to_string(), v);
     }
     Value::Object(out)
+}
+
+/// The streamed oversized reply, when that fault is on for `route`.
+pub(crate) fn oversized(s: &Shared, route: Route) -> Option<Response> {
+    let f = s.faults();
+    let size = f.oversized_reply_bytes.filter(|_| f.applies_to(route))?;
+    let mut resp = Response::new(axum::body::Body::from_stream(
+        crate::sandbox::faults::oversized_json(size),
+    ));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    Some(resp)
 }

@@ -27,6 +27,9 @@ pub(crate) async fn token(
     if s.down.load(std::sync::atomic::Ordering::SeqCst) {
         return conn.drop_connection().await;
     }
+    if let Some(reply) = super::list::oversized(&s, Route::Token) {
+        return reply;
+    }
     // Zoho takes the parameters from the query string or a form body.
     let mut p = query;
     if let Ok(Form(form)) = Form::<HashMap<String, String>>::from_request(req, &()).await {

@@ -15,6 +15,7 @@ use serde_json::json;
 use super::gate::admit;
 use crate::model::ContentHash;
 use crate::sandbox::errors::zoho_error;
+use crate::sandbox::faults::Pace;
 use crate::sandbox::options::Route;
 use crate::sandbox::server::ConnHandle;
 use crate::sandbox::state::{Shared, lock};
@@ -61,7 +62,8 @@ pub(crate) async fn upload(
             Ok(mp) => mp,
             Err(_) => return invalid_request("the multipart body could not be read"),
         };
-        if let Err(r) = read_parts(mp, s.opts.max_upload_bytes, &mut parts).await {
+        let pace = Pace::new(&s.faults(), Route::Upload);
+        if let Err(r) = read_parts(mp, s.opts.max_upload_bytes, pace, &mut parts).await {
             return r;
         }
     }
@@ -117,7 +119,13 @@ pub(crate) async fn upload(
 
 /// Reads every part, streaming the `file` part chunk by chunk. Past the size limit the
 /// rest is read and discarded, so the client gets the 400 rather than a broken pipe.
-async fn read_parts(mut mp: Multipart, max: u64, parts: &mut Parts) -> Result<(), Response> {
+/// The file part is read at the pace the throttle knobs allow.
+async fn read_parts(
+    mut mp: Multipart,
+    max: u64,
+    pace: Pace,
+    parts: &mut Parts,
+) -> Result<(), Response> {
     let unreadable = |_| invalid_request("the multipart body could not be read");
     while let Some(mut field) = mp.next_field().await.map_err(unreadable)? {
         match field.name().unwrap_or_default() {
@@ -129,6 +137,7 @@ async fn read_parts(mut mp: Multipart, max: u64, parts: &mut Parts) -> Result<()
                 let mut total: u64 = 0;
                 while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
                     total += chunk.len() as u64;
+                    pace.wait(total).await;
                     if total > max {
                         parts.too_big = true;
                         buf = BytesMut::new();
