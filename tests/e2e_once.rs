@@ -1138,3 +1138,46 @@ async fn a_download_onto_a_full_disk_is_retried_not_parked() {
     env.once_until_clean(3).await;
     assert!(std::fs::read(dir.join("big.bin")).unwrap() == body);
 }
+
+/// Issue 12: a folder under the root that is not followed gets one INFO line when first
+/// seen (not again on the next run), and `status` lists it with the reason in plain words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folders_that_are_not_followed_are_said_once_and_listed_by_status() {
+    let env = Env::new().await;
+    env.record(M, R);
+    std::fs::create_dir_all(env.root.join(M).join("1234")).unwrap();
+    std::fs::create_dir_all(env.root.join("Contacts-old")).unwrap();
+    std::fs::create_dir_all(env.root.join("Accounts/2034020000000555001 a")).unwrap();
+    std::fs::create_dir_all(env.root.join("Companies/2034020000000555001 b")).unwrap();
+    std::fs::create_dir_all(env.root.join(".hidden")).unwrap();
+    let first = env.once().await;
+    assert_ok(&first);
+    let log = stderr(&first);
+    assert_eq!(log.matches("folder not followed").count(), 4, "{log}");
+    assert!(log.contains("id too short"), "{log}");
+    let again = env.once().await;
+    assert_ok(&again);
+    assert!(
+        !stderr(&again).contains("folder not followed"),
+        "{}",
+        stderr(&again)
+    );
+
+    let out = env.run_args(&["status"]).await;
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1234\": id too short"), "{text}");
+    assert!(
+        text.contains("Contacts-old\": not a module folder"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("two or more folders for record").count(),
+        2,
+        "{text}"
+    );
+    assert!(!text.contains(".hidden"), "{text}");
+    let out = env.run_args(&["status", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["not_followed"].as_array().unwrap().len(), 4, "{v}");
+}

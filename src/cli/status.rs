@@ -38,6 +38,10 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
         .meta(PENDING_META_KEY)?
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_default();
+    let not_followed: Vec<(String, String)> = journal
+        .meta(crate::journal::NOT_FOLLOWED_META_KEY)?
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
     let now = crate::executor::unix_now();
     // Written by each daemon start: shown only while a daemon runs.
     let watch_state = journal
@@ -85,6 +89,10 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
             "daemon_pid": daemon_pid,
             "watch": watch_state,
             "records": records,
+            "not_followed": not_followed
+                .iter()
+                .map(|(path, reason)| json!({"path": path, "reason": reason}))
+                .collect::<Vec<_>>(),
             "totals": {
                 "records": summary.records.len(), "files_in_sync": summary.total_files,
                 "pending": pending.values().map(|p| p.total()).sum::<u32>() as u64 + summary.total_pending_uploads,
@@ -172,6 +180,10 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
                 s.reason
             );
         }
+    }
+    for (path, reason) in &not_followed {
+        // Debug formatting: a folder name may hold line breaks or control characters.
+        outln!("not followed: {path:?}: {reason}");
     }
     Ok(())
 }

@@ -10,7 +10,6 @@ use crate::model::RecordKey;
 use crate::scan::{self, RecordFolder};
 use anyhow::Context;
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::Arc;
 
 /// Reads the root, follows new record folders and unfollows vanished ones.
@@ -27,6 +26,8 @@ pub async fn refresh_followed(
             .await
             .context("discovery task")?
             .with_context(|| format!("reading the sync root {}", settings.root.display()))?;
+
+    report_not_followed(journal, &discovery.ignored).await?;
 
     let mut seen: HashMap<RecordKey, RecordFolder> = HashMap::new();
     for folder in discovery.records {
@@ -76,27 +77,67 @@ pub async fn refresh_followed(
     Ok(records)
 }
 
-/// Removes download temp files left by a crash (`.<name>.bigin-sync.part`).
+/// Folders under the root that are not followed (a hand-made `Contacts/1234`, two
+/// folders for one record, a folder that is not a module): one INFO line when first seen
+/// (remembered in the journal, so a restart does not repeat it), and the list kept for
+/// `status`. Hidden (dot) names are the daemon's or the user's own and are not listed.
+async fn report_not_followed(
+    journal: &Arc<Journal>,
+    ignored: &[(std::path::PathBuf, String)],
+) -> anyhow::Result<()> {
+    use crate::journal::NOT_FOLLOWED_META_KEY;
+    let now: Vec<(String, String)> = ignored
+        .iter()
+        .filter(|(p, _)| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .map(|(p, why)| (p.display().to_string(), why.clone()))
+        .collect();
+    let j = journal.clone();
+    let before: Vec<(String, String)> =
+        tokio::task::spawn_blocking(move || j.meta(NOT_FOLLOWED_META_KEY))
+            .await
+            .context("journal task")??
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+    if now == before {
+        return Ok(());
+    }
+    for (path, why) in now.iter().filter(|n| !before.contains(n)) {
+        tracing::info!(path = %path, reason = %why, "folder not followed");
+    }
+    let (j, json) = (journal.clone(), serde_json::to_string(&now)?);
+    tokio::task::spawn_blocking(move || j.set_meta(NOT_FOLLOWED_META_KEY, &json))
+        .await
+        .context("journal task")??;
+    Ok(())
+}
+
+/// Removes download temp files left by a crash (`.<name>.bigin-sync.part`), through
+/// each record folder's handle (a folder swapped for a link is not entered).
 pub fn clean_temp_files(folders: &[RecordFolder]) {
     for f in folders {
-        clean_dir(&f.path);
+        if let Ok(Some(dir)) = f.open() {
+            clean_dir(&dir);
+        }
     }
 }
 
-fn clean_dir(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+fn clean_dir(dir: &crate::dir_handle::DirHandle) {
+    let Ok(entries) = dir.entries() else {
         return;
     };
-    for e in entries.flatten() {
-        let name = e.file_name();
+    for (name, _) in entries {
         let Some(name) = name.to_str() else { continue };
-        if name.starts_with('.') && name.ends_with(".bigin-sync.part") {
-            match std::fs::remove_file(e.path()) {
+        if name.starts_with('.') && name.ends_with(crate::zoho::PART_SUFFIX) {
+            let path = dir.display_path(name);
+            match dir.remove_file(name) {
                 Ok(()) => {
-                    tracing::info!(path = %e.path().display(), "removed an interrupted download")
+                    tracing::info!(path = %path.display(), "removed an interrupted download")
                 }
                 Err(err) => {
-                    tracing::warn!(path = %e.path().display(), error = %err, "could not remove an interrupted download")
+                    tracing::warn!(path = %path.display(), error = %err, "could not remove an interrupted download")
                 }
             }
         }

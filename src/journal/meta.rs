@@ -3,6 +3,10 @@
 use super::{Journal, Result};
 use rusqlite::{OptionalExtension, params};
 
+/// Meta key: the folders under the root that are not followed, with why, as JSON
+/// `[[path, reason], …]` (written by discovery, read by `status`).
+pub const NOT_FOLLOWED_META_KEY: &str = "not_followed";
+
 impl Journal {
     /// The cached access token: `(access_token, expires_at_unix, api_domain)`.
     pub fn load_token(&self) -> Result<Option<(String, i64, Option<String>)>> {

@@ -11,6 +11,7 @@ mod error;
 mod failures;
 mod intents;
 mod meta;
+pub use meta::NOT_FOLLOWED_META_KEY;
 mod records;
 mod schema;
 mod skips;

@@ -106,7 +106,18 @@ pub fn discover_records(
             .map(str::to_string)
             .or_else(|| extra_modules.iter().find(|m| **m == name).cloned());
         let Some(module) = module else {
-            out.ignored.push((path, "not a module folder".into()));
+            out.ignored.push((
+                path,
+                format!(
+                    "not a module folder (expected one of {}{})",
+                    product.documented_modules().join(", "),
+                    if extra_modules.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {}", extra_modules.join(", "))
+                    }
+                ),
+            ));
             continue;
         };
         if let Some(why) = not_a_folder(ft) {
@@ -127,10 +138,7 @@ pub fn discover_records(
                 continue;
             };
             let Some(id) = parse_record_folder_name(&rname) else {
-                out.ignored.push((
-                    rpath,
-                    format!("not a record folder (expected `<record id>` or `<record id> <label>`, id of {MIN_ID_DIGITS}+ digits)"),
-                ));
+                out.ignored.push((rpath, not_a_record_folder(&rname)));
                 continue;
             };
             if let Some(why) = not_a_folder(rft) {
@@ -154,12 +162,26 @@ pub fn discover_records(
         } else {
             for f in folders {
                 out.ignored
-                    .push((f.path, format!("several folders for record {key}")));
+                    .push((f.path, format!("two or more folders for record {key}; none is synced until only one is left")));
             }
         }
     }
     out.ignored.sort();
     Ok(out)
+}
+
+/// Why `name` in a module folder is not a record folder, in plain words.
+fn not_a_record_folder(name: &str) -> String {
+    let digits = name.bytes().take_while(u8::is_ascii_digit).count();
+    if digits > 0 && digits < MIN_ID_DIGITS {
+        format!(
+            "id too short: a record id has {MIN_ID_DIGITS} or more digits (Zoho's have 19; find it in the record's URL)"
+        )
+    } else if digits > 0 {
+        "the record id must be followed by nothing or by a space and a label".into()
+    } else {
+        "not a record folder: its name must start with the record id (`<record id>` or `<record id> <label>`)".into()
+    }
 }
 
 fn not_a_folder(ft: FileType) -> Option<&'static str> {
