@@ -56,14 +56,16 @@ fn check_in(mut w: World, initial: &[Op], lose_journal: bool, changes: &[Op]) {
     // Never duplicate: when a name is new on both sides (no journal row for it), no upload
     // may copy a same-named attachment (that is what compare-and-adopt and link adoption
     // are for). A synced name edited locally while a same-named twin appeared remotely is
-    // a conflict, not a duplicate, and is left out.
+    // a conflict, not a duplicate, and is left out. "Same-named" as the file system
+    // compares names: on a folding one the row may keep the user's spelling ("A.PDF")
+    // for an attachment named "a.pdf".
     let known: HashSet<&String> = before.journal.values().map(|r| &r.attachment_id).collect();
     let new_on_both = |a: &RAtt| {
         let base = match a.link {
             Some(_) => link_file_name(&a.name, &HashSet::new()),
             None => local_name_for(&a.name, &HashSet::new()),
         };
-        !before.journal.contains_key(&base)
+        !before.journal.keys().any(|k| before.same_name(k, &base))
     };
     let added = w
         .remote
@@ -366,4 +368,35 @@ fn conflicts_keep_zohos_version_under_the_plain_name_even_across_a_crash() {
             assert_eq!(name, &expected, "crash_mask {crash_mask:#b}");
         }
     }
+}
+
+/// Found by the property test on a case-insensitive file system: a conflict leaves Zoho's
+/// "a.pdf" synced as the user's "A.PDF"; the file is then edited while an identical
+/// "a.pdf" appears in Zoho. The edit goes up as a replacement of "a.pdf" and the new
+/// attachment comes down beside it, exactly as without folding: the "same-named twin of
+/// an edited synced file" the duplicate check exempts, which it must recognise under the
+/// file system's spelling rules too.
+#[test]
+fn regression_edited_synced_name_under_another_spelling_is_not_a_new_twin() {
+    let w = World {
+        folding: NameFolding::Case,
+        ..World::default()
+    };
+    check_in(
+        w,
+        &[
+            Op::RemoteAdd(0, Content::Fresh),
+            Op::LocalAdd(8, Content::Fresh),
+            Op::BothAdd(0, false),
+        ],
+        false,
+        &[
+            Op::LocalTouch(0, false),
+            Op::RemoteReplace(1),
+            Op::LocalAdd(0, Content::Fresh),
+            Op::LocalAdd(0, Content::Fresh),
+            Op::LocalAdd(0, Content::Fresh),
+            Op::BothAdd(0, true),
+        ],
+    );
 }
