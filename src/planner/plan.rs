@@ -172,6 +172,8 @@ struct Planner<'a> {
     unknown: Vec<(&'a RemoteAttachment, String, String)>,
     /// Ids of unknown attachments already given a fate (or deferred) in this pass.
     claimed: HashSet<&'a str>,
+    /// Local files without a row held back this pass (see [`Planner::respelled`]).
+    held: HashSet<&'a str>,
     /// Every name in the folder (files and skipped entries alike), in the journal, or
     /// handed out by this plan, compared as the file system compares names.
     taken: FoldedNames,
@@ -238,6 +240,7 @@ impl<'a> Planner<'a> {
             synced,
             unknown: kept,
             claimed: HashSet::new(),
+            held: HashSet::new(),
             taken,
             occupied: input.occupied,
             ignore: input.ignore,
@@ -313,6 +316,9 @@ impl<'a> Planner<'a> {
             // file: present but unknown, never a reason to delete or forget.
             return;
         }
+        if l.is_none() && self.respelled(s) {
+            return;
+        }
         match (l, a) {
             (Some(l), Some(_)) => {
                 if !l.stable {
@@ -339,6 +345,39 @@ impl<'a> Planner<'a> {
                 local_name: s.local_name.clone(),
             }),
         }
+    }
+
+    /// On a folding file system, a row whose file is missing under its own spelling while
+    /// the folder holds that name under another one ("A.PDF" renamed to "a.pdf", or
+    /// deleted and created again): the name is not free, so the executor, which asks the
+    /// file system, would refuse a delete of the attachment on every pass. The row's
+    /// spelling is stale: forget it (journal only) and hold the other file back this
+    /// pass, with any same-named new attachment. Next pass the file is new and meets the
+    /// attachment, now unknown, as a same-named one: adopted, or a conflict; never a
+    /// duplicate, never a delete. An entry the scan skipped holds the name too, and the
+    /// row stays as for an exact match.
+    fn respelled(&mut self, s: &SyncedEntry) -> bool {
+        if self.folding == NameFolding::None {
+            return false;
+        }
+        let key = self.folding.key(&s.local_name);
+        if self.occupied.iter().any(|o| self.folding.key(o) == key) {
+            return true;
+        }
+        let twins: Vec<&'a str> = self
+            .local
+            .keys()
+            .copied()
+            .filter(|n| self.folding.key(n) == key)
+            .collect();
+        if twins.is_empty() {
+            return false;
+        }
+        self.out.push(Action::Forget {
+            local_name: s.local_name.clone(),
+        });
+        self.held.extend(twins);
+        true
     }
 
     /// The row's attachment is gone but its local file is still here.
@@ -391,7 +430,7 @@ impl<'a> Planner<'a> {
         // On a folding file system a differently spelled name is still the same file.
         let key = self.folding.key(&l.name).into_owned();
         let same_name = self.find_unknown(|_, base| base == key);
-        if !l.stable {
+        if !l.stable || self.held.contains(l.name.as_str()) {
             // Hold a same-named attachment back too, or it would be downloaded beside the
             // file under another name and the pair never recognised as one.
             if let Some(b) = same_name {

@@ -400,3 +400,21 @@ fn regression_edited_synced_name_under_another_spelling_is_not_a_new_twin() {
         ],
     );
 }
+
+/// Found by the property test on a case-insensitive file system: the synced "A.PDF" is
+/// deleted and "a.pdf" created while a new "a.pdf" appears in Zoho. Deleting "A.PDF"'s
+/// attachment is refused by the file system's answer (the name is held) and downloading
+/// into "a.pdf" while "A.PDF"'s row exists would tie two rows to one file.
+#[test]
+fn regression_respelled_synced_name_beside_a_same_named_new_attachment() {
+    let w = World {
+        folding: NameFolding::Case,
+        ..World::default()
+    };
+    check_in(
+        w,
+        &[Op::BothAdd(8, true)],
+        false,
+        &[Op::LocalDelete(0), Op::BothAdd(0, false)],
+    );
+}
