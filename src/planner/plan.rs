@@ -7,7 +7,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::names::{
-    FoldedNames, NameFolding, conflict_name, link_file_name, link_title_from_file, local_name_for,
+    FoldedNames, NameFolding, TakenNames, conflict_name, link_file_name, link_title_from_file,
+    local_name_for,
 };
 use super::types::{
     Action, Direction, LocalEntry, Plan, PlanInput, RemoteSkip, SkippedRemote, SyncedEntry,
@@ -161,6 +162,19 @@ fn ignored(local_name: &str, ignore: Option<&IgnoreRules>) -> Option<RemoteSkip>
         })
 }
 
+/// Names in use, plus the folded base names of new attachments still to be downloaded.
+struct TakenOrPending<'p> {
+    taken: &'p FoldedNames,
+    pending: HashSet<&'p str>,
+    folding: NameFolding,
+}
+
+impl TakenNames for TakenOrPending<'_> {
+    fn is_taken(&self, name: &str) -> bool {
+        self.taken.is_taken(name) || self.pending.contains(self.folding.key(name).as_ref())
+    }
+}
+
 /// Working state of one `plan` call.
 struct Planner<'a> {
     local: BTreeMap<&'a str, &'a LocalEntry>,
@@ -287,8 +301,24 @@ impl<'a> Planner<'a> {
     }
 
     /// A fresh conflict name for `local_name`, reserved for the rest of the plan.
+    ///
+    /// It also avoids the names unclaimed new attachments come down under: an earlier
+    /// conflict copy still in Zoho (its local copy deleted, or the journal lost) would
+    /// otherwise be downloaded beside this one under a number, and the renamed file,
+    /// uploaded under the copy's own name next pass, would be a second attachment of it.
     fn reserve_conflict_name(&mut self, local_name: &str) -> String {
-        let name = conflict_name(local_name, self.stamp, &self.taken);
+        let pending: HashSet<&str> = self
+            .unknown
+            .iter()
+            .filter(|(a, _, _)| !self.claimed.contains(a.id.as_str()))
+            .map(|(_, _, key)| key.as_str())
+            .collect();
+        let avoid = TakenOrPending {
+            taken: &self.taken,
+            pending,
+            folding: self.folding,
+        };
+        let name = conflict_name(local_name, self.stamp, &avoid);
         self.taken.insert(&name);
         name
     }

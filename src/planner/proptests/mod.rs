@@ -418,3 +418,25 @@ fn regression_respelled_synced_name_beside_a_same_named_new_attachment() {
         &[Op::LocalDelete(0), Op::BothAdd(0, false)],
     );
 }
+
+/// Found by the property test: a conflict copy from an earlier conflict is still in Zoho
+/// (its local copy deleted) when the journal is lost and "l.url" conflicts again under
+/// the same stamp. The new conflict name took the old copy's name, the old copy came
+/// down beside it as "… (2).url", and the renamed file went up as a second copy.
+#[test]
+fn regression_conflict_name_avoids_an_earlier_copy_still_in_zoho() {
+    check(
+        &[
+            Op::LocalAdd(7, Content::Fresh),
+            Op::BothAdd(6, true),
+            Op::LocalAdd(0, Content::Fresh),
+        ],
+        true,
+        &[
+            Op::LocalAdd(6, Content::CopyOther(1)),
+            Op::LocalAdd(1, Content::Fresh),
+            Op::LocalDelete(7),
+        ],
+        0,
+    );
+}
