@@ -58,14 +58,19 @@ fn check_in(mut w: World, initial: &[Op], lose_journal: bool, changes: &[Op]) {
     // are for). A synced name edited locally while a same-named twin appeared remotely is
     // a conflict, not a duplicate, and is left out. "Same-named" as the file system
     // compares names: on a folding one the row may keep the user's spelling ("A.PDF")
-    // for an attachment named "a.pdf".
+    // for an attachment named "a.pdf"; and by the row's remote name, which the edit is
+    // uploaded under even when the local name was numbered ("a (2).pdf" beside a
+    // skipped "a.pdf").
     let known: HashSet<&String> = before.journal.values().map(|r| &r.attachment_id).collect();
     let new_on_both = |a: &RAtt| {
         let base = match a.link {
             Some(_) => link_file_name(&a.name, &HashSet::new()),
             None => local_name_for(&a.name, &HashSet::new()),
         };
-        !before.journal.keys().any(|k| before.same_name(k, &base))
+        !before
+            .journal
+            .values()
+            .any(|r| before.same_name(&r.local_name, &base) || r.remote_name == a.name)
     };
     let added = w
         .remote
@@ -436,6 +441,30 @@ fn regression_conflict_name_avoids_an_earlier_copy_still_in_zoho() {
             Op::LocalAdd(6, Content::CopyOther(1)),
             Op::LocalAdd(1, Content::Fresh),
             Op::LocalDelete(7),
+        ],
+        0,
+    );
+}
+
+/// Found by the property test: "a (2).pdf" is synced with attachment "a.pdf" (a skipped
+/// entry holds "a.pdf" locally), edited while an identical "a.pdf" appears in Zoho; the
+/// edit goes up as "a.pdf" beside it: the exempted edited-synced-name case, by remote name.
+#[test]
+fn regression_edited_synced_file_with_a_numbered_local_name_is_not_a_new_twin() {
+    check(
+        &[
+            Op::BothAdd(1, false),
+            Op::RemoteAdd(1, Content::Fresh),
+            Op::RemoteAdd(0, Content::Fresh),
+            Op::LocalSkip(1),
+            Op::BothAdd(2, true),
+        ],
+        false,
+        &[
+            Op::RemoteAdd(0, Content::Fresh),
+            Op::LocalAdd(4, Content::Fresh),
+            Op::LocalAdd(3, Content::Fresh),
+            Op::RemoteAdd(0, Content::CopyOther(6)),
         ],
         0,
     );
