@@ -7,7 +7,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::names::{
-    FoldedNames, NameFolding, conflict_name, link_file_name, link_title_from_file, local_name_for,
+    FoldedNames, NameFolding, TakenNames, conflict_name, link_file_name, link_title_from_file,
+    local_name_for,
 };
 use super::types::{
     Action, Direction, LocalEntry, Plan, PlanInput, RemoteSkip, SkippedRemote, SyncedEntry,
@@ -161,6 +162,19 @@ fn ignored(local_name: &str, ignore: Option<&IgnoreRules>) -> Option<RemoteSkip>
         })
 }
 
+/// Names in use, plus the folded base names of new attachments still to be downloaded.
+struct TakenOrPending<'p> {
+    taken: &'p FoldedNames,
+    pending: HashSet<&'p str>,
+    folding: NameFolding,
+}
+
+impl TakenNames for TakenOrPending<'_> {
+    fn is_taken(&self, name: &str) -> bool {
+        self.taken.is_taken(name) || self.pending.contains(self.folding.key(name).as_ref())
+    }
+}
+
 /// Working state of one `plan` call.
 struct Planner<'a> {
     local: BTreeMap<&'a str, &'a LocalEntry>,
@@ -172,6 +186,8 @@ struct Planner<'a> {
     unknown: Vec<(&'a RemoteAttachment, String, String)>,
     /// Ids of unknown attachments already given a fate (or deferred) in this pass.
     claimed: HashSet<&'a str>,
+    /// Local files without a row held back this pass (see [`Planner::respelled`]).
+    held: HashSet<&'a str>,
     /// Every name in the folder (files and skipped entries alike), in the journal, or
     /// handed out by this plan, compared as the file system compares names.
     taken: FoldedNames,
@@ -238,6 +254,7 @@ impl<'a> Planner<'a> {
             synced,
             unknown: kept,
             claimed: HashSet::new(),
+            held: HashSet::new(),
             taken,
             occupied: input.occupied,
             ignore: input.ignore,
@@ -284,8 +301,24 @@ impl<'a> Planner<'a> {
     }
 
     /// A fresh conflict name for `local_name`, reserved for the rest of the plan.
+    ///
+    /// It also avoids the names unclaimed new attachments come down under: an earlier
+    /// conflict copy still in Zoho (its local copy deleted, or the journal lost) would
+    /// otherwise be downloaded beside this one under a number, and the renamed file,
+    /// uploaded under the copy's own name next pass, would be a second attachment of it.
     fn reserve_conflict_name(&mut self, local_name: &str) -> String {
-        let name = conflict_name(local_name, self.stamp, &self.taken);
+        let pending: HashSet<&str> = self
+            .unknown
+            .iter()
+            .filter(|(a, _, _)| !self.claimed.contains(a.id.as_str()))
+            .map(|(_, _, key)| key.as_str())
+            .collect();
+        let avoid = TakenOrPending {
+            taken: &self.taken,
+            pending,
+            folding: self.folding,
+        };
+        let name = conflict_name(local_name, self.stamp, &avoid);
         self.taken.insert(&name);
         name
     }
@@ -311,6 +344,9 @@ impl<'a> Planner<'a> {
         if l.is_none() && self.occupied.contains(&s.local_name) {
             // The scan could not read it, or it is now ignored or no longer a regular
             // file: present but unknown, never a reason to delete or forget.
+            return;
+        }
+        if l.is_none() && self.respelled(s) {
             return;
         }
         match (l, a) {
@@ -339,6 +375,39 @@ impl<'a> Planner<'a> {
                 local_name: s.local_name.clone(),
             }),
         }
+    }
+
+    /// On a folding file system, a row whose file is missing under its own spelling while
+    /// the folder holds that name under another one ("A.PDF" renamed to "a.pdf", or
+    /// deleted and created again): the name is not free, so the executor, which asks the
+    /// file system, would refuse a delete of the attachment on every pass. The row's
+    /// spelling is stale: forget it (journal only) and hold the other file back this
+    /// pass, with any same-named new attachment. Next pass the file is new and meets the
+    /// attachment, now unknown, as a same-named one: adopted, or a conflict; never a
+    /// duplicate, never a delete. An entry the scan skipped holds the name too, and the
+    /// row stays as for an exact match.
+    fn respelled(&mut self, s: &SyncedEntry) -> bool {
+        if self.folding == NameFolding::None {
+            return false;
+        }
+        let key = self.folding.key(&s.local_name);
+        if self.occupied.iter().any(|o| self.folding.key(o) == key) {
+            return true;
+        }
+        let twins: Vec<&'a str> = self
+            .local
+            .keys()
+            .copied()
+            .filter(|n| self.folding.key(n) == key)
+            .collect();
+        if twins.is_empty() {
+            return false;
+        }
+        self.out.push(Action::Forget {
+            local_name: s.local_name.clone(),
+        });
+        self.held.extend(twins);
+        true
     }
 
     /// The row's attachment is gone but its local file is still here.
@@ -391,7 +460,7 @@ impl<'a> Planner<'a> {
         // On a folding file system a differently spelled name is still the same file.
         let key = self.folding.key(&l.name).into_owned();
         let same_name = self.find_unknown(|_, base| base == key);
-        if !l.stable {
+        if !l.stable || self.held.contains(l.name.as_str()) {
             // Hold a same-named attachment back too, or it would be downloaded beside the
             // file under another name and the pair never recognised as one.
             if let Some(b) = same_name {

@@ -893,3 +893,29 @@ fn on_a_folding_file_system_other_spellings_clash_and_twins_match() {
         p.actions
     );
 }
+
+#[test]
+fn on_a_folding_file_system_a_respelled_synced_file_is_forgotten_not_deleted() {
+    // "A.PDF" was synced; the folder now holds "a.pdf" (renamed, or deleted and created
+    // again) while a new "a.pdf" appeared in Zoho. The file system still finds "A.PDF",
+    // so a delete of attachment 1 would be refused on every pass: the row goes, and the
+    // file and the new attachment wait for the next pass to meet 1 as a same-named one.
+    let rows = [synced("A.PDF", "1", "X")];
+    let remotes = [remote("1", "A.PDF", "X"), remote("2", "a.pdf", "Z")];
+    let p = run_names(
+        &[local("a.pdf", "Y")],
+        &remotes,
+        &rows,
+        &[],
+        NameFolding::Case,
+    );
+    assert_eq!(
+        p.actions,
+        vec![Action::Forget {
+            local_name: "A.PDF".into()
+        }]
+    );
+    // A skipped entry under another spelling holds the name too: the row stays.
+    let p = run_names(&[], &remotes[..1], &rows, &["a.pdf"], NameFolding::Case);
+    assert_eq!(p.actions, vec![]);
+}

@@ -56,14 +56,21 @@ fn check_in(mut w: World, initial: &[Op], lose_journal: bool, changes: &[Op]) {
     // Never duplicate: when a name is new on both sides (no journal row for it), no upload
     // may copy a same-named attachment (that is what compare-and-adopt and link adoption
     // are for). A synced name edited locally while a same-named twin appeared remotely is
-    // a conflict, not a duplicate, and is left out.
+    // a conflict, not a duplicate, and is left out. "Same-named" as the file system
+    // compares names: on a folding one the row may keep the user's spelling ("A.PDF")
+    // for an attachment named "a.pdf"; and by the row's remote name, which the edit is
+    // uploaded under even when the local name was numbered ("a (2).pdf" beside a
+    // skipped "a.pdf").
     let known: HashSet<&String> = before.journal.values().map(|r| &r.attachment_id).collect();
     let new_on_both = |a: &RAtt| {
         let base = match a.link {
             Some(_) => link_file_name(&a.name, &HashSet::new()),
             None => local_name_for(&a.name, &HashSet::new()),
         };
-        !before.journal.contains_key(&base)
+        !before
+            .journal
+            .values()
+            .any(|r| before.same_name(&r.local_name, &base) || r.remote_name == a.name)
     };
     let added = w
         .remote
@@ -366,4 +373,99 @@ fn conflicts_keep_zohos_version_under_the_plain_name_even_across_a_crash() {
             assert_eq!(name, &expected, "crash_mask {crash_mask:#b}");
         }
     }
+}
+
+/// Found by the property test on a case-insensitive file system: a conflict leaves Zoho's
+/// "a.pdf" synced as the user's "A.PDF"; the file is then edited while an identical
+/// "a.pdf" appears in Zoho. The edit goes up as a replacement of "a.pdf" and the new
+/// attachment comes down beside it, exactly as without folding: the "same-named twin of
+/// an edited synced file" the duplicate check exempts, which it must recognise under the
+/// file system's spelling rules too.
+#[test]
+fn regression_edited_synced_name_under_another_spelling_is_not_a_new_twin() {
+    let w = World {
+        folding: NameFolding::Case,
+        ..World::default()
+    };
+    check_in(
+        w,
+        &[
+            Op::RemoteAdd(0, Content::Fresh),
+            Op::LocalAdd(8, Content::Fresh),
+            Op::BothAdd(0, false),
+        ],
+        false,
+        &[
+            Op::LocalTouch(0, false),
+            Op::RemoteReplace(1),
+            Op::LocalAdd(0, Content::Fresh),
+            Op::LocalAdd(0, Content::Fresh),
+            Op::LocalAdd(0, Content::Fresh),
+            Op::BothAdd(0, true),
+        ],
+    );
+}
+
+/// Found by the property test on a case-insensitive file system: the synced "A.PDF" is
+/// deleted and "a.pdf" created while a new "a.pdf" appears in Zoho. Deleting "A.PDF"'s
+/// attachment is refused by the file system's answer (the name is held) and downloading
+/// into "a.pdf" while "A.PDF"'s row exists would tie two rows to one file.
+#[test]
+fn regression_respelled_synced_name_beside_a_same_named_new_attachment() {
+    let w = World {
+        folding: NameFolding::Case,
+        ..World::default()
+    };
+    check_in(
+        w,
+        &[Op::BothAdd(8, true)],
+        false,
+        &[Op::LocalDelete(0), Op::BothAdd(0, false)],
+    );
+}
+
+/// Found by the property test: a conflict copy from an earlier conflict is still in Zoho
+/// (its local copy deleted) when the journal is lost and "l.url" conflicts again under
+/// the same stamp. The new conflict name took the old copy's name, the old copy came
+/// down beside it as "… (2).url", and the renamed file went up as a second copy.
+#[test]
+fn regression_conflict_name_avoids_an_earlier_copy_still_in_zoho() {
+    check(
+        &[
+            Op::LocalAdd(7, Content::Fresh),
+            Op::BothAdd(6, true),
+            Op::LocalAdd(0, Content::Fresh),
+        ],
+        true,
+        &[
+            Op::LocalAdd(6, Content::CopyOther(1)),
+            Op::LocalAdd(1, Content::Fresh),
+            Op::LocalDelete(7),
+        ],
+        0,
+    );
+}
+
+/// Found by the property test: "a (2).pdf" is synced with attachment "a.pdf" (a skipped
+/// entry holds "a.pdf" locally), edited while an identical "a.pdf" appears in Zoho; the
+/// edit goes up as "a.pdf" beside it: the exempted edited-synced-name case, by remote name.
+#[test]
+fn regression_edited_synced_file_with_a_numbered_local_name_is_not_a_new_twin() {
+    check(
+        &[
+            Op::BothAdd(1, false),
+            Op::RemoteAdd(1, Content::Fresh),
+            Op::RemoteAdd(0, Content::Fresh),
+            Op::LocalSkip(1),
+            Op::BothAdd(2, true),
+        ],
+        false,
+        &[
+            Op::RemoteAdd(0, Content::Fresh),
+            Op::LocalAdd(4, Content::Fresh),
+            Op::LocalAdd(3, Content::Fresh),
+            Op::RemoteAdd(0, Content::CopyOther(6)),
+        ],
+        0,
+    );
 }

@@ -631,6 +631,12 @@ impl World {
                 local_name,
             } => {
                 self.assert_base(local_name, attachment_id);
+                // The executor asks the file system whether the file is back, and that
+                // finds it under any spelling the file system takes for its name.
+                assert!(
+                    !self.local.keys().any(|k| self.same_name(k, local_name)),
+                    "delete of {local_name:?} while the folder holds that name"
+                );
                 self.remote.remove(attachment_id);
                 self.journal.remove(local_name);
             }
