@@ -195,6 +195,132 @@ mod tests {
         assert!(!super::super::is_retryable(&denied));
     }
 
+    /// In this pass, the wait asked for, and later (see `behaviour`).
+    type Behaviour = (&'static str, Option<Duration>, bool);
+
+    /// What happens to a failure: in this pass (`gate` waits while Zoho is unusable,
+    /// `retry` backs off and tries again, `stop` ends the attempts), the wait the server
+    /// asked for, and whether the failure is persisted as retryable (else parked).
+    fn behaviour(err: &ExecError) -> (&'static str, Option<Duration>, bool) {
+        let (now, after) = match verdict(err) {
+            Verdict::Unreachable(_) => ("gate", None),
+            Verdict::Retry(after) => ("retry", after),
+            Verdict::GiveUp => ("stop", None),
+        };
+        (now, after, super::super::is_retryable(err))
+    }
+
+    /// Pins the classification of every kind of `ExecError`, so that one classifier can
+    /// replace the two that used to answer "retry now?" and "park?" separately.
+    #[test]
+    fn every_error_kind_is_classified_once_for_the_pass_and_for_later() {
+        use crate::zoho::error::Op;
+        let io = |kind: std::io::ErrorKind| std::io::Error::new(kind, "x");
+        let os = std::io::Error::from_raw_os_error;
+        let local = |e: std::io::Error| ExecError::io("write", std::path::Path::new("/x"), e);
+        let api = |status: u16, code: &str, retry_after: Option<Duration>| {
+            ExecError::Zoho(ZohoError::Api {
+                op: Op::Upload,
+                status,
+                code: code.into(),
+                message: String::new(),
+                details: serde_json::Value::Null,
+                retry_after,
+            })
+        };
+        let journal = ExecError::Journal(crate::journal::JournalError::Io {
+            path: "/j".into(),
+            op: "open",
+            source: io(std::io::ErrorKind::Other),
+        });
+        let wait = Some(Duration::from_secs(7));
+        let cases: Vec<(ExecError, Behaviour)> = vec![
+            (
+                ExecError::Zoho(ZohoError::Network {
+                    op: Op::Upload,
+                    message: "reset".into(),
+                    outcome_unknown: true,
+                }),
+                ("gate", None, true),
+            ),
+            (
+                ExecError::Zoho(ZohoError::Timeout {
+                    op: Op::List,
+                    outcome_unknown: false,
+                }),
+                ("gate", None, true),
+            ),
+            (api(503, "HTTP_503", None), ("retry", None, true)),
+            (api(429, "TOO_MANY_REQUESTS", wait), ("retry", wait, true)),
+            (api(401, "INVALID_TOKEN", None), ("gate", None, true)),
+            (
+                ExecError::Zoho(ZohoError::TokenRejected("no".into())),
+                ("gate", None, true),
+            ),
+            (api(400, "INVALID_DATA", None), ("stop", None, false)),
+            (
+                api(403, "OAUTH_SCOPE_MISMATCH", None),
+                ("stop", None, false),
+            ),
+            (
+                ExecError::Zoho(ZohoError::InvalidResponse {
+                    op: Op::List,
+                    message: "html".into(),
+                }),
+                ("retry", None, true),
+            ),
+            (
+                ExecError::Zoho(ZohoError::Truncated {
+                    id: "1".into(),
+                    expected: 2,
+                    got: 1,
+                }),
+                ("retry", None, true),
+            ),
+            (
+                ExecError::Zoho(ZohoError::MissingAttachment { id: "1".into() }),
+                ("stop", None, false),
+            ),
+            (
+                ExecError::Zoho(ZohoError::Io(os(libc::ENOSPC))),
+                ("stop", None, true),
+            ),
+            (
+                ExecError::Zoho(ZohoError::Io(os(libc::EACCES))),
+                ("stop", None, false),
+            ),
+            (
+                ExecError::Zoho(ZohoError::Io(io(std::io::ErrorKind::TimedOut))),
+                ("stop", None, false),
+            ),
+            (journal, ("retry", None, true)),
+            (ExecError::Task("panicked".into()), ("retry", None, true)),
+            (local(os(libc::EDQUOT)), ("stop", None, true)),
+            (
+                local(io(std::io::ErrorKind::TimedOut)),
+                ("stop", None, true),
+            ),
+            (
+                local(io(std::io::ErrorKind::Interrupted)),
+                ("stop", None, true),
+            ),
+            (
+                local(io(std::io::ErrorKind::WouldBlock)),
+                ("stop", None, true),
+            ),
+            (local(os(libc::EACCES)), ("stop", None, false)),
+            (
+                local(io(std::io::ErrorKind::NotFound)),
+                ("stop", None, false),
+            ),
+            (ExecError::Changed("a.pdf".into()), ("stop", None, true)),
+            (ExecError::Inconsistent("gone".into()), ("stop", None, true)),
+        ];
+        for (err, expected) in cases {
+            assert_eq!(behaviour(&err), expected, "{err}");
+        }
+    }
+
     #[test]
     fn persisted_delay_grows_and_is_capped() {
         let p = RetryPolicy::daemon();
