@@ -70,42 +70,67 @@ impl RetryPolicy {
     }
 }
 
-/// Whether a failed attempt should be tried again, and how.
-enum Verdict {
-    /// Zoho could not be reached at all: wait at the gate (does not use up an attempt).
+/// What a failure means: the one classification of [`ExecError`]. It answers both
+/// questions asked of a failure, "try again in this pass?" (`with_retry`) and "park it,
+/// or try again in a later pass?" (`is_retryable`, used when the failure is recorded).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Class {
+    /// Zoho cannot be used right now: no HTTP reply at all, or the credentials were
+    /// refused. The daemon waits at the gate (without using up an attempt); `once`
+    /// retries like `Transient`. Persisted as retryable.
     Unreachable(String),
-    Retry(Option<Duration>),
-    GiveUp,
+    /// Retried in this pass with backoff, never sooner than `retry_after` (the server's
+    /// `Retry-After` or the token throttle); then persisted as retryable.
+    Transient { retry_after: Option<Duration> },
+    /// Not retried in this pass, but by a later one after the persisted backoff: a full
+    /// disk (retrying at once would download the whole file again into the same full
+    /// disk), a local I/O hiccup (interrupted, would block, timed out), or a file that
+    /// changed or a view that no longer holds (the next pass plans again).
+    Later,
+    /// Will not succeed as it is: parked until the file changes or the user runs `retry`.
+    Permanent,
 }
 
-fn verdict(err: &ExecError) -> Verdict {
+/// Classifies a failure (see [`Class`]).
+pub(super) fn classify(err: &ExecError) -> Class {
     match err {
-        // Retrying at once would download the whole file again into the same full disk:
-        // the failure is recorded as retryable and tried again after the persisted backoff.
-        ExecError::Zoho(z) if z.is_disk_full() => Verdict::GiveUp,
+        ExecError::Zoho(z) if z.is_disk_full() => Class::Later,
         ExecError::Zoho(z) => match z.class() {
-            ErrorClass::Retryable { retry_after } => {
-                if is_connection_problem(z) {
-                    Verdict::Unreachable(z.to_string())
-                } else {
-                    Verdict::Retry(retry_after)
-                }
+            ErrorClass::Retryable { .. } if is_connection_problem(z) => {
+                Class::Unreachable(z.to_string())
             }
-            ErrorClass::Auth => Verdict::Unreachable(z.to_string()),
-            ErrorClass::Permanent => Verdict::GiveUp,
+            ErrorClass::Retryable { retry_after } => Class::Transient { retry_after },
+            ErrorClass::Auth => Class::Unreachable(z.to_string()),
+            ErrorClass::Permanent => Class::Permanent,
         },
-        ExecError::Journal(_) | ExecError::Task(_) => Verdict::Retry(None),
-        _ => Verdict::GiveUp,
+        ExecError::Journal(_) | ExecError::Task(_) => Class::Transient { retry_after: None },
+        ExecError::Io { source, .. } => {
+            if crate::zoho::error::is_disk_full(source)
+                || matches!(
+                    source.kind(),
+                    std::io::ErrorKind::Interrupted
+                        | std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                )
+            {
+                Class::Later
+            } else {
+                Class::Permanent
+            }
+        }
+        ExecError::Changed(_) | ExecError::Inconsistent(_) => Class::Later,
     }
+}
+
+/// True when a failure is to be tried again by a later pass; false parks it.
+pub(super) fn is_retryable(err: &ExecError) -> bool {
+    classify(err) != Class::Permanent
 }
 
 /// The wait the server asked for (`Retry-After`, the token throttle), if any.
 pub(super) fn requested_wait(err: &ExecError) -> Option<Duration> {
-    match err {
-        ExecError::Zoho(z) => match z.class() {
-            ErrorClass::Retryable { retry_after } => retry_after,
-            _ => None,
-        },
+    match classify(err) {
+        Class::Transient { retry_after } => retry_after,
         _ => None,
     }
 }
@@ -136,12 +161,12 @@ impl Executor {
                 }
                 Err(e) => e,
             };
-            let retry_after = match verdict(&err) {
-                Verdict::Unreachable(reason) if self.policy.wait_when_unreachable => {
+            let retry_after = match classify(&err) {
+                Class::Unreachable(reason) if self.policy.wait_when_unreachable => {
                     self.gate.report_unreachable(&reason);
                     continue;
                 }
-                Verdict::GiveUp => {
+                Class::Later | Class::Permanent => {
                     if pass == Pass::Probe {
                         self.gate.report_reachable();
                     }
@@ -149,8 +174,8 @@ impl Executor {
                 }
                 // Without the gate (`once`), an unreachable API is retried like any
                 // transient failure, then reported.
-                Verdict::Unreachable(_) => None,
-                Verdict::Retry(after) => after,
+                Class::Unreachable(_) => None,
+                Class::Transient { retry_after } => retry_after,
             };
             if pass == Pass::Probe {
                 self.gate.report_reachable();
@@ -180,19 +205,19 @@ mod tests {
     fn a_full_disk_ends_the_pass_but_is_retried_later() {
         for errno in [libc::ENOSPC, libc::EDQUOT] {
             let err = ExecError::Zoho(ZohoError::Io(std::io::Error::from_raw_os_error(errno)));
-            assert!(matches!(verdict(&err), Verdict::GiveUp), "{err}");
-            assert!(super::super::is_retryable(&err), "{err}");
+            assert_eq!(classify(&err), Class::Later, "{err}");
+            assert!(is_retryable(&err), "{err}");
             let err = ExecError::io(
                 "write",
                 std::path::Path::new("/x"),
                 std::io::Error::from_raw_os_error(errno),
             );
-            assert!(super::super::is_retryable(&err), "{err}");
+            assert!(is_retryable(&err), "{err}");
         }
         let denied = ExecError::Zoho(ZohoError::Io(std::io::Error::from_raw_os_error(
             libc::EACCES,
         )));
-        assert!(!super::super::is_retryable(&denied));
+        assert!(!is_retryable(&denied));
     }
 
     /// In this pass, the wait asked for, and later (see `behaviour`).
@@ -202,12 +227,13 @@ mod tests {
     /// `retry` backs off and tries again, `stop` ends the attempts), the wait the server
     /// asked for, and whether the failure is persisted as retryable (else parked).
     fn behaviour(err: &ExecError) -> (&'static str, Option<Duration>, bool) {
-        let (now, after) = match verdict(err) {
-            Verdict::Unreachable(_) => ("gate", None),
-            Verdict::Retry(after) => ("retry", after),
-            Verdict::GiveUp => ("stop", None),
+        let (now, after) = match classify(err) {
+            Class::Unreachable(_) => ("gate", None),
+            Class::Transient { retry_after } => ("retry", retry_after),
+            Class::Later | Class::Permanent => ("stop", None),
         };
-        (now, after, super::super::is_retryable(err))
+        assert_eq!(requested_wait(err), after, "{err}");
+        (now, after, is_retryable(err))
     }
 
     /// Pins the classification of every kind of `ExecError`, so that one classifier can
