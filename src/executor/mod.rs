@@ -30,7 +30,7 @@ pub use reserved::PassIntents;
 pub use retry::RetryPolicy;
 
 use crate::dir_handle::DirHandle;
-use crate::journal::{FailureRow, Journal, JournalError};
+use crate::journal::{FailureRow, Journal, JournalError, NewFailure};
 use crate::model::{RecordKey, RemoteAttachment};
 use crate::planner::{Action, LocalEntry, SyncedEntry};
 use crate::zoho::{ZohoClient, ZohoError};
@@ -364,14 +364,15 @@ impl Executor {
             );
         }
         let key = work.key.clone();
-        let s = subject.to_string();
-        let m = message.clone();
-        if let Err(e) = self
-            .db(move |j| {
-                j.record_failure(&key, &s, action, &m, parked, attempts, next_attempt_unix)
-            })
-            .await
-        {
+        let failure = NewFailure {
+            subject: subject.to_string(),
+            action: action.to_string(),
+            message: message.clone(),
+            parked,
+            attempts,
+            next_attempt_unix,
+        };
+        if let Err(e) = self.db(move |j| j.record_failure(&key, &failure)).await {
             tracing::error!(error = %e, "could not record a failure in the journal");
         }
         if parked {

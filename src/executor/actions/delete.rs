@@ -5,6 +5,7 @@ use super::super::trash::move_to_trash;
 use super::super::{Done, ExecError, Executor, RecordWork, RemoteDelta, unix_now};
 use super::stat;
 use crate::dir_handle::DirHandle;
+use crate::journal::NewFailure;
 
 /// Failure-row action of a replaced attachment whose delete is still pending.
 pub const SUPERSEDED: &str = "delete_superseded";
@@ -17,11 +18,16 @@ impl Executor {
         if let Err(e) = self.delete_attachment(&w.key, old).await {
             tracing::warn!(record = %w.key, attachment_id = old, error = %e,
                 "could not delete the replaced version yet; will retry");
-            let (key, id, msg) = (w.key.clone(), old.to_string(), e.to_string());
-            let next = unix_now() + self.policy.persisted_delay(1).as_secs() as i64;
-            let _ = self
-                .db(move |j| j.record_failure(&key, &id, SUPERSEDED, &msg, false, 1, next))
-                .await;
+            let key = w.key.clone();
+            let failure = NewFailure {
+                subject: old.to_string(),
+                action: SUPERSEDED.to_string(),
+                message: e.to_string(),
+                parked: false,
+                attempts: 1,
+                next_attempt_unix: unix_now() + self.policy.persisted_delay(1).as_secs() as i64,
+            };
+            let _ = self.db(move |j| j.record_failure(&key, &failure)).await;
         }
     }
 
