@@ -59,14 +59,18 @@ impl RetryPolicy {
     /// 10 s doubling per attempt up to `max_persisted_delay`, with full jitter over the
     /// upper half so that entries that failed together do not return together.
     pub fn persisted_delay(&self, attempts: u32) -> Duration {
-        let base = Duration::from_secs(10)
+        let jitter: f64 = rand::rng().random_range(0.5..=1.0);
+        self.persisted_base(attempts).mul_f64(jitter)
+    }
+
+    /// `persisted_delay` before the jitter.
+    fn persisted_base(&self, attempts: u32) -> Duration {
+        Duration::from_secs(10)
             .saturating_mul(
                 1u32.checked_shl(attempts.saturating_sub(1).min(16))
                     .unwrap_or(u32::MAX),
             )
-            .min(self.max_persisted_delay);
-        let jitter: f64 = rand::rng().random_range(0.5..=1.0);
-        base.mul_f64(jitter)
+            .min(self.max_persisted_delay)
     }
 }
 
@@ -345,6 +349,29 @@ mod tests {
         for (err, expected) in cases {
             assert_eq!(behaviour(&err), expected, "{err}");
         }
+    }
+
+    #[test]
+    fn persisted_backoff_doubles_from_ten_seconds_up_to_its_cap() {
+        let p = RetryPolicy::daemon();
+        let secs: Vec<u64> = (0..=12).map(|n| p.persisted_base(n).as_secs()).collect();
+        let expected = [
+            10, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600, 3600,
+        ];
+        assert_eq!(secs, expected);
+        assert_eq!(p.persisted_base(u32::MAX), Duration::from_secs(3600));
+        let wide = RetryPolicy {
+            max_persisted_delay: Duration::from_secs(30 * 86_400),
+            ..p
+        };
+        // The doubling stops after 16 steps (10 s × 2^16, about 7.6 days).
+        assert_eq!(wide.persisted_base(17), Duration::from_secs(655_360));
+        assert_eq!(wide.persisted_base(40), Duration::from_secs(655_360));
+        let narrow = RetryPolicy {
+            max_persisted_delay: Duration::from_secs(4),
+            ..p
+        };
+        assert_eq!(narrow.persisted_base(1), Duration::from_secs(4));
     }
 
     #[test]
