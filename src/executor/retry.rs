@@ -63,13 +63,20 @@ impl RetryPolicy {
         self.persisted_base(attempts).mul_f64(jitter)
     }
 
-    /// `persisted_delay` before the jitter.
+    /// `persisted_delay` before the jitter: backon's exponential schedule, doubling at
+    /// most 16 times. backon's own jitter adds up to one more delay on top (a wait in
+    /// `[d, 2d)`), which is not the jitter over `[d/2, d]` wanted here, so that part is
+    /// applied by `persisted_delay`.
     fn persisted_base(&self, attempts: u32) -> Duration {
-        Duration::from_secs(10)
-            .saturating_mul(
-                1u32.checked_shl(attempts.saturating_sub(1).min(16))
-                    .unwrap_or(u32::MAX),
-            )
+        let steps = attempts.saturating_sub(1).min(16) as usize;
+        ExponentialBuilder::default()
+            .with_min_delay(Duration::from_secs(10))
+            .with_max_delay(self.max_persisted_delay)
+            .without_max_times()
+            .build()
+            .nth(steps)
+            .unwrap_or(self.max_persisted_delay)
+            // backon starts at the minimum delay even when the cap is below it.
             .min(self.max_persisted_delay)
     }
 }
@@ -146,6 +153,14 @@ fn is_connection_problem(z: &ZohoError) -> bool {
 
 impl Executor {
     /// Runs `op` until it succeeds, gives up, or this pass's retries are used up.
+    ///
+    /// The delays come from backon's exponential schedule; the loop around them is not
+    /// backon's `Retryable::retry`, which cannot express two things this needs: a wait
+    /// at the gate while Zoho is unreachable must not use up an attempt (backon spends
+    /// one backoff step per retried error), and full jitter (backon's jitter adds up to
+    /// one more delay on top, a wait in `[d, 2d)`, never one below `d`). The
+    /// `Retry-After` floor and the `max_wait` cap would fit its `adjust` hook, but are
+    /// kept next to the jitter they bound.
     pub(crate) async fn with_retry<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, ExecError>
     where
         F: FnMut() -> Fut,
