@@ -30,10 +30,10 @@ pub use reserved::PassIntents;
 pub use retry::RetryPolicy;
 
 use crate::dir_handle::DirHandle;
-use crate::journal::{FailureRow, Journal, JournalError};
+use crate::journal::{FailureRow, Journal, JournalError, NewFailure};
 use crate::model::{RecordKey, RemoteAttachment};
 use crate::planner::{Action, LocalEntry, SyncedEntry};
-use crate::zoho::{ErrorClass, ZohoClient, ZohoError};
+use crate::zoho::{ZohoClient, ZohoError};
 use gate::ApiGate;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -328,7 +328,7 @@ impl Executor {
         let message = err.to_string();
         let previous = work.failures.get(subject);
         let attempts = previous.map_or(0, |f| f.attempts) + 1;
-        let parked = !is_retryable(err);
+        let parked = !retry::is_retryable(err);
         let now = unix_now();
         let next_attempt_unix = if parked {
             now
@@ -364,14 +364,15 @@ impl Executor {
             );
         }
         let key = work.key.clone();
-        let s = subject.to_string();
-        let m = message.clone();
-        if let Err(e) = self
-            .db(move |j| {
-                j.record_failure(&key, &s, action, &m, parked, attempts, next_attempt_unix)
-            })
-            .await
-        {
+        let failure = NewFailure {
+            subject: subject.to_string(),
+            action: action.to_string(),
+            message: message.clone(),
+            parked,
+            attempts,
+            next_attempt_unix,
+        };
+        if let Err(e) = self.db(move |j| j.record_failure(&key, &failure)).await {
             tracing::error!(error = %e, "could not record a failure in the journal");
         }
         if parked {
@@ -427,23 +428,6 @@ fn subject_file(action: &Action) -> &str {
         | Action::Forget { local_name }
         | Action::RenameLocalForConflict { local_name, .. }
         | Action::Refresh { local_name } => local_name,
-    }
-}
-
-fn is_retryable(err: &ExecError) -> bool {
-    match err {
-        ExecError::Zoho(z) => !matches!(z.class(), ErrorClass::Permanent),
-        ExecError::Journal(_) | ExecError::Task(_) => true,
-        ExecError::Io { source, .. } => {
-            crate::zoho::error::is_disk_full(source)
-                || matches!(
-                    source.kind(),
-                    std::io::ErrorKind::Interrupted
-                        | std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                )
-        }
-        ExecError::Changed(_) | ExecError::Inconsistent(_) => true,
     }
 }
 

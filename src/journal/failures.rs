@@ -20,6 +20,21 @@ pub struct FailureRow {
     pub since_unix: i64,
 }
 
+/// A failure to record, as [`Journal::record_failure`] stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFailure {
+    /// The local name or attachment id the failure is about.
+    pub subject: String,
+    /// What was attempted, e.g. `upload`, `download`, `delete_remote`.
+    pub action: String,
+    pub message: String,
+    /// True when the error is permanent: no retry until the file changes or the user asks.
+    pub parked: bool,
+    /// Failures of this subject so far, this one included.
+    pub attempts: u32,
+    pub next_attempt_unix: i64,
+}
+
 const COLUMNS: &str = "subject, action, message, parked, attempts, next_attempt_unix, since_unix";
 
 fn from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<FailureRow> {
@@ -37,17 +52,7 @@ fn from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<FailureRow> {
 impl Journal {
     /// Records (or updates) a failure. `since_unix` is set on the first failure from the
     /// database clock and kept on later ones, so `status` shows how long it has lasted.
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_failure(
-        &self,
-        key: &RecordKey,
-        subject: &str,
-        action: &str,
-        message: &str,
-        parked: bool,
-        attempts: u32,
-        next_attempt_unix: i64,
-    ) -> Result<()> {
+    pub fn record_failure(&self, key: &RecordKey, failure: &NewFailure) -> Result<()> {
         self.write("record failure", |tx| {
             tx.prepare_cached(
                 "INSERT INTO failures (module, record_id, subject, action, message, parked,
@@ -61,12 +66,12 @@ impl Journal {
             .execute(params![
                 key.module,
                 key.record_id,
-                subject,
-                action,
-                message,
-                parked,
-                attempts,
-                next_attempt_unix
+                failure.subject,
+                failure.action,
+                failure.message,
+                failure.parked,
+                failure.attempts,
+                failure.next_attempt_unix
             ])?;
             Ok(())
         })

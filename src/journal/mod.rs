@@ -21,7 +21,7 @@ mod tests;
 
 pub use batch::{BatchOp, BatchOut};
 pub use error::JournalError;
-pub use failures::FailureRow;
+pub use failures::{FailureRow, NewFailure};
 pub use intents::{IntentRow, NewIntent};
 pub use records::RecordRow;
 pub use skips::RemoteSkipRow;

@@ -21,6 +21,24 @@ fn new_intent(local: &str, remote: &str, size: u64, hash: &ContentHash) -> NewIn
     }
 }
 
+fn failure(
+    subject: &str,
+    action: &str,
+    message: &str,
+    parked: bool,
+    attempts: u32,
+    next_attempt_unix: i64,
+) -> NewFailure {
+    NewFailure {
+        subject: subject.into(),
+        action: action.into(),
+        message: message.into(),
+        parked,
+        attempts,
+        next_attempt_unix,
+    }
+}
+
 fn entry(name: &str, att: &str) -> SyncedEntry {
     SyncedEntry {
         local_name: name.into(),
@@ -144,7 +162,7 @@ fn follow_unfollow_and_poll_schedule() {
     assert_eq!(j.followed().unwrap()[0].local_fingerprint, None);
 
     j.upsert_entry(&k, &entry("a", "1")).unwrap();
-    j.record_failure(&k, "b", "upload", "boom", false, 1, 99)
+    j.record_failure(&k, &failure("b", "upload", "boom", false, 1, 99))
         .unwrap();
     j.add_intent(
         &k,
@@ -199,11 +217,11 @@ fn entries_upsert_remove_replace() {
 fn upsert_clears_failures_of_name_and_attachment() {
     let (_d, j) = open_tmp();
     let k = key("300003");
-    j.record_failure(&k, "a.pdf", "upload", "x", false, 1, 5)
+    j.record_failure(&k, &failure("a.pdf", "upload", "x", false, 1, 5))
         .unwrap();
-    j.record_failure(&k, "77", "download", "y", true, 1, 5)
+    j.record_failure(&k, &failure("77", "download", "y", true, 1, 5))
         .unwrap();
-    j.record_failure(&k, "other", "upload", "z", false, 1, 5)
+    j.record_failure(&k, &failure("other", "upload", "z", false, 1, 5))
         .unwrap();
     j.upsert_entry(&k, &entry("a.pdf", "77")).unwrap();
     let left: Vec<_> = j
@@ -219,15 +237,15 @@ fn upsert_clears_failures_of_name_and_attachment() {
 fn failures_record_update_and_clear() {
     let (_d, j) = open_tmp();
     let k = key("400001");
-    j.record_failure(&k, "a", "upload", "timeout", false, 1, 100)
+    j.record_failure(&k, &failure("a", "upload", "timeout", false, 1, 100))
         .unwrap();
     let first = j.failures(&k).unwrap();
     assert_eq!(first.len(), 1);
     let since = first[0].since_unix;
     assert!(since > 1_600_000_000, "since is a real clock: {since}");
-    j.record_failure(&k, "a", "upload", "too large", true, 2, 200)
+    j.record_failure(&k, &failure("a", "upload", "too large", true, 2, 200))
         .unwrap();
-    j.record_failure(&key("400002"), "b", "download", "m", false, 1, 3)
+    j.record_failure(&key("400002"), &failure("b", "download", "m", false, 1, 3))
         .unwrap();
     let f = &j.failures(&k).unwrap()[0];
     assert_eq!(
@@ -289,7 +307,7 @@ fn complete_upload_records_entry_and_drops_intent() {
     let id = j
         .add_intent(&k, &new_intent("a.pdf", "a.pdf", 5, &h), 1)
         .unwrap();
-    j.record_failure(&k, "a.pdf", "upload", "x", false, 1, 5)
+    j.record_failure(&k, &failure("a.pdf", "upload", "x", false, 1, 5))
         .unwrap();
     j.complete_upload(&k, id, &entry("a.pdf", "1")).unwrap();
     assert!(j.intents(&k).unwrap().is_empty());
@@ -361,11 +379,11 @@ fn summary_counts_per_record_and_totals() {
     j.upsert_entries(&a, &[entry("x", "1"), entry("y", "2")])
         .unwrap();
     j.upsert_entry(&b, &entry("z", "3")).unwrap();
-    j.record_failure(&a, "q", "upload", "m", false, 1, 9)
+    j.record_failure(&a, &failure("q", "upload", "m", false, 1, 9))
         .unwrap();
-    j.record_failure(&b, "r", "upload", "m", true, 1, 9)
+    j.record_failure(&b, &failure("r", "upload", "m", true, 1, 9))
         .unwrap();
-    j.record_failure(&b, "s", "upload", "m", true, 1, 9)
+    j.record_failure(&b, &failure("s", "upload", "m", true, 1, 9))
         .unwrap();
     j.add_intent(&a, &new_intent("q", "q", 1, &ContentHash::of_bytes(b"")), 1)
         .unwrap();
