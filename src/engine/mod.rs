@@ -5,6 +5,7 @@
 //! that a local change costs no list call (every call is an API credit), and it applies
 //! the pass-wide delete guard.
 
+mod execute;
 mod prepare;
 mod read;
 mod recovery;
@@ -15,18 +16,15 @@ pub use prepare::Prepared;
 pub use recovery::UnflushedDownload;
 pub use report::{PassReport, PendingCounts};
 
-use crate::executor::{ActionReport, Executor, Outcome, RecordWork, RemoteDelta};
+use crate::executor::Executor;
 use crate::model::{Product, RecordKey, RemoteAttachment};
-use crate::planner::{self, Action, Direction, NameFolding};
+use crate::planner::{Direction, NameFolding};
 use crate::scan::{self, IgnoreRules, RecordFolder};
 use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-
-/// Actions of a pass in progress per allowed API request (`zoho.concurrency`).
-const ACTIONS_PER_REQUEST: usize = 4;
 
 /// The settings a reconcile reads; replaced as a whole on SIGHUP.
 #[derive(Debug, Clone)]
@@ -118,182 +116,6 @@ impl Engine {
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<RecordKey, Vec<RemoteAttachment>>> {
         self.remote_cache.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Applies the delete guard across `prepared`, then runs every action.
-    pub async fn execute(&self, mut prepared: Vec<Prepared>, confirm_deletes: bool) -> PassReport {
-        let settings = self.settings();
-        let mut report = PassReport {
-            records: prepared.len(),
-            ..PassReport::default()
-        };
-        report.unstable = prepared.iter().map(|p| p.unstable).sum();
-        report.list_errors = prepared.iter().filter(|p| p.remote_error.is_some()).count();
-        for p in &prepared {
-            if let Some(e) = &p.remote_error {
-                report
-                    .errors
-                    .push(format!("{}: list failed: {e}", p.work.key));
-            }
-        }
-
-        let deletes: usize = prepared
-            .iter()
-            .map(|p| p.actions.iter().filter(|a| a.is_delete()).count())
-            .sum();
-        if deletes > 0 && !confirm_deletes {
-            let (tracked, blocked) = match self.executor.db(|j| j.count_entries()).await {
-                Ok(tracked) => {
-                    let all: Vec<Action> = prepared
-                        .iter()
-                        .flat_map(|p| p.actions.iter().cloned())
-                        .collect();
-                    let guarded = planner::guard_deletes(all, tracked, settings.max_delete_percent);
-                    (tracked, guarded.blocked_deletes > 0)
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot count tracked files; holding back deletes");
-                    (0, true)
-                }
-            };
-            if blocked {
-                report.blocked_deletes = deletes;
-                for p in &mut prepared {
-                    if p.actions.iter().any(Action::is_delete) {
-                        p.fingerprint = None;
-                    }
-                }
-                tracing::error!(
-                    deletes,
-                    tracked,
-                    max_delete_percent = settings.max_delete_percent,
-                    "refusing to delete {deletes} of {tracked} tracked files in one pass (over sync.max_delete_percent); \
-                     nothing was deleted, the rest of the sync goes on. If these deletes are intended, run \
-                     `bigin-sync once --confirm-deletes` (or raise sync.max_delete_percent)"
-                );
-                for p in &mut prepared {
-                    p.actions.retain(|a| !a.is_delete());
-                }
-            }
-        }
-
-        for p in &prepared {
-            let settled = p.unstable == 0 && p.remote_error.is_none() && p.work.failures.is_empty();
-            report
-                .quiet
-                .insert(p.work.key.clone(), p.fingerprint.filter(|_| settled));
-            report
-                .pending
-                .insert(p.work.key.clone(), PendingCounts::default());
-            if p.listed {
-                report.polled.push(p.work.key.clone());
-            }
-            if !p.actions.is_empty() {
-                report.acted.insert(p.work.key.clone());
-            }
-        }
-        // Owned jobs: the stream's futures borrow nothing, so a spawned reconcile stays Send.
-        let jobs: Vec<(Arc<RecordWork>, Action)> = prepared
-            .into_iter()
-            .flat_map(|p| {
-                let work = Arc::new(p.work);
-                p.actions.into_iter().map(move |a| (work.clone(), a))
-            })
-            .collect();
-        let intents = self.executor.reserve_intents(&jobs).await;
-        let reports: Vec<(Arc<RecordWork>, Action, ActionReport)> =
-            futures_util::stream::iter(jobs)
-                .map(|(work, action)| {
-                    let executor = self.executor.clone();
-                    let intents = &intents;
-                    async move {
-                        let r = executor.run(&work, &action, intents).await;
-                        (work, action, r)
-                    }
-                })
-                // More actions than requests in flight (the client holds those to
-                // `concurrency`): while some wait for their journal commit, others send.
-                .buffer_unordered(settings.concurrency.max(1) * ACTIONS_PER_REQUEST)
-                .collect()
-                .await;
-        self.executor.release_intents(intents).await;
-
-        let mut deltas: HashMap<RecordKey, Vec<RemoteDelta>> = HashMap::new();
-        for (work, action, r) in reports {
-            let key = work.key.clone();
-            if let (Some(local_name), Some(attachment_id), Some(dir)) =
-                (&r.unflushed, &r.attachment_id, &work.dir)
-            {
-                report.unflushed.push(UnflushedDownload {
-                    key: key.clone(),
-                    dir: dir.clone(),
-                    local_name: local_name.clone(),
-                    attachment_id: attachment_id.clone(),
-                });
-            }
-            if r.outcome != Outcome::Done {
-                report.pending.entry(key.clone()).or_default().add(&action);
-                report.quiet.insert(key.clone(), None);
-            }
-            if !r.deltas.is_empty() {
-                deltas
-                    .entry(key.clone())
-                    .or_default()
-                    .extend(r.deltas.clone());
-            }
-            match &r.outcome {
-                Outcome::Done => {
-                    report.done += 1;
-                    report.bytes += r.bytes;
-                }
-                Outcome::Skipped(_) => report.skipped += 1,
-                Outcome::Deferred { message, .. } => {
-                    report.deferred += 1;
-                    report
-                        .errors
-                        .push(format!("{key}: {} {}: {message}", r.action, r.subject));
-                }
-                Outcome::Parked(message) => {
-                    report.parked += 1;
-                    report
-                        .errors
-                        .push(format!("{key}: {} {}: {message}", r.action, r.subject));
-                }
-            }
-        }
-        for (key, d) in &deltas {
-            self.apply_deltas(key, d);
-        }
-        report
-    }
-
-    fn apply_deltas(&self, key: &RecordKey, deltas: &[RemoteDelta]) {
-        if deltas.is_empty() {
-            return;
-        }
-        let mut cache = self.cache();
-        let Some(list) = cache.get_mut(key) else {
-            return;
-        };
-        // One pass over the list for the whole batch (a bulk upload adds thousands).
-        let mut ids: HashSet<String> = list.iter().map(|x| x.id.clone()).collect();
-        let mut removed: HashSet<&str> = HashSet::new();
-        for d in deltas {
-            match d {
-                RemoteDelta::Added(a) => {
-                    removed.remove(a.id.as_str());
-                    if ids.insert(a.id.clone()) {
-                        list.push(a.clone());
-                    }
-                }
-                RemoteDelta::Removed(id) => {
-                    removed.insert(id.as_str());
-                }
-            }
-        }
-        if !removed.is_empty() {
-            list.retain(|x| !removed.contains(x.id.as_str()));
-        }
     }
 
     /// Prepares and executes a set of records as one pass.
