@@ -134,7 +134,7 @@ impl Engine {
         if deletes == 0 {
             return 0;
         }
-        let (tracked, blocked) = match self.executor.db(|j| j.count_entries()).await {
+        let (tracked, blocked) = match self.db(|j| j.count_entries()).await {
             Ok(tracked) => {
                 let all: Vec<Action> = prepared
                     .iter()

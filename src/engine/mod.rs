@@ -17,6 +17,7 @@ pub use recovery::UnflushedDownload;
 pub use report::{PassReport, PendingCounts};
 
 use crate::executor::Executor;
+use crate::journal::{Journal, JournalError};
 use crate::model::{Product, RecordKey, RemoteAttachment};
 use crate::planner::{Direction, NameFolding};
 use crate::scan::{self, IgnoreRules, RecordFolder};
@@ -67,6 +68,10 @@ impl EngineSettings {
 pub enum EngineError {
     #[error(transparent)]
     Exec(#[from] crate::executor::ExecError),
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    #[error("background task failed: {0}")]
+    Task(String),
     #[error("reading {path}: {source}")]
     Scan {
         path: PathBuf,
@@ -79,20 +84,26 @@ pub enum EngineError {
 pub struct Engine {
     settings: RwLock<Arc<EngineSettings>>,
     executor: Executor,
+    /// The journal the executor writes each action's outcome to; the engine's own reads
+    /// and bookkeeping reach it only through [`Engine::db`].
+    journal: Arc<Journal>,
     remote_cache: Mutex<HashMap<RecordKey, Vec<RemoteAttachment>>>,
     logged_skips: Mutex<HashSet<PathBuf>>,
 }
 
 impl Engine {
+    /// An engine over `executor`, sharing its journal.
     pub fn new(settings: EngineSettings, executor: Executor) -> Self {
         Engine {
             settings: RwLock::new(Arc::new(settings)),
+            journal: executor.journal().clone(),
             executor,
             remote_cache: Mutex::new(HashMap::new()),
             logged_skips: Mutex::new(HashSet::new()),
         }
     }
 
+    /// The settings in force now (a reconcile keeps the ones it started with).
     pub fn settings(&self) -> Arc<EngineSettings> {
         self.settings
             .read()
@@ -105,6 +116,7 @@ impl Engine {
         *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(s);
     }
 
+    /// The executor that carries out the planned actions.
     pub fn executor(&self) -> &Executor {
         &self.executor
     }
@@ -112,6 +124,20 @@ impl Engine {
     /// Drops the cached attachments of a record (unfollowed, or to force a list).
     pub fn forget_remote(&self, key: &RecordKey) {
         self.cache().remove(key);
+    }
+
+    /// Runs a journal operation off the async workers: the engine's one way to its
+    /// journal.
+    async fn db<T, F>(&self, f: F) -> Result<T, EngineError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Journal) -> Result<T, JournalError> + Send + 'static,
+    {
+        let journal = self.journal.clone();
+        tokio::task::spawn_blocking(move || f(&journal))
+            .await
+            .map_err(|e| EngineError::Task(e.to_string()))?
+            .map_err(EngineError::Journal)
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<RecordKey, Vec<RemoteAttachment>>> {

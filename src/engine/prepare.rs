@@ -206,7 +206,7 @@ impl Engine {
             self.recover_intents(&key, dir, remote, &intents, local.as_deref(), &synced)
                 .await?;
             let k = key.clone();
-            synced = self.executor.db(move |j| j.entries(&k)).await?;
+            synced = self.db(move |j| j.entries(&k)).await?;
         }
 
         let plan = plan(
@@ -281,8 +281,7 @@ impl Engine {
                 .cloned()
                 .collect();
             let k = key.clone();
-            self.executor
-                .db(move |j| absent.iter().try_for_each(|s| j.clear_failure(&k, s)))
+            self.db(move |j| absent.iter().try_for_each(|s| j.clear_failure(&k, s)))
                 .await?;
         }
         list.retain(|a| !superseded.contains(&a.id));
@@ -312,8 +311,7 @@ impl Engine {
         if effects && !stale.is_empty() {
             failures.retain(|f| !stale.contains(&f.subject));
             let k = key.clone();
-            self.executor
-                .db(move |j| stale.iter().try_for_each(|s| j.clear_failure(&k, s)))
+            self.db(move |j| stale.iter().try_for_each(|s| j.clear_failure(&k, s)))
                 .await?;
         }
         Ok(())

@@ -67,7 +67,6 @@ impl Engine {
     pub(super) async fn read_journal(&self, key: &RecordKey) -> Result<JournalRows, EngineError> {
         let k = key.clone();
         let (synced, failures, intents, unflushed, skips) = self
-            .executor
             .db(move |j| {
                 Ok((
                     j.entries(&k)?,
@@ -186,7 +185,7 @@ impl Engine {
             Ok(Some((outcome, fingerprint, dir)))
         })
         .await
-        .map_err(|e| ExecError::Task(e.to_string()))?;
+        .map_err(|e| EngineError::Task(e.to_string()))?;
         let scanned = scanned.map_err(|source| EngineError::Scan {
             path: folder.path.clone(),
             source,

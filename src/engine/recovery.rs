@@ -70,7 +70,7 @@ impl Engine {
                     .try_for_each(|n| crate::executor::flush::sync_file(&dir, n))
             })
             .await
-            .map_err(|e| crate::executor::ExecError::Task(e.to_string()))?;
+            .map_err(|e| EngineError::Task(e.to_string()))?;
             if synced_ok.is_err() {
                 intact.clear();
             }
@@ -80,12 +80,11 @@ impl Engine {
             .map(|(name, id)| (key.clone(), name, id))
             .collect();
         let (k, t) = (key.clone(), torn.clone());
-        self.executor
-            .db(move |j| {
-                t.iter().try_for_each(|n| j.remove_entry(&k, n))?;
-                j.mark_flushed(&rows)
-            })
-            .await?;
+        self.db(move |j| {
+            t.iter().try_for_each(|n| j.remove_entry(&k, n))?;
+            j.mark_flushed(&rows)
+        })
+        .await?;
         Ok(torn)
     }
 
@@ -142,12 +141,10 @@ impl Engine {
                     tracing::info!(record = %key, file = %intent.local_name, attachment_id = %att.id,
                         "interrupted upload had reached Zoho; adopted instead of uploading again");
                     let k = key.clone();
-                    self.executor
-                        .db(move |j| j.complete_upload(&k, id, &entry))
-                        .await?;
+                    self.db(move |j| j.complete_upload(&k, id, &entry)).await?;
                 }
                 None => {
-                    self.executor.db(move |j| j.remove_intent(id)).await?;
+                    self.db(move |j| j.remove_intent(id)).await?;
                 }
             }
         }
@@ -162,7 +159,7 @@ impl Engine {
         let Some(boot) = crate::executor::flush::boot_id() else {
             return;
         };
-        let rows = match self.executor.db(move |j| j.unflushed_in_boot(boot)).await {
+        let rows = match self.db(move |j| j.unflushed_in_boot(boot)).await {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::warn!(error = %e, "could not read the downloads left unflushed; they are checked by hash after a reboot");
@@ -233,7 +230,7 @@ impl Engine {
                     .into_iter()
                     .map(|d| (d.key, d.local_name, d.attachment_id))
                     .collect();
-                if let Err(e) = self.executor.db(move |j| j.mark_flushed(&rows)).await {
+                if let Err(e) = self.db(move |j| j.mark_flushed(&rows)).await {
                     tracing::warn!(error = %e, "could not mark downloads as flushed; they are checked by hash after a reboot");
                 }
             }
