@@ -1,9 +1,16 @@
 //! One reconcile: read the three trees of a record, plan, guard, execute.
 //!
-//! The engine is what `once` runs for every record and what the daemon's scheduler runs
-//! for each record that is due. It owns the cached view of each record's attachments so
-//! that a local change costs no list call (every call is an API credit), and it applies
-//! the pass-wide delete guard.
+//! Two entries: [`Engine::reconcile`] is what the daemon's scheduler runs for each record
+//! that is due, and [`Engine::pass`] is what `once` runs over every record at once, so
+//! that its delete guard weighs the deletes of the whole pass together. The engine owns
+//! the cached view of each record's attachments so that a local change costs no list
+//! call (every call is an API credit), and its journal handle.
+//!
+//! - `read`: reading the three trees (journal rows, the folder, Zoho's list);
+//! - `recovery`: what a crash left half done (upload intents, unflushed downloads);
+//! - `prepare`: from the three trees to a plan;
+//! - `execute`: the delete guard, running the actions, the tally;
+//! - `report`: what a pass did.
 
 mod execute;
 mod prepare;
@@ -80,6 +87,22 @@ pub enum EngineError {
     },
 }
 
+/// What a record's [`Engine::reconcile`] came to: what the daemon's schedule needs,
+/// besides the report.
+#[derive(Debug, Clone)]
+pub struct Reconciled {
+    /// True when this reconcile listed the record (a poll that succeeded).
+    pub listed: bool,
+    /// Zoho's side differed from the journal (something to download, trash or adopt).
+    pub remote_changed: bool,
+    /// When files still being written will have settled: the moment to look again.
+    pub settle_in: Option<Duration>,
+    /// The folder's fingerprint when the reconcile left nothing to do, else `None`.
+    pub quiet_fingerprint: Option<scan::Fingerprint>,
+    /// What the reconcile did.
+    pub report: PassReport,
+}
+
 /// Runs reconciles. Shared by the scheduler's tasks.
 pub struct Engine {
     settings: RwLock<Arc<EngineSettings>>,
@@ -144,7 +167,29 @@ impl Engine {
         self.remote_cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Prepares and executes a set of records as one pass.
+    /// Reconciles one record as the daemon does: reads it (`poll` asks for a fresh list;
+    /// without it the cached list is used when there is one), plans, applies the delete
+    /// guard to its deletes, executes. An error means nothing was executed.
+    pub async fn reconcile(
+        &self,
+        folder: &RecordFolder,
+        poll: bool,
+    ) -> Result<Reconciled, EngineError> {
+        let prepared = self.prepare(folder, poll).await?;
+        let (listed, remote_changed, settle_in) =
+            (prepared.listed, prepared.remote_changed, prepared.settle_in);
+        let report = self.execute(vec![prepared], false).await;
+        let quiet_fingerprint = report.quiet.get(&folder.key).copied().flatten();
+        Ok(Reconciled {
+            listed,
+            remote_changed,
+            settle_in,
+            quiet_fingerprint,
+            report,
+        })
+    }
+
+    /// Prepares and executes a set of records as one pass, under one delete guard.
     pub async fn pass(
         &self,
         folders: &[RecordFolder],
