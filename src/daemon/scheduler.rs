@@ -5,7 +5,7 @@
 
 use super::follow::refresh_followed;
 use super::setup::Runtime;
-use crate::engine::{Engine, PassReport, Reconciled};
+use crate::engine::{Engine, Reconciled};
 use crate::model::RecordKey;
 use crate::poller::PollPolicy;
 use crate::scan::{Fingerprint, RecordFolder};
@@ -39,6 +39,16 @@ struct Slot {
     fingerprint: Option<Fingerprint>,
 }
 
+/// Actions since start, for sd_notify STATUS. Counts only: a whole report kept per
+/// reconcile would keep its unflushed downloads' folder handles open for the daemon's
+/// life, and its per-record lists would grow without end.
+#[derive(Debug, Default, Clone, Copy)]
+struct Totals {
+    done: usize,
+    deferred: usize,
+    parked: usize,
+}
+
 /// Requests from outside the loop.
 #[derive(Debug)]
 pub enum Control {
@@ -51,7 +61,7 @@ pub struct Scheduler {
     schedule: Schedule,
     slots: HashMap<RecordKey, Slot>,
     last_status: String,
-    totals: PassReport,
+    totals: Totals,
     /// Work left per record after its last reconcile; mirrored into the journal's meta
     /// table so that `status` can show it while the daemon runs.
     pending: HashMap<RecordKey, crate::engine::PendingCounts>,
@@ -119,7 +129,7 @@ impl Scheduler {
             schedule,
             slots: HashMap::new(),
             last_status: String::new(),
-            totals: PassReport::default(),
+            totals: Totals::default(),
             pending: HashMap::new(),
             pending_dirty: false,
             by_folder: HashMap::new(),
@@ -407,10 +417,9 @@ impl Scheduler {
                         self.pending_dirty = true;
                     }
                 }
-                self.totals.merge(PassReport {
-                    pending: HashMap::new(),
-                    ..report
-                });
+                self.totals.done += report.done;
+                self.totals.deferred += report.deferred;
+                self.totals.parked += report.parked;
             }
             Err(e) => {
                 tracing::error!(record = %key, error = %e, "reconcile failed");
