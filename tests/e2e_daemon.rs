@@ -493,3 +493,48 @@ async fn daemon_resolves_a_conflict_to_the_same_names_on_both_sides() {
     let (status, _) = d.terminate().await;
     assert!(status.success(), "{}", d.log_text());
 }
+
+/// Descriptors the process `pid` holds open on `dir` itself.
+fn fds_open_on(pid: u32, dir: &std::path::Path) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.filter_map(Result::ok)
+                .filter(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == dir))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Every reconcile opens the record folder afresh; a daemon that downloads again and
+/// again must not keep those handles (it would run out of descriptors in time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_running_daemon_does_not_keep_record_folders_open() {
+    let env = Env::new().await;
+    let dir = env.record(M, R).canonicalize().unwrap();
+    let mut d = env.spawn_daemon();
+    d.wait_log("bigin-sync running").await;
+    let pid = d.child.as_ref().expect("running").id();
+    const ROUNDS: usize = 4;
+    for i in 0..ROUNDS {
+        let name = format!("round-{i}.txt");
+        env.sandbox
+            .add_file(env.product, M, R, &name, name.as_bytes().to_vec());
+        assert!(
+            wait_until(DEADLINE, || dir.join(&name).exists()
+                && env.unflushed(M, R).is_ok_and(|u| u.is_empty()))
+            .await,
+            "{}",
+            d.log_text()
+        );
+    }
+    // A reconcile may be running (it holds the folder open while it does): wait for a
+    // quiet moment rather than sampling once.
+    assert!(
+        wait_until(DEADLINE, || fds_open_on(pid, &dir) <= 1).await,
+        "{} descriptors open on the record folder after {ROUNDS} downloads\n{}",
+        fds_open_on(pid, &dir),
+        d.log_text()
+    );
+    let (status, _) = d.terminate().await;
+    assert!(status.success(), "exit {status:?}\n{}", d.log_text());
+}

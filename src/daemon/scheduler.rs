@@ -5,7 +5,7 @@
 
 use super::follow::refresh_followed;
 use super::setup::Runtime;
-use crate::engine::{Engine, PassReport};
+use crate::engine::{Engine, Reconciled};
 use crate::model::RecordKey;
 use crate::poller::PollPolicy;
 use crate::scan::{Fingerprint, RecordFolder};
@@ -39,6 +39,16 @@ struct Slot {
     fingerprint: Option<Fingerprint>,
 }
 
+/// Actions since start, for sd_notify STATUS. Counts only: a whole report kept per
+/// reconcile would keep its unflushed downloads' folder handles open for the daemon's
+/// life, and its per-record lists would grow without end.
+#[derive(Debug, Default, Clone, Copy)]
+struct Totals {
+    done: usize,
+    deferred: usize,
+    parked: usize,
+}
+
 /// Requests from outside the loop.
 #[derive(Debug)]
 pub enum Control {
@@ -51,7 +61,7 @@ pub struct Scheduler {
     schedule: Schedule,
     slots: HashMap<RecordKey, Slot>,
     last_status: String,
-    totals: PassReport,
+    totals: Totals,
     /// Work left per record after its last reconcile; mirrored into the journal's meta
     /// table so that `status` can show it while the daemon runs.
     pending: HashMap<RecordKey, crate::engine::PendingCounts>,
@@ -84,18 +94,7 @@ fn spread_fraction(key: &RecordKey) -> f64 {
 }
 
 /// What a reconcile task returns: the record, whether it polled, and its outcome.
-type TaskResult = (RecordKey, bool, Result<(Outline, PassReport), String>);
-
-/// What the scheduler needs from a reconcile's reading of the record, kept apart so the
-/// whole reading (file and attachment maps) goes to the executor without a copy.
-#[derive(Debug, Clone, Copy)]
-struct Outline {
-    listed: bool,
-    remote_changed: bool,
-    settle_in: Option<Duration>,
-    /// The folder's fingerprint when the reconcile left nothing to do, else `None`.
-    quiet_fingerprint: Option<Fingerprint>,
-}
+type TaskResult = (RecordKey, bool, Result<Reconciled, String>);
 
 /// The records whose folder no longer matches the fingerprint of their last quiet
 /// reconcile (or cannot be read). One blocking task for all of them: at 10,000 records
@@ -130,7 +129,7 @@ impl Scheduler {
             schedule,
             slots: HashMap::new(),
             last_status: String::new(),
-            totals: PassReport::default(),
+            totals: Totals::default(),
             pending: HashMap::new(),
             pending_dirty: false,
             by_folder: HashMap::new(),
@@ -331,38 +330,22 @@ impl Scheduler {
             let folder = slot.folder.clone();
             tasks.spawn(async move {
                 let key = folder.key.clone();
-                let result = match engine.prepare(&folder, poll).await {
-                    Ok(p) => {
-                        let mut outline = Outline {
-                            listed: p.listed,
-                            remote_changed: p.remote_changed,
-                            settle_in: p.settle_in,
-                            quiet_fingerprint: None,
-                        };
-                        let report = engine.execute(vec![p], false).await;
-                        if !report.unflushed.is_empty() {
-                            // The disk catches up in the background; the record's next
-                            // reconcile need not wait for it (see `executor::flush`).
-                            let engine = engine.clone();
-                            let downloads = report.unflushed.clone();
-                            tokio::spawn(async move { engine.flush_downloads(downloads).await });
-                        }
-                        outline.quiet_fingerprint = report.quiet.get(&key).copied().flatten();
-                        Ok((outline, report))
-                    }
-                    Err(e) => Err(e.to_string()),
-                };
-                (key, poll, result)
+                let result = engine.reconcile(&folder, poll).await;
+                if let Ok(r) = &result
+                    && !r.report.unflushed.is_empty()
+                {
+                    // The disk catches up in the background; the record's next
+                    // reconcile need not wait for it (see `executor::flush`).
+                    let engine = engine.clone();
+                    let downloads = r.report.unflushed.clone();
+                    tokio::spawn(async move { engine.flush_downloads(downloads).await });
+                }
+                (key, poll, result.map_err(|e| e.to_string()))
             });
         }
     }
 
-    fn on_done(
-        &mut self,
-        key: RecordKey,
-        polled: bool,
-        result: Result<(Outline, PassReport), String>,
-    ) {
+    fn on_done(&mut self, key: RecordKey, polled: bool, result: Result<Reconciled, String>) {
         let followed = self.slots.len();
         let schedule = self.schedule;
         let Some(slot) = self.slots.get_mut(&key) else {
@@ -370,7 +353,7 @@ impl Scheduler {
         };
         slot.running = false;
         let now = Instant::now();
-        let fingerprint = result.as_ref().ok().and_then(|(o, _)| o.quiet_fingerprint);
+        let fingerprint = result.as_ref().ok().and_then(|r| r.quiet_fingerprint);
         if slot.fingerprint != fingerprint {
             slot.fingerprint = fingerprint;
             let (j, k) = (self.rt.journal.clone(), key.clone());
@@ -381,9 +364,15 @@ impl Scheduler {
             });
         }
         match result {
-            Ok((prepared, report)) => {
-                if prepared.listed {
-                    let active = prepared.remote_changed || report.done > 0;
+            Ok(Reconciled {
+                listed,
+                remote_changed,
+                settle_in,
+                report,
+                ..
+            }) => {
+                if listed {
+                    let active = remote_changed || report.done > 0;
                     slot.idle_polls = if active {
                         0
                     } else {
@@ -403,7 +392,7 @@ impl Scheduler {
                     // The list failed: try again after the base interval.
                     slot.next_poll = now + schedule.poll.poll_interval;
                 }
-                if let Some(settle) = prepared.settle_in {
+                if let Some(settle) = settle_in {
                     let at = now + settle;
                     slot.dirty_at = Some(slot.dirty_at.map_or(at, |d| d.min(at)));
                 }
@@ -428,10 +417,9 @@ impl Scheduler {
                         self.pending_dirty = true;
                     }
                 }
-                self.totals.merge(PassReport {
-                    pending: HashMap::new(),
-                    ..report
-                });
+                self.totals.done += report.done;
+                self.totals.deferred += report.deferred;
+                self.totals.parked += report.parked;
             }
             Err(e) => {
                 tracing::error!(record = %key, error = %e, "reconcile failed");

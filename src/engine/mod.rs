@@ -1,28 +1,38 @@
 //! One reconcile: read the three trees of a record, plan, guard, execute.
 //!
-//! The engine is what `once` runs for every record and what the daemon's scheduler runs
-//! for each record that is due. It owns the cached view of each record's attachments so
-//! that a local change costs no list call (every call is an API credit), and it applies
-//! the pass-wide delete guard.
+//! Two entries: [`Engine::reconcile`] is what the daemon's scheduler runs for each record
+//! that is due, and [`Engine::pass`] is what `once` runs over every record at once, so
+//! that its delete guard weighs the deletes of the whole pass together. The engine owns
+//! the cached view of each record's attachments so that a local change costs no list
+//! call (every call is an API credit), and its journal handle.
+//!
+//! - `read`: reading the three trees (journal rows, the folder, Zoho's list);
+//! - `recovery`: what a crash left half done (upload intents, unflushed downloads);
+//! - `prepare`: from the three trees to a plan;
+//! - `execute`: the delete guard, running the actions, the tally;
+//! - `report`: what a pass did.
 
+mod execute;
+mod prepare;
+mod read;
+mod recovery;
+mod report;
 mod skips;
 
-use crate::dir_handle::DirHandle;
-use crate::executor::adopt::{Sent, UploadIntent, adoption_candidates};
-use crate::executor::{
-    ActionReport, Executor, Outcome, RecordWork, RemoteDelta, SUPERSEDED, describe,
-};
+pub use prepare::Prepared;
+pub use recovery::UnflushedDownload;
+pub use report::{PassReport, PendingCounts};
+
+use crate::executor::Executor;
+use crate::journal::{Journal, JournalError};
 use crate::model::{Product, RecordKey, RemoteAttachment};
-use crate::planner::{self, Action, Direction, LocalEntry, NameFolding, PlanInput, SyncedEntry};
+use crate::planner::{Direction, NameFolding};
 use crate::scan::{self, IgnoreRules, RecordFolder};
 use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime};
-
-/// Actions of a pass in progress per allowed API request (`zoho.concurrency`).
-const ACTIONS_PER_REQUEST: usize = 4;
+use std::time::Duration;
 
 /// The settings a reconcile reads; replaced as a whole on SIGHUP.
 #[derive(Debug, Clone)]
@@ -61,127 +71,14 @@ impl EngineSettings {
     }
 }
 
-/// A record read and planned, ready to execute.
-#[derive(Debug, Clone)]
-pub struct Prepared {
-    pub work: RecordWork,
-    pub actions: Vec<Action>,
-    /// Files seen but not yet stable (still being written): look again after the debounce.
-    pub unstable: usize,
-    /// When the first unstable file will have been unchanged for the debounce window:
-    /// the moment to look again (not earlier, or the look is wasted; not later, or the
-    /// upload is late).
-    pub settle_in: Option<Duration>,
-    /// True when this reconcile listed the record (a poll).
-    pub listed: bool,
-    /// The remote side differs from the journal (something to download, trash or adopt).
-    pub remote_changed: bool,
-    /// The list call failed: the remote side is unknown for this reconcile.
-    pub remote_error: Option<String>,
-    /// The folder's fingerprint taken just before it was read: if the reconcile leaves
-    /// nothing to do, an unchanged fingerprint later means nothing to look at.
-    pub fingerprint: Option<scan::Fingerprint>,
-}
-
-/// What a pass did, for the summary log line, `once`'s exit code and sd_notify STATUS.
-#[derive(Debug, Default, Clone)]
-pub struct PassReport {
-    pub records: usize,
-    pub done: usize,
-    pub skipped: usize,
-    pub deferred: usize,
-    pub parked: usize,
-    pub blocked_deletes: usize,
-    pub unstable: usize,
-    pub list_errors: usize,
-    pub bytes: u64,
-    /// One line per entry left in error, for `once` to print.
-    pub errors: Vec<String>,
-    /// Records whose attachments were listed in this pass.
-    pub polled: Vec<RecordKey>,
-    /// Actions planned but not completed, per record (for `status`).
-    pub pending: HashMap<RecordKey, PendingCounts>,
-    /// Downloads recorded as not yet on disk; see [`Engine::flush_downloads`].
-    pub unflushed: Vec<UnflushedDownload>,
-    /// Per record of the pass: the folder fingerprint taken before it was read when the
-    /// pass left it with nothing to do (every action done, no failure, nothing still being
-    /// written, remote side known), else `None`. Kept in the journal so that an unchanged
-    /// folder is not read again by the daemon's rescans.
-    pub quiet: HashMap<RecordKey, Option<scan::Fingerprint>>,
-    /// Records with actions planned in this pass, whatever came of them.
-    pub acted: HashSet<RecordKey>,
-}
-
-/// A download recorded in the journal as not yet flushed to disk.
-#[derive(Debug, Clone)]
-pub struct UnflushedDownload {
-    pub key: RecordKey,
-    pub dir: DirHandle,
-    pub local_name: String,
-    pub attachment_id: String,
-}
-
-/// Work left for a record, by direction.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PendingCounts {
-    pub uploads: u32,
-    pub downloads: u32,
-    pub deletes: u32,
-}
-
-impl PendingCounts {
-    pub fn add(&mut self, action: &Action) {
-        match action {
-            Action::Upload { .. } | Action::UploadLink { .. } | Action::Replace { .. } => {
-                self.uploads += 1
-            }
-            Action::Download { .. }
-            | Action::ReplaceLocal { .. }
-            | Action::CompareAndAdopt { .. }
-            | Action::RenameLocalForConflict { .. } => self.downloads += 1,
-            Action::DeleteRemote { .. } | Action::TrashLocal { .. } => self.deletes += 1,
-            Action::Adopt { .. } | Action::Forget { .. } | Action::Refresh { .. } => {}
-        }
-    }
-
-    pub fn total(&self) -> u32 {
-        self.uploads + self.downloads + self.deletes
-    }
-}
-
-impl PassReport {
-    pub fn merge(&mut self, other: PassReport) {
-        self.records += other.records;
-        self.done += other.done;
-        self.skipped += other.skipped;
-        self.deferred += other.deferred;
-        self.parked += other.parked;
-        self.blocked_deletes += other.blocked_deletes;
-        self.unstable += other.unstable;
-        self.list_errors += other.list_errors;
-        self.bytes += other.bytes;
-        self.errors.extend(other.errors);
-        self.polled.extend(other.polled);
-        self.unflushed.extend(other.unflushed);
-        self.quiet.extend(other.quiet);
-        self.acted.extend(other.acted);
-        for (k, v) in other.pending {
-            let e = self.pending.entry(k).or_default();
-            e.uploads += v.uploads;
-            e.downloads += v.downloads;
-            e.deletes += v.deletes;
-        }
-    }
-
-    pub fn did_something(&self) -> bool {
-        self.done + self.deferred + self.parked + self.blocked_deletes + self.list_errors > 0
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
     Exec(#[from] crate::executor::ExecError),
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    #[error("background task failed: {0}")]
+    Task(String),
     #[error("reading {path}: {source}")]
     Scan {
         path: PathBuf,
@@ -190,65 +87,46 @@ pub enum EngineError {
     },
 }
 
-/// True when the folder holds something the journal does not (or lacks something it
-/// has): only then is a list call worth spending on a local hint.
-fn differs_from_journal(local: &[LocalEntry], synced: &[SyncedEntry]) -> bool {
-    if local.len() != synced.len() {
-        return true;
-    }
-    let by_name: HashMap<&str, &SyncedEntry> =
-        synced.iter().map(|e| (e.local_name.as_str(), e)).collect();
-    local.iter().any(|l| {
-        by_name
-            .get(l.name.as_str())
-            .is_none_or(|e| e.hash != l.hash || e.size != l.size)
-    })
+/// What a record's [`Engine::reconcile`] came to: what the daemon's schedule needs,
+/// besides the report.
+#[derive(Debug, Clone)]
+pub struct Reconciled {
+    /// True when this reconcile listed the record (a poll that succeeded).
+    pub listed: bool,
+    /// Zoho's side differed from the journal (something to download, trash or adopt).
+    pub remote_changed: bool,
+    /// When files still being written will have settled: the moment to look again.
+    pub settle_in: Option<Duration>,
+    /// The folder's fingerprint when the reconcile left nothing to do, else `None`.
+    pub quiet_fingerprint: Option<scan::Fingerprint>,
+    /// What the reconcile did.
+    pub report: PassReport,
 }
-
-/// How long until the earliest unstable file has been unchanged for `debounce`.
-fn settle_in(local: &[LocalEntry], debounce: Duration) -> Option<Duration> {
-    let now_ns = SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64);
-    let debounce_ns = debounce.as_nanos() as i64;
-    local
-        .iter()
-        .filter(|f| !f.stable)
-        .map(|f| {
-            let ns =
-                (f.mtime_ns + debounce_ns - now_ns).clamp(5_000_000, debounce_ns.max(5_000_000));
-            Duration::from_nanos(ns as u64)
-        })
-        .min()
-}
-
-/// A record folder's files (`None`: the folder is gone), the names skipped, the
-/// folder's fingerprint, and the handle every later access to the folder goes through.
-type ScanResult = (
-    Option<Vec<LocalEntry>>,
-    HashSet<String>,
-    Option<scan::Fingerprint>,
-    Option<DirHandle>,
-);
 
 /// Runs reconciles. Shared by the scheduler's tasks.
 pub struct Engine {
     settings: RwLock<Arc<EngineSettings>>,
     executor: Executor,
+    /// The journal the executor writes each action's outcome to; the engine's own reads
+    /// and bookkeeping reach it only through [`Engine::db`].
+    journal: Arc<Journal>,
     remote_cache: Mutex<HashMap<RecordKey, Vec<RemoteAttachment>>>,
     logged_skips: Mutex<HashSet<PathBuf>>,
 }
 
 impl Engine {
+    /// An engine over `executor`, sharing its journal.
     pub fn new(settings: EngineSettings, executor: Executor) -> Self {
         Engine {
             settings: RwLock::new(Arc::new(settings)),
+            journal: executor.journal().clone(),
             executor,
             remote_cache: Mutex::new(HashMap::new()),
             logged_skips: Mutex::new(HashSet::new()),
         }
     }
 
+    /// The settings in force now (a reconcile keeps the ones it started with).
     pub fn settings(&self) -> Arc<EngineSettings> {
         self.settings
             .read()
@@ -261,6 +139,7 @@ impl Engine {
         *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(s);
     }
 
+    /// The executor that carries out the planned actions.
     pub fn executor(&self) -> &Executor {
         &self.executor
     }
@@ -270,725 +149,47 @@ impl Engine {
         self.cache().remove(key);
     }
 
+    /// Runs a journal operation off the async workers: the engine's one way to its
+    /// journal.
+    async fn db<T, F>(&self, f: F) -> Result<T, EngineError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Journal) -> Result<T, JournalError> + Send + 'static,
+    {
+        let journal = self.journal.clone();
+        tokio::task::spawn_blocking(move || f(&journal))
+            .await
+            .map_err(|e| EngineError::Task(e.to_string()))?
+            .map_err(EngineError::Journal)
+    }
+
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<RecordKey, Vec<RemoteAttachment>>> {
         self.remote_cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reads the three trees of a record and plans. `poll` asks for a fresh list; without
-    /// it the cached list is used when there is one.
-    pub async fn prepare(
+    /// Reconciles one record as the daemon does: reads it (`poll` asks for a fresh list;
+    /// without it the cached list is used when there is one), plans, applies the delete
+    /// guard to its deletes, executes. An error means nothing was executed.
+    pub async fn reconcile(
         &self,
         folder: &RecordFolder,
         poll: bool,
-    ) -> Result<Prepared, EngineError> {
-        self.prepare_with(folder, poll, true).await
-    }
-
-    /// Plans without side effects, for `once --dry-run`: no pending delete of a
-    /// replaced version is retried, no interrupted upload adopted, no failure row cleared.
-    pub async fn plan_only(&self, folder: &RecordFolder) -> Result<Prepared, EngineError> {
-        self.prepare_with(folder, true, false).await
-    }
-
-    async fn prepare_with(
-        &self,
-        folder: &RecordFolder,
-        poll: bool,
-        effects: bool,
-    ) -> Result<Prepared, EngineError> {
-        let settings = self.settings();
-        let key = folder.key.clone();
-        let k = key.clone();
-        let (mut synced, mut failures, intents, unflushed, skips) = self
-            .executor
-            .db(move |j| {
-                Ok((
-                    j.entries(&k)?,
-                    j.failures(&k)?,
-                    j.intents(&k)?,
-                    j.unflushed_to_check(&k, crate::executor::flush::boot_id())?,
-                    j.remote_skips(&k)?,
-                ))
-            })
-            .await?;
-
-        // A download whose flush never happened is not trusted from the hash cache.
-        let cache: Vec<SyncedEntry> = synced
-            .iter()
-            .filter(|e| !unflushed.contains(&e.local_name))
-            .cloned()
-            .collect();
-        // When the record is listed whatever the folder holds, the list call runs while
-        // the folder is read and hashed: neither waits for the other.
-        let list_anyway = poll || !intents.is_empty();
-        let (scanned, listed) = if list_anyway {
-            tracing::debug!(record = %key, poll, intents = intents.len(), "listing attachments");
-            let (scanned, listed) = tokio::join!(
-                self.scan(folder, &cache, &settings),
-                self.list_confirmed(&key, &synced)
-            );
-            (scanned, Some(listed))
-        } else {
-            (self.scan(folder, &cache, &settings).await, None)
-        };
-        let (local, skipped, fingerprint, dir) = scanned?;
-        if !unflushed.is_empty()
-            && let (Some(files), Some(dir)) = (&local, &dir)
-        {
-            let torn = self
-                .check_unflushed(&key, dir, &unflushed, &synced, files, effects)
-                .await?;
-            synced.retain(|e| !torn.contains(&e.local_name));
-        }
-
-        let cached = self.cache().get(&key).cloned();
-        // Without a cached list, a local-only hint lists the record only when the folder
-        // differs from the journal: a restart does not spend one call per record.
-        let must_list = list_anyway
-            || (cached.is_none()
-                && local
-                    .as_deref()
-                    .is_none_or(|l| differs_from_journal(l, &synced)));
-        let mut remote_error = None;
-        let remote: Option<Vec<RemoteAttachment>> = if must_list {
-            let listed = match listed {
-                Some(listed) => listed,
-                None => {
-                    tracing::debug!(record = %key, "listing attachments: the folder differs from the journal");
-                    self.list_confirmed(&key, &synced).await
-                }
-            };
-            match listed {
-                Ok(list) => {
-                    self.cache().insert(key.clone(), list.clone());
-                    Some(list)
-                }
-                Err(e) => {
-                    tracing::warn!(record = %key, error = %e, "could not list attachments; remote side unknown this time (nothing is deleted)");
-                    remote_error = Some(e.to_string());
-                    None
-                }
-            }
-        } else {
-            cached
-        };
-
-        // Replaced versions whose delete failed earlier: retry, and keep them out of
-        // the planner's view (they are not new attachments to download). Their rows
-        // end only when the delete succeeds or a fresh list no longer shows them.
-        let mut remote = remote;
-        let superseded: Vec<String> = failures
-            .iter()
-            .filter(|f| f.action == SUPERSEDED)
-            .map(|f| f.subject.clone())
-            .collect();
-        failures.retain(|f| f.action != SUPERSEDED);
-        if let Some(list) = remote.as_mut()
-            && !superseded.is_empty()
-        {
-            let present: Vec<String> = superseded
-                .iter()
-                .filter(|id| list.iter().any(|a| &a.id == *id))
-                .cloned()
-                .collect();
-            if effects {
-                self.executor.retry_superseded(&key, &present).await;
-            }
-            if effects && must_list {
-                let absent: Vec<String> = superseded
-                    .iter()
-                    .filter(|id| !present.contains(id))
-                    .cloned()
-                    .collect();
-                let k = key.clone();
-                self.executor
-                    .db(move |j| absent.iter().try_for_each(|s| j.clear_failure(&k, s)))
-                    .await?;
-            }
-            list.retain(|a| !superseded.contains(&a.id));
-            self.cache().insert(key.clone(), list.clone());
-        }
-
-        // Uploads interrupted by a crash or a lost reply: adopt what Zoho stored.
-        // (Only while the folder is there: a candidate is fetched into it to compare.)
-        if let Some(remote) = &remote
-            && let Some(dir) = &dir
-            && effects
-            && !intents.is_empty()
-        {
-            self.recover_intents(&key, dir, remote, &intents, local.as_deref(), &synced)
-                .await?;
-            let k = key.clone();
-            synced = self.executor.db(move |j| j.entries(&k)).await?;
-        }
-
-        let stamp = chrono::Local::now().format("%Y-%m-%d %H%M%S").to_string();
-        let plan = planner::plan_record(&PlanInput {
-            local: local.as_deref(),
-            remote: remote.as_deref(),
-            synced: &synced,
-            conflict_stamp: &stamp,
-            direction: settings.direction,
-            occupied: &skipped,
-            ignore: Some(&settings.ignore),
-            folding: settings.folding,
-        });
-        let actions = plan.actions;
-        if effects && local.is_some() && remote.is_some() {
-            self.record_remote_skips(&key, &skips, &plan.skipped)
-                .await?;
-        }
-        // A failure whose action is no longer planned (the file or attachment is gone,
-        // or the sides agree now) is over: drop it so `status` and `once` stop reporting
-        // it. Only with both sides known; an unknown side plans less.
-        if local.is_some() && remote.is_some() && !failures.is_empty() {
-            let planned: HashSet<&str> = actions.iter().map(|a| describe(a).1).collect();
-            let stale: Vec<String> = failures
-                .iter()
-                .filter(|f| !planned.contains(f.subject.as_str()))
-                .map(|f| f.subject.clone())
-                .collect();
-            if effects && !stale.is_empty() {
-                failures.retain(|f| !stale.contains(&f.subject));
-                let k = key.clone();
-                self.executor
-                    .db(move |j| stale.iter().try_for_each(|s| j.clear_failure(&k, s)))
-                    .await?;
-            }
-        }
-        let remote_changed = remote.as_ref().is_some_and(|r| {
-            // Attachments left unsynced on purpose are no change to act on.
-            let remote_ids: HashSet<&str> = r
-                .iter()
-                .map(|a| a.id.as_str())
-                .filter(|id| !plan.skipped.iter().any(|s| s.attachment_id == *id))
-                .collect();
-            let synced_ids: HashSet<&str> =
-                synced.iter().map(|e| e.attachment_id.as_str()).collect();
-            remote_ids != synced_ids
-        });
-        let unstable = local
-            .as_ref()
-            .map_or(0, |l| l.iter().filter(|f| !f.stable).count());
-        let settle_in = local.as_ref().and_then(|l| settle_in(l, settings.debounce));
-        let work = RecordWork {
-            key,
-            dir,
-            local: local
-                .unwrap_or_default()
-                .into_iter()
-                .map(|l| (l.name.clone(), l))
-                .collect(),
-            remote: remote
-                .unwrap_or_default()
-                .into_iter()
-                .map(|a| (a.id.clone(), a))
-                .collect(),
-            synced: synced
-                .into_iter()
-                .map(|e| (e.local_name.clone(), e))
-                .collect(),
-            failures: failures
-                .into_iter()
-                .map(|f| (f.subject.clone(), f))
-                .collect(),
-        };
-        Ok(Prepared {
-            work,
-            actions,
-            unstable,
-            settle_in,
-            listed: must_list && remote_error.is_none(),
+    ) -> Result<Reconciled, EngineError> {
+        let prepared = self.prepare(folder, poll).await?;
+        let (listed, remote_changed, settle_in) =
+            (prepared.listed, prepared.remote_changed, prepared.settle_in);
+        let report = self.execute(vec![prepared], false).await;
+        let quiet_fingerprint = report.quiet.get(&folder.key).copied().flatten();
+        Ok(Reconciled {
+            listed,
             remote_changed,
-            remote_error,
-            fingerprint,
+            settle_in,
+            quiet_fingerprint,
+            report,
         })
     }
 
-    /// Downloads recorded but not known to be flushed, written before a reboot (or in an
-    /// unknown boot), so a power cut may have damaged them: a file whose
-    /// content still hashes to what was downloaded is synced and marked flushed; any other
-    /// (empty, torn, gone) loses its row, so the planner compares it with Zoho as an
-    /// unknown file instead of taking the damage for a local edit or delete. Returns the
-    /// names whose rows were dropped.
-    async fn check_unflushed(
-        &self,
-        key: &RecordKey,
-        dir: &DirHandle,
-        unflushed: &[String],
-        synced: &[SyncedEntry],
-        files: &[LocalEntry],
-        effects: bool,
-    ) -> Result<Vec<String>, EngineError> {
-        // By name: after a reboot a record may hold thousands of unflushed downloads.
-        let synced: HashMap<&str, &SyncedEntry> =
-            synced.iter().map(|e| (e.local_name.as_str(), e)).collect();
-        let files: HashMap<&str, &LocalEntry> =
-            files.iter().map(|f| (f.name.as_str(), f)).collect();
-        // (local name, attachment id) of the files whose content is what was downloaded.
-        let mut intact: Vec<(String, String)> = Vec::new();
-        let mut torn = Vec::new();
-        for name in unflushed {
-            let Some(entry) = synced.get(name.as_str()) else {
-                continue;
-            };
-            match files.get(name.as_str()) {
-                Some(f) if f.hash == entry.hash && f.size == entry.size => {
-                    intact.push((name.clone(), entry.attachment_id.clone()))
-                }
-                _ => torn.push(name.clone()),
-            }
-        }
-        if !effects {
-            return Ok(torn);
-        }
-        for name in &torn {
-            tracing::warn!(record = %key, file = %name,
-                "a download did not reach the disk intact before a crash; comparing the file with Zoho again");
-        }
-        if !intact.is_empty() {
-            let names: Vec<String> = intact.iter().map(|(n, _)| n.clone()).collect();
-            let dir = dir.clone();
-            let synced_ok = tokio::task::spawn_blocking(move || {
-                names
-                    .iter()
-                    .try_for_each(|n| crate::executor::flush::sync_file(&dir, n))
-            })
-            .await
-            .map_err(|e| crate::executor::ExecError::Task(e.to_string()))?;
-            if synced_ok.is_err() {
-                intact.clear();
-            }
-        }
-        let rows: Vec<(RecordKey, String, String)> = intact
-            .into_iter()
-            .map(|(name, id)| (key.clone(), name, id))
-            .collect();
-        let (k, t) = (key.clone(), torn.clone());
-        self.executor
-            .db(move |j| {
-                t.iter().try_for_each(|n| j.remove_entry(&k, n))?;
-                j.mark_flushed(&rows)
-            })
-            .await?;
-        Ok(torn)
-    }
-
-    async fn scan(
-        &self,
-        folder: &RecordFolder,
-        synced: &[SyncedEntry],
-        settings: &EngineSettings,
-    ) -> Result<ScanResult, EngineError> {
-        let opened = folder.clone();
-        let cache = synced.to_vec();
-        let rules = settings.ignore.clone();
-        let debounce = settings.debounce;
-        let salt = settings.fingerprint_salt();
-        let scanned = tokio::task::spawn_blocking(move || {
-            // Opened again for every reconcile, from the root and without following a
-            // link: a folder swapped for a symlink since it was found is refused here.
-            let Some(dir) = opened.open()? else {
-                return Ok(None);
-            };
-            // Before the read, so that a change during it shows as a new fingerprint.
-            let fingerprint = scan::fingerprint(&opened.path, salt).ok().flatten();
-            let outcome = scan::scan_record(&dir, &cache, &rules, debounce, SystemTime::now())?;
-            Ok(Some((outcome, fingerprint, dir)))
-        })
-        .await
-        .map_err(|e| crate::executor::ExecError::Task(e.to_string()))?;
-        let scanned = scanned.map_err(|source| EngineError::Scan {
-            path: folder.path.clone(),
-            source,
-        })?;
-        let Some((outcome, fingerprint, dir)) = scanned else {
-            return Ok((None, HashSet::new(), None, None));
-        };
-        let mut logged = self.logged_skips.lock().unwrap_or_else(|p| p.into_inner());
-        for s in &outcome.skipped {
-            let path = folder.path.join(&s.name);
-            if logged.insert(path.clone()) {
-                tracing::info!(path = %path.display(), reason = ?s.reason, "skipped (not synced)");
-            }
-        }
-        let skipped = outcome.skipped.into_iter().map(|s| s.name).collect();
-        Ok((Some(outcome.files), skipped, fingerprint, Some(dir)))
-    }
-
-    async fn list(
-        &self,
-        key: &RecordKey,
-    ) -> Result<Vec<RemoteAttachment>, crate::executor::ExecError> {
-        let client = self.executor.client();
-        self.executor
-            .with_retry("list", || async {
-                Ok(client.list(&key.module, &key.record_id).await?)
-            })
-            .await
-    }
-
-    /// Lists a record, and lists it again when the pages may have hidden a tracked
-    /// attachment.
-    ///
-    /// Zoho pages by number, newest first: an attachment deleted on page 1 while page 2 is
-    /// being asked for moves every later one up a place, and the one that crosses the page
-    /// boundary is never served. A tracked attachment missing from a list of more than one
-    /// page is therefore confirmed by a second list before anything is trashed, forgotten
-    /// or uploaded over it; an attachment either list showed counts as present (one really
-    /// deleted in between is trashed on the next poll instead).
-    async fn list_confirmed(
-        &self,
-        key: &RecordKey,
-        synced: &[SyncedEntry],
-    ) -> Result<Vec<RemoteAttachment>, crate::executor::ExecError> {
-        let first = self.list(key).await?;
-        if first.len() < crate::zoho::list::PER_PAGE as usize {
-            return Ok(first);
-        }
-        let ids: HashSet<&str> = first.iter().map(|a| a.id.as_str()).collect();
-        let missing = synced
-            .iter()
-            .filter(|e| !ids.contains(e.attachment_id.as_str()))
-            .count();
-        if missing == 0 {
-            return Ok(first);
-        }
-        tracing::debug!(record = %key, missing, "tracked attachments missing from a paged list; listing again to confirm");
-        let mut second = self.list(key).await?;
-        let seen: HashSet<String> = second.iter().map(|a| a.id.clone()).collect();
-        second.extend(first.into_iter().filter(|a| !seen.contains(&a.id)));
-        Ok(second)
-    }
-
-    async fn recover_intents(
-        &self,
-        key: &RecordKey,
-        dir: &DirHandle,
-        remote: &[RemoteAttachment],
-        intents: &[crate::journal::IntentRow],
-        local: Option<&[LocalEntry]>,
-        synced: &[SyncedEntry],
-    ) -> Result<(), EngineError> {
-        let mut known: HashSet<String> = synced.iter().map(|e| e.attachment_id.clone()).collect();
-        for intent in intents {
-            let wanted = UploadIntent {
-                remote_name: &intent.remote_name,
-                sent: Sent::File {
-                    size: intent.size,
-                    hash: &intent.hash,
-                },
-                created_unix: intent.created_unix,
-            };
-            let id = intent.id;
-            let candidates = adoption_candidates(remote, &wanted, &known);
-            // An error here (Zoho unreachable) fails the reconcile: neither adopting nor
-            // uploading again is safe until the candidates can be compared.
-            let confirmed = self
-                .executor
-                .confirm_adoptable(key, dir, candidates, &intent.hash)
-                .await?;
-            match confirmed {
-                Some(att) => {
-                    known.insert(att.id.clone());
-                    // Record what was sent; a file changed since then shows up as a
-                    // local change at the next plan and is replaced.
-                    let same_local = local
-                        .and_then(|l| l.iter().find(|f| f.name == intent.local_name))
-                        .filter(|f| f.hash == intent.hash);
-                    let entry = SyncedEntry {
-                        local_name: intent.local_name.clone(),
-                        attachment_id: att.id.clone(),
-                        file_id: att.file_id.clone(),
-                        remote_name: att.file_name.clone(),
-                        size: intent.size,
-                        hash: intent.hash,
-                        mtime_ns: same_local.map_or(0, |f| f.mtime_ns),
-                        inode: same_local.map_or(0, |f| f.inode),
-                        ctime_ns: same_local.map_or(0, |f| f.ctime_ns),
-                        link_url: None,
-                    };
-                    tracing::info!(record = %key, file = %intent.local_name, attachment_id = %att.id,
-                        "interrupted upload had reached Zoho; adopted instead of uploading again");
-                    let k = key.clone();
-                    self.executor
-                        .db(move |j| j.complete_upload(&k, id, &entry))
-                        .await?;
-                }
-                None => {
-                    self.executor.db(move |j| j.remove_intent(id)).await?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Applies the delete guard across `prepared`, then runs every action.
-    pub async fn execute(&self, mut prepared: Vec<Prepared>, confirm_deletes: bool) -> PassReport {
-        let settings = self.settings();
-        let mut report = PassReport {
-            records: prepared.len(),
-            ..PassReport::default()
-        };
-        report.unstable = prepared.iter().map(|p| p.unstable).sum();
-        report.list_errors = prepared.iter().filter(|p| p.remote_error.is_some()).count();
-        for p in &prepared {
-            if let Some(e) = &p.remote_error {
-                report
-                    .errors
-                    .push(format!("{}: list failed: {e}", p.work.key));
-            }
-        }
-
-        let deletes: usize = prepared
-            .iter()
-            .map(|p| p.actions.iter().filter(|a| a.is_delete()).count())
-            .sum();
-        if deletes > 0 && !confirm_deletes {
-            let (tracked, blocked) = match self.executor.db(|j| j.count_entries()).await {
-                Ok(tracked) => {
-                    let all: Vec<Action> = prepared
-                        .iter()
-                        .flat_map(|p| p.actions.iter().cloned())
-                        .collect();
-                    let guarded = planner::guard_deletes(all, tracked, settings.max_delete_percent);
-                    (tracked, guarded.blocked_deletes > 0)
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot count tracked files; holding back deletes");
-                    (0, true)
-                }
-            };
-            if blocked {
-                report.blocked_deletes = deletes;
-                for p in &mut prepared {
-                    if p.actions.iter().any(Action::is_delete) {
-                        p.fingerprint = None;
-                    }
-                }
-                tracing::error!(
-                    deletes,
-                    tracked,
-                    max_delete_percent = settings.max_delete_percent,
-                    "refusing to delete {deletes} of {tracked} tracked files in one pass (over sync.max_delete_percent); \
-                     nothing was deleted, the rest of the sync goes on. If these deletes are intended, run \
-                     `bigin-sync once --confirm-deletes` (or raise sync.max_delete_percent)"
-                );
-                for p in &mut prepared {
-                    p.actions.retain(|a| !a.is_delete());
-                }
-            }
-        }
-
-        for p in &prepared {
-            let settled = p.unstable == 0 && p.remote_error.is_none() && p.work.failures.is_empty();
-            report
-                .quiet
-                .insert(p.work.key.clone(), p.fingerprint.filter(|_| settled));
-            report
-                .pending
-                .insert(p.work.key.clone(), PendingCounts::default());
-            if p.listed {
-                report.polled.push(p.work.key.clone());
-            }
-            if !p.actions.is_empty() {
-                report.acted.insert(p.work.key.clone());
-            }
-        }
-        // Owned jobs: the stream's futures borrow nothing, so a spawned reconcile stays Send.
-        let jobs: Vec<(Arc<RecordWork>, Action)> = prepared
-            .into_iter()
-            .flat_map(|p| {
-                let work = Arc::new(p.work);
-                p.actions.into_iter().map(move |a| (work.clone(), a))
-            })
-            .collect();
-        let intents = self.executor.reserve_intents(&jobs).await;
-        let reports: Vec<(Arc<RecordWork>, Action, ActionReport)> =
-            futures_util::stream::iter(jobs)
-                .map(|(work, action)| {
-                    let executor = self.executor.clone();
-                    let intents = &intents;
-                    async move {
-                        let r = executor.run(&work, &action, intents).await;
-                        (work, action, r)
-                    }
-                })
-                // More actions than requests in flight (the client holds those to
-                // `concurrency`): while some wait for their journal commit, others send.
-                .buffer_unordered(settings.concurrency.max(1) * ACTIONS_PER_REQUEST)
-                .collect()
-                .await;
-        self.executor.release_intents(intents).await;
-
-        let mut deltas: HashMap<RecordKey, Vec<RemoteDelta>> = HashMap::new();
-        for (work, action, r) in reports {
-            let key = work.key.clone();
-            if let (Some(local_name), Some(attachment_id), Some(dir)) =
-                (&r.unflushed, &r.attachment_id, &work.dir)
-            {
-                report.unflushed.push(UnflushedDownload {
-                    key: key.clone(),
-                    dir: dir.clone(),
-                    local_name: local_name.clone(),
-                    attachment_id: attachment_id.clone(),
-                });
-            }
-            if r.outcome != Outcome::Done {
-                report.pending.entry(key.clone()).or_default().add(&action);
-                report.quiet.insert(key.clone(), None);
-            }
-            if !r.deltas.is_empty() {
-                deltas
-                    .entry(key.clone())
-                    .or_default()
-                    .extend(r.deltas.clone());
-            }
-            match &r.outcome {
-                Outcome::Done => {
-                    report.done += 1;
-                    report.bytes += r.bytes;
-                }
-                Outcome::Skipped(_) => report.skipped += 1,
-                Outcome::Deferred { message, .. } => {
-                    report.deferred += 1;
-                    report
-                        .errors
-                        .push(format!("{key}: {} {}: {message}", r.action, r.subject));
-                }
-                Outcome::Parked(message) => {
-                    report.parked += 1;
-                    report
-                        .errors
-                        .push(format!("{key}: {} {}: {message}", r.action, r.subject));
-                }
-            }
-        }
-        for (key, d) in &deltas {
-            self.apply_deltas(key, d);
-        }
-        report
-    }
-
-    /// Flushes and marks the downloads an earlier `once` of this boot left unflushed
-    /// (it does not wait for the disk): otherwise they would stay unflushed until the
-    /// next boot, which would then check each by hash. Rows of records not in `folders`
-    /// are left to that check.
-    pub async fn flush_earlier_downloads(&self, folders: &[RecordFolder]) {
-        let Some(boot) = crate::executor::flush::boot_id() else {
-            return;
-        };
-        let rows = match self.executor.db(move |j| j.unflushed_in_boot(boot)).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the downloads left unflushed; they are checked by hash after a reboot");
-                return;
-            }
-        };
-        let folders: HashMap<RecordKey, RecordFolder> =
-            folders.iter().map(|f| (f.key.clone(), f.clone())).collect();
-        // Each record's folder is opened once (from the root, no link followed).
-        let opened = tokio::task::spawn_blocking(move || {
-            let mut dirs: HashMap<RecordKey, DirHandle> = HashMap::new();
-            rows.into_iter()
-                .filter_map(|(key, local_name, attachment_id)| {
-                    let dir = match dirs.get(&key) {
-                        Some(d) => d.clone(),
-                        None => {
-                            let d = folders.get(&key)?.open().ok().flatten()?;
-                            dirs.insert(key.clone(), d.clone());
-                            d
-                        }
-                    };
-                    Some(UnflushedDownload {
-                        key,
-                        dir,
-                        local_name,
-                        attachment_id,
-                    })
-                })
-                .collect::<Vec<_>>()
-        })
-        .await;
-        let Ok(downloads) = opened else {
-            return;
-        };
-        if !downloads.is_empty() {
-            tracing::debug!(
-                downloads = downloads.len(),
-                "flushing downloads left unflushed earlier in this boot"
-            );
-        }
-        self.flush_downloads(downloads).await;
-    }
-
-    /// Makes downloads durable with one flush per file system (instead of two fsyncs
-    /// per file), then marks their rows flushed. Nothing waits for this: until it runs,
-    /// the rows are trusted during this boot only (see `executor::flush`). If the flush
-    /// fails the rows stay unflushed and are checked by hash after a reboot.
-    pub async fn flush_downloads(&self, downloads: Vec<UnflushedDownload>) {
-        if downloads.is_empty() {
-            return;
-        }
-        // One folder per record, not per file: each is asked for its file system.
-        let dirs: Vec<DirHandle> = downloads
-            .iter()
-            .map(|d| (&d.key, &d.dir))
-            .collect::<HashMap<_, _>>()
-            .into_values()
-            .cloned()
-            .collect();
-        let flushed =
-            tokio::task::spawn_blocking(move || crate::executor::flush::flush_file_systems(&dirs))
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))
-                .and_then(|r| r);
-        match flushed {
-            Ok(()) => {
-                let rows: Vec<(RecordKey, String, String)> = downloads
-                    .into_iter()
-                    .map(|d| (d.key, d.local_name, d.attachment_id))
-                    .collect();
-                if let Err(e) = self.executor.db(move |j| j.mark_flushed(&rows)).await {
-                    tracing::warn!(error = %e, "could not mark downloads as flushed; they are checked by hash after a reboot");
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not flush downloads to disk; they are checked by hash after a reboot");
-            }
-        }
-    }
-
-    fn apply_deltas(&self, key: &RecordKey, deltas: &[RemoteDelta]) {
-        if deltas.is_empty() {
-            return;
-        }
-        let mut cache = self.cache();
-        let Some(list) = cache.get_mut(key) else {
-            return;
-        };
-        // One pass over the list for the whole batch (a bulk upload adds thousands).
-        let mut ids: HashSet<String> = list.iter().map(|x| x.id.clone()).collect();
-        let mut removed: HashSet<&str> = HashSet::new();
-        for d in deltas {
-            match d {
-                RemoteDelta::Added(a) => {
-                    removed.remove(a.id.as_str());
-                    if ids.insert(a.id.clone()) {
-                        list.push(a.clone());
-                    }
-                }
-                RemoteDelta::Removed(id) => {
-                    removed.insert(id.as_str());
-                }
-            }
-        }
-        if !removed.is_empty() {
-            list.retain(|x| !removed.contains(x.id.as_str()));
-        }
-    }
-
-    /// Prepares and executes a set of records as one pass.
+    /// Prepares and executes a set of records as one pass, under one delete guard.
     pub async fn pass(
         &self,
         folders: &[RecordFolder],

@@ -33,9 +33,7 @@ impl Engine {
                 reason = ?r.reason, "attachment not synced (listed by `bigin-sync status`)");
         }
         let k = key.clone();
-        self.executor
-            .db(move |j| j.set_remote_skips(&k, &rows))
-            .await?;
+        self.db(move |j| j.set_remote_skips(&k, &rows)).await?;
         Ok(())
     }
 }

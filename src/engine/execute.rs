@@ -1,0 +1,233 @@
+//! Executing a pass: the pass-wide delete guard, then every planned action at once (up to
+//! the concurrency), and the tally of what came of them.
+
+use super::{Engine, PassReport, PendingCounts, Prepared, UnflushedDownload};
+use crate::executor::{ActionReport, Outcome, RecordWork, RemoteDelta};
+use crate::model::RecordKey;
+use crate::planner::{self, Action};
+use futures_util::StreamExt;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// Actions of a pass in progress per allowed API request (`zoho.concurrency`).
+const ACTIONS_PER_REQUEST: usize = 4;
+
+/// An action carried out, with the record it belongs to and what came of it.
+type Ran = (Arc<RecordWork>, Action, ActionReport);
+
+/// The report's counts known before anything runs: records, files still being written,
+/// records whose list failed.
+fn start_report(prepared: &[Prepared]) -> PassReport {
+    let mut report = PassReport {
+        records: prepared.len(),
+        ..PassReport::default()
+    };
+    report.unstable = prepared.iter().map(|p| p.unstable).sum();
+    report.list_errors = prepared.iter().filter(|p| p.remote_error.is_some()).count();
+    for p in prepared {
+        if let Some(e) = &p.remote_error {
+            report
+                .errors
+                .push(format!("{}: list failed: {e}", p.work.key));
+        }
+    }
+    report
+}
+
+/// Per record, what is known once the guard has spoken: whether the folder is settled
+/// (its fingerprint kept), whether it was listed, whether anything is to be done.
+fn note_records(report: &mut PassReport, prepared: &[Prepared]) {
+    for p in prepared {
+        let settled = p.unstable == 0 && p.remote_error.is_none() && p.work.failures.is_empty();
+        report
+            .quiet
+            .insert(p.work.key.clone(), p.fingerprint.filter(|_| settled));
+        report
+            .pending
+            .insert(p.work.key.clone(), PendingCounts::default());
+        if p.listed {
+            report.polled.push(p.work.key.clone());
+        }
+        if !p.actions.is_empty() {
+            report.acted.insert(p.work.key.clone());
+        }
+    }
+}
+
+/// Counts what came of each action into `report`; returns the changes to Zoho's side
+/// per record, for the cached lists.
+fn tally(report: &mut PassReport, ran: Vec<Ran>) -> HashMap<RecordKey, Vec<RemoteDelta>> {
+    let mut deltas: HashMap<RecordKey, Vec<RemoteDelta>> = HashMap::new();
+    for (work, action, r) in ran {
+        let key = work.key.clone();
+        if let (Some(local_name), Some(attachment_id), Some(dir)) =
+            (&r.unflushed, &r.attachment_id, &work.dir)
+        {
+            report.unflushed.push(UnflushedDownload {
+                key: key.clone(),
+                dir: dir.clone(),
+                local_name: local_name.clone(),
+                attachment_id: attachment_id.clone(),
+            });
+        }
+        if r.outcome != Outcome::Done {
+            report.pending.entry(key.clone()).or_default().add(&action);
+            report.quiet.insert(key.clone(), None);
+        }
+        if !r.deltas.is_empty() {
+            deltas
+                .entry(key.clone())
+                .or_default()
+                .extend(r.deltas.clone());
+        }
+        match &r.outcome {
+            Outcome::Done => {
+                report.done += 1;
+                report.bytes += r.bytes;
+            }
+            Outcome::Skipped(_) => report.skipped += 1,
+            Outcome::Deferred { message, .. } => {
+                report.deferred += 1;
+                report
+                    .errors
+                    .push(format!("{key}: {} {}: {message}", r.action, r.subject));
+            }
+            Outcome::Parked(message) => {
+                report.parked += 1;
+                report
+                    .errors
+                    .push(format!("{key}: {} {}: {message}", r.action, r.subject));
+            }
+        }
+    }
+    deltas
+}
+
+impl Engine {
+    /// Applies the delete guard across `prepared`, then runs every action.
+    pub async fn execute(&self, mut prepared: Vec<Prepared>, confirm_deletes: bool) -> PassReport {
+        let settings = self.settings();
+        let mut report = start_report(&prepared);
+        if !confirm_deletes {
+            report.blocked_deletes = self
+                .hold_back_deletes(&mut prepared, settings.max_delete_percent)
+                .await;
+        }
+        note_records(&mut report, &prepared);
+        let ran = self.run_actions(prepared, settings.concurrency).await;
+        let deltas = tally(&mut report, ran);
+        for (key, d) in &deltas {
+            self.apply_deltas(key, d);
+        }
+        report
+    }
+
+    /// The delete guard over the whole pass: when its deletes are too many of the
+    /// tracked files (or the count cannot be read), every delete is taken out of
+    /// `prepared` and their folders lose their fingerprint (they are looked at again).
+    /// Returns how many deletes were held back.
+    async fn hold_back_deletes(&self, prepared: &mut [Prepared], max_delete_percent: u8) -> usize {
+        let deletes: usize = prepared
+            .iter()
+            .map(|p| p.actions.iter().filter(|a| a.is_delete()).count())
+            .sum();
+        if deletes == 0 {
+            return 0;
+        }
+        let (tracked, blocked) = match self.db(|j| j.count_entries()).await {
+            Ok(tracked) => {
+                let all: Vec<Action> = prepared
+                    .iter()
+                    .flat_map(|p| p.actions.iter().cloned())
+                    .collect();
+                let guarded = planner::guard_deletes(all, tracked, max_delete_percent);
+                (tracked, guarded.blocked_deletes > 0)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot count tracked files; holding back deletes");
+                (0, true)
+            }
+        };
+        if !blocked {
+            return 0;
+        }
+        for p in prepared.iter_mut() {
+            if p.actions.iter().any(Action::is_delete) {
+                p.fingerprint = None;
+            }
+        }
+        tracing::error!(
+            deletes,
+            tracked,
+            max_delete_percent,
+            "refusing to delete {deletes} of {tracked} tracked files in one pass (over sync.max_delete_percent); \
+             nothing was deleted, the rest of the sync goes on. If these deletes are intended, run \
+             `bigin-sync once --confirm-deletes` (or raise sync.max_delete_percent)"
+        );
+        for p in prepared.iter_mut() {
+            p.actions.retain(|a| !a.is_delete());
+        }
+        deletes
+    }
+
+    /// Runs every action of the pass, `concurrency` × [`ACTIONS_PER_REQUEST`] at once,
+    /// with the upload intents reserved for the whole pass.
+    async fn run_actions(&self, prepared: Vec<Prepared>, concurrency: usize) -> Vec<Ran> {
+        // Owned jobs: the stream's futures borrow nothing, so a spawned reconcile stays Send.
+        let jobs: Vec<(Arc<RecordWork>, Action)> = prepared
+            .into_iter()
+            .flat_map(|p| {
+                let work = Arc::new(p.work);
+                p.actions.into_iter().map(move |a| (work.clone(), a))
+            })
+            .collect();
+        let intents = self.executor.reserve_intents(&jobs).await;
+        let ran: Vec<Ran> = futures_util::stream::iter(jobs)
+            .map(|(work, action)| {
+                let executor = self.executor.clone();
+                let intents = &intents;
+                async move {
+                    let r = executor.run(&work, &action, intents).await;
+                    (work, action, r)
+                }
+            })
+            // More actions than requests in flight (the client holds those to
+            // `concurrency`): while some wait for their journal commit, others send.
+            .buffer_unordered(concurrency.max(1) * ACTIONS_PER_REQUEST)
+            .collect()
+            .await;
+        self.executor.release_intents(intents).await;
+        ran
+    }
+
+    /// Brings the cached list of a record up to date with what the pass's actions
+    /// changed in Zoho, so that the next local hint needs no list call.
+    fn apply_deltas(&self, key: &RecordKey, deltas: &[RemoteDelta]) {
+        if deltas.is_empty() {
+            return;
+        }
+        let mut cache = self.cache();
+        let Some(list) = cache.get_mut(key) else {
+            return;
+        };
+        // One pass over the list for the whole batch (a bulk upload adds thousands).
+        let mut ids: HashSet<String> = list.iter().map(|x| x.id.clone()).collect();
+        let mut removed: HashSet<&str> = HashSet::new();
+        for d in deltas {
+            match d {
+                RemoteDelta::Added(a) => {
+                    removed.remove(a.id.as_str());
+                    if ids.insert(a.id.clone()) {
+                        list.push(a.clone());
+                    }
+                }
+                RemoteDelta::Removed(id) => {
+                    removed.insert(id.as_str());
+                }
+            }
+        }
+        if !removed.is_empty() {
+            list.retain(|x| !removed.contains(x.id.as_str()));
+        }
+    }
+}
