@@ -431,7 +431,7 @@ fn discover_ignores_every_folder_of_a_duplicated_record() {
     assert_eq!(d.records.len(), 1);
     assert_eq!(d.records[0].key, key("Accounts", "33333"));
     assert_eq!(d.ignored.len(), 2);
-    assert!(d.ignored[0].1.contains("several folders"));
+    assert!(d.ignored[0].1.contains("two or more folders for record"));
 }
 
 #[test]
