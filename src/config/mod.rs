@@ -14,7 +14,6 @@ mod paths;
 mod raw;
 mod secret;
 mod secrets;
-mod urls;
 mod validate;
 mod warnings;
 

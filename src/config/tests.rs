@@ -548,6 +548,29 @@ fn http_is_only_allowed_on_loopback() {
     );
 }
 
+#[test]
+fn credentials_in_urls_are_refused_without_echoing_them() {
+    // The client refused these; the config let them through to it. Both now share one rule.
+    let f = Fixture::new();
+    for (key, url) in [
+        ("zoho.api_domain", "https://user:hunter2@www.zohoapis.com"),
+        (
+            "zoho.accounts_url",
+            "https://user:hunter2@accounts.zoho.com",
+        ),
+        ("zoho.api_domain", "https://user@www.zohoapis.com"),
+        ("zoho.accounts_url", "http://me:hunter2@127.0.0.1:8080"),
+    ] {
+        let field = key.trim_start_matches("zoho.");
+        let m = f.err_names(
+            &with("", &format!("{field} = \"{url}\""), ""),
+            key,
+            "user name or password",
+        );
+        assert!(!m.contains("hunter2"), "password echoed: {m}");
+    }
+}
+
 // ---- root / state_dir ----
 
 #[test]

@@ -212,7 +212,8 @@ pub async fn exchange_grant_code(
     client_secret: &Secret,
     code: &str,
 ) -> Result<Secret, ZohoError> {
-    super::config::validate_base_url(accounts_url)?;
+    super::config::validate_base_url(accounts_url)
+        .map_err(|m| ZohoError::Config(format!("accounts_url: {m}")))?;
     let http = super::client::http_builder()
         .connect_timeout(Duration::from_secs(10))
         .build()

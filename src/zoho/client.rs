@@ -87,8 +87,10 @@ impl ZohoClient {
     /// Builds the client; checks URLs and limits but sends nothing (the token is fetched,
     /// or loaded from `cache`, on the first call).
     pub fn new(cfg: ClientConfig, cache: Arc<dyn TokenCache>) -> Result<Self, ZohoError> {
-        validate_base_url(&cfg.api_domain)?;
-        validate_base_url(&cfg.accounts_url)?;
+        validate_base_url(&cfg.api_domain)
+            .map_err(|m| ZohoError::Config(format!("api_domain: {m}")))?;
+        validate_base_url(&cfg.accounts_url)
+            .map_err(|m| ZohoError::Config(format!("accounts_url: {m}")))?;
         if cfg.concurrency == 0 {
             return Err(ZohoError::Config("concurrency must be at least 1".into()));
         }
@@ -435,6 +437,12 @@ mod tests {
             Err(ZohoError::Config(_))
         ));
         bad.api_domain = "https://www.zohoapis.com".into();
+        bad.accounts_url = "https://me:sekret@accounts.zoho.com".into();
+        match ZohoClient::new(bad.clone(), Arc::new(MemoryTokenCache::new())) {
+            Err(ZohoError::Config(m)) => assert!(!m.contains("sekret"), "{m}"),
+            other => panic!("credentials in accounts_url accepted: {other:?}"),
+        }
+        bad.accounts_url = "https://accounts.zoho.com".into();
         bad.concurrency = 0;
         assert!(ZohoClient::new(bad.clone(), Arc::new(MemoryTokenCache::new())).is_err());
         let dbg = format!("{:?}", cfg(Product::Bigin, "https://x.com"));
