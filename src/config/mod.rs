@@ -12,7 +12,6 @@ mod error;
 mod locate;
 mod paths;
 mod raw;
-mod secret;
 mod secrets;
 mod validate;
 mod warnings;
@@ -26,10 +25,10 @@ pub use error::ConfigError;
 pub use paths::{
     CONFIG_ENV, DEFAULT_CONFIG_PATH, resolve_config_path, resolve_config_path_with_env,
 };
-pub use secret::Secret;
 pub use warnings::warnings;
 
 use crate::model::Product;
+use crate::zoho::Secret;
 use crate::planner::Direction;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -861,7 +861,7 @@ fn secrets_never_appear_in_debug_output() {
     assert!(!dbg.contains("s3cret") && !dbg.contains("1000.rt"), "{dbg}");
     assert!(dbg.contains("<redacted>"));
     f.env.clear();
-    assert_eq!(format!("{:?}", Secret::new("x")), "<redacted>");
+    assert_eq!(format!("{:?}", Secret::new("x".to_owned())), "<redacted>");
 }
 
 // ---- config path resolution ----
