@@ -6,7 +6,6 @@
 //! paths absolute, hosts chosen, secrets loaded. Every rejection names the file, the dotted
 //! key and what was expected, because the operator's only interface is that message.
 
-mod dc;
 mod duration;
 mod error;
 mod locate;
@@ -19,7 +18,6 @@ mod warnings;
 #[cfg(test)]
 mod tests;
 
-pub use dc::{DATA_CENTERS, DataCenter, data_center};
 pub use duration::{format_duration, parse_duration};
 pub use error::ConfigError;
 pub use paths::{
@@ -28,8 +26,8 @@ pub use paths::{
 pub use warnings::warnings;
 
 use crate::model::Product;
-use crate::zoho::Secret;
 use crate::planner::Direction;
+use crate::zoho::Secret;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -1,6 +1,5 @@
 //! From raw TOML to a usable [`Config`]: defaults, range checks, paths, hosts, secrets.
 
-use super::dc::{data_center, valid_codes};
 use super::duration::parse_duration;
 use super::locate::{key_at, line_col};
 use super::paths::{config_base, default_state_dir, resolve};
@@ -9,6 +8,7 @@ use super::secrets::{SecretSpec, missing, resolve_secret};
 use super::{Config, ConfigError, LogFormat, SyncSettings, WatchMode, ZohoSettings};
 use crate::model::Product;
 use crate::planner::Direction;
+use crate::zoho::dc::{data_center, valid_codes};
 use crate::zoho::validate_base_url;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Where the client talks to and how: data centers, base URL rules, timeouts.
+//! Where the client talks to and how: base URL rule, credentials, timeouts.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -7,43 +7,6 @@ use reqwest::Url;
 
 use super::secret::Secret;
 use crate::model::Product;
-
-/// The two hosts of one Zoho data center. A refresh token only works against the
-/// accounts host of the data center that issued it, and its API calls must go to the
-/// matching API domain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DcEndpoints {
-    /// OAuth host, e.g. `https://accounts.zoho.com`.
-    pub accounts_url: &'static str,
-    /// REST API host, e.g. `https://www.zohoapis.com`.
-    pub api_domain: &'static str,
-}
-
-/// Maps a data-center code (`us`, `eu`, `au`, `in`, `cn`, `jp`, `sa`, `ca`; case-insensitive)
-/// to its hosts. Canada's accounts host is `zohocloud.ca`, not `zoho.ca`.
-pub fn dc_endpoints(dc: &str) -> Option<DcEndpoints> {
-    let (accounts_url, api_domain) = match dc.to_ascii_lowercase().as_str() {
-        "us" | "com" => ("https://accounts.zoho.com", "https://www.zohoapis.com"),
-        "eu" => ("https://accounts.zoho.eu", "https://www.zohoapis.eu"),
-        "au" => (
-            "https://accounts.zoho.com.au",
-            "https://www.zohoapis.com.au",
-        ),
-        "in" => ("https://accounts.zoho.in", "https://www.zohoapis.in"),
-        "cn" => (
-            "https://accounts.zoho.com.cn",
-            "https://www.zohoapis.com.cn",
-        ),
-        "jp" => ("https://accounts.zoho.jp", "https://www.zohoapis.jp"),
-        "sa" => ("https://accounts.zoho.sa", "https://www.zohoapis.sa"),
-        "ca" => ("https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
-        _ => return None,
-    };
-    Some(DcEndpoints {
-        accounts_url,
-        api_domain,
-    })
-}
 
 /// Everything the client needs; built by the config module (or tests).
 #[derive(Clone, Debug)]
@@ -66,31 +29,6 @@ pub struct ClientConfig {
     /// moving, for this long fails the request. Transfers have no limit on total time;
     /// small calls (list, token, delete) must also finish within it.
     pub timeout: Duration,
-}
-
-impl ClientConfig {
-    /// A config for a data center with the usual defaults (concurrency 4, 10 s connect,
-    /// 60 s timeout).
-    pub fn for_dc(
-        product: Product,
-        dc: &DcEndpoints,
-        client_id: String,
-        client_secret: Secret,
-        refresh_token: Secret,
-    ) -> Self {
-        ClientConfig {
-            product,
-            api_domain: dc.api_domain.to_owned(),
-            accounts_url: dc.accounts_url.to_owned(),
-            client_id,
-            client_secret,
-            refresh_token,
-            extra_modules: Vec::new(),
-            concurrency: 4,
-            connect_timeout: Duration::from_secs(10),
-            timeout: Duration::from_secs(60),
-        }
-    }
 }
 
 /// The one rule for a base URL (`zoho.api_domain`, `zoho.accounts_url`, the client's
@@ -159,30 +97,6 @@ fn is_loopback(url: &Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dc_table_matches_the_notes() {
-        let us = dc_endpoints("us").unwrap();
-        assert_eq!(us.accounts_url, "https://accounts.zoho.com");
-        assert_eq!(us.api_domain, "https://www.zohoapis.com");
-        let ca = dc_endpoints("CA").unwrap();
-        assert_eq!(ca.accounts_url, "https://accounts.zohocloud.ca");
-        assert_eq!(ca.api_domain, "https://www.zohoapis.ca");
-        assert_eq!(
-            dc_endpoints("au").unwrap().accounts_url,
-            "https://accounts.zoho.com.au"
-        );
-        assert_eq!(
-            dc_endpoints("cn").unwrap().api_domain,
-            "https://www.zohoapis.com.cn"
-        );
-        for dc in ["us", "eu", "au", "in", "cn", "jp", "sa", "ca"] {
-            let e = dc_endpoints(dc).unwrap();
-            validate_base_url(e.accounts_url).unwrap();
-            validate_base_url(e.api_domain).unwrap();
-        }
-        assert!(dc_endpoints("xx").is_none());
-    }
 
     #[test]
     fn https_required_except_loopback() {
