@@ -214,7 +214,7 @@ pub async fn exchange_grant_code(
 ) -> Result<Secret, ZohoError> {
     super::config::validate_base_url(accounts_url)
         .map_err(|m| ZohoError::Config(format!("accounts_url: {m}")))?;
-    let http = super::client::http_builder()
+    let http = super::request::http_builder()
         .connect_timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| ZohoError::Config(format!("HTTP client: {e}")))?;
