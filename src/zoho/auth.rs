@@ -351,7 +351,7 @@ impl TokenManager {
             }
             Err(ZohoError::Throttled { until }) => {
                 tracing::warn!(
-                    until = %humantime::format_rfc3339_seconds(until),
+                    until = %super::error::rfc3339_seconds(until),
                     "Zoho's token endpoint answered 'Access Denied: too many requests'; \
                      no token request will be sent for 10 minutes and API calls fail until then"
                 );
