@@ -40,10 +40,13 @@ pub struct Config {
     pub root: PathBuf,
     /// Journal, trash, token cache; absolute, never inside `root` nor containing it.
     pub state_dir: PathBuf,
+    /// `log_format`: text or JSON lines.
     pub log_format: LogFormat,
     /// A tracing filter directive; `RUST_LOG` wins when set.
     pub log_level: String,
+    /// The `[zoho]` table: where to connect, with which credentials.
     pub zoho: ZohoSettings,
+    /// The `[sync]` table: timing, direction, limits.
     pub sync: SyncSettings,
 }
 
@@ -70,6 +73,7 @@ pub enum WatchMode {
 /// How to reach Zoho and with which credentials.
 #[derive(Debug, Clone)]
 pub struct ZohoSettings {
+    /// Bigin or CRM: picks the API path and the documented modules.
     pub product: Product,
     /// The data center code (`us`, `eu`, …) as configured, lowercased.
     pub dc: String,
@@ -77,7 +81,9 @@ pub struct ZohoSettings {
     pub api_domain: String,
     /// OAuth server base URL without trailing `/`.
     pub accounts_url: String,
+    /// The Self Client's client id (`1000.…`).
     pub client_id: String,
+    /// The Self Client's secret, from wherever it was given (inline, file, credential).
     pub client_secret: Secret,
     /// `None` only before `auth` has been run; use [`Config::require_refresh_token`].
     pub refresh_token: Option<Secret>,
@@ -87,6 +93,7 @@ pub struct ZohoSettings {
     pub concurrency: usize,
     /// The longest silence of a request (no byte moving); transfers have no total limit.
     pub timeout: Duration,
+    /// The longest wait for a TCP/TLS connection to be set up.
     pub connect_timeout: Duration,
     /// Custom module API names to accept as folder names, besides the documented ones.
     pub modules: Vec<String>,
@@ -105,7 +112,9 @@ pub struct SyncSettings {
     pub debounce: Duration,
     /// Full local rescan period; watcher events are only hints.
     pub rescan_interval: Duration,
+    /// How local changes are noticed.
     pub watch: WatchMode,
+    /// Which way changes flow (both ways, or one way only).
     pub direction: Direction,
     /// Refuse a pass that would delete more than this share of a record's files.
     pub max_delete_percent: u8,

@@ -17,13 +17,17 @@ pub struct ClientConfig {
     pub api_domain: String,
     /// OAuth host, e.g. `https://accounts.zoho.com`.
     pub accounts_url: String,
+    /// The Self Client's client id.
     pub client_id: String,
+    /// The Self Client's secret, sent only in token requests.
     pub client_secret: Secret,
+    /// The refresh token that access tokens are obtained with.
     pub refresh_token: Secret,
     /// Custom (CRM) modules allowed beyond the product's documented list.
     pub extra_modules: Vec<String>,
     /// Requests in flight at once, across every operation (Zoho allows 5–25 per org).
     pub concurrency: usize,
+    /// The longest wait for a TCP/TLS connection to be set up.
     pub connect_timeout: Duration,
     /// The longest silence allowed: no reply, and no byte of a download or an upload
     /// moving, for this long fails the request. Transfers have no limit on total time;
