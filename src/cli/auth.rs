@@ -27,11 +27,10 @@ pub async fn run(cfg: &Config, code: Option<&str>) -> anyhow::Result<()> {
             cfg.path.display()
         );
     };
-    let secret = crate::zoho::Secret::new(cfg.zoho.client_secret.expose().to_string());
     let token = crate::zoho::exchange_grant_code(
         &cfg.zoho.accounts_url,
         &cfg.zoho.client_id,
-        &secret,
+        &cfg.zoho.client_secret,
         code.trim(),
     )
     .await

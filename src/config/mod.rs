@@ -6,32 +6,28 @@
 //! paths absolute, hosts chosen, secrets loaded. Every rejection names the file, the dotted
 //! key and what was expected, because the operator's only interface is that message.
 
-mod dc;
 mod duration;
 mod error;
 mod locate;
 mod paths;
 mod raw;
-mod secret;
 mod secrets;
-mod urls;
 mod validate;
 mod warnings;
 
 #[cfg(test)]
 mod tests;
 
-pub use dc::{DATA_CENTERS, DataCenter, data_center};
 pub use duration::{format_duration, parse_duration};
 pub use error::ConfigError;
 pub use paths::{
     CONFIG_ENV, DEFAULT_CONFIG_PATH, resolve_config_path, resolve_config_path_with_env,
 };
-pub use secret::Secret;
 pub use warnings::warnings;
 
 use crate::model::Product;
 use crate::planner::Direction;
+use crate::zoho::Secret;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -44,10 +40,13 @@ pub struct Config {
     pub root: PathBuf,
     /// Journal, trash, token cache; absolute, never inside `root` nor containing it.
     pub state_dir: PathBuf,
+    /// `log_format`: text or JSON lines.
     pub log_format: LogFormat,
     /// A tracing filter directive; `RUST_LOG` wins when set.
     pub log_level: String,
+    /// The `[zoho]` table: where to connect, with which credentials.
     pub zoho: ZohoSettings,
+    /// The `[sync]` table: timing, direction, limits.
     pub sync: SyncSettings,
 }
 
@@ -74,6 +73,7 @@ pub enum WatchMode {
 /// How to reach Zoho and with which credentials.
 #[derive(Debug, Clone)]
 pub struct ZohoSettings {
+    /// Bigin or CRM: picks the API path and the documented modules.
     pub product: Product,
     /// The data center code (`us`, `eu`, …) as configured, lowercased.
     pub dc: String,
@@ -81,7 +81,9 @@ pub struct ZohoSettings {
     pub api_domain: String,
     /// OAuth server base URL without trailing `/`.
     pub accounts_url: String,
+    /// The Self Client's client id (`1000.…`).
     pub client_id: String,
+    /// The Self Client's secret, from wherever it was given (inline, file, credential).
     pub client_secret: Secret,
     /// `None` only before `auth` has been run; use [`Config::require_refresh_token`].
     pub refresh_token: Option<Secret>,
@@ -91,6 +93,7 @@ pub struct ZohoSettings {
     pub concurrency: usize,
     /// The longest silence of a request (no byte moving); transfers have no total limit.
     pub timeout: Duration,
+    /// The longest wait for a TCP/TLS connection to be set up.
     pub connect_timeout: Duration,
     /// Custom module API names to accept as folder names, besides the documented ones.
     pub modules: Vec<String>,
@@ -109,7 +112,9 @@ pub struct SyncSettings {
     pub debounce: Duration,
     /// Full local rescan period; watcher events are only hints.
     pub rescan_interval: Duration,
+    /// How local changes are noticed.
     pub watch: WatchMode,
+    /// Which way changes flow (both ways, or one way only).
     pub direction: Direction,
     /// Refuse a pass that would delete more than this share of a record's files.
     pub max_delete_percent: u8,

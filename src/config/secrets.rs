@@ -1,7 +1,7 @@
 //! Where a secret comes from: systemd credential, inline value, or a file.
 
 use super::ConfigError;
-use super::secret::Secret;
+use crate::zoho::Secret;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -60,7 +60,7 @@ pub(super) fn resolve_secret(spec: &SecretSpec<'_>) -> Result<Option<Secret>, Co
                     message: "is empty; expected the secret value".into(),
                 });
             }
-            Ok(Some(Secret::new(v)))
+            Ok(Some(Secret::new(v.to_owned())))
         }
         (None, Some(path)) => match read_small_file(path, SECRET_FILE_LIMIT) {
             Ok(text) if spec.absent_file_ok && text.trim().is_empty() => Ok(None),
@@ -143,7 +143,7 @@ fn non_empty(
             message: format!("{} is empty; expected the secret value", path.display()),
         });
     }
-    Ok(Secret::new(v))
+    Ok(Secret::new(v.to_owned()))
 }
 
 /// The error for a secret given nowhere, naming all three ways to give it.

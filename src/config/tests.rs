@@ -342,6 +342,8 @@ fn bad_enumerations_list_the_valid_values() {
         "us, eu, au, in, cn, jp, sa, ca",
     );
     assert!(m.contains("`de`"), "{m}");
+    // `com` names no DC (the US one is `us`), whatever the old client table took.
+    f.err_names(&with("", "dc = \"com\"", ""), "zoho.dc", "us, eu");
     f.err_names(
         &with("", "product = \"desk\"", ""),
         "zoho.product",
@@ -475,7 +477,7 @@ fn every_dc_has_its_hosts() {
             "https://www.zohoapis.ca",
         ),
     ];
-    assert_eq!(DATA_CENTERS.len(), want.len());
+    assert_eq!(crate::zoho::DATA_CENTERS.len(), want.len());
     for (code, acc, api) in want {
         let c = f.load(&with("", &format!("dc = \"{code}\""), "")).unwrap();
         assert_eq!(
@@ -546,6 +548,29 @@ fn http_is_only_allowed_on_loopback() {
         "zoho.api_domain",
         "URL",
     );
+}
+
+#[test]
+fn credentials_in_urls_are_refused_without_echoing_them() {
+    // The client refused these; the config let them through to it. Both now share one rule.
+    let f = Fixture::new();
+    for (key, url) in [
+        ("zoho.api_domain", "https://user:hunter2@www.zohoapis.com"),
+        (
+            "zoho.accounts_url",
+            "https://user:hunter2@accounts.zoho.com",
+        ),
+        ("zoho.api_domain", "https://user@www.zohoapis.com"),
+        ("zoho.accounts_url", "http://me:hunter2@127.0.0.1:8080"),
+    ] {
+        let field = key.trim_start_matches("zoho.");
+        let m = f.err_names(
+            &with("", &format!("{field} = \"{url}\""), ""),
+            key,
+            "user name or password",
+        );
+        assert!(!m.contains("hunter2"), "password echoed: {m}");
+    }
 }
 
 // ---- root / state_dir ----
@@ -838,7 +863,7 @@ fn secrets_never_appear_in_debug_output() {
     assert!(!dbg.contains("s3cret") && !dbg.contains("1000.rt"), "{dbg}");
     assert!(dbg.contains("<redacted>"));
     f.env.clear();
-    assert_eq!(format!("{:?}", Secret::new("x")), "<redacted>");
+    assert_eq!(format!("{:?}", Secret::new("x".to_owned())), "<redacted>");
 }
 
 // ---- config path resolution ----

@@ -1,15 +1,15 @@
 //! From raw TOML to a usable [`Config`]: defaults, range checks, paths, hosts, secrets.
 
-use super::dc::{data_center, valid_codes};
 use super::duration::parse_duration;
 use super::locate::{key_at, line_col};
 use super::paths::{config_base, default_state_dir, resolve};
 use super::raw::{RawConfig, RawDuration, SYNC_KEYS, TOP_KEYS, ZOHO_KEYS};
 use super::secrets::{SecretSpec, missing, resolve_secret};
-use super::urls::check_base_url;
 use super::{Config, ConfigError, LogFormat, SyncSettings, WatchMode, ZohoSettings};
 use crate::model::Product;
 use crate::planner::Direction;
+use crate::zoho::dc::{data_center, valid_codes};
+use crate::zoho::validate_base_url;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -372,11 +372,11 @@ fn zoho(ctx: &Ctx<'_>, base: &Path, z: super::raw::RawZoho) -> Result<ZohoSettin
         )
     })?;
     let api_domain = match z.api_domain {
-        Some(u) => check_base_url(&u).map_err(|m| ctx.invalid("zoho.api_domain", m))?,
+        Some(u) => validate_base_url(&u).map_err(|m| ctx.invalid("zoho.api_domain", m))?,
         None => dc.api_domain.to_owned(),
     };
     let accounts_url = match z.accounts_url {
-        Some(u) => check_base_url(&u).map_err(|m| ctx.invalid("zoho.accounts_url", m))?,
+        Some(u) => validate_base_url(&u).map_err(|m| ctx.invalid("zoho.accounts_url", m))?,
         None => dc.accounts_url.to_owned(),
     };
     let client_id = z.client_id.map(|s| s.trim().to_owned()).unwrap_or_default();

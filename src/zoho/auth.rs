@@ -34,6 +34,7 @@ pub const REJECTION_MEMORY: Duration = Duration::from_secs(60);
 /// An access token as cached between runs.
 #[derive(Clone, Debug)]
 pub struct CachedToken {
+    /// The token sent in `Authorization: Zoho-oauthtoken …`.
     pub access_token: Secret,
     /// Expiry as Unix seconds (computed from `expires_in` when received).
     pub expires_at_unix: i64,
@@ -45,7 +46,9 @@ pub struct CachedToken {
 ///
 /// Methods may block briefly; the client calls them through `spawn_blocking`.
 pub trait TokenCache: Send + Sync + 'static {
+    /// The token stored last, if any (expired or not: the caller checks).
     fn load(&self) -> Option<CachedToken>;
+    /// Keeps `token` for the next run; a failure only costs a refresh after a restart.
     fn store(&self, token: &CachedToken);
 }
 
@@ -56,6 +59,7 @@ pub struct MemoryTokenCache {
 }
 
 impl MemoryTokenCache {
+    /// An empty cache.
     pub fn new() -> Self {
         Self::default()
     }
@@ -212,8 +216,9 @@ pub async fn exchange_grant_code(
     client_secret: &Secret,
     code: &str,
 ) -> Result<Secret, ZohoError> {
-    super::config::validate_base_url(accounts_url)?;
-    let http = super::client::http_builder()
+    super::config::validate_base_url(accounts_url)
+        .map_err(|m| ZohoError::Config(format!("accounts_url: {m}")))?;
+    let http = super::request::http_builder()
         .connect_timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| ZohoError::Config(format!("HTTP client: {e}")))?;
@@ -350,7 +355,7 @@ impl TokenManager {
             }
             Err(ZohoError::Throttled { until }) => {
                 tracing::warn!(
-                    until = %humantime::format_rfc3339_seconds(until),
+                    until = %super::error::rfc3339_seconds(until),
                     "Zoho's token endpoint answered 'Access Denied: too many requests'; \
                      no token request will be sent for 10 minutes and API calls fail until then"
                 );

@@ -3,27 +3,16 @@
 
 use std::sync::Arc;
 
-use reqwest::{Method, Url};
+use reqwest::Url;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::auth::{TokenCache, TokenManager};
 use super::config::{ClientConfig, validate_base_url};
 use super::error::{Op, ZohoError, api_error, retry_after};
+use super::request::{Call, Payload, http_builder};
 use super::secret::Secret;
 use super::transfer::{Progress, next_chunk, watch};
 use crate::model::Product;
-
-/// Sent with every request so Zoho (and proxies) can tell who is calling.
-pub const USER_AGENT: &str = concat!("bigin-sync/", env!("CARGO_PKG_VERSION"));
-
-/// The settings of every HTTP client that talks to Zoho (API and accounts server): our
-/// user agent, and no redirects. Neither server redirects; following one would carry the
-/// access token, the client secret or a grant code to wherever it points.
-pub(crate) fn http_builder() -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .user_agent(USER_AGENT)
-        .redirect(reqwest::redirect::Policy::none())
-}
 
 /// Error bodies are small JSON documents; anything longer is cut here.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -53,30 +42,6 @@ impl std::fmt::Debug for ZohoClient {
     }
 }
 
-/// What is sent as the request body.
-pub(super) enum Payload<'a> {
-    Empty,
-    /// A multipart `file` part streamed from disk; re-opened on a resend.
-    File {
-        source: &'a super::upload::UploadSource,
-        file_name: &'a str,
-    },
-    /// A multipart link upload.
-    Link {
-        url: &'a str,
-        title: &'a str,
-    },
-}
-
-/// One API request, described so it can be built twice (after a token refresh).
-pub(super) struct Call<'a> {
-    pub(super) op: Op,
-    pub(super) method: Method,
-    pub(super) url: Url,
-    pub(super) query: Vec<(&'static str, String)>,
-    pub(super) payload: Payload<'a>,
-}
-
 /// A response together with the concurrency permit it holds until dropped.
 pub(super) struct Reply {
     pub(super) resp: reqwest::Response,
@@ -87,8 +52,10 @@ impl ZohoClient {
     /// Builds the client; checks URLs and limits but sends nothing (the token is fetched,
     /// or loaded from `cache`, on the first call).
     pub fn new(cfg: ClientConfig, cache: Arc<dyn TokenCache>) -> Result<Self, ZohoError> {
-        validate_base_url(&cfg.api_domain)?;
-        validate_base_url(&cfg.accounts_url)?;
+        validate_base_url(&cfg.api_domain)
+            .map_err(|m| ZohoError::Config(format!("api_domain: {m}")))?;
+        validate_base_url(&cfg.accounts_url)
+            .map_err(|m| ZohoError::Config(format!("accounts_url: {m}")))?;
         if cfg.concurrency == 0 {
             return Err(ZohoError::Config("concurrency must be at least 1".into()));
         }
@@ -291,8 +258,8 @@ impl ZohoClient {
                     .text("title", (*title).to_owned());
                 req.multipart(form).timeout(timeout)
             }
-            Payload::File { source, file_name } => {
-                let (form, p) = super::upload::file_form(source, file_name).await?;
+            Payload::File(file) => {
+                let (form, p) = file.form().await?;
                 progress = Some(p);
                 req.multipart(form)
             }
@@ -435,6 +402,12 @@ mod tests {
             Err(ZohoError::Config(_))
         ));
         bad.api_domain = "https://www.zohoapis.com".into();
+        bad.accounts_url = "https://me:sekret@accounts.zoho.com".into();
+        match ZohoClient::new(bad.clone(), Arc::new(MemoryTokenCache::new())) {
+            Err(ZohoError::Config(m)) => assert!(!m.contains("sekret"), "{m}"),
+            other => panic!("credentials in accounts_url accepted: {other:?}"),
+        }
+        bad.accounts_url = "https://accounts.zoho.com".into();
         bad.concurrency = 0;
         assert!(ZohoClient::new(bad.clone(), Arc::new(MemoryTokenCache::new())).is_err());
         let dbg = format!("{:?}", cfg(Product::Bigin, "https://x.com"));
@@ -442,6 +415,6 @@ mod tests {
             !dbg.contains("sekret") && !dbg.contains("1000.refresh"),
             "{dbg}"
         );
-        assert!(USER_AGENT.starts_with("bigin-sync/"));
+        assert!(crate::zoho::USER_AGENT.starts_with("bigin-sync/"));
     }
 }

@@ -6,8 +6,9 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use super::client::{Call, Payload, ZohoClient};
+use super::client::ZohoClient;
 use super::error::{Op, ZohoError, api_error};
+use super::request::{Call, Payload};
 use super::transfer::read_reply;
 
 impl ZohoClient {

@@ -23,9 +23,10 @@ use crate::dir_handle::DirHandle;
 use reqwest::Method;
 use tokio::io::AsyncWriteExt;
 
-use super::client::{Call, Payload, ZohoClient};
+use super::client::ZohoClient;
 use super::content_disposition::parse_content_disposition;
 use super::error::{Op, ZohoError};
+use super::request::{Call, Payload};
 use crate::model::ContentHash;
 
 /// Suffix of in-progress downloads; the scanner ignores such files.

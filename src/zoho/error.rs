@@ -74,7 +74,7 @@ pub enum ZohoError {
     #[error("Zoho refused the credentials: {0}")]
     TokenRejected(String),
     /// Zoho's token endpoint locked us out for asking too often; nothing is sent until then.
-    #[error("Zoho token endpoint throttled us (too many token requests); waiting until {}", humantime::format_rfc3339_seconds(*until))]
+    #[error("Zoho token endpoint throttled us (too many token requests); waiting until {}", rfc3339_seconds(*until))]
     Throttled { until: SystemTime },
     /// A reply that does not have the documented shape.
     #[error("{op}: unexpected reply from Zoho: {message}")]
@@ -297,6 +297,12 @@ pub(crate) fn api_error(
 /// a hostile server: `100000` was seen to stall a run for good) gets this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
 
+/// A time in UTC, to the second, as RFC 3339 (`2023-11-14T22:13:20Z`): how messages and
+/// log fields show a moment.
+pub(crate) fn rfc3339_seconds(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// Parses a `Retry-After` header given in seconds (the form Zoho uses), capped at
 /// [`MAX_RETRY_AFTER`].
 pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
@@ -314,6 +320,21 @@ pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
 mod tests {
     use super::*;
     use crate::model::Product;
+
+    #[test]
+    fn moments_show_as_rfc3339_utc_seconds() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_999);
+        assert_eq!(rfc3339_seconds(t), "2023-11-14T22:13:20Z");
+        assert_eq!(
+            rfc3339_seconds(SystemTime::UNIX_EPOCH),
+            "1970-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            ZohoError::Throttled { until: t }.to_string(),
+            "Zoho token endpoint throttled us (too many token requests); \
+             waiting until 2023-11-14T22:13:20Z"
+        );
+    }
 
     fn api(op: Op, status: u16, body: &str) -> ZohoError {
         api_error(op, Product::Bigin, status, None, body.as_bytes())

@@ -11,8 +11,9 @@ use std::collections::HashSet;
 use reqwest::Method;
 use serde_json::Value;
 
-use super::client::{Call, Payload, ZohoClient};
+use super::client::ZohoClient;
 use super::error::{Op, ZohoError};
+use super::request::{Call, Payload};
 use super::transfer::read_reply;
 use crate::model::{AttachmentKind, RemoteAttachment};
 

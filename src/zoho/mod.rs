@@ -14,7 +14,7 @@
 //!
 //! Access tokens come from the refresh-token grant at `{accounts_url}/oauth/v2/token`
 //! (see [`auth`] for caching, single-flight refresh and the "Access Denied" throttle).
-//! Data centers map to hosts via [`dc_endpoints`]; plain `http://` is allowed only for
+//! Data centers map to hosts via [`data_center`]; plain `http://` is allowed only for
 //! loopback hosts ([`validate_base_url`]).
 //!
 //! # Errors
@@ -35,20 +35,24 @@ pub mod auth;
 mod client;
 pub mod config;
 pub mod content_disposition;
+pub mod dc;
 pub mod delete;
 pub mod download;
 pub mod error;
 pub mod list;
+mod request;
 mod secret;
 mod transfer;
 pub mod upload;
 
 pub use auth::{CachedToken, MemoryTokenCache, TokenCache, exchange_grant_code};
-pub use client::{USER_AGENT, ZohoClient};
-pub use config::{ClientConfig, DcEndpoints, dc_endpoints, validate_base_url};
+pub use client::ZohoClient;
+pub use config::{ClientConfig, validate_base_url};
 pub use content_disposition::parse_content_disposition;
+pub use dc::{DATA_CENTERS, DataCenter, data_center};
 pub use download::{Downloaded, PART_SUFFIX, Persist, TempDownload};
 pub use error::{ErrorClass, Op, ZohoError};
 pub use list::LIST_FIELDS;
+pub use request::USER_AGENT;
 pub use secret::Secret;
 pub use upload::{UploadSource, Uploaded};

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-/// A credential (client secret, refresh token, access token).
+/// A credential (client secret, refresh token, access token): the one type for them, from
+/// the config file to the request that sends them.
 ///
 /// Wrapping it makes leaking it a deliberate act: the only way to read the value is
 /// [`Secret::expose`], so a stray `{:?}` or `{}` prints `<redacted>` instead.

@@ -15,8 +15,9 @@ use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 use tokio_util::io::ReaderStream;
 
-use super::client::{Call, Payload, ZohoClient};
+use super::client::ZohoClient;
 use super::error::{Op, ZohoError};
+use super::request::{Call, FileForm, Payload};
 use super::transfer::{Progress, read_reply};
 use crate::dir_handle::DirHandle;
 use crate::model::Stat;
@@ -95,7 +96,7 @@ impl UploadSource {
 /// streamed); returns it with the progress of its bytes, which the request watches for
 /// silence. Opened afresh for each send, so a resend after a token refresh works, and is
 /// checked again each time.
-pub(super) async fn file_form(
+async fn file_form(
     source: &UploadSource,
     file_name: &str,
 ) -> Result<(Form, Arc<Progress>), ZohoError> {
@@ -143,6 +144,20 @@ pub(super) async fn file_form(
     Ok((Form::new().part("file", part), progress))
 }
 
+/// The body of a file upload, as the client's request path asks for it on each send.
+struct FileUpload<'a> {
+    source: &'a UploadSource,
+    file_name: &'a str,
+}
+
+impl FileForm for FileUpload<'_> {
+    fn form(
+        &self,
+    ) -> futures_util::future::BoxFuture<'_, Result<(Form, Arc<Progress>), ZohoError>> {
+        Box::pin(file_form(self.source, self.file_name))
+    }
+}
+
 impl ZohoClient {
     /// Uploads the file at `path` as `file_name` (see [`UploadSource::at`]).
     pub async fn upload_file(
@@ -172,12 +187,13 @@ impl ZohoClient {
         if file_name.is_empty() {
             return Err(ZohoError::InvalidArgument("empty file name".into()));
         }
+        let body = FileUpload { source, file_name };
         let call = Call {
             op: Op::Upload,
             method: Method::POST,
             url: self.attachments_url(module, record_id, None)?,
             query: Vec::new(),
-            payload: Payload::File { source, file_name },
+            payload: Payload::File(&body),
         };
         self.finish_upload(&call).await
     }
