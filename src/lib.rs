@@ -4,7 +4,8 @@
 //! The crate is split the way data flows (see README "Architecture"):
 //! - [`config`]: the TOML file, defaults, validation and secrets;
 //! - [`zoho`]: the HTTP client for Zoho's attachments API and OAuth;
-//! - [`sandbox`]: a faithful in-process fake of that API for tests and `demo`;
+//! - `sandbox` (feature `sandbox`, on by default): a faithful in-process fake of that API
+//!   for tests and `demo`;
 //! - [`journal`]: the SQLite record of what both sides held at the last sync;
 //! - [`dir_handle`]: every file access under the root, without following links;
 //! - [`scan`]: reading a record folder (stat, hash cache, ignore rules);
@@ -23,6 +24,7 @@ pub mod journal;
 pub mod model;
 pub mod planner;
 pub mod poller;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod scan;
 pub mod watcher;

@@ -138,6 +138,145 @@ fn unit_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/bigin-sync.service")
 }
 
+fn template_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/bigin-sync@.service")
+}
+
+/// The `[Service]` settings of a unit, comments and blank lines left out.
+fn service_settings(unit: &str) -> Vec<String> {
+    unit.lines()
+        .map(str::trim)
+        .skip_while(|l| *l != "[Service]")
+        .take_while(|l| *l != "[Install]")
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The settings that differ between instances; everything else, the hardening above all,
+/// must be the single unit's.
+const PER_INSTANCE: [&str; 4] = [
+    "StateDirectory=",
+    "LoadCredential=",
+    "Environment=",
+    "ReadWritePaths=",
+];
+
+#[test]
+fn template_unit_differs_from_the_single_unit_only_per_instance() {
+    let single = std::fs::read_to_string(unit_path()).unwrap();
+    let template = std::fs::read_to_string(template_path()).unwrap();
+    let shared = |unit: &str| -> Vec<String> {
+        service_settings(unit)
+            .into_iter()
+            .filter(|l| !PER_INSTANCE.iter().any(|k| l.starts_with(k)))
+            .collect()
+    };
+    assert_eq!(shared(&template), shared(&single));
+    // The per-instance settings all name the instance.
+    for l in service_settings(&template) {
+        if PER_INSTANCE.iter().any(|k| l.starts_with(k)) {
+            assert!(l.contains("%i"), "`{l}` is shared by every instance");
+        }
+    }
+    let install = |unit: &str| {
+        unit.split("[Install]")
+            .nth(1)
+            .map(str::trim)
+            .map(str::to_owned)
+    };
+    assert_eq!(install(&template), install(&single));
+}
+
+/// The instance config an admin writes by following the template's header: its
+/// `sed -e 's|PATTERN|REPLACEMENT|'` lines applied to the example config.
+fn instance_config_from_header(template: &str, instance: &str) -> String {
+    let edits: Vec<(String, String)> = template
+        .lines()
+        .filter_map(|l| l.split("-e 's|").nth(1))
+        .map(|e| {
+            let mut parts = e.split('|');
+            let pattern = parts.next().unwrap().replace("org2", instance);
+            let replacement = parts.next().unwrap().replace("org2", instance);
+            (pattern, replacement)
+        })
+        .collect();
+    assert!(edits.len() >= 4, "the header shows the per-instance edits");
+    let example = std::fs::read_to_string(example_path()).unwrap();
+    let mut out = String::new();
+    for line in example.lines() {
+        let mut line = line.to_owned();
+        for (pattern, replacement) in &edits {
+            // Only the sed forms the header uses: `^prefix.*`, `^prefix`, a literal.
+            line = match pattern.strip_prefix('^') {
+                Some(p) => match p.strip_suffix(".*") {
+                    Some(p) if line.starts_with(p) => replacement.clone(),
+                    Some(_) => line,
+                    None => match line.strip_prefix(p) {
+                        Some(rest) => format!("{replacement}{rest}"),
+                        None => line,
+                    },
+                },
+                None => line.replace(pattern.as_str(), replacement),
+            };
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// An instance's config, made as the template's header says, loads under the template's
+/// environment with state, root and secrets of its own.
+#[test]
+fn template_unit_agrees_with_example_config() {
+    let template = std::fs::read_to_string(template_path()).unwrap();
+    let has = |line: &str| template.lines().any(|l| l.trim() == line);
+    for line in [
+        "Environment=BIGIN_SYNC_CONFIG=/etc/bigin-sync/%i.toml",
+        "StateDirectory=bigin-sync/%i",
+        "LoadCredential=client_secret:/etc/bigin-sync/%i/client_secret",
+        "LoadCredential=refresh_token:/etc/bigin-sync/%i/refresh_token",
+        "ReadWritePaths=/srv/bigin/%i",
+    ] {
+        assert!(has(line), "template lacks `{line}`");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("org2.toml");
+    std::fs::write(&config, instance_config_from_header(&template, "org2")).unwrap();
+    let creds = tempfile::tempdir().unwrap();
+    std::fs::write(creds.path().join("client_secret"), "a").unwrap();
+    std::fs::write(creds.path().join("refresh_token"), "b").unwrap();
+    let mut env = systemd_env(creds.path());
+    env.insert(
+        "STATE_DIRECTORY".to_owned(),
+        "/var/lib/bigin-sync/org2".to_owned(),
+    );
+    let cfg = config::load_with_env(&config, &|k| env.get(k).cloned()).unwrap();
+    assert_eq!(cfg.state_dir, PathBuf::from("/var/lib/bigin-sync/org2"));
+    assert!(has(&format!(
+        "ReadWritePaths={}",
+        cfg.root.display().to_string().replace("org2", "%i")
+    )));
+    // `auth` writes the refresh token where the unit loads it from.
+    assert_eq!(
+        cfg.zoho.refresh_token_file,
+        Some(PathBuf::from("/etc/bigin-sync/org2/refresh_token"))
+    );
+    let secret = template
+        .lines()
+        .find_map(|l| l.strip_prefix("LoadCredential=client_secret:"))
+        .unwrap()
+        .replace("%i", "org2");
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains(&format!("client_secret_file = \"{secret}\"")),
+        "the instance config names the secret the unit loads"
+    );
+}
+
 /// The unit, the example config and the loader must agree on names and paths, or the
 /// service starts without its secrets or cannot write its root.
 #[test]
@@ -177,6 +316,17 @@ fn unit_agrees_with_example_config() {
 /// skip it, saying so on stderr).
 #[test]
 fn unit_passes_systemd_analyze_when_available() {
+    systemd_analyze(&unit_path(), "bigin-sync.service");
+}
+
+#[test]
+fn template_unit_passes_systemd_analyze_when_available() {
+    // systemd-analyze checks a template as its instance "i".
+    systemd_analyze(&template_path(), "bigin-sync@i.service");
+}
+
+/// Exposure ≤ 1.5 in `security --offline=yes`, and `verify` silent.
+fn systemd_analyze(unit_path: &Path, shown_as: &str) {
     use std::process::Command;
     let Ok(version) = Command::new("systemd-analyze").arg("--version").output() else {
         eprintln!("systemd-analyze not installed: skipping unit checks");
@@ -186,14 +336,14 @@ fn unit_passes_systemd_analyze_when_available() {
 
     let out = Command::new("systemd-analyze")
         .args(["security", "--offline=yes", "--no-pager"])
-        .arg(unit_path())
+        .arg(unit_path)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let level: f64 = text
         .lines()
         .find_map(|l| {
-            l.split("Overall exposure level for bigin-sync.service:")
+            l.split(&format!("Overall exposure level for {shown_as}:"))
                 .nth(1)
         })
         .and_then(|rest| rest.split_whitespace().next())
@@ -203,11 +353,11 @@ fn unit_passes_systemd_analyze_when_available() {
 
     // `verify` insists the ExecStart binary exists; check a copy pointing at one that does.
     let dir = tempfile::tempdir().unwrap();
-    let unit = std::fs::read_to_string(unit_path()).unwrap().replace(
+    let unit = std::fs::read_to_string(unit_path).unwrap().replace(
         "ExecStart=/usr/local/bin/bigin-sync run",
         "ExecStart=/bin/sh -c true",
     );
-    let copy = dir.path().join("bigin-sync.service");
+    let copy = dir.path().join(unit_path.file_name().unwrap());
     std::fs::write(&copy, unit).unwrap();
     let out = Command::new("systemd-analyze")
         .arg("verify")

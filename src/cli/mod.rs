@@ -6,7 +6,11 @@ mod out;
 
 mod auth;
 mod check;
+mod completions;
+// The demo needs the sandbox; without it `demo` only says how to get it.
+#[cfg(feature = "sandbox")]
 mod demo;
+mod man;
 mod once;
 mod status;
 
@@ -65,6 +69,11 @@ pub enum Command {
         #[arg(long, default_value = "bigin-demo")]
         dir: PathBuf,
     },
+    /// Print the manual page (roff), or write all pages into a folder.
+    Man(man::Args),
+    /// Print a shell completion script (bash: source it, or put it in
+    /// /usr/share/bash-completion/completions/bigin-sync).
+    Completions(completions::Args),
 }
 
 /// Entry point of the binary.
@@ -84,8 +93,12 @@ pub fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> ExitCode {
-    if let Command::Demo { dir } = &cli.command {
-        return report(demo::run(dir).await);
+    // Commands that need no config file.
+    match &cli.command {
+        Command::Demo { dir } => return report(run_demo(dir).await),
+        Command::Man(args) => return report(man::exec(args)),
+        Command::Completions(args) => return report(completions::exec(args)),
+        _ => {}
     }
     let path = config::resolve_config_path(cli.config.as_deref());
     let cfg = match config::load(&path) {
@@ -114,8 +127,23 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Check => check::run(&cfg).await,
         Command::Auth { code } => report(auth::run(&cfg, code.as_deref()).await),
         Command::Retry => report(retry(&cfg)),
-        Command::Demo { .. } => ExitCode::SUCCESS,
+        Command::Demo { .. } | Command::Man(_) | Command::Completions(_) => ExitCode::SUCCESS,
     }
+}
+
+#[cfg(feature = "sandbox")]
+async fn run_demo(dir: &std::path::Path) -> anyhow::Result<()> {
+    demo::run(dir).await
+}
+
+/// A build without the sandbox (the packaged one) says how to get a build with it.
+#[cfg(not(feature = "sandbox"))]
+async fn run_demo(_dir: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "`demo` is not in this build: it was built without the `sandbox` feature (the \
+         embedded fake Zoho), as the packaged binary is. Run it from the source tree, where \
+         it is on by default: `cargo run --release -- demo` (or `cargo install --path .`)"
+    )
 }
 
 fn init_logging(cfg: &Config) {
