@@ -3,7 +3,7 @@
 
 mod common;
 
-use bigin_sync::sandbox::{Faults, SandboxOptions};
+use bigin_sync::sandbox::Faults;
 use common::*;
 use std::collections::HashMap;
 use std::path::Path;
@@ -87,6 +87,39 @@ async fn health(base: &str) -> Option<(u16, String)> {
     get(&format!("{base}/healthz")).await
 }
 
+/// Waits until `/healthz` answers 503 with `reason` in its line; returns the last answer.
+async fn wait_unhealthy(base: &str, reason: &str) -> (bool, Option<(u16, String)>) {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let seen = health(base).await;
+        if matches!(&seen, Some((503, r)) if r.contains(reason)) {
+            return (true, seen);
+        }
+        if Instant::now() >= end {
+            return (false, seen);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until every `want`ed sample has its value; returns the last scrape.
+async fn wait_scrape(base: &str, want: &[(&str, f64)]) -> (bool, HashMap<String, f64>) {
+    let end = Instant::now() + DEADLINE;
+    let mut last = HashMap::new();
+    loop {
+        if let Some(s) = scrape(base).await {
+            last = s;
+            if want.iter().all(|(k, v)| last.get(*k) == Some(v)) {
+                return (true, last);
+            }
+        }
+        if Instant::now() >= end {
+            return (false, last);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_match_the_transfers_and_healthz_names_each_cause() {
     let env = Env::new().await;
@@ -119,16 +152,7 @@ async fn metrics_match_the_transfers_and_healthz_names_each_cause() {
         ("bigin_sync_entries_parked_total{}", 0.0),
         ("bigin_sync_delete_guard_trips_total{}", 0.0),
     ];
-    let mut last = HashMap::new();
-    let matched = eventually(|| async {
-        let Some(s) = scrape(&base).await else {
-            return false;
-        };
-        let ok = want.iter().all(|(k, v)| s.get(*k) == Some(v));
-        last = s;
-        ok
-    })
-    .await;
+    let (matched, last) = wait_scrape(&base, &want).await;
     assert!(
         matched,
         "scrape never matched {want:?}:\n{last:#?}\n{}",
@@ -152,12 +176,7 @@ async fn metrics_match_the_transfers_and_healthz_names_each_cause() {
     // The root goes away: unhealthy until it is back.
     let aside = env.tmp.path().join("root-aside");
     std::fs::rename(&env.root, &aside).unwrap();
-    let mut seen = None;
-    let down_for_root = eventually(|| async {
-        seen = health(&base).await;
-        matches!(&seen, Some((503, r)) if r.contains("sync root"))
-    })
-    .await;
+    let (down_for_root, seen) = wait_unhealthy(&base, "sync root").await;
     assert!(down_for_root, "{seen:?}\n{}", d.log_text());
     std::fs::rename(&aside, &env.root).unwrap();
     assert!(
@@ -169,11 +188,7 @@ async fn metrics_match_the_transfers_and_healthz_names_each_cause() {
     // The refresh token is revoked in Zoho: unhealthy, with the reason.
     env.sandbox.revoke_refresh_token();
     drop_file(&dir, "later.txt", b"needs a call");
-    let down_for_auth = eventually(|| async {
-        seen = health(&base).await;
-        matches!(&seen, Some((503, r)) if r.contains("refresh token"))
-    })
-    .await;
+    let (down_for_auth, seen) = wait_unhealthy(&base, "refresh token").await;
     assert!(down_for_auth, "{seen:?}\n{}", d.log_text());
 }
 
@@ -188,12 +203,7 @@ async fn no_pass_for_three_poll_intervals_is_unhealthy() {
     });
     let base = with_metrics(&env);
     let d = env.spawn_daemon();
-    let mut seen = None;
-    let stalled = eventually(|| async {
-        seen = health(&base).await;
-        matches!(&seen, Some((503, r)) if r.contains("no pass completed"))
-    })
-    .await;
+    let (stalled, seen) = wait_unhealthy(&base, "no pass completed").await;
     assert!(stalled, "{seen:?}\n{}", d.log_text());
     env.sandbox.set_faults(Faults::default());
     assert!(
@@ -349,13 +359,17 @@ async fn alerts_run_the_command_and_post_the_webhook_once_per_subject_per_hour()
         d.log_text()
     );
     // Alerts go out in order: once an alert about a later conflict has arrived, any
-    // repeated root_missing alert would have arrived before it.
-    let moved = aside.join(M).join(R);
+    // repeated root_missing alert would have arrived before it. The later conflict is in a
+    // record new to the daemon, whose first pass lists Zoho before uploading anything.
+    const R2: &str = "3652397000000624002";
+    env.sandbox.add_record(env.product, M, R2);
+    let moved = aside.join(M).join(R2);
+    std::fs::create_dir_all(&moved).unwrap();
     drop_file(&moved, "b.txt", b"local b");
     env.sandbox
-        .add_file(env.product, M, R, "b.txt", b"Zoho's b".to_vec());
+        .add_file(env.product, M, R2, "b.txt", b"Zoho's b".to_vec());
     std::fs::rename(&aside, &env.root).unwrap();
-    let later = |l: &String| l.starts_with(&format!("conflict|{M}/{R}|b.txt|"));
+    let later = |l: &String| l.starts_with(&format!("conflict|{M}/{R2}|b.txt|"));
     assert!(
         wait_until(DEADLINE, || alert_lines(&out).iter().any(later)).await,
         "{:?}\n{}",
