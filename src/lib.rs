@@ -12,13 +12,15 @@
 //! - [`planner`]: the pure three-way comparison that decides actions;
 //! - [`executor`]: performs actions with retry, backoff, intents and trash;
 //! - [`watcher`], [`poller`]: decide *when* a record is looked at;
-//! - [`daemon`], [`cli`]: process life, signals, systemd, commands.
+//! - [`daemon`], [`cli`]: process life, signals, systemd, commands;
+//! - [`events`]: what the operator must hear about, for metrics and alerts.
 
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod dir_handle;
 pub mod engine;
+pub mod events;
 pub mod executor;
 pub mod journal;
 pub mod model;

@@ -109,6 +109,12 @@ fn example_config_mentions_every_key() {
         "direction",
         "max_delete_percent",
         "ignore",
+        "[metrics]",
+        "listen",
+        "allow_remote",
+        "[alerts]",
+        "exec",
+        "webhook",
     ];
     for key in keys {
         let set = text.lines().any(|l| {

@@ -48,6 +48,26 @@ pub struct Config {
     pub zoho: ZohoSettings,
     /// The `[sync]` table: timing, direction, limits.
     pub sync: SyncSettings,
+    /// The `[metrics]` table; `None` when no `listen` address is set.
+    pub metrics: Option<MetricsSettings>,
+    /// The `[alerts]` table (both parts optional).
+    pub alerts: AlertSettings,
+}
+
+/// Where `/metrics` and `/healthz` are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// Loopback unless `allow_remote = true`.
+    pub listen: std::net::SocketAddr,
+}
+
+/// Who is told about events that need a person.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertSettings {
+    /// A command and its arguments (empty: none); the program is an absolute path.
+    pub exec: Vec<String>,
+    /// A URL that receives one JSON POST per event.
+    pub webhook: Option<String>,
 }
 
 /// How log lines are written.

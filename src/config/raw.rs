@@ -12,6 +12,8 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "log_level",
     "zoho",
     "sync",
+    "metrics",
+    "alerts",
 ];
 /// Keys allowed in `[zoho]`.
 pub(super) const ZOHO_KEYS: &[&str] = &[
@@ -42,6 +44,11 @@ pub(super) const SYNC_KEYS: &[&str] = &[
     "ignore",
 ];
 
+/// Keys allowed in `[metrics]`.
+pub(super) const METRICS_KEYS: &[&str] = &["listen", "allow_remote"];
+/// Keys allowed in `[alerts]`.
+pub(super) const ALERTS_KEYS: &[&str] = &["exec", "webhook"];
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
@@ -53,6 +60,24 @@ pub(super) struct RawConfig {
     pub zoho: RawZoho,
     #[serde(default)]
     pub sync: RawSync,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+    #[serde(default)]
+    pub alerts: RawAlerts,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    pub listen: Option<String>,
+    pub allow_remote: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAlerts {
+    pub exec: Option<Vec<String>>,
+    pub webhook: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

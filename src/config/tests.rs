@@ -1001,3 +1001,68 @@ fn config_files_that_are_devices_fifos_or_huge_are_refused_without_blocking() {
         assert!(msg.contains(expect) && msg.contains(&shown), "{msg}");
     }
 }
+
+#[test]
+fn metrics_listen_is_loopback_unless_remote_is_allowed() {
+    let f = Fixture::new();
+    assert_eq!(f.load(MIN).unwrap().metrics, None);
+    for addr in ["127.0.0.1:9464", "[::1]:9464"] {
+        let c = f
+            .load(&format!("{MIN}\n[metrics]\nlisten = \"{addr}\"\n"))
+            .unwrap();
+        assert_eq!(c.metrics.unwrap().listen, addr.parse().unwrap());
+    }
+    for addr in ["0.0.0.0:9464", "192.168.1.5:9464", "[::]:9464"] {
+        let msg = f.err_names(
+            &format!("{MIN}\n[metrics]\nlisten = \"{addr}\"\n"),
+            "metrics.listen",
+            "metrics.allow_remote = true",
+        );
+        assert!(msg.contains("loopback"), "{msg}");
+    }
+    let c = f
+        .load(&format!(
+            "{MIN}\n[metrics]\nlisten = \"0.0.0.0:9464\"\nallow_remote = true\n"
+        ))
+        .unwrap();
+    assert_eq!(c.metrics.unwrap().listen, "0.0.0.0:9464".parse().unwrap());
+    f.err_names(
+        &format!("{MIN}\n[metrics]\nlisten = \"localhost\"\n"),
+        "metrics.listen",
+        "127.0.0.1:9464",
+    );
+    f.err_names(
+        &format!("{MIN}\n[metrics]\nport = 1\n"),
+        "metrics.port",
+        "metrics.listen, metrics.allow_remote",
+    );
+}
+
+#[test]
+fn alert_command_and_webhook_are_checked() {
+    let f = Fixture::new();
+    assert_eq!(f.load(MIN).unwrap().alerts, AlertSettings::default());
+    let c = f
+        .load(&format!(
+            "{MIN}\n[alerts]\nexec = [\"/usr/local/bin/notify\", \"-v\"]\nwebhook = \"https://ntfy.sh/office/\"\n"
+        ))
+        .unwrap();
+    assert_eq!(c.alerts.exec, vec!["/usr/local/bin/notify", "-v"]);
+    assert_eq!(c.alerts.webhook.as_deref(), Some("https://ntfy.sh/office"));
+    f.err_names(
+        &format!("{MIN}\n[alerts]\nexec = [\"notify\"]\n"),
+        "alerts.exec",
+        "absolute path",
+    );
+    f.err_names(
+        &format!("{MIN}\n[alerts]\nwebhook = \"http://hooks.example.com/x\"\n"),
+        "alerts.webhook",
+        "non-loopback",
+    );
+    let msg = f.err_names(
+        &format!("{MIN}\n[alerts]\nwebhook = \"https://user:hunter2@hooks.example.com/x\"\n"),
+        "alerts.webhook",
+        "user name or password",
+    );
+    assert!(!msg.contains("hunter2"), "{msg}");
+}

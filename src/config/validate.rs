@@ -3,9 +3,14 @@
 use super::duration::parse_duration;
 use super::locate::{key_at, line_col};
 use super::paths::{config_base, default_state_dir, resolve};
-use super::raw::{RawConfig, RawDuration, SYNC_KEYS, TOP_KEYS, ZOHO_KEYS};
+use super::raw::{
+    ALERTS_KEYS, METRICS_KEYS, RawConfig, RawDuration, SYNC_KEYS, TOP_KEYS, ZOHO_KEYS,
+};
 use super::secrets::{SecretSpec, missing, resolve_secret};
-use super::{Config, ConfigError, LogFormat, SyncSettings, WatchMode, ZohoSettings};
+use super::{
+    AlertSettings, Config, ConfigError, LogFormat, MetricsSettings, SyncSettings, WatchMode,
+    ZohoSettings,
+};
 use crate::model::Product;
 use crate::planner::Direction;
 use crate::zoho::dc::{data_center, valid_codes};
@@ -36,6 +41,8 @@ pub(super) fn parse(file: &Path, text: &str) -> Result<RawConfig, ConfigError> {
                 "" => TOP_KEYS,
                 "zoho" => ZOHO_KEYS,
                 "sync" => SYNC_KEYS,
+                "metrics" => METRICS_KEYS,
+                "alerts" => ALERTS_KEYS,
                 _ => &[][..],
             };
             let expected = allowed
@@ -69,6 +76,8 @@ fn tidy_message(m: &str) -> String {
     m.trim()
         .replace("expected struct RawZoho", "expected a table")
         .replace("expected struct RawSync", "expected a table")
+        .replace("expected struct RawMetrics", "expected a table")
+        .replace("expected struct RawAlerts", "expected a table")
         .replace("expected i64", "expected an integer")
         .replace("expected a sequence", "expected an array")
 }
@@ -195,6 +204,8 @@ pub(super) fn build(
         }
     }
     let sync = sync(&ctx, raw.sync)?;
+    let metrics = metrics(&ctx, raw.metrics)?;
+    let alerts = alerts(&ctx, raw.alerts)?;
     Ok(Config {
         path: file.to_path_buf(),
         root,
@@ -203,7 +214,56 @@ pub(super) fn build(
         log_level,
         zoho,
         sync,
+        metrics,
+        alerts,
     })
+}
+
+/// `[metrics]`: served only when `listen` is set, and only on loopback unless the
+/// operator says otherwise (the endpoint has no authentication).
+fn metrics(
+    ctx: &Ctx<'_>,
+    m: super::raw::RawMetrics,
+) -> Result<Option<MetricsSettings>, ConfigError> {
+    let Some(listen) = m.listen else {
+        return Ok(None);
+    };
+    let addr: std::net::SocketAddr = listen.trim().parse().map_err(|_| {
+        ctx.invalid(
+            "metrics.listen",
+            format!("`{listen}` is not an address with a port; expected e.g. \"127.0.0.1:9464\""),
+        )
+    })?;
+    if !addr.ip().is_loopback() && m.allow_remote != Some(true) {
+        return Err(ctx.invalid(
+            "metrics.listen",
+            format!(
+                "{addr} is not a loopback address and the metrics endpoint has no authentication; \
+                 expected 127.0.0.1 or [::1], or set metrics.allow_remote = true"
+            ),
+        ));
+    }
+    Ok(Some(MetricsSettings { listen: addr }))
+}
+
+/// `[alerts]`: the command must be an absolute path (no `$PATH` lookup by a daemon);
+/// the webhook follows the rules of every other URL (https, or http on loopback; no
+/// credentials in it).
+fn alerts(ctx: &Ctx<'_>, a: super::raw::RawAlerts) -> Result<AlertSettings, ConfigError> {
+    let exec = a.exec.unwrap_or_default();
+    if let Some(program) = exec.first()
+        && !Path::new(program).is_absolute()
+    {
+        return Err(ctx.invalid(
+            "alerts.exec",
+            format!("`{program}` is not an absolute path; expected e.g. [\"/usr/local/bin/notify-admin\"]"),
+        ));
+    }
+    let webhook = match a.webhook {
+        Some(u) => Some(validate_base_url(&u).map_err(|m| ctx.invalid("alerts.webhook", m))?),
+        None => None,
+    };
+    Ok(AlertSettings { exec, webhook })
 }
 
 /// The daemon's private files (journal, trash, secrets) must never be inside the synced

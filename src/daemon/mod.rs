@@ -5,9 +5,12 @@
 //! watcher, then tell systemd READY. Interrupted uploads are resolved by the first
 //! reconcile of their record (the journal holds their intents).
 
+pub mod alerts;
 pub mod follow;
+pub mod http;
 pub mod lock;
 pub mod logging;
+pub mod metrics;
 pub mod scheduler;
 pub mod setup;
 pub mod state_dir;
@@ -73,6 +76,13 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     }
     let journal = setup::open_journal(&cfg)?;
     let rt = Arc::new(setup::build(&cfg, journal, RetryPolicy::daemon())?);
+    // Observers first: the start-up rescan already reports a missing root.
+    let metrics = watch_with_metrics(&cfg, &rt.events, &shutdown).await?;
+    if let Some(alerts) =
+        alerts::Alerts::start(&cfg.alerts, shutdown.clone()).context("setting up [alerts]")?
+    {
+        rt.events.subscribe(alerts);
+    }
 
     let (hint_tx, hint_rx) = tokio::sync::mpsc::unbounded_channel();
     let (control_tx, control_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -84,7 +94,14 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let record_watch_state = watch_state_recorder(rt.journal.clone());
     let on_watch_state: crate::watcher::OnWatchState = {
         let record = record_watch_state.clone();
-        Arc::new(move |state| record(state.to_string()))
+        let events = rt.events.clone();
+        Arc::new(move |state| {
+            events.watch_mode(match state {
+                crate::watcher::WatchState::Inotify => "inotify",
+                _ => "poll",
+            });
+            record(state.to_string())
+        })
     };
     let mut _watcher = match crate::watcher::start(
         &cfg.root,
@@ -96,6 +113,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         Ok(w) => Some(w),
         Err(e) => {
             tracing::error!(error = %e, root = %cfg.root.display(), "cannot watch the sync root; relying on the periodic rescan");
+            rt.events.watch_mode("none");
             record_watch_state(format!(
                 "none ({e}); changes are found by the periodic rescan"
             ));
@@ -133,7 +151,10 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
                 _ = hup.recv() => {
                     systemd::reloading();
                     match reload(&cfg_path, &rt_for_signals) {
-                        Ok(s) => { let _ = control_tx.send(Control::Reload(s)); }
+                        Ok(s) => {
+                            if let Some(m) = &metrics { m.set_stall_after(stall_limit(&s)); }
+                            let _ = control_tx.send(Control::Reload(s));
+                        }
                         Err(e) => tracing::error!(error = format!("{e:#}"), "SIGHUP: new config rejected; keeping the old one"),
                     }
                     systemd::ready();
@@ -149,6 +170,31 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     drop(_watcher.take());
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How long without a completed pass makes `/healthz` unhealthy.
+fn stall_limit(schedule: &Schedule) -> Duration {
+    schedule.poll.poll_interval.saturating_mul(3)
+}
+
+/// With `[metrics]`: registers the metrics as an observer of `events` and serves them.
+/// The port is bound here, before READY, so that a taken port fails the start.
+async fn watch_with_metrics(
+    cfg: &Config,
+    events: &crate::events::Events,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<Arc<metrics::Metrics>>> {
+    let Some(settings) = cfg.metrics else {
+        return Ok(None);
+    };
+    let listener = http::bind(settings.listen)
+        .await
+        .with_context(|| format!("metrics.listen: cannot listen on {}", settings.listen))?;
+    let metrics = Arc::new(metrics::Metrics::new(stall_limit(&schedule_of(cfg))));
+    events.subscribe(metrics.clone());
+    tokio::spawn(http::serve(listener, metrics.clone(), shutdown.clone()));
+    tracing::info!(listen = %settings.listen, "serving /metrics and /healthz");
+    Ok(Some(metrics))
 }
 
 /// Loads and applies a new config on SIGHUP. Settings that need a restart (root,

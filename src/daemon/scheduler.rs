@@ -6,6 +6,7 @@
 use super::follow::refresh_followed;
 use super::setup::Runtime;
 use crate::engine::{Engine, Reconciled};
+use crate::events::{Event, EventKind};
 use crate::model::RecordKey;
 use crate::poller::PollPolicy;
 use crate::scan::{Fingerprint, RecordFolder};
@@ -164,9 +165,16 @@ impl Scheduler {
                     error = format!("{e:#}"),
                     "cannot read the sync root; nothing is deleted anywhere until it is back"
                 );
+                self.rt.events.emit(Event::new(
+                    EventKind::RootMissing,
+                    format!(
+                        "cannot read the sync root ({e:#}); nothing is deleted until it is back"
+                    ),
+                ));
                 return (Vec::new(), Vec::new());
             }
         };
+        self.rt.events.clear(EventKind::RootMissing);
         let j = self.rt.journal.clone();
         let rows = tokio::task::spawn_blocking(move || j.followed())
             .await
@@ -400,6 +408,13 @@ impl Scheduler {
                     // Something changed under an action: look again soon.
                     slot.dirty_at = Some(now + schedule.debounce.max(Duration::from_millis(100)));
                 }
+                if report.blocked_deletes > 0 {
+                    self.rt.events.emit(Event::new(
+                        EventKind::DeleteGuard,
+                        format!("refused to delete {} files in one pass (over sync.max_delete_percent); if intended, run `bigin-sync once --confirm-deletes`", report.blocked_deletes),
+                    ).record(&key));
+                }
+                self.rt.events.pass_completed();
                 if report.did_something() {
                     tracing::info!(
                         record = %key,
@@ -455,6 +470,8 @@ impl Scheduler {
         self.publish_pending();
         let running = self.slots.values().filter(|s| s.running).count();
         let pending: u32 = self.pending.values().map(|p| p.total()).sum();
+        self.rt.events.pending(u64::from(pending));
+        self.rt.events.followed(self.slots.len() as u64);
         let line = format!(
             "following {} records; {} reconciling; {} pending; {} actions done, {} failing, {} parked since start",
             self.slots.len(),
@@ -488,9 +505,14 @@ impl Scheduler {
         let mut next_watchdog = Instant::now();
         loop {
             self.spawn_due(&mut tasks);
+            // Nothing running right after starting what was due: all caught up. The
+            // wake-up below at least every poll interval keeps an idle daemon healthy.
+            if tasks.is_empty() {
+                self.rt.events.pass_completed();
+            }
             // Sleep until the next thing is due instead of ticking: 10,000 idle records
             // must cost (almost) no CPU.
-            let mut wake = next_rescan;
+            let mut wake = next_rescan.min(Instant::now() + self.schedule.poll.poll_interval);
             if let Some(due) = self.next_due() {
                 wake = wake.min(due);
             }

@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::engine::{Engine, EngineSettings};
+use crate::events::{Event, EventKind, Events};
 use crate::executor::{Executor, RetryPolicy, SelfWrites};
 use crate::journal::Journal;
 use crate::planner::NameFolding;
@@ -11,8 +12,8 @@ use anyhow::Context;
 use std::sync::Arc;
 
 /// The access token lives in the journal so that a restart does not spend a grant
-/// (Zoho allows ten per ten minutes).
-pub struct JournalTokenCache(pub Arc<Journal>);
+/// (Zoho allows ten per ten minutes). Grants and refusals are reported to the events.
+pub struct JournalTokenCache(pub Arc<Journal>, pub Events);
 
 impl TokenCache for JournalTokenCache {
     fn load(&self) -> Option<CachedToken> {
@@ -31,6 +32,9 @@ impl TokenCache for JournalTokenCache {
     }
 
     fn store(&self, token: &CachedToken) {
+        // Only a successful grant is stored: the credentials work (again).
+        self.1.token_granted();
+        self.1.clear(EventKind::AuthFailed);
         if let Err(e) = self.0.store_token(
             token.access_token.expose(),
             token.expires_at_unix,
@@ -38,6 +42,15 @@ impl TokenCache for JournalTokenCache {
         ) {
             tracing::warn!(error = %e, "could not cache the access token");
         }
+    }
+
+    fn rejected(&self, why: &str) {
+        self.1.emit(Event::new(
+            EventKind::AuthFailed,
+            format!(
+                "Zoho refused the refresh token ({why}); run `bigin-sync auth` to get a new one"
+            ),
+        ));
     }
 }
 
@@ -101,6 +114,8 @@ pub struct Runtime {
     pub client: ZohoClient,
     pub engine: Arc<Engine>,
     pub self_writes: Arc<SelfWrites>,
+    /// Where the sync reports what the operator must hear about (metrics, alerts).
+    pub events: Events,
 }
 
 pub fn open_journal(cfg: &Config) -> anyhow::Result<Arc<Journal>> {
@@ -110,9 +125,10 @@ pub fn open_journal(cfg: &Config) -> anyhow::Result<Arc<Journal>> {
 }
 
 pub fn build(cfg: &Config, journal: Arc<Journal>, policy: RetryPolicy) -> anyhow::Result<Runtime> {
+    let events = Events::default();
     let client = ZohoClient::new(
         client_config(cfg)?,
-        Arc::new(JournalTokenCache(journal.clone())),
+        Arc::new(JournalTokenCache(journal.clone(), events.clone())),
     )
     .context("setting up the Zoho client")?;
     let self_writes = Arc::new(SelfWrites::default());
@@ -122,7 +138,8 @@ pub fn build(cfg: &Config, journal: Arc<Journal>, policy: RetryPolicy) -> anyhow
         &cfg.state_dir,
         self_writes.clone(),
         policy,
-    );
+    )
+    .with_events(events.clone());
     // Probed once: the root cannot change without a restart.
     let settings = engine_settings(cfg, name_folding(&cfg.root))?;
     let engine = Arc::new(Engine::new(settings, executor));
@@ -131,5 +148,6 @@ pub fn build(cfg: &Config, journal: Arc<Journal>, policy: RetryPolicy) -> anyhow
         client,
         engine,
         self_writes,
+        events,
     })
 }

@@ -30,6 +30,7 @@ pub use reserved::PassIntents;
 pub use retry::RetryPolicy;
 
 use crate::dir_handle::DirHandle;
+use crate::events::{Direction, Event, EventKind};
 use crate::journal::{FailureRow, Journal, JournalError, NewFailure};
 use crate::model::{RecordKey, RemoteAttachment};
 use crate::planner::{Action, LocalEntry, SyncedEntry};
@@ -203,6 +204,8 @@ pub struct Executor {
     policy: RetryPolicy,
     /// The per-transfer journal writes, committed in shared transactions.
     commits: Arc<group_commit::GroupCommit>,
+    /// Where conflicts, parked entries and transfers are reported (metrics, alerts).
+    events: crate::events::Events,
 }
 
 impl Executor {
@@ -221,7 +224,14 @@ impl Executor {
             trash_dir: state_dir.join("trash"),
             self_writes,
             policy,
+            events: crate::events::Events::default(),
         }
+    }
+
+    /// The same executor reporting to `events`.
+    pub fn with_events(mut self, events: crate::events::Events) -> Self {
+        self.events = events;
+        self
     }
 
     pub fn gate(&self) -> &ApiGate {
@@ -297,6 +307,9 @@ impl Executor {
                     ms,
                     "{name} done"
                 );
+                if let Some(direction) = transfer_direction(action) {
+                    self.events.transferred(direction, report.bytes);
+                }
                 if work.failures.contains_key(subject) {
                     let key = work.key.clone();
                     let s = subject.to_string();
@@ -349,6 +362,14 @@ impl Executor {
                     file = subject,
                     error = %message,
                     "parked: will not retry until the file changes or `bigin-sync retry` is run"
+                );
+                self.events.emit(
+                    Event::new(
+                        EventKind::Parked,
+                        format!("{action} failed and is parked: {message}"),
+                    )
+                    .record(&work.key)
+                    .file(subject),
                 );
             }
         } else {
@@ -410,6 +431,17 @@ pub fn describe(action: &Action) -> (&'static str, &str) {
         Action::TrashLocal { local_name, .. } => ("trash_local", local_name),
         Action::Forget { local_name } => ("forget", local_name),
         Action::Refresh { local_name } => ("refresh", local_name),
+    }
+}
+
+/// Which way an action moves a file's content, for the transfer metrics.
+fn transfer_direction(action: &Action) -> Option<Direction> {
+    match action {
+        Action::Upload { .. } | Action::UploadLink { .. } | Action::Replace { .. } => {
+            Some(Direction::Upload)
+        }
+        Action::Download { .. } | Action::ReplaceLocal { .. } => Some(Direction::Download),
+        _ => None,
     }
 }
 

@@ -50,6 +50,8 @@ pub trait TokenCache: Send + Sync + 'static {
     fn load(&self) -> Option<CachedToken>;
     /// Keeps `token` for the next run; a failure only costs a refresh after a restart.
     fn store(&self, token: &CachedToken);
+    /// Zoho refused the refresh token (`why` holds no secret); the daemon reports it.
+    fn rejected(&self, _why: &str) {}
 }
 
 /// An in-memory [`TokenCache`] for tests and one-shot commands.
@@ -364,6 +366,7 @@ impl TokenManager {
             }
             Err(ZohoError::TokenRejected(why)) => {
                 tracing::error!(reason = %why, "Zoho refused the OAuth credentials");
+                self.cache.rejected(&why);
                 state.rejected = Some((SystemTime::now() + REJECTION_MEMORY, why.clone()));
                 Err(ZohoError::TokenRejected(why))
             }

@@ -2,6 +2,7 @@
 
 use super::super::{ExecError, Executor, RecordWork};
 use super::stat;
+use crate::events::{Event, EventKind};
 
 impl Executor {
     /// First half of resolving a conflict: moves the scanned local file `local_name` to
@@ -52,6 +53,14 @@ impl Executor {
         .map_err(|e| ExecError::Task(e.to_string()))??;
         tracing::warn!(record = %w.key, file = local_name, conflict = conflict_name,
             "different content on both sides: Zoho's version keeps the name, the local one is now the conflict copy");
+        self.events.emit(
+            Event::new(
+                EventKind::Conflict,
+                format!("different content on both sides: Zoho's version keeps the name, the local one is now {conflict_name}"),
+            )
+            .record(&w.key)
+            .file(local_name),
+        );
         Ok(())
     }
 }
