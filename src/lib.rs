@@ -20,6 +20,7 @@ pub mod dir_handle;
 pub mod engine;
 pub mod executor;
 pub mod journal;
+pub mod log_fields;
 pub mod model;
 pub mod planner;
 pub mod poller;

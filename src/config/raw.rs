@@ -39,6 +39,7 @@ pub(super) const SYNC_KEYS: &[&str] = &[
     "watch",
     "direction",
     "max_delete_percent",
+    "trash_retention",
     "ignore",
 ];
 
@@ -84,6 +85,7 @@ pub(super) struct RawSync {
     pub watch: Option<String>,
     pub direction: Option<String>,
     pub max_delete_percent: Option<i64>,
+    pub trash_retention: Option<RawDuration>,
     pub ignore: Option<Vec<String>>,
 }
 

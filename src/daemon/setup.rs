@@ -38,6 +38,16 @@ impl TokenCache for JournalTokenCache {
         ) {
             tracing::warn!(error = %e, "could not cache the access token");
         }
+        // A grant worked: the credentials are good again.
+        if let Err(e) = self.0.note_auth(None, crate::executor::unix_now()) {
+            tracing::warn!(error = %e, "could not clear the refused-credentials note");
+        }
+    }
+
+    fn note_refused(&self, reason: &str) {
+        if let Err(e) = self.0.note_auth(Some(reason), crate::executor::unix_now()) {
+            tracing::warn!(error = %e, "could not note the refused credentials for status");
+        }
     }
 }
 

@@ -31,6 +31,7 @@ pub use retry::RetryPolicy;
 
 use crate::dir_handle::DirHandle;
 use crate::journal::{FailureRow, Journal, JournalError, NewFailure};
+use crate::log_fields::{ACTION, ATTACHMENT_ID, BYTES, FILE, MODULE, RECORD};
 use crate::model::{RecordKey, RemoteAttachment};
 use crate::planner::{Action, LocalEntry, SyncedEntry};
 use crate::zoho::{ZohoClient, ZohoError};
@@ -218,7 +219,7 @@ impl Executor {
             commits: Arc::new(group_commit::GroupCommit::new(journal.clone())),
             journal,
             gate: Arc::new(ApiGate::new()),
-            trash_dir: state_dir.join("trash"),
+            trash_dir: trash::trash_root(state_dir),
             self_writes,
             policy,
         }
@@ -287,15 +288,13 @@ impl Executor {
                 report.attachment_id = done.attachment_id;
                 report.deltas = done.deltas;
                 report.unflushed = done.unflushed;
-                tracing::info!(
-                    action = name,
-                    module = %work.key.module,
-                    record = %work.key.record_id,
-                    file = subject_file(action),
-                    attachment_id = report.attachment_id.as_deref().unwrap_or(""),
-                    bytes = report.bytes,
+                log_done(
+                    &work.key,
+                    name,
+                    subject_file(action),
+                    report.attachment_id.as_deref().unwrap_or(""),
+                    report.bytes,
                     ms,
-                    "{name} done"
                 );
                 if work.failures.contains_key(subject) {
                     let key = work.key.clone();
@@ -306,7 +305,8 @@ impl Executor {
                 }
             }
             Err(ExecError::Changed(what)) => {
-                tracing::debug!(action = name, record = %work.key, what, "changed meanwhile");
+                tracing::debug!({ ACTION } = name, { MODULE } = %work.key.module,
+                    { RECORD } = %work.key.record_id, what, "changed meanwhile");
                 report.outcome = Outcome::Skipped(format!("{what} changed meanwhile"));
             }
             Err(e) => {
@@ -343,20 +343,20 @@ impl Executor {
         if parked {
             if !previous.is_some_and(|f| f.parked && f.message == message) {
                 tracing::error!(
-                    action,
-                    module = %work.key.module,
-                    record = %work.key.record_id,
-                    file = subject,
+                    { ACTION } = action,
+                    { MODULE } = %work.key.module,
+                    { RECORD } = %work.key.record_id,
+                    { FILE } = subject,
                     error = %message,
                     "parked: will not retry until the file changes or `bigin-sync retry` is run"
                 );
             }
         } else {
             tracing::warn!(
-                action,
-                module = %work.key.module,
-                record = %work.key.record_id,
-                file = subject,
+                { ACTION } = action,
+                { MODULE } = %work.key.module,
+                { RECORD } = %work.key.record_id,
+                { FILE } = subject,
                 attempts,
                 retry_in_s = next_attempt_unix - now,
                 error = %message,
@@ -411,6 +411,27 @@ pub fn describe(action: &Action) -> (&'static str, &str) {
         Action::Forget { local_name } => ("forget", local_name),
         Action::Refresh { local_name } => ("refresh", local_name),
     }
+}
+
+/// The log line of an action done, with every field of [`crate::log_fields`].
+pub(crate) fn log_done(
+    key: &RecordKey,
+    action: &str,
+    file: &str,
+    attachment_id: &str,
+    bytes: u64,
+    ms: u64,
+) {
+    tracing::info!(
+        { ACTION } = action,
+        { MODULE } = %key.module,
+        { RECORD } = %key.record_id,
+        { FILE } = file,
+        { ATTACHMENT_ID } = attachment_id,
+        { BYTES } = bytes,
+        ms,
+        "{action} done"
+    );
 }
 
 /// The local file name an action is about, for log lines.

@@ -50,6 +50,10 @@ pub trait TokenCache: Send + Sync + 'static {
     fn load(&self) -> Option<CachedToken>;
     /// Keeps `token` for the next run; a failure only costs a refresh after a restart.
     fn store(&self, token: &CachedToken);
+    /// Zoho refused the OAuth credentials (`reason`, never a secret): remembered for
+    /// `status` by caches that outlive the process. A later [`TokenCache::store`] means
+    /// they work again.
+    fn note_refused(&self, _reason: &str) {}
 }
 
 /// An in-memory [`TokenCache`] for tests and one-shot commands.
@@ -364,6 +368,8 @@ impl TokenManager {
             }
             Err(ZohoError::TokenRejected(why)) => {
                 tracing::error!(reason = %why, "Zoho refused the OAuth credentials");
+                let (cache, reason) = (self.cache.clone(), why.clone());
+                let _ = tokio::task::spawn_blocking(move || cache.note_refused(&reason)).await;
                 state.rejected = Some((SystemTime::now() + REJECTION_MEMORY, why.clone()));
                 Err(ZohoError::TokenRejected(why))
             }
