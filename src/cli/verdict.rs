@@ -146,7 +146,7 @@ pub fn assess(facts: Option<&Facts>) -> Assessment {
         ));
     }
     // Stable: reasons of one verdict keep the order above.
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
     Assessment {
         verdict: found.first().map_or(Verdict::InSync, |(v, _)| *v),
         reasons: found.into_iter().map(|(_, r)| r).collect(),

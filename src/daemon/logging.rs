@@ -92,13 +92,11 @@ fn stderr_is_journal(journal_stream: Option<&str>) -> bool {
     let Some((dev, ino)) = journal_stream.and_then(|v| v.split_once(':')) else {
         return false;
     };
-    let (Ok(dev), Ok(ino)) = (dev.parse::<u64>(), ino.parse::<u64>()) else {
+    let Ok(s) = rustix::fs::fstat(std::io::stderr()) else {
         return false;
     };
-    match rustix::fs::fstat(std::io::stderr()) {
-        Ok(s) => s.st_dev as u64 == dev && s.st_ino as u64 == ino,
-        Err(_) => false,
-    }
+    // Parsed into the stat's own field types, whatever their width on this platform.
+    dev.parse() == Ok(s.st_dev) && ino.parse() == Ok(s.st_ino)
 }
 
 #[cfg(test)]
@@ -110,8 +108,11 @@ mod tests {
     use tracing_subscriber::Layer;
 
     /// Records every event's fields as (name, value).
+    /// One event's fields as (name, value).
+    type EventFields = Vec<(String, String)>;
+
     #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<Vec<(String, String)>>>>);
+    struct Capture(Arc<Mutex<Vec<EventFields>>>);
 
     struct Fields(Vec<(String, String)>);
 

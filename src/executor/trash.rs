@@ -171,7 +171,7 @@ pub fn expire(trash_root: &Path, cutoff_unix: i64) -> io::Result<Expired> {
             let Some(text) = name.to_str() else {
                 continue;
             };
-            if !trashed_at(text).is_some_and(|at| at < cutoff_unix) {
+            if trashed_at(text).is_none_or(|at| at >= cutoff_unix) {
                 continue;
             }
             let bytes = dir.tree_size(&name).unwrap_or(0);
