@@ -18,11 +18,11 @@
 
 use crate::model::Stat;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -309,6 +309,74 @@ impl DirHandle {
         Ok(rustix::fs::unlinkat(&*self.fd, name, AtFlags::empty())?)
     }
 
+    /// Removes the empty folder `name` (a link is not followed: it fails with `ENOTDIR`).
+    pub fn remove_empty_dir(&self, name: &OsStr) -> io::Result<()> {
+        check_raw_name(name)?;
+        Ok(rustix::fs::unlinkat(&*self.fd, name, AtFlags::REMOVEDIR)?)
+    }
+
+    /// Removes `name` whatever it is: a file or a link is unlinked (a link never
+    /// followed), a folder is emptied through its own handle, depth first, then removed.
+    /// A tree deeper than [`MAX_TREE_DEPTH`] is refused rather than risking the stack.
+    pub fn remove_tree(&self, name: &OsStr) -> io::Result<()> {
+        self.remove_tree_at(name, 0)
+    }
+
+    fn remove_tree_at(&self, name: &OsStr, depth: usize) -> io::Result<()> {
+        match self.open_dir_raw(name) {
+            Ok(sub) => {
+                if depth >= MAX_TREE_DEPTH {
+                    return Err(too_deep(&self.path.join(name)));
+                }
+                for (entry, _) in sub.entries()? {
+                    sub.remove_tree_at(&entry, depth + 1)?;
+                }
+                drop(sub);
+                self.remove_empty_dir(name)
+            }
+            Err(e) if is_link(&e) || e.raw_os_error() == Some(libc::ENOTDIR) => {
+                Ok(rustix::fs::unlinkat(&*self.fd, name, AtFlags::empty())?)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Bytes under `name`: a file's or a link's own size, a folder's contents summed
+    /// (links not followed; deeper than [`MAX_TREE_DEPTH`] is not counted).
+    pub fn tree_size(&self, name: &OsStr) -> io::Result<u64> {
+        self.tree_size_at(name, 0)
+    }
+
+    fn tree_size_at(&self, name: &OsStr, depth: usize) -> io::Result<u64> {
+        check_raw_name(name)?;
+        let s = rustix::fs::statat(&*self.fd, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        if FileType::from_raw_mode(s.st_mode) != FileType::Directory || depth >= MAX_TREE_DEPTH {
+            return Ok(s.st_size.max(0) as u64);
+        }
+        let sub = self.open_dir_raw(name)?;
+        let mut total = 0u64;
+        for (entry, _) in sub.entries()? {
+            total = total.saturating_add(sub.tree_size_at(&entry, depth + 1).unwrap_or(0));
+        }
+        Ok(total)
+    }
+
+    /// [`DirHandle::open_dir`] for a name read back from [`DirHandle::entries`] (any
+    /// bytes, not only UTF-8).
+    fn open_dir_raw(&self, name: &OsStr) -> io::Result<DirHandle> {
+        check_raw_name(name)?;
+        let fd = rustix::fs::openat(
+            &*self.fd,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | base_flags(),
+            Mode::empty(),
+        )?;
+        Ok(DirHandle {
+            fd: Arc::new(fd),
+            path: self.path.join(name),
+        })
+    }
+
     /// Makes renames and creations in this folder durable.
     pub fn sync(&self) -> io::Result<()> {
         Ok(rustix::fs::fsync(&*self.fd)?)
@@ -318,6 +386,34 @@ impl DirHandle {
     pub fn sync_file_system(&self) -> io::Result<()> {
         Ok(rustix::fs::syncfs(&*self.fd)?)
     }
+}
+
+/// How deep [`DirHandle::remove_tree`] and [`DirHandle::tree_size`] go: far deeper than
+/// any folder the daemon makes, shallow enough for the stack and the descriptor limit.
+pub const MAX_TREE_DEPTH: usize = 64;
+
+fn too_deep(path: &Path) -> io::Error {
+    io::Error::other(format!(
+        "{} is nested deeper than {MAX_TREE_DEPTH} folders; not removed",
+        path.display()
+    ))
+}
+
+/// [`check_name`] for a raw name read from a directory.
+fn check_raw_name(name: &OsStr) -> io::Result<()> {
+    let bytes = name.as_bytes();
+    if bytes.is_empty()
+        || bytes == b"."
+        || bytes == b".."
+        || bytes.contains(&b'/')
+        || bytes.contains(&0)
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{name:?} is not a single file name"),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether an open error means "something other than a regular file is there now".

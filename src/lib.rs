@@ -23,6 +23,7 @@ pub mod engine;
 pub mod events;
 pub mod executor;
 pub mod journal;
+pub mod log_fields;
 pub mod model;
 pub mod planner;
 pub mod poller;

@@ -36,7 +36,7 @@ fn example_config_loads_with_systemd_credentials() {
     assert_eq!(cfg.path, example_path());
     assert_eq!(cfg.root, PathBuf::from("/srv/bigin"));
     assert_eq!(cfg.state_dir, PathBuf::from("/var/lib/bigin-sync"));
-    assert_eq!(cfg.log_format, LogFormat::Text);
+    assert_eq!(cfg.log_format, LogFormat::Auto);
     assert_eq!(cfg.log_level, "info");
 
     let z = &cfg.zoho;
@@ -68,6 +68,7 @@ fn example_config_loads_with_systemd_credentials() {
     assert_eq!(s.watch, WatchMode::Auto);
     assert_eq!(s.direction, Direction::Both);
     assert_eq!(s.max_delete_percent, 50);
+    assert_eq!(s.trash_retention, Some(Duration::from_secs(30 * 86_400)));
     assert_eq!(s.ignore, vec!["~$*".to_owned(), "*.tmp".to_owned()]);
 
     assert!(
@@ -108,6 +109,7 @@ fn example_config_mentions_every_key() {
         "watch",
         "direction",
         "max_delete_percent",
+        "trash_retention",
         "ignore",
         "[metrics]",
         "listen",

@@ -192,7 +192,8 @@ async fn demo_starts_syncs_and_stops() {
         .args(["status", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success());
+    // In sync, or still working on the sample records.
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["daemon_running"], true);
     // SAFETY: signalling our own child.

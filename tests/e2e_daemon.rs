@@ -53,9 +53,9 @@ async fn daemon_syncs_both_ways_and_stops_on_sigterm() {
         d.log_text()
     );
 
-    // Status works while the daemon runs.
+    // Status works while the daemon runs (in sync, or work still pending).
     let out = env.run_args(&["status", "--json"]).await;
-    assert_ok(&out);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["daemon_running"], true);
 

@@ -13,6 +13,7 @@ mod demo;
 mod man;
 mod once;
 mod status;
+mod verdict;
 
 use crate::config::{self, Config};
 use clap::{Parser, Subcommand};
@@ -48,6 +49,12 @@ pub enum Command {
         confirm_deletes: bool,
     },
     /// Show the sync state from the journal (works while the daemon runs).
+    ///
+    /// Exit codes: 0 in sync; 1 work pending (actions waiting, failures being
+    /// retried); 2 needs a person (parked entries, a conflict copy still on disk, deletes
+    /// held back by the delete guard, Zoho refusing the refresh token; also a config
+    /// that cannot be loaded); 3 cannot tell (no journal yet, or it cannot be read).
+    /// `--json` carries the same verdict ("verdict", "exit_code", "reasons").
     Status {
         /// One JSON document instead of text.
         #[arg(long)]
@@ -123,7 +130,13 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Err(e) => report(Err(e)),
             }
         }
-        Command::Status { json } => report(status::run(&cfg, json)),
+        Command::Status { json } => match status::run(&cfg, json) {
+            Ok(verdict) => ExitCode::from(verdict.exit_code()),
+            Err(e) => {
+                errln!("bigin-sync: {e:#}");
+                ExitCode::from(verdict::Verdict::CannotTell.exit_code())
+            }
+        },
         Command::Check => check::run(&cfg).await,
         Command::Auth { code } => report(auth::run(&cfg, code.as_deref()).await),
         Command::Retry => report(retry(&cfg)),

@@ -1,6 +1,8 @@
 //! `bigin-sync status [--json]`: the sync state from the journal, readable while the
-//! daemon runs (WAL lets a reader in beside the writer).
+//! daemon runs (WAL lets a reader in beside the writer), and a verdict with an exit code
+//! (see [`super::verdict`]).
 
+use super::verdict::{self, Facts, Verdict};
 use crate::config::Config;
 use crate::daemon::lock;
 use crate::daemon::scheduler::PENDING_META_KEY;
@@ -10,24 +12,28 @@ use anyhow::Context;
 use serde_json::json;
 use std::collections::BTreeMap;
 
-pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
+/// Prints the state and returns the verdict (the caller exits with its code; an error
+/// means "cannot tell" as well).
+pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<Verdict> {
     let daemon_pid = lock::running_pid(&cfg.state_dir);
     let journal = match Journal::open_read_only(&cfg.state_dir) {
         Ok(j) => j,
         Err(e) if !cfg.state_dir.join(crate::journal::FILE_NAME).exists() => {
             let _ = e;
+            let assessment = verdict::assess(None);
             if as_json {
-                outln!(
-                    "{}",
-                    json!({"daemon_running": daemon_pid.is_some(), "journal": null})
-                );
+                let mut doc = json!({"daemon_running": daemon_pid.is_some(), "journal": null,
+                                     "trash": null});
+                merge(&mut doc, assessment.to_json());
+                outln!("{}", doc);
             } else {
                 outln!(
                     "no journal yet in {} (bigin-sync has not synced with this config)",
                     cfg.state_dir.display()
                 );
+                print_verdict(&assessment);
             }
-            return Ok(());
+            return Ok(assessment.verdict);
         }
         Err(e) => return Err(e).context("opening the journal"),
     };
@@ -42,6 +48,26 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
         .meta(crate::journal::NOT_FOLLOWED_META_KEY)?
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_default();
+    let conflict_copies = journal.conflict_copies()?;
+    let guard = journal.delete_guard_trips()?;
+    let auth = journal.auth_failure()?;
+    let trash = crate::executor::trash::usage(&crate::executor::trash::trash_root(&cfg.state_dir))
+        .map_err(|e| {
+            // The verdict does not depend on it: say so and go on.
+            errln!("bigin-sync: cannot read the trash: {e}");
+        })
+        .ok();
+    let pending_total =
+        pending.values().map(|p| p.total()).sum::<u32>() as u64 + summary.total_pending_uploads;
+    let assessment = verdict::assess(Some(&Facts {
+        pending: pending_total,
+        retrying: summary.total_failures,
+        parked: summary.total_parked,
+        conflict_copies: conflict_copies.len() as u64,
+        guarded_records: guard.len() as u64,
+        guarded_deletes: guard.values().map(|t| t.deletes).sum(),
+        auth_refused: auth.as_ref().map(|a| a.reason.clone()),
+    }));
     let now = crate::executor::unix_now();
     // Written by each daemon start: shown only while a daemon runs.
     let watch_state = journal
@@ -84,7 +110,7 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        let doc = json!({
+        let mut doc = json!({
             "daemon_running": daemon_pid.is_some(),
             "daemon_pid": daemon_pid,
             "watch": watch_state,
@@ -95,13 +121,26 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
                 .collect::<Vec<_>>(),
             "totals": {
                 "records": summary.records.len(), "files_in_sync": summary.total_files,
-                "pending": pending.values().map(|p| p.total()).sum::<u32>() as u64 + summary.total_pending_uploads,
+                "pending": pending_total,
                 "failures": summary.total_failures, "parked": summary.total_parked,
             },
             "token_expires_at_unix": summary.token_expires_at_unix,
+            "conflict_copies": conflict_copies
+                .iter()
+                .map(|(k, name)| json!({"module": k.module, "record_id": k.record_id, "file": name}))
+                .collect::<Vec<_>>(),
+            "delete_guard": guard
+                .iter()
+                .map(|(record, t)| json!({"record": record, "deletes": t.deletes, "since_unix": t.since_unix}))
+                .collect::<Vec<_>>(),
+            "auth_failure": auth
+                .as_ref()
+                .map(|a| json!({"reason": a.reason, "since_unix": a.since_unix})),
+            "trash": trash.map(|t| json!({"entries": t.entries, "bytes": t.bytes})),
         });
+        merge(&mut doc, assessment.to_json());
         outln!("{}", serde_json::to_string_pretty(&doc)?);
-        return Ok(());
+        return Ok(assessment.verdict);
     }
 
     match daemon_pid {
@@ -112,6 +151,17 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
             }
         }
         None => outln!("daemon: not running"),
+    }
+    print_verdict(&assessment);
+    if let Some(a) = &auth {
+        outln!(
+            "auth: Zoho refuses the refresh token since {}: {}",
+            ago(now - a.since_unix),
+            a.reason
+        );
+    }
+    if let Some(t) = trash {
+        outln!("trash: {} entries, {}", t.entries, size_text(t.bytes));
     }
     match summary.token_expires_at_unix {
         Some(t) if t > now => outln!("access token: valid for {} more minutes", (t - now) / 60),
@@ -171,6 +221,17 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
                 );
             }
         }
+        for (_, name) in conflict_copies.iter().filter(|(k, _)| *k == r.key) {
+            // Debug formatting: a name may hold line breaks or control characters.
+            outln!("  CONFLICT copy {name:?}: keep the right version, delete the copy");
+        }
+        if let Some(t) = guard.get(&r.key.to_string()) {
+            outln!(
+                "  DELETE GUARD holds back {} deletes (since {}; `bigin-sync once --confirm-deletes` if intended)",
+                t.deletes,
+                ago(now - t.since_unix)
+            );
+        }
         for (_, s) in remote_skips.iter().filter(|(k, _)| *k == r.key) {
             // Debug formatting: a name from Zoho may hold line breaks or control characters.
             outln!(
@@ -185,7 +246,43 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
         // Debug formatting: a folder name may hold line breaks or control characters.
         outln!("not followed: {path:?}: {reason}");
     }
-    Ok(())
+    Ok(assessment.verdict)
+}
+
+/// Adds the verdict's fields to the top level of `doc`.
+fn merge(doc: &mut serde_json::Value, fields: serde_json::Value) {
+    if let (Some(doc), serde_json::Value::Object(fields)) = (doc.as_object_mut(), fields) {
+        doc.extend(fields);
+    }
+}
+
+/// The verdict line, then one line per reason.
+fn print_verdict(a: &verdict::Assessment) {
+    let words = match a.verdict {
+        Verdict::InSync => "in sync",
+        Verdict::WorkPending => "work pending",
+        Verdict::NeedsPerson => "needs a person",
+        Verdict::CannotTell => "cannot tell",
+    };
+    outln!("verdict: {words} (exit {})", a.verdict.exit_code());
+    for r in &a.reasons {
+        outln!("  - {r}");
+    }
+}
+
+/// `1.5 MB`-style sizes (decimal units, as file managers show them).
+fn size_text(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} bytes");
+    }
+    let mut v = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
 }
 
 fn span(secs: i64) -> String {

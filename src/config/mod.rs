@@ -40,7 +40,8 @@ pub struct Config {
     pub root: PathBuf,
     /// Journal, trash, token cache; absolute, never inside `root` nor containing it.
     pub state_dir: PathBuf,
-    /// `log_format`: text or JSON lines.
+    /// `log_format`: text, JSON lines or the systemd journal (default: the journal when
+    /// stderr is it, else text).
     pub log_format: LogFormat,
     /// A tracing filter directive; `RUST_LOG` wins when set.
     pub log_level: String,
@@ -73,11 +74,15 @@ pub struct AlertSettings {
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {
-    /// Human-readable lines (no ANSI colours unless stderr is a terminal).
+    /// The journal when stderr is systemd's journal stream (`JOURNAL_STREAM`), else text.
     #[default]
+    Auto,
+    /// Human-readable lines (no ANSI colours unless stderr is a terminal).
     Text,
     /// One JSON object per line, for log shippers.
     Json,
+    /// Native journald entries with structured fields (`RECORD`, `FILE`, …).
+    Journald,
 }
 
 /// How local changes are noticed.
@@ -138,6 +143,9 @@ pub struct SyncSettings {
     pub direction: Direction,
     /// Refuse a pass that would delete more than this share of a record's files.
     pub max_delete_percent: u8,
+    /// Trash entries older than this are removed by the daemon; `None` (`"off"`) keeps
+    /// them until a person removes them.
+    pub trash_retention: Option<Duration>,
     /// Extra glob patterns of files never synced.
     pub ignore: Vec<String>,
 }

@@ -41,6 +41,7 @@ pub(super) const SYNC_KEYS: &[&str] = &[
     "watch",
     "direction",
     "max_delete_percent",
+    "trash_retention",
     "ignore",
 ];
 
@@ -109,6 +110,7 @@ pub(super) struct RawSync {
     pub watch: Option<String>,
     pub direction: Option<String>,
     pub max_delete_percent: Option<i64>,
+    pub trash_retention: Option<RawDuration>,
     pub ignore: Option<Vec<String>>,
 }
 

@@ -80,7 +80,7 @@ fn minimal_config_gets_documented_defaults() {
     assert_eq!(c.path, f.path());
     assert_eq!(c.root, PathBuf::from("/srv/bigin"));
     assert_eq!(c.state_dir, PathBuf::from("/var/lib/bigin-sync"));
-    assert_eq!(c.log_format, LogFormat::Text);
+    assert_eq!(c.log_format, LogFormat::Auto);
     assert_eq!(c.log_level, "info");
     let z = &c.zoho;
     assert_eq!(z.product, Product::Bigin);
@@ -104,6 +104,7 @@ fn minimal_config_gets_documented_defaults() {
     assert_eq!(s.watch, WatchMode::Auto);
     assert_eq!(s.direction, Direction::Both);
     assert_eq!(s.max_delete_percent, 50);
+    assert_eq!(s.trash_retention, Some(Duration::from_secs(30 * 86_400)));
     assert!(s.ignore.is_empty());
     assert!(warnings(&c).is_empty(), "{:?}", warnings(&c));
 }
@@ -362,7 +363,7 @@ fn bad_enumerations_list_the_valid_values() {
     f.err_names(
         &with("log_format = \"xml\"", "", ""),
         "log_format",
-        "\"text\", \"json\"",
+        "\"auto\", \"text\", \"json\", \"journald\"",
     );
     f.err_names(&with("log_level = \"loud\"", "", ""), "log_level", "info");
     f.err_names(&with("log_level = \"info,,\"", "", ""), "log_level", "info");
@@ -1065,4 +1066,36 @@ fn alert_command_and_webhook_are_checked() {
         "user name or password",
     );
     assert!(!msg.contains("hunter2"), "{msg}");
+}
+
+#[test]
+fn trash_retention_is_a_duration_or_off_and_never_a_bare_zero() {
+    let f = Fixture::new();
+    for (v, want) in [
+        ("\"7d\"", Some(Duration::from_secs(7 * 86_400))),
+        ("\"12h\"", Some(Duration::from_secs(12 * 3600))),
+        ("\"off\"", None),
+        ("\"OFF\"", None),
+    ] {
+        let c = f
+            .load(&with("", "", &format!("trash_retention = {v}")))
+            .unwrap();
+        assert_eq!(c.sync.trash_retention, want, "{v}");
+    }
+    let msg = f.err_names(
+        &with("", "", "trash_retention = \"0\""),
+        "sync.trash_retention",
+        "\"off\"",
+    );
+    assert!(msg.contains("ambiguous"), "{msg}");
+    f.err_names(
+        &with("", "", "trash_retention = \"soon\""),
+        "sync.trash_retention",
+        "unit",
+    );
+    f.err_names(
+        &with("", "", "trash_retention = 30"),
+        "sync.trash_retention",
+        "duration",
+    );
 }

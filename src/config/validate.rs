@@ -163,8 +163,13 @@ pub(super) fn build(
     let log_format = ctx.choice(
         "log_format",
         raw.log_format,
-        LogFormat::Text,
-        &[("text", LogFormat::Text), ("json", LogFormat::Json)],
+        LogFormat::Auto,
+        &[
+            ("auto", LogFormat::Auto),
+            ("text", LogFormat::Text),
+            ("json", LogFormat::Json),
+            ("journald", LogFormat::Journald),
+        ],
     )?;
     let log_level = raw
         .log_level
@@ -562,6 +567,7 @@ fn sync(ctx: &Ctx<'_>, s: super::raw::RawSync) -> Result<SyncSettings, ConfigErr
     )?;
     let max_delete_percent =
         ctx.int_in("sync.max_delete_percent", s.max_delete_percent, 50, 1, 100)? as u8;
+    let trash_retention = trash_retention(ctx, s.trash_retention)?;
     let ignore = s.ignore.unwrap_or_default();
     for (i, pattern) in ignore.iter().enumerate() {
         if let Err(e) = globset::Glob::new(pattern) {
@@ -580,6 +586,28 @@ fn sync(ctx: &Ctx<'_>, s: super::raw::RawSync) -> Result<SyncSettings, ConfigErr
         watch,
         direction,
         max_delete_percent,
+        trash_retention,
         ignore,
     })
+}
+
+/// `sync.trash_retention`: a duration (default 30 days), or `"off"` to keep the trash
+/// until a person empties it. `"0"` is refused: read as "keep nothing" it would empty
+/// the trash at once, and the trash is there so that a person can still look at a file
+/// Zoho deleted; read as "off" it would say the opposite of what it looks like.
+fn trash_retention(
+    ctx: &Ctx<'_>,
+    raw: Option<RawDuration>,
+) -> Result<Option<Duration>, ConfigError> {
+    const KEY: &str = "sync.trash_retention";
+    match raw {
+        Some(RawDuration(s)) if s.trim().eq_ignore_ascii_case("off") => Ok(None),
+        Some(RawDuration(s)) if s.trim() == "0" => Err(ctx.invalid(
+            KEY,
+            "`0` is ambiguous; write \"off\" to keep the trash until you empty it, or a duration such as \"30d\"",
+        )),
+        raw => ctx
+            .duration(KEY, raw, Duration::from_secs(30 * 86_400))
+            .map(Some),
+    }
 }

@@ -43,6 +43,51 @@ pub fn schedule_of(cfg: &Config) -> Schedule {
     }
 }
 
+/// How often the trash is checked for entries past `sync.trash_retention`.
+pub const TRASH_EXPIRY_PERIOD: Duration = Duration::from_secs(3600);
+
+/// Removes trash entries older than `retention` now and then every
+/// [`TRASH_EXPIRY_PERIOD`] until `shutdown` (off the async workers: it walks folders).
+fn spawn_trash_expiry(
+    state_dir: &std::path::Path,
+    retention: Duration,
+    shutdown: CancellationToken,
+) {
+    let trash = crate::executor::trash::trash_root(state_dir);
+    tokio::spawn(async move {
+        loop {
+            let cutoff = crate::executor::unix_now()
+                .saturating_sub(i64::try_from(retention.as_secs()).unwrap_or(i64::MAX));
+            let t = trash.clone();
+            match tokio::task::spawn_blocking(move || crate::executor::trash::expire(&t, cutoff))
+                .await
+            {
+                Ok(Ok(done)) => {
+                    if done.removed.entries > 0 {
+                        tracing::info!(
+                            entries = done.removed.entries,
+                            { crate::log_fields::BYTES } = done.removed.bytes,
+                            retention = %config::format_duration(retention),
+                            "removed from the trash: entries older than sync.trash_retention"
+                        );
+                    }
+                    for e in &done.errors {
+                        tracing::warn!(error = %e, "could not remove an expired trash entry");
+                    }
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(trash = %trash.display(), error = %e, "could not read the trash to expire old entries")
+                }
+                Err(e) => tracing::error!(error = %e, "trash expiry task failed"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(TRASH_EXPIRY_PERIOD) => {}
+            }
+        }
+    });
+}
+
 /// Journal meta key of the watch state, written by the daemon and shown by `status`.
 pub const WATCH_META_KEY: &str = "watch_state";
 
@@ -121,6 +166,9 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         }
     };
     systemd::ready();
+    if let Some(retention) = cfg.sync.trash_retention {
+        spawn_trash_expiry(&cfg.state_dir, retention, shutdown.clone());
+    }
     let rt_for_flush = rt.clone();
     tokio::spawn(async move { rt_for_flush.engine.flush_earlier_downloads(&folders).await });
     tracing::info!(

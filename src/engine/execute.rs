@@ -34,6 +34,19 @@ fn start_report(prepared: &[Prepared]) -> PassReport {
     report
 }
 
+/// Per record whose Zoho side was listed, how many deletes the pass planned (a record
+/// whose list failed says nothing about the guard either way).
+fn planned_deletes(prepared: &[Prepared]) -> Vec<(RecordKey, u64)> {
+    prepared
+        .iter()
+        .filter(|p| p.remote_error.is_none())
+        .map(|p| {
+            let n = p.actions.iter().filter(|a| a.is_delete()).count();
+            (p.work.key.clone(), n as u64)
+        })
+        .collect()
+}
+
 /// Per record, what is known once the guard has spoken: whether the folder is settled
 /// (its fingerprint kept), whether it was listed, whether anything is to be done.
 fn note_records(report: &mut PassReport, prepared: &[Prepared]) {
@@ -108,11 +121,14 @@ impl Engine {
     pub async fn execute(&self, mut prepared: Vec<Prepared>, confirm_deletes: bool) -> PassReport {
         let settings = self.settings();
         let mut report = start_report(&prepared);
+        let deletes = planned_deletes(&prepared);
         if !confirm_deletes {
             report.blocked_deletes = self
                 .hold_back_deletes(&mut prepared, settings.max_delete_percent)
                 .await;
         }
+        self.note_delete_guard(deletes, report.blocked_deletes > 0)
+            .await;
         note_records(&mut report, &prepared);
         let ran = self.run_actions(prepared, settings.concurrency).await;
         let deltas = tally(&mut report, ran);
@@ -168,6 +184,22 @@ impl Engine {
             p.actions.retain(|a| !a.is_delete());
         }
         deletes
+    }
+
+    /// Remembers in the journal, for `status`, which records' deletes the guard holds
+    /// back (`blocked`: all of `deletes` with a count above zero) and which records it no
+    /// longer holds back (the rest).
+    async fn note_delete_guard(&self, deletes: Vec<(RecordKey, u64)>, blocked: bool) {
+        let (tripped, passed): (Vec<_>, Vec<_>) =
+            deletes.into_iter().partition(|(_, n)| blocked && *n > 0);
+        let passed: Vec<RecordKey> = passed.into_iter().map(|(k, _)| k).collect();
+        let now = crate::executor::unix_now();
+        if let Err(e) = self
+            .db(move |j| j.note_delete_guard(&passed, &tripped, now))
+            .await
+        {
+            tracing::warn!(error = %e, "could not record the delete guard's state for status");
+        }
     }
 
     /// Runs every action of the pass, `concurrency` × [`ACTIONS_PER_REQUEST`] at once,

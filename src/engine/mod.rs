@@ -25,6 +25,7 @@ pub use report::{PassReport, PendingCounts};
 
 use crate::executor::Executor;
 use crate::journal::{Journal, JournalError};
+use crate::log_fields::{MODULE, RECORD};
 use crate::model::{Product, RecordKey, RemoteAttachment};
 use crate::planner::{Direction, NameFolding};
 use crate::scan::{self, IgnoreRules, RecordFolder};
@@ -209,7 +210,7 @@ impl Engine {
             match p {
                 Ok(p) => ok.push(p),
                 Err((key, e)) => {
-                    tracing::error!(record = %key, error = %e, "reconcile failed");
+                    tracing::error!({ RECORD } = %key.record_id, { MODULE } = %key.module, error = %e, "reconcile failed");
                     report.list_errors += 1;
                     report.errors.push(format!("{key}: {e}"));
                 }

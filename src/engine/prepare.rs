@@ -7,6 +7,7 @@ use super::{Engine, EngineError, EngineSettings};
 use crate::dir_handle::DirHandle;
 use crate::executor::{RecordWork, SUPERSEDED, describe};
 use crate::journal::FailureRow;
+use crate::log_fields::{MODULE, RECORD};
 use crate::model::{RecordKey, RemoteAttachment};
 use crate::planner::{self, Action, LocalEntry, Plan, PlanInput, SkippedRemote, SyncedEntry};
 use crate::scan::{self, RecordFolder};
@@ -167,7 +168,7 @@ impl Engine {
         // An upload left half done is resolved against a fresh list.
         let list_anyway = poll || !intents.is_empty();
         if list_anyway {
-            tracing::debug!(record = %key, poll, intents = intents.len(), "listing attachments");
+            tracing::debug!({ RECORD } = %key.record_id, { MODULE } = %key.module, poll, intents = intents.len(), "listing attachments");
         }
         let (scanned, listed) = self
             .read_folder_and_list(folder, &cache, &synced, list_anyway, &settings)

@@ -5,6 +5,7 @@ use super::{Engine, EngineError, EngineSettings};
 use crate::dir_handle::DirHandle;
 use crate::executor::ExecError;
 use crate::journal::{FailureRow, IntentRow, RemoteSkipRow};
+use crate::log_fields::{MODULE, RECORD};
 use crate::model::{RecordKey, RemoteAttachment};
 use crate::planner::{LocalEntry, SyncedEntry};
 use crate::scan::{self, RecordFolder};
@@ -135,7 +136,7 @@ impl Engine {
         let listed = match listed {
             Some(listed) => listed,
             None => {
-                tracing::debug!(record = %key, "listing attachments: the folder differs from the journal");
+                tracing::debug!({ RECORD } = %key.record_id, { MODULE } = %key.module, "listing attachments: the folder differs from the journal");
                 self.list_confirmed(key, synced).await
             }
         };
@@ -149,7 +150,7 @@ impl Engine {
                 }
             }
             Err(e) => {
-                tracing::warn!(record = %key, error = %e, "could not list attachments; remote side unknown this time (nothing is deleted)");
+                tracing::warn!({ RECORD } = %key.record_id, { MODULE } = %key.module, error = %e, "could not list attachments; remote side unknown this time (nothing is deleted)");
                 RemoteSide {
                     list: None,
                     asked: true,
@@ -250,7 +251,7 @@ impl Engine {
         if missing == 0 {
             return Ok(first);
         }
-        tracing::debug!(record = %key, missing, "tracked attachments missing from a paged list; listing again to confirm");
+        tracing::debug!({ RECORD } = %key.record_id, { MODULE } = %key.module, missing, "tracked attachments missing from a paged list; listing again to confirm");
         let mut second = self.list(key).await?;
         let seen: HashSet<String> = second.iter().map(|a| a.id.clone()).collect();
         second.extend(first.into_iter().filter(|a| !seen.contains(&a.id)));

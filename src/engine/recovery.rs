@@ -5,6 +5,7 @@
 use super::{Engine, EngineError};
 use crate::dir_handle::DirHandle;
 use crate::executor::adopt::{Sent, UploadIntent, adoption_candidates};
+use crate::log_fields::{ATTACHMENT_ID, FILE, MODULE, RECORD};
 use crate::model::{RecordKey, RemoteAttachment};
 use crate::planner::{LocalEntry, SyncedEntry};
 use crate::scan::RecordFolder;
@@ -58,7 +59,7 @@ impl Engine {
             return Ok(torn);
         }
         for name in &torn {
-            tracing::warn!(record = %key, file = %name,
+            tracing::warn!({ RECORD } = %key.record_id, { MODULE } = %key.module, { FILE } = %name,
                 "a download did not reach the disk intact before a crash; comparing the file with Zoho again");
         }
         if !intact.is_empty() {
@@ -138,7 +139,7 @@ impl Engine {
                         ctime_ns: same_local.map_or(0, |f| f.ctime_ns),
                         link_url: None,
                     };
-                    tracing::info!(record = %key, file = %intent.local_name, attachment_id = %att.id,
+                    tracing::info!({ RECORD } = %key.record_id, { MODULE } = %key.module, { FILE } = %intent.local_name, { ATTACHMENT_ID } = %att.id,
                         "interrupted upload had reached Zoho; adopted instead of uploading again");
                     let k = key.clone();
                     self.db(move |j| j.complete_upload(&k, id, &entry)).await?;

@@ -3,6 +3,7 @@
 
 use super::{Engine, EngineError};
 use crate::journal::RemoteSkipRow;
+use crate::log_fields::{ATTACHMENT_ID, MODULE, RECORD};
 use crate::model::RecordKey;
 use crate::planner::SkippedRemote;
 
@@ -29,7 +30,7 @@ impl Engine {
         }
         for r in rows.iter().filter(|r| !previous.contains(r)) {
             // Debug formatting: the name and reason come from Zoho and may hold line breaks.
-            tracing::info!(record = %key, attachment_id = %r.attachment_id, name = ?r.remote_name,
+            tracing::info!({ RECORD } = %key.record_id, { MODULE } = %key.module, { ATTACHMENT_ID } = %r.attachment_id, name = ?r.remote_name,
                 reason = ?r.reason, "attachment not synced (listed by `bigin-sync status`)");
         }
         let k = key.clone();

@@ -32,6 +32,7 @@ pub use retry::RetryPolicy;
 use crate::dir_handle::DirHandle;
 use crate::events::{Direction, Event, EventKind};
 use crate::journal::{FailureRow, Journal, JournalError, NewFailure};
+use crate::log_fields::{ACTION, ATTACHMENT_ID, BYTES, FILE, MODULE, RECORD};
 use crate::model::{RecordKey, RemoteAttachment};
 use crate::planner::{Action, LocalEntry, SyncedEntry};
 use crate::zoho::{ZohoClient, ZohoError};
@@ -221,7 +222,7 @@ impl Executor {
             commits: Arc::new(group_commit::GroupCommit::new(journal.clone())),
             journal,
             gate: Arc::new(ApiGate::new()),
-            trash_dir: state_dir.join("trash"),
+            trash_dir: trash::trash_root(state_dir),
             self_writes,
             policy,
             events: crate::events::Events::default(),
@@ -297,15 +298,13 @@ impl Executor {
                 report.attachment_id = done.attachment_id;
                 report.deltas = done.deltas;
                 report.unflushed = done.unflushed;
-                tracing::info!(
-                    action = name,
-                    module = %work.key.module,
-                    record = %work.key.record_id,
-                    file = subject_file(action),
-                    attachment_id = report.attachment_id.as_deref().unwrap_or(""),
-                    bytes = report.bytes,
+                log_done(
+                    &work.key,
+                    name,
+                    subject_file(action),
+                    report.attachment_id.as_deref().unwrap_or(""),
+                    report.bytes,
                     ms,
-                    "{name} done"
                 );
                 if let Some(direction) = transfer_direction(action) {
                     self.events.transferred(direction, report.bytes);
@@ -319,7 +318,8 @@ impl Executor {
                 }
             }
             Err(ExecError::Changed(what)) => {
-                tracing::debug!(action = name, record = %work.key, what, "changed meanwhile");
+                tracing::debug!({ ACTION } = name, { MODULE } = %work.key.module,
+                    { RECORD } = %work.key.record_id, what, "changed meanwhile");
                 report.outcome = Outcome::Skipped(format!("{what} changed meanwhile"));
             }
             Err(e) => {
@@ -356,10 +356,10 @@ impl Executor {
         if parked {
             if !previous.is_some_and(|f| f.parked && f.message == message) {
                 tracing::error!(
-                    action,
-                    module = %work.key.module,
-                    record = %work.key.record_id,
-                    file = subject,
+                    { ACTION } = action,
+                    { MODULE } = %work.key.module,
+                    { RECORD } = %work.key.record_id,
+                    { FILE } = subject,
                     error = %message,
                     "parked: will not retry until the file changes or `bigin-sync retry` is run"
                 );
@@ -374,10 +374,10 @@ impl Executor {
             }
         } else {
             tracing::warn!(
-                action,
-                module = %work.key.module,
-                record = %work.key.record_id,
-                file = subject,
+                { ACTION } = action,
+                { MODULE } = %work.key.module,
+                { RECORD } = %work.key.record_id,
+                { FILE } = subject,
                 attempts,
                 retry_in_s = next_attempt_unix - now,
                 error = %message,
@@ -443,6 +443,27 @@ fn transfer_direction(action: &Action) -> Option<Direction> {
         Action::Download { .. } | Action::ReplaceLocal { .. } => Some(Direction::Download),
         _ => None,
     }
+}
+
+/// The log line of an action done, with every field of [`crate::log_fields`].
+pub(crate) fn log_done(
+    key: &RecordKey,
+    action: &str,
+    file: &str,
+    attachment_id: &str,
+    bytes: u64,
+    ms: u64,
+) {
+    tracing::info!(
+        { ACTION } = action,
+        { MODULE } = %key.module,
+        { RECORD } = %key.record_id,
+        { FILE } = file,
+        { ATTACHMENT_ID } = attachment_id,
+        { BYTES } = bytes,
+        ms,
+        "{action} done"
+    );
 }
 
 /// The local file name an action is about, for log lines.

@@ -55,6 +55,140 @@ fn copy_then_remove(dir: &DirHandle, name: &str, trash: &DirHandle, dest: &str) 
     dir.remove_file(name)
 }
 
+/// The trash's folder in the state dir.
+pub const TRASH_DIR: &str = "trash";
+
+/// Where the trash of the state dir `state_dir` is.
+pub fn trash_root(state_dir: &Path) -> PathBuf {
+    state_dir.join(TRASH_DIR)
+}
+
+/// The format of the stamp that starts every trashed name (local time, sortable).
+pub const STAMP_FORMAT: &str = "%Y-%m-%d %H%M%S";
+
+/// The stamp that prefixes a file trashed now: local time, sortable.
+pub(crate) fn stamp_now() -> String {
+    chrono::Local::now().format(STAMP_FORMAT).to_string()
+}
+
+/// Bytes of a stamp in [`STAMP_FORMAT`] (`2026-11-25 101500`).
+const STAMP_LEN: usize = 17;
+
+/// When an entry was put in the trash, from the stamp its name starts with (`None` for
+/// a name without one: not the daemon's, never removed).
+///
+/// The stamp and not the mtime: a rename keeps the file's mtime, which says when its
+/// content last changed (possibly years ago), not when it was trashed; by mtime a file
+/// deleted in Zoho today could vanish from the trash at the next hourly round.
+pub fn trashed_at(name: &str) -> Option<i64> {
+    let stamp = name.get(..STAMP_LEN)?;
+    if name.len() > STAMP_LEN && name.as_bytes()[STAMP_LEN] != b' ' {
+        return None;
+    }
+    let naive = chrono::NaiveDateTime::parse_from_str(stamp, STAMP_FORMAT).ok()?;
+    let at = match naive.and_local_timezone(chrono::Local) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.timestamp(),
+        // A time skipped by a clock change: an hour either way does not matter here.
+        chrono::LocalResult::None => naive.and_utc().timestamp(),
+    };
+    Some(at)
+}
+
+/// How much the trash holds.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TrashUsage {
+    /// Trashed entries (`<Module>/<record>/<stamp> <name>`, a folder counting as one).
+    pub entries: u64,
+    /// Their bytes (a folder's: of everything in it; a link's: the link's own).
+    pub bytes: u64,
+}
+
+/// What one expiry round did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Expired {
+    /// Entries removed, and their bytes.
+    pub removed: TrashUsage,
+    /// What could not be removed (and why), for the log.
+    pub errors: Vec<String>,
+}
+
+/// The record folders of the trash (`<Module>/<record>`), opened without following a
+/// link: a link or a file where a folder should be is not the daemon's and is skipped.
+fn record_folders(trash: &DirHandle) -> io::Result<Vec<DirHandle>> {
+    let mut out = Vec::new();
+    for (module, _) in trash.entries()? {
+        let Some(module) = module.to_str() else {
+            continue;
+        };
+        let Ok(module) = trash.open_dir(module) else {
+            continue;
+        };
+        for (record, _) in module.entries()? {
+            if let Some(Ok(dir)) = record.to_str().map(|r| module.open_dir(r)) {
+                out.push(dir);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Opens the trash, or `None` when there is none yet.
+fn open_trash(trash_root: &Path) -> io::Result<Option<DirHandle>> {
+    match DirHandle::open(trash_root) {
+        Ok(d) => Ok(Some(d)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What the trash holds (for `status`): read through handles, never following a link.
+pub fn usage(trash_root: &Path) -> io::Result<TrashUsage> {
+    let mut usage = TrashUsage::default();
+    let Some(trash) = open_trash(trash_root)? else {
+        return Ok(usage);
+    };
+    for dir in record_folders(&trash)? {
+        for (name, _) in dir.entries()? {
+            usage.entries += 1;
+            usage.bytes += dir.tree_size(&name).unwrap_or(0);
+        }
+    }
+    Ok(usage)
+}
+
+/// Removes the trashed entries stamped before `cutoff_unix` (a folder with all it holds).
+/// Everything goes through directory
+/// handles: a link is removed as a link, never followed, and nothing outside the trash
+/// is reached. Entries without a stamp are not the daemon's and stay. Emptied record
+/// folders stay too: removing one could race with a file being trashed into it.
+pub fn expire(trash_root: &Path, cutoff_unix: i64) -> io::Result<Expired> {
+    let mut done = Expired::default();
+    let Some(trash) = open_trash(trash_root)? else {
+        return Ok(done);
+    };
+    for dir in record_folders(&trash)? {
+        for (name, _) in dir.entries()? {
+            let Some(text) = name.to_str() else {
+                continue;
+            };
+            if trashed_at(text).is_none_or(|at| at >= cutoff_unix) {
+                continue;
+            }
+            let bytes = dir.tree_size(&name).unwrap_or(0);
+            match dir.remove_tree(&name) {
+                Ok(()) => {
+                    done.removed.entries += 1;
+                    done.removed.bytes += bytes;
+                }
+                Err(e) => done
+                    .errors
+                    .push(format!("{}: {e}", dir.display_path(text).display())),
+            }
+        }
+    }
+    Ok(done)
+}
+
 /// `"<stamp> <name>"`, or `"<stamp> (n) <name>"` for the n-th (n ≥ 2) of one stamp,
 /// shortened to fit in one file name: the name is cut (on a character boundary, keeping
 /// its extension when it has a short one) so a long name can still be trashed.
@@ -147,5 +281,89 @@ mod tests {
         let dest = move_to_trash(&tmp.path().join("trash"), &key(), &dir, "a.pdf", "s").unwrap();
         assert!(dest.symlink_metadata().unwrap().file_type().is_symlink());
         assert_eq!(std::fs::read(tmp.path().join("secret")).unwrap(), b"s");
+    }
+
+    #[test]
+    fn the_stamp_says_when_an_entry_was_trashed() {
+        let t = trashed_at("2026-11-25 101500 a.pdf").unwrap();
+        let back = chrono::DateTime::from_timestamp(t, 0)
+            .unwrap()
+            .with_timezone(&chrono::Local)
+            .format(STAMP_FORMAT)
+            .to_string();
+        assert_eq!(back, "2026-11-25 101500");
+        assert!(trashed_at("2026-11-25 101500 (2) a.pdf").is_some());
+        assert!(trashed_at("2026-11-25 101500").is_some());
+        for undated in [
+            "a.pdf",
+            "2026-11-25 10150 a.pdf",
+            "2026-11-25 101500a.pdf",
+            "2026-13-25 101500 a",
+            "é",
+        ] {
+            assert_eq!(trashed_at(undated), None, "{undated}");
+        }
+        // The stamp the executor writes is one this reads.
+        let now = crate::executor::unix_now();
+        let made = stamp_now();
+        assert!((trashed_at(&made).unwrap() - now).abs() <= 2);
+    }
+
+    #[test]
+    fn expire_removes_old_entries_through_handles_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let trash = tmp.path().join("trash");
+        let rec = trash.join("Contacts/123456");
+        std::fs::create_dir_all(&rec).unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(outside.join("d")).unwrap();
+        std::fs::write(outside.join("f"), b"keep").unwrap();
+        std::fs::write(outside.join("d/g"), b"keep").unwrap();
+        std::fs::write(rec.join("2020-01-01 000000 old.pdf"), b"old").unwrap();
+        std::fs::write(rec.join("2099-01-01 000000 new.pdf"), b"new!").unwrap();
+        std::fs::write(rec.join("undated.pdf"), b"?").unwrap();
+        std::os::unix::fs::symlink(outside.join("f"), rec.join("2020-01-01 000000 l")).unwrap();
+        let folder = rec.join("2020-01-01 000000 folder");
+        std::fs::create_dir_all(folder.join("a/b")).unwrap();
+        std::fs::write(folder.join("a/b/c"), b"c").unwrap();
+        std::os::unix::fs::symlink(outside.join("d"), folder.join("a/link")).unwrap();
+        // A record folder that is a link out of the trash is not entered.
+        std::fs::write(outside.join("2020-01-01 000000 victim"), b"v").unwrap();
+        std::os::unix::fs::symlink(&outside, trash.join("Contacts/999999")).unwrap();
+
+        let before = usage(&trash).unwrap();
+        assert_eq!(before.entries, 5);
+        let cutoff = trashed_at("2026-01-01 000000").unwrap();
+        let done = expire(&trash, cutoff).unwrap();
+        assert!(done.errors.is_empty(), "{:?}", done.errors);
+        assert_eq!(done.removed.entries, 3);
+        let mut left: Vec<String> = std::fs::read_dir(&rec)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["2099-01-01 000000 new.pdf", "undated.pdf"]);
+        assert_eq!(std::fs::read(outside.join("f")).unwrap(), b"keep");
+        assert_eq!(std::fs::read(outside.join("d/g")).unwrap(), b"keep");
+        assert_eq!(
+            std::fs::read(outside.join("2020-01-01 000000 victim")).unwrap(),
+            b"v"
+        );
+        assert_eq!(
+            usage(&trash).unwrap(),
+            TrashUsage {
+                entries: 2,
+                bytes: 5
+            }
+        );
+        // No trash yet: nothing to do, nothing held.
+        assert_eq!(
+            usage(&tmp.path().join("none")).unwrap(),
+            TrashUsage::default()
+        );
+        assert_eq!(
+            expire(&tmp.path().join("none"), cutoff).unwrap(),
+            Expired::default()
+        );
     }
 }

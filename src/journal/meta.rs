@@ -1,11 +1,44 @@
 //! The cached access token and small key/value facts (daemon pid, last pass time).
 
 use super::{Journal, Result};
+use crate::model::RecordKey;
 use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Meta key: the folders under the root that are not followed, with why, as JSON
 /// `[[path, reason], …]` (written by discovery, read by `status`).
 pub const NOT_FOLLOWED_META_KEY: &str = "not_followed";
+
+/// Meta key: the records whose deletes the delete guard holds back, as JSON
+/// `{"<Module>/<record>": {"since_unix": …, "deletes": …}}` (written by each pass, read by
+/// `status`). A record leaves it when a pass over it has no held-back delete.
+pub const DELETE_GUARD_META_KEY: &str = "delete_guard";
+
+/// Meta key: Zoho refused the refresh token, as JSON [`AuthFailure`] (written when a
+/// token grant is refused, removed by the next grant that works; read by `status`).
+pub const AUTH_FAILURE_META_KEY: &str = "auth_failure";
+
+/// One record whose deletes the delete guard held back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuardTrip {
+    /// When the guard first held this record's deletes back.
+    pub since_unix: i64,
+    /// How many deletes the last pass over it held back.
+    pub deletes: u64,
+}
+
+/// The delete guard's held-back records, keyed by `<Module>/<record>`.
+pub type GuardTrips = BTreeMap<String, GuardTrip>;
+
+/// Zoho refused the OAuth credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthFailure {
+    /// When it was first refused.
+    pub since_unix: i64,
+    /// Zoho's reason (an error code such as `invalid_code`; never a secret).
+    pub reason: String,
+}
 
 impl Journal {
     /// The cached access token: `(access_token, expires_at_unix, api_domain)`.
@@ -46,6 +79,105 @@ impl Journal {
             )?;
             Ok(())
         })
+    }
+
+    /// Removes a fact set by [`Journal::set_meta`] (nothing when it is not there).
+    pub fn clear_meta(&self, k: &str) -> Result<()> {
+        self.write("clear meta", |tx| {
+            tx.execute("DELETE FROM meta WHERE k = ?1", [k])?;
+            Ok(())
+        })
+    }
+
+    /// The records whose deletes the delete guard holds back (empty when the fact is
+    /// missing or unreadable).
+    pub fn delete_guard_trips(&self) -> Result<GuardTrips> {
+        Ok(self
+            .meta(DELETE_GUARD_META_KEY)?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default())
+    }
+
+    /// Notes what the delete guard did in one pass: every record in `passed` had no
+    /// delete held back (it leaves the list), every one in `tripped` had that many held
+    /// back (it joins, keeping its first `since_unix`). Read and written in one
+    /// transaction, as passes over different records end concurrently; nothing is
+    /// written when nothing changes.
+    pub fn note_delete_guard(
+        &self,
+        passed: &[RecordKey],
+        tripped: &[(RecordKey, u64)],
+        now_unix: i64,
+    ) -> Result<()> {
+        let apply = |old: &GuardTrips| {
+            let mut new = old.clone();
+            for key in passed {
+                new.remove(&key.to_string());
+            }
+            for (key, deletes) in tripped {
+                let since_unix = old.get(&key.to_string()).map_or(now_unix, |t| t.since_unix);
+                let trip = GuardTrip {
+                    since_unix,
+                    deletes: *deletes,
+                };
+                new.insert(key.to_string(), trip);
+            }
+            new
+        };
+        // Every pass comes here: the usual "nothing changes" costs one read, not a write
+        // lock.
+        let seen = self.delete_guard_trips()?;
+        if apply(&seen) == seen {
+            return Ok(());
+        }
+        self.write("note delete guard", |tx| {
+            let old: GuardTrips = tx
+                .query_row(
+                    "SELECT v FROM meta WHERE k = ?1",
+                    [DELETE_GUARD_META_KEY],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .unwrap_or_default();
+            let new = apply(&old);
+            if new == old {
+                return Ok(());
+            }
+            if new.is_empty() {
+                tx.execute("DELETE FROM meta WHERE k = ?1", [DELETE_GUARD_META_KEY])?;
+            } else {
+                let json = serde_json::to_string(&new)
+                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO meta (k, v) VALUES (?1, ?2)",
+                    params![DELETE_GUARD_META_KEY, json],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether Zoho refuses the refresh token, and since when.
+    pub fn auth_failure(&self) -> Result<Option<AuthFailure>> {
+        Ok(self
+            .meta(AUTH_FAILURE_META_KEY)?
+            .and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    /// Notes that Zoho refused the refresh token (`Some(reason)`), or that a grant
+    /// worked (`None`). A refusal keeps the time of the first one.
+    pub fn note_auth(&self, refused: Option<&str>, now_unix: i64) -> Result<()> {
+        let Some(reason) = refused else {
+            return self.clear_meta(AUTH_FAILURE_META_KEY);
+        };
+        let since_unix = self.auth_failure()?.map_or(now_unix, |f| f.since_unix);
+        let failure = AuthFailure {
+            since_unix,
+            reason: reason.to_string(),
+        };
+        let json = serde_json::to_string(&failure).unwrap_or_default();
+        self.set_meta(AUTH_FAILURE_META_KEY, &json)
     }
 
     /// Reads a fact set by [`Journal::set_meta`].

@@ -11,7 +11,10 @@ mod error;
 mod failures;
 mod intents;
 mod meta;
-pub use meta::NOT_FOLLOWED_META_KEY;
+pub use meta::{
+    AUTH_FAILURE_META_KEY, AuthFailure, DELETE_GUARD_META_KEY, GuardTrip, GuardTrips,
+    NOT_FOLLOWED_META_KEY,
+};
 mod records;
 mod schema;
 mod skips;

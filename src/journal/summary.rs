@@ -83,3 +83,31 @@ impl Journal {
         })
     }
 }
+
+impl Journal {
+    /// Synced files named as conflict copies ([`crate::planner::is_conflict_copy`]):
+    /// `(record, local name)`. The names are matched here rather than in SQL so that
+    /// the planner's rule stays the only one.
+    pub fn conflict_copies(&self) -> Result<Vec<(RecordKey, String)>> {
+        let rows = self.read("read conflict copies", |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT module, record_id, local_name FROM entries
+                 ORDER BY module, record_id, local_name",
+            )?;
+            stmt.query_map([], |r| {
+                Ok((
+                    RecordKey {
+                        module: r.get(0)?,
+                        record_id: r.get(1)?,
+                    },
+                    r.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, name)| crate::planner::is_conflict_copy(name))
+            .collect())
+    }
+}

@@ -50,7 +50,9 @@ pub trait TokenCache: Send + Sync + 'static {
     fn load(&self) -> Option<CachedToken>;
     /// Keeps `token` for the next run; a failure only costs a refresh after a restart.
     fn store(&self, token: &CachedToken);
-    /// Zoho refused the refresh token (`why` holds no secret); the daemon reports it.
+    /// Zoho refused the OAuth credentials (`why`, never a secret): reported to the
+    /// operator and remembered for `status` by caches that outlive the process. A later
+    /// [`TokenCache::store`] means they work again. Called off the async workers.
     fn rejected(&self, _why: &str) {}
 }
 
@@ -366,7 +368,8 @@ impl TokenManager {
             }
             Err(ZohoError::TokenRejected(why)) => {
                 tracing::error!(reason = %why, "Zoho refused the OAuth credentials");
-                self.cache.rejected(&why);
+                let (cache, reason) = (self.cache.clone(), why.clone());
+                let _ = tokio::task::spawn_blocking(move || cache.rejected(&reason)).await;
                 state.rejected = Some((SystemTime::now() + REJECTION_MEMORY, why.clone()));
                 Err(ZohoError::TokenRejected(why))
             }

@@ -3,6 +3,7 @@
 use super::super::{ExecError, Executor, RecordWork};
 use super::stat;
 use crate::events::{Event, EventKind};
+use crate::log_fields::{FILE, MODULE, RECORD};
 
 impl Executor {
     /// First half of resolving a conflict: moves the scanned local file `local_name` to
@@ -51,7 +52,7 @@ impl Executor {
         })
         .await
         .map_err(|e| ExecError::Task(e.to_string()))??;
-        tracing::warn!(record = %w.key, file = local_name, conflict = conflict_name,
+        tracing::warn!({ RECORD } = %w.key.record_id, { MODULE } = %w.key.module, { FILE } = local_name, conflict = conflict_name,
             "different content on both sides: Zoho's version keeps the name, the local one is now the conflict copy");
         self.events.emit(
             Event::new(

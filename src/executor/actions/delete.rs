@@ -6,6 +6,7 @@ use super::super::{Done, ExecError, Executor, RecordWork, RemoteDelta, unix_now}
 use super::stat;
 use crate::dir_handle::DirHandle;
 use crate::journal::NewFailure;
+use crate::log_fields::{ATTACHMENT_ID, FILE, MODULE, RECORD};
 
 /// Failure-row action of a replaced attachment whose delete is still pending.
 pub const SUPERSEDED: &str = "delete_superseded";
@@ -16,7 +17,7 @@ impl Executor {
     /// that later reconciles retry the delete and never download it as a new file.
     pub(super) async fn delete_superseded(&self, w: &RecordWork, old: &str) {
         if let Err(e) = self.delete_attachment(&w.key, old).await {
-            tracing::warn!(record = %w.key, attachment_id = old, error = %e,
+            tracing::warn!({ RECORD } = %w.key.record_id, { MODULE } = %w.key.module, { ATTACHMENT_ID } = old, error = %e,
                 "could not delete the replaced version yet; will retry");
             let key = w.key.clone();
             let failure = NewFailure {
@@ -41,7 +42,7 @@ impl Executor {
                     let _ = self.db(move |j| j.clear_failure(&k, &s)).await;
                 }
                 Err(e) => {
-                    tracing::warn!(record = %key, attachment_id = %id, error = %e,
+                    tracing::warn!({ RECORD } = %key.record_id, { MODULE } = %key.module, { ATTACHMENT_ID } = %id, error = %e,
                         "replaced version still not deleted; will retry");
                 }
             }
@@ -110,7 +111,7 @@ impl Executor {
         let bytes = entry.size;
         if present {
             let dest = self.trash(w, dir, local_name).await?;
-            tracing::info!(record = %w.key, file = local_name, trash = %dest.display(), "attachment deleted in Zoho; local file moved to trash");
+            tracing::info!({ RECORD } = %w.key.record_id, { MODULE } = %w.key.module, { FILE } = local_name, trash = %dest.display(), "attachment deleted in Zoho; local file moved to trash");
         }
         let key = w.key.clone();
         let name = local_name.to_string();
@@ -133,15 +134,10 @@ impl Executor {
         let trash = self.trash_dir.clone();
         let key = w.key.clone();
         let (d, name) = (dir.clone(), local_name.to_string());
-        let stamp = trash_stamp();
+        let stamp = super::super::trash::stamp_now();
         tokio::task::spawn_blocking(move || move_to_trash(&trash, &key, &d, &name, &stamp))
             .await
             .map_err(|e| ExecError::Task(e.to_string()))?
             .map_err(|e| ExecError::io("move to trash", &dir.display_path(local_name), e))
     }
-}
-
-/// The stamp that prefixes trashed files: local time, sortable.
-pub(crate) fn trash_stamp() -> String {
-    chrono::Local::now().format("%Y-%m-%d %H%M%S").to_string()
 }

@@ -5,6 +5,7 @@ use super::super::{Done, ExecError, Executor, RecordWork};
 use super::{entry_for, link_url_of, stat};
 use crate::dir_handle::DirHandle;
 use crate::journal::BatchOp;
+use crate::log_fields::{ATTACHMENT_ID, FILE, MODULE, RECORD};
 use crate::model::{AttachmentKind, ContentHash, RemoteAttachment};
 use crate::planner::SyncedEntry;
 use crate::scan::render_url_file;
@@ -185,7 +186,7 @@ impl Executor {
         let done = self
             .commit_downloaded(w, att, local_name, hash, bytes)
             .await?;
-        tracing::info!(record = %w.key, file = local_name, old_attachment_id, "attachment replaced in Zoho; previous local version moved to trash");
+        tracing::info!({ RECORD } = %w.key.record_id, { MODULE } = %w.key.module, { FILE } = local_name, old_attachment_id, "attachment replaced in Zoho; previous local version moved to trash");
         Ok(done)
     }
 
@@ -211,7 +212,7 @@ impl Executor {
             drop(tmp);
             self.ensure_unchanged(w, local)?;
             self.commit_entry(w, entry_for(local, att)).await?;
-            tracing::info!(record = %w.key, file = local_name, attachment_id, "same content on both sides; adopted without upload");
+            tracing::info!({ RECORD } = %w.key.record_id, { MODULE } = %w.key.module, { FILE } = local_name, { ATTACHMENT_ID } = attachment_id, "same content on both sides; adopted without upload");
             return Ok(Done {
                 attachment_id: Some(att.id.clone()),
                 ..Done::default()

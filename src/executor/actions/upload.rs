@@ -6,6 +6,7 @@ use super::super::{Done, ExecError, Executor, PassIntents, RecordWork, RemoteDel
 use super::stat;
 use crate::dir_handle::{self, DirHandle};
 use crate::journal::{BatchOp, BatchOut, NewIntent};
+use crate::log_fields::{ATTACHMENT_ID, FILE, MODULE, RECORD};
 use crate::model::{AttachmentKind, ContentHash, RemoteAttachment};
 use crate::planner::SyncedEntry;
 use crate::zoho::{UploadSource, Uploaded};
@@ -64,7 +65,7 @@ impl Executor {
         // the version that was hashed, so the next reconcile sees the change and replaces
         // the attachment with the final content.
         if !stat(dir, local_name).is_ok_and(|s| s.same_file_version(&local.stat())) {
-            tracing::info!(record = %w.key, file = local_name, "file changed during upload; the final version follows");
+            tracing::info!({ RECORD } = %w.key.record_id, { MODULE } = %w.key.module, { FILE } = local_name, "file changed during upload; the final version follows");
         }
         let entry = SyncedEntry {
             local_name: local_name.to_string(),
@@ -248,7 +249,7 @@ impl Executor {
                             Sent::Link { .. } => candidates.first().copied(),
                         };
                         if let Some(a) = adopted {
-                            tracing::info!(record = %w.key, file = local_name, attachment_id = %a.id,
+                            tracing::info!({ RECORD } = %w.key.record_id, { MODULE } = %w.key.module, { FILE } = local_name, { ATTACHMENT_ID } = %a.id,
                                 "upload outcome was unknown; adopting the attachment Zoho stored");
                             return Ok(Uploaded { id: a.id.clone(), created_time: a.created_time.clone() });
                         }
