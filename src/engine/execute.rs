@@ -122,40 +122,39 @@ impl Engine {
         report
     }
 
-    /// The delete guard over the whole pass: when its deletes are too many of the
-    /// tracked files (or the count cannot be read), every delete is taken out of
-    /// `prepared` and their folders lose their fingerprint (they are looked at again).
+    /// The delete guard over the whole pass (see [`planner::guard_deletes`]): when it
+    /// holds the deletes back (too many of the tracked files, or the count cannot be
+    /// read), their folders also lose their fingerprint (they are looked at again).
     /// Returns how many deletes were held back.
     async fn hold_back_deletes(&self, prepared: &mut [Prepared], max_delete_percent: u8) -> usize {
-        let deletes: usize = prepared
+        let deleting: Vec<bool> = prepared
             .iter()
-            .map(|p| p.actions.iter().filter(|a| a.is_delete()).count())
-            .sum();
+            .map(|p| p.actions.iter().any(Action::is_delete))
+            .collect();
+        if !deleting.contains(&true) {
+            return 0;
+        }
+        let tracked = match self.db(|j| j.count_entries()).await {
+            Ok(tracked) => Some(tracked),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot count tracked files; holding back deletes");
+                None
+            }
+        };
+        let deletes = planner::guard_deletes(
+            prepared.iter_mut().map(|p| &mut p.actions),
+            tracked,
+            max_delete_percent,
+        );
         if deletes == 0 {
             return 0;
         }
-        let (tracked, blocked) = match self.db(|j| j.count_entries()).await {
-            Ok(tracked) => {
-                let all: Vec<Action> = prepared
-                    .iter()
-                    .flat_map(|p| p.actions.iter().cloned())
-                    .collect();
-                let guarded = planner::guard_deletes(all, tracked, max_delete_percent);
-                (tracked, guarded.blocked_deletes > 0)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot count tracked files; holding back deletes");
-                (0, true)
-            }
-        };
-        if !blocked {
-            return 0;
-        }
-        for p in prepared.iter_mut() {
-            if p.actions.iter().any(Action::is_delete) {
+        for (p, deleting) in prepared.iter_mut().zip(deleting) {
+            if deleting {
                 p.fingerprint = None;
             }
         }
+        let tracked = tracked.unwrap_or(0);
         tracing::error!(
             deletes,
             tracked,
@@ -164,9 +163,6 @@ impl Engine {
              nothing was deleted, the rest of the sync goes on. If these deletes are intended, run \
              `bigin-sync once --confirm-deletes` (or raise sync.max_delete_percent)"
         );
-        for p in prepared.iter_mut() {
-            p.actions.retain(|a| !a.is_delete());
-        }
         deletes
     }
 

@@ -190,6 +190,10 @@ impl Engine {
     }
 
     /// Prepares and executes a set of records as one pass, under one delete guard.
+    ///
+    /// `once` runs this rather than [`Engine::reconcile`] per record: its guard weighs the
+    /// deletes of every record together, so every record must be planned before any
+    /// delete runs, while a reconcile executes its record as soon as it is planned.
     pub async fn pass(
         &self,
         folders: &[RecordFolder],

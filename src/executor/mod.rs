@@ -25,7 +25,6 @@ mod reserved;
 mod retry;
 pub mod trash;
 
-pub use actions::SUPERSEDED;
 pub use reserved::PassIntents;
 pub use retry::RetryPolicy;
 

@@ -7,9 +7,6 @@ use super::stat;
 use crate::dir_handle::DirHandle;
 use crate::journal::NewFailure;
 
-/// Failure-row action of a replaced attachment whose delete is still pending.
-pub const SUPERSEDED: &str = "delete_superseded";
-
 impl Executor {
     /// Deletes the attachment a new version replaced. When that fails the replace still
     /// stands (the new version is recorded); the old id is remembered in the journal so
@@ -19,14 +16,11 @@ impl Executor {
             tracing::warn!(record = %w.key, attachment_id = old, error = %e,
                 "could not delete the replaced version yet; will retry");
             let key = w.key.clone();
-            let failure = NewFailure {
-                subject: old.to_string(),
-                action: SUPERSEDED.to_string(),
-                message: e.to_string(),
-                parked: false,
-                attempts: 1,
-                next_attempt_unix: unix_now() + self.policy.persisted_delay(1).as_secs() as i64,
-            };
+            let failure = NewFailure::superseded(
+                old,
+                e.to_string(),
+                unix_now() + self.policy.persisted_delay(1).as_secs() as i64,
+            );
             let _ = self.db(move |j| j.record_failure(&key, &failure)).await;
         }
     }
