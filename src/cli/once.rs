@@ -102,7 +102,9 @@ pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::
         let state = if f.parked { "parked" } else { "retrying" };
         errln!("{key}: {} {} ({state}): {}", f.action, f.subject, f.message);
     }
-    for e in total.errors.iter().filter(|e| e.contains("list failed")) {
+    // A record that could not be read or listed is not in sync, and no failure row
+    // says so: it fails the run here (an action's failure is in the journal's rows).
+    for e in total.errors.iter().filter(|e| e.is_record_unsynced()) {
         failed = true;
         errln!("{e}");
     }

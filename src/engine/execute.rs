@@ -1,7 +1,7 @@
 //! Executing a pass: the pass-wide delete guard, then every planned action at once (up to
 //! the concurrency), and the tally of what came of them.
 
-use super::{Engine, PassReport, PendingCounts, Prepared, UnflushedDownload};
+use super::{Engine, PassReport, PendingCounts, Prepared, RecordError, UnflushedDownload};
 use crate::executor::{ActionReport, Outcome, RecordWork, RemoteDelta};
 use crate::model::RecordKey;
 use crate::planner::{self, Action};
@@ -26,9 +26,10 @@ fn start_report(prepared: &[Prepared]) -> PassReport {
     report.list_errors = prepared.iter().filter(|p| p.remote_error.is_some()).count();
     for p in prepared {
         if let Some(e) = &p.remote_error {
-            report
-                .errors
-                .push(format!("{}: list failed: {e}", p.work.key));
+            report.errors.push(RecordError::ListFailed {
+                key: p.work.key.clone(),
+                message: e.clone(),
+            });
         }
     }
     report
@@ -51,6 +52,16 @@ fn note_records(report: &mut PassReport, prepared: &[Prepared]) {
         if !p.actions.is_empty() {
             report.acted.insert(p.work.key.clone());
         }
+    }
+}
+
+/// The error an action left in `key`.
+fn action_error(key: &RecordKey, r: &ActionReport, message: &str) -> RecordError {
+    RecordError::Action {
+        key: key.clone(),
+        action: r.action,
+        subject: r.subject.clone(),
+        message: message.to_string(),
     }
 }
 
@@ -88,15 +99,11 @@ fn tally(report: &mut PassReport, ran: Vec<Ran>) -> HashMap<RecordKey, Vec<Remot
             Outcome::Skipped(_) => report.skipped += 1,
             Outcome::Deferred { message, .. } => {
                 report.deferred += 1;
-                report
-                    .errors
-                    .push(format!("{key}: {} {}: {message}", r.action, r.subject));
+                report.errors.push(action_error(&key, &r, message));
             }
             Outcome::Parked(message) => {
                 report.parked += 1;
-                report
-                    .errors
-                    .push(format!("{key}: {} {}: {message}", r.action, r.subject));
+                report.errors.push(action_error(&key, &r, message));
             }
         }
     }

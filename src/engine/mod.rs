@@ -21,7 +21,7 @@ mod skips;
 
 pub use prepare::Prepared;
 pub use recovery::UnflushedDownload;
-pub use report::{PassReport, PendingCounts};
+pub use report::{PassReport, PendingCounts, RecordError};
 
 use crate::executor::Executor;
 use crate::journal::{Journal, JournalError};
@@ -215,7 +215,10 @@ impl Engine {
                 Err((key, e)) => {
                     tracing::error!(record = %key, error = %e, "reconcile failed");
                     report.list_errors += 1;
-                    report.errors.push(format!("{key}: {e}"));
+                    report.errors.push(RecordError::Unread {
+                        key,
+                        message: e.to_string(),
+                    });
                 }
             }
         }
