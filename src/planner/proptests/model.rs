@@ -135,8 +135,9 @@ pub(super) struct World {
     pub(super) crash_mask: u8,
     /// Set by an action that crashed; `sync` drops the rest of the pass.
     pub(super) crashed: bool,
-    /// One bit per replace, lowest first: set means the delete of the version it
-    /// replaced fails, and the old attachment stays in Zoho, kept to be deleted again.
+    /// One bit per delete of a replaced version (at the replace, then at each retry),
+    /// lowest first: set means that delete fails, and the old attachment stays in Zoho,
+    /// kept to be deleted again by a later pass.
     pub(super) fail_superseded_mask: u8,
     /// Replaced versions whose delete failed (the journal's rows for them): the next
     /// passes delete them again and must never download them.
@@ -545,15 +546,19 @@ impl World {
     }
 
     /// The engine's retry of the superseded versions before it plans (see
-    /// [`set_superseded_aside`]): the deletes go through this time.
+    /// [`set_superseded_aside`]); each delete may fail again (`fail_superseded_mask`).
     pub(super) fn retry_superseded(&mut self) {
         let mut list = self.remote_list();
         let fate = set_superseded_aside(&mut list, &self.pending_superseded, true);
+        self.pending_superseded.retain(|id| !fate.gone.contains(id));
         for id in &fate.retry {
-            self.remote.remove(id);
+            let fails = self.fail_superseded_mask & 1 == 1;
+            self.fail_superseded_mask >>= 1;
+            if !fails {
+                self.remote.remove(id);
+                self.pending_superseded.retain(|p| p != id);
+            }
         }
-        self.pending_superseded
-            .retain(|id| !fate.retry.contains(id) && !fate.gone.contains(id));
     }
 
     /// A delete must have a base: a journal row tying this name to this attachment.
@@ -715,7 +720,8 @@ impl World {
                     "skipped attachment acted on: {s:?} {actions:?}"
                 );
             }
-            if actions.is_empty() {
+            // Settled once nothing is planned and no replaced version is left to delete.
+            if actions.is_empty() && self.pending_superseded.is_empty() {
                 self.assert_agreement();
                 return;
             }
