@@ -77,7 +77,7 @@ pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::
     // at once; it continues the schedule.
     let policy = crate::daemon::schedule_of(cfg).poll;
     let delay = policy.next_delay(0, folders.len()).as_secs() as i64;
-    let now = crate::executor::unix_now();
+    let now = crate::model::unix_now();
     for key in &total.polled {
         journal.set_poll(key, now, now + delay, 0)?;
     }

@@ -3,7 +3,6 @@
 
 use crate::config::Config;
 use crate::daemon::lock;
-use crate::daemon::scheduler::PENDING_META_KEY;
 use crate::engine::PendingCounts;
 use crate::journal::Journal;
 use anyhow::Context;
@@ -35,17 +34,17 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
     let failures = journal.all_failures()?;
     let remote_skips = journal.all_remote_skips()?;
     let pending: BTreeMap<String, PendingCounts> = journal
-        .meta(PENDING_META_KEY)?
+        .meta(crate::journal::PENDING_META_KEY)?
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_default();
     let not_followed: Vec<(String, String)> = journal
         .meta(crate::journal::NOT_FOLLOWED_META_KEY)?
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_default();
-    let now = crate::executor::unix_now();
+    let now = crate::model::unix_now();
     // Written by each daemon start: shown only while a daemon runs.
     let watch_state = journal
-        .meta(crate::daemon::WATCH_META_KEY)?
+        .meta(crate::journal::WATCH_META_KEY)?
         .filter(|_| daemon_pid.is_some());
 
     if as_json {

@@ -40,9 +40,6 @@ pub fn schedule_of(cfg: &Config) -> Schedule {
     }
 }
 
-/// Journal meta key of the watch state, written by the daemon and shown by `status`.
-pub const WATCH_META_KEY: &str = "watch_state";
-
 /// Records the watch state for `status`. The watcher reports from its own threads as well
 /// as from the runtime, and the journal write blocks: it goes to the blocking pool.
 fn watch_state_recorder(journal: Arc<Journal>) -> impl Fn(String) + Clone + Send + Sync + 'static {
@@ -50,7 +47,7 @@ fn watch_state_recorder(journal: Arc<Journal>) -> impl Fn(String) + Clone + Send
     move |state: String| {
         let journal = journal.clone();
         runtime.spawn_blocking(move || {
-            if let Err(e) = journal.set_meta(WATCH_META_KEY, &state) {
+            if let Err(e) = journal.set_meta(crate::journal::WATCH_META_KEY, &state) {
                 tracing::warn!(error = %e, "could not record the watch state for status");
             }
         });

@@ -156,8 +156,7 @@ impl Engine {
         T: Send + 'static,
         F: FnOnce(&Journal) -> Result<T, JournalError> + Send + 'static,
     {
-        let journal = self.journal.clone();
-        tokio::task::spawn_blocking(move || f(&journal))
+        crate::journal::off_runtime(&self.journal, f)
             .await
             .map_err(|e| EngineError::Task(e.to_string()))?
             .map_err(EngineError::Journal)

@@ -30,7 +30,7 @@ pub use retry::RetryPolicy;
 
 use crate::dir_handle::DirHandle;
 use crate::journal::{FailureRow, Journal, JournalError, NewFailure};
-use crate::model::{RecordKey, RemoteAttachment};
+use crate::model::{RecordKey, RemoteAttachment, unix_now};
 use crate::planner::{Action, LocalEntry, SyncedEntry};
 use crate::zoho::{ZohoClient, ZohoError};
 use gate::ApiGate;
@@ -241,8 +241,7 @@ impl Executor {
         T: Send + 'static,
         F: FnOnce(&Journal) -> Result<T, JournalError> + Send + 'static,
     {
-        let journal = self.journal.clone();
-        tokio::task::spawn_blocking(move || f(&journal))
+        crate::journal::off_runtime(&self.journal, f)
             .await
             .map_err(|e| ExecError::Task(e.to_string()))?
             .map_err(ExecError::Journal)
@@ -428,10 +427,4 @@ fn subject_file(action: &Action) -> &str {
         | Action::RenameLocalForConflict { local_name, .. }
         | Action::Refresh { local_name } => local_name,
     }
-}
-
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

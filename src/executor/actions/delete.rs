@@ -2,10 +2,11 @@
 //! (retried across passes), and of a local file whose attachment is gone (to the trash).
 
 use super::super::trash::move_to_trash;
-use super::super::{Done, ExecError, Executor, RecordWork, RemoteDelta, unix_now};
+use super::super::{Done, ExecError, Executor, RecordWork, RemoteDelta};
 use super::stat;
 use crate::dir_handle::DirHandle;
 use crate::journal::NewFailure;
+use crate::model::unix_now;
 
 impl Executor {
     /// Deletes the attachment a new version replaced. When that fails the replace still
