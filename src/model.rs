@@ -200,6 +200,14 @@ impl Stat {
     }
 }
 
+/// The wall clock in whole seconds since the Unix epoch (0 for a clock set before it):
+/// the one clock of the journal's times, backoffs and token expiries.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 fn saturating_ns((secs, nanos): (i64, i64)) -> i64 {
     secs.saturating_mul(1_000_000_000).saturating_add(nanos)
 }

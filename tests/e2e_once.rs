@@ -1181,3 +1181,64 @@ async fn folders_that_are_not_followed_are_said_once_and_listed_by_status() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["not_followed"].as_array().unwrap().len(), 4, "{v}");
 }
+
+/// A record whose attachments cannot be listed (Zoho refuses the list for good: here the
+/// record does not exist) is not in sync: `once` must exit non-zero and name it, while the
+/// other records still sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_fails_and_names_a_record_it_cannot_read() {
+    const GONE: &str = "2034020000000489999";
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    drop_file(&dir, "a.txt", b"hello");
+    // A folder for a record Zoho does not know: every list of it is refused.
+    let gone = env.root.join(M).join(GONE);
+    std::fs::create_dir_all(&gone).unwrap();
+    drop_file(&gone, "b.txt", b"orphan");
+    let out = env.once().await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(GONE), "{err}");
+    assert_eq!(env.remote_names(M, R), vec!["a.txt"]);
+}
+
+/// A record that cannot be read at all (here: an upload interrupted earlier left an
+/// intent, and the attachment that may be it cannot be fetched to compare, so neither
+/// adopting nor uploading again is safe) is not in sync: `once` must exit non-zero and
+/// name it. It exited 0, deciding failure by the words "list failed" in the errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_fails_and_names_a_record_whose_reconcile_failed() {
+    use bigin_sync::journal::{Journal, NewIntent};
+    use bigin_sync::model::ContentHash;
+    const OTHER: &str = "2034020000000489777";
+    let env = Env::new().await;
+    let dir = env.record(M, R);
+    drop_file(&dir, "a.txt", b"hello");
+    let other = env.record(M, OTHER);
+    drop_file(&other, "b.txt", b"orphan");
+    // An upload of b.txt whose reply was lost: Zoho may hold it.
+    env.sandbox
+        .add_file(env.product, M, OTHER, "b.txt", b"orphan".to_vec());
+    let journal = Journal::open(&env.state).unwrap();
+    let intent = NewIntent {
+        local_name: "b.txt".into(),
+        remote_name: "b.txt".into(),
+        size: 6,
+        hash: ContentHash::of_bytes(b"orphan"),
+    };
+    journal
+        .add_intent(&record_key(M, OTHER), &intent, 0)
+        .unwrap();
+    drop(journal);
+    // The candidate cannot be fetched to compare it.
+    env.sandbox.set_faults(Faults {
+        error_500_rate: 1.0,
+        routes: vec![Route::Download],
+        ..Faults::default()
+    });
+    let out = env.once().await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(OTHER), "{err}");
+    assert_eq!(env.remote_names(M, R), vec!["a.txt"]);
+}

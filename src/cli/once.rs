@@ -77,7 +77,7 @@ pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::
     // at once; it continues the schedule.
     let policy = crate::daemon::schedule_of(cfg).poll;
     let delay = policy.next_delay(0, folders.len()).as_secs() as i64;
-    let now = crate::executor::unix_now();
+    let now = crate::model::unix_now();
     for key in &total.polled {
         journal.set_poll(key, now, now + delay, 0)?;
     }
@@ -102,7 +102,9 @@ pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::
         let state = if f.parked { "parked" } else { "retrying" };
         errln!("{key}: {} {} ({state}): {}", f.action, f.subject, f.message);
     }
-    for e in total.errors.iter().filter(|e| e.contains("list failed")) {
+    // A record that could not be read or listed is not in sync, and no failure row
+    // says so: it fails the run here (an action's failure is in the journal's rows).
+    for e in total.errors.iter().filter(|e| e.is_record_unsynced()) {
         failed = true;
         errln!("{e}");
     }

@@ -5,7 +5,6 @@
 use super::verdict::{self, Facts, Verdict};
 use crate::config::Config;
 use crate::daemon::lock;
-use crate::daemon::scheduler::PENDING_META_KEY;
 use crate::engine::PendingCounts;
 use crate::journal::Journal;
 use anyhow::Context;
@@ -41,7 +40,7 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<Verdict> {
     let failures = journal.all_failures()?;
     let remote_skips = journal.all_remote_skips()?;
     let pending: BTreeMap<String, PendingCounts> = journal
-        .meta(PENDING_META_KEY)?
+        .meta(crate::journal::PENDING_META_KEY)?
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_default();
     let not_followed: Vec<(String, String)> = journal
@@ -68,10 +67,10 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<Verdict> {
         guarded_deletes: guard.values().map(|t| t.deletes).sum(),
         auth_refused: auth.as_ref().map(|a| a.reason.clone()),
     }));
-    let now = crate::executor::unix_now();
+    let now = crate::model::unix_now();
     // Written by each daemon start: shown only while a daemon runs.
     let watch_state = journal
-        .meta(crate::daemon::WATCH_META_KEY)?
+        .meta(crate::journal::WATCH_META_KEY)?
         .filter(|_| daemon_pid.is_some());
 
     if as_json {

@@ -48,7 +48,7 @@ pub async fn refresh_followed(
         .await
         .context("journal task")??;
     let followed_keys: HashSet<RecordKey> = followed.iter().map(|r| r.key.clone()).collect();
-    let now = crate::executor::unix_now();
+    let now = crate::model::unix_now();
 
     for (key, folder) in &seen {
         if !followed_keys.contains(key) {

@@ -56,7 +56,7 @@ fn spawn_trash_expiry(
     let trash = crate::executor::trash::trash_root(state_dir);
     tokio::spawn(async move {
         loop {
-            let cutoff = crate::executor::unix_now()
+            let cutoff = crate::model::unix_now()
                 .saturating_sub(i64::try_from(retention.as_secs()).unwrap_or(i64::MAX));
             let t = trash.clone();
             match tokio::task::spawn_blocking(move || crate::executor::trash::expire(&t, cutoff))
@@ -88,9 +88,6 @@ fn spawn_trash_expiry(
     });
 }
 
-/// Journal meta key of the watch state, written by the daemon and shown by `status`.
-pub const WATCH_META_KEY: &str = "watch_state";
-
 /// Records the watch state for `status`. The watcher reports from its own threads as well
 /// as from the runtime, and the journal write blocks: it goes to the blocking pool.
 fn watch_state_recorder(journal: Arc<Journal>) -> impl Fn(String) + Clone + Send + Sync + 'static {
@@ -98,7 +95,7 @@ fn watch_state_recorder(journal: Arc<Journal>) -> impl Fn(String) + Clone + Send
     move |state: String| {
         let journal = journal.clone();
         runtime.spawn_blocking(move || {
-            if let Err(e) = journal.set_meta(WATCH_META_KEY, &state) {
+            if let Err(e) = journal.set_meta(crate::journal::WATCH_META_KEY, &state) {
                 tracing::warn!(error = %e, "could not record the watch state for status");
             }
         });

@@ -83,9 +83,6 @@ enum Rediscover {
     Everything,
 }
 
-/// Meta key under which the daemon publishes pending work for `status`.
-pub const PENDING_META_KEY: &str = "pending";
-
 /// A stable pseudo-random fraction in [0, 1) per record, to spread polls.
 fn spread_fraction(key: &RecordKey) -> f64 {
     use std::hash::{Hash, Hasher};
@@ -187,7 +184,7 @@ impl Scheduler {
         // instead of all firing at start; a record never polled is polled at once.
         let floor = self.schedule.poll.budget_floor(folders.len());
         let now = Instant::now();
-        let now_unix = crate::executor::unix_now();
+        let now_unix = crate::model::unix_now();
         let mut next: HashMap<RecordKey, Slot> = HashMap::new();
         // Folders to look at again, unless their fingerprint shows them unchanged.
         let mut to_check: Vec<(RecordKey, PathBuf, Fingerprint)> = Vec::new();
@@ -389,7 +386,7 @@ impl Scheduler {
                     let delay = schedule.poll.next_delay(slot.idle_polls, followed);
                     slot.next_poll = now + delay;
                     let (j, k, idle) = (self.rt.journal.clone(), key.clone(), slot.idle_polls);
-                    let now_unix = crate::executor::unix_now();
+                    let now_unix = crate::model::unix_now();
                     let next_unix = now_unix + delay.as_secs() as i64;
                     tokio::task::spawn_blocking(move || {
                         if let Err(e) = j.set_poll(&k, now_unix, next_unix, idle) {
@@ -460,7 +457,7 @@ impl Scheduler {
         };
         let j = self.rt.journal.clone();
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = j.set_meta(PENDING_META_KEY, &json) {
+            if let Err(e) = j.set_meta(crate::journal::PENDING_META_KEY, &json) {
                 tracing::warn!(error = %e, "could not publish pending work for status");
             }
         });

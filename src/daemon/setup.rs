@@ -43,13 +43,13 @@ impl TokenCache for JournalTokenCache {
             tracing::warn!(error = %e, "could not cache the access token");
         }
         // A grant worked: the credentials are good again.
-        if let Err(e) = self.0.note_auth(None, crate::executor::unix_now()) {
+        if let Err(e) = self.0.note_auth(None, crate::model::unix_now()) {
             tracing::warn!(error = %e, "could not clear the refused-credentials note");
         }
     }
 
     fn rejected(&self, why: &str) {
-        if let Err(e) = self.0.note_auth(Some(why), crate::executor::unix_now()) {
+        if let Err(e) = self.0.note_auth(Some(why), crate::model::unix_now()) {
             tracing::warn!(error = %e, "could not note the refused credentials for status");
         }
         self.1.emit(Event::new(

@@ -1,7 +1,7 @@
 //! Executing a pass: the pass-wide delete guard, then every planned action at once (up to
 //! the concurrency), and the tally of what came of them.
 
-use super::{Engine, PassReport, PendingCounts, Prepared, UnflushedDownload};
+use super::{Engine, PassReport, PendingCounts, Prepared, RecordError, UnflushedDownload};
 use crate::executor::{ActionReport, Outcome, RecordWork, RemoteDelta};
 use crate::model::RecordKey;
 use crate::planner::{self, Action};
@@ -26,9 +26,10 @@ fn start_report(prepared: &[Prepared]) -> PassReport {
     report.list_errors = prepared.iter().filter(|p| p.remote_error.is_some()).count();
     for p in prepared {
         if let Some(e) = &p.remote_error {
-            report
-                .errors
-                .push(format!("{}: list failed: {e}", p.work.key));
+            report.errors.push(RecordError::ListFailed {
+                key: p.work.key.clone(),
+                message: e.clone(),
+            });
         }
     }
     report
@@ -67,6 +68,16 @@ fn note_records(report: &mut PassReport, prepared: &[Prepared]) {
     }
 }
 
+/// The error an action left in `key`.
+fn action_error(key: &RecordKey, r: &ActionReport, message: &str) -> RecordError {
+    RecordError::Action {
+        key: key.clone(),
+        action: r.action,
+        subject: r.subject.clone(),
+        message: message.to_string(),
+    }
+}
+
 /// Counts what came of each action into `report`; returns the changes to Zoho's side
 /// per record, for the cached lists.
 fn tally(report: &mut PassReport, ran: Vec<Ran>) -> HashMap<RecordKey, Vec<RemoteDelta>> {
@@ -101,15 +112,11 @@ fn tally(report: &mut PassReport, ran: Vec<Ran>) -> HashMap<RecordKey, Vec<Remot
             Outcome::Skipped(_) => report.skipped += 1,
             Outcome::Deferred { message, .. } => {
                 report.deferred += 1;
-                report
-                    .errors
-                    .push(format!("{key}: {} {}: {message}", r.action, r.subject));
+                report.errors.push(action_error(&key, &r, message));
             }
             Outcome::Parked(message) => {
                 report.parked += 1;
-                report
-                    .errors
-                    .push(format!("{key}: {} {}: {message}", r.action, r.subject));
+                report.errors.push(action_error(&key, &r, message));
             }
         }
     }
@@ -138,40 +145,39 @@ impl Engine {
         report
     }
 
-    /// The delete guard over the whole pass: when its deletes are too many of the
-    /// tracked files (or the count cannot be read), every delete is taken out of
-    /// `prepared` and their folders lose their fingerprint (they are looked at again).
+    /// The delete guard over the whole pass (see [`planner::guard_deletes`]): when it
+    /// holds the deletes back (too many of the tracked files, or the count cannot be
+    /// read), their folders also lose their fingerprint (they are looked at again).
     /// Returns how many deletes were held back.
     async fn hold_back_deletes(&self, prepared: &mut [Prepared], max_delete_percent: u8) -> usize {
-        let deletes: usize = prepared
+        let deleting: Vec<bool> = prepared
             .iter()
-            .map(|p| p.actions.iter().filter(|a| a.is_delete()).count())
-            .sum();
+            .map(|p| p.actions.iter().any(Action::is_delete))
+            .collect();
+        if !deleting.contains(&true) {
+            return 0;
+        }
+        let tracked = match self.db(|j| j.count_entries()).await {
+            Ok(tracked) => Some(tracked),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot count tracked files; holding back deletes");
+                None
+            }
+        };
+        let deletes = planner::guard_deletes(
+            prepared.iter_mut().map(|p| &mut p.actions),
+            tracked,
+            max_delete_percent,
+        );
         if deletes == 0 {
             return 0;
         }
-        let (tracked, blocked) = match self.db(|j| j.count_entries()).await {
-            Ok(tracked) => {
-                let all: Vec<Action> = prepared
-                    .iter()
-                    .flat_map(|p| p.actions.iter().cloned())
-                    .collect();
-                let guarded = planner::guard_deletes(all, tracked, max_delete_percent);
-                (tracked, guarded.blocked_deletes > 0)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot count tracked files; holding back deletes");
-                (0, true)
-            }
-        };
-        if !blocked {
-            return 0;
-        }
-        for p in prepared.iter_mut() {
-            if p.actions.iter().any(Action::is_delete) {
+        for (p, deleting) in prepared.iter_mut().zip(deleting) {
+            if deleting {
                 p.fingerprint = None;
             }
         }
+        let tracked = tracked.unwrap_or(0);
         tracing::error!(
             deletes,
             tracked,
@@ -180,9 +186,6 @@ impl Engine {
              nothing was deleted, the rest of the sync goes on. If these deletes are intended, run \
              `bigin-sync once --confirm-deletes` (or raise sync.max_delete_percent)"
         );
-        for p in prepared.iter_mut() {
-            p.actions.retain(|a| !a.is_delete());
-        }
         deletes
     }
 
@@ -193,7 +196,7 @@ impl Engine {
         let (tripped, passed): (Vec<_>, Vec<_>) =
             deletes.into_iter().partition(|(_, n)| blocked && *n > 0);
         let passed: Vec<RecordKey> = passed.into_iter().map(|(k, _)| k).collect();
-        let now = crate::executor::unix_now();
+        let now = crate::model::unix_now();
         if let Err(e) = self
             .db(move |j| j.note_delete_guard(&passed, &tripped, now))
             .await

@@ -21,7 +21,7 @@ mod skips;
 
 pub use prepare::Prepared;
 pub use recovery::UnflushedDownload;
-pub use report::{PassReport, PendingCounts};
+pub use report::{PassReport, PendingCounts, RecordError};
 
 use crate::executor::Executor;
 use crate::journal::{Journal, JournalError};
@@ -157,8 +157,7 @@ impl Engine {
         T: Send + 'static,
         F: FnOnce(&Journal) -> Result<T, JournalError> + Send + 'static,
     {
-        let journal = self.journal.clone();
-        tokio::task::spawn_blocking(move || f(&journal))
+        crate::journal::off_runtime(&self.journal, f)
             .await
             .map_err(|e| EngineError::Task(e.to_string()))?
             .map_err(EngineError::Journal)
@@ -191,6 +190,10 @@ impl Engine {
     }
 
     /// Prepares and executes a set of records as one pass, under one delete guard.
+    ///
+    /// `once` runs this rather than [`Engine::reconcile`] per record: its guard weighs the
+    /// deletes of every record together, so every record must be planned before any
+    /// delete runs, while a reconcile executes its record as soon as it is planned.
     pub async fn pass(
         &self,
         folders: &[RecordFolder],
@@ -212,7 +215,10 @@ impl Engine {
                 Err((key, e)) => {
                     tracing::error!({ RECORD } = %key.record_id, { MODULE } = %key.module, error = %e, "reconcile failed");
                     report.list_errors += 1;
-                    report.errors.push(format!("{key}: {e}"));
+                    report.errors.push(RecordError::Unread {
+                        key,
+                        message: e.to_string(),
+                    });
                 }
             }
         }

@@ -5,7 +5,7 @@
 use super::read::{JournalRows, LocalSide, RemoteSide};
 use super::{Engine, EngineError, EngineSettings};
 use crate::dir_handle::DirHandle;
-use crate::executor::{RecordWork, SUPERSEDED, describe};
+use crate::executor::{RecordWork, describe};
 use crate::journal::FailureRow;
 use crate::log_fields::{MODULE, RECORD};
 use crate::model::{RecordKey, RemoteAttachment};
@@ -243,10 +243,10 @@ impl Engine {
         })
     }
 
-    /// Takes the replaced versions whose delete failed earlier out of `failures`: they
-    /// are retried, and kept out of the planner's view of `remote` (they are not new
-    /// attachments to download). Their rows end only when the delete succeeds or a
-    /// fresh list (`listed_now`) no longer shows them.
+    /// Takes the replaced versions whose delete failed earlier out of `failures` and,
+    /// by the planner's rule ([`planner::set_superseded_aside`]), out of `remote`: they
+    /// are deleted again, never downloaded as new attachments. Their rows end only when
+    /// the delete succeeds or a fresh list (`listed_now`) no longer shows them.
     async fn set_superseded_aside(
         &self,
         key: &RecordKey,
@@ -257,35 +257,25 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let superseded: Vec<String> = failures
             .iter()
-            .filter(|f| f.action == SUPERSEDED)
+            .filter(|f| f.is_superseded())
             .map(|f| f.subject.clone())
             .collect();
-        failures.retain(|f| f.action != SUPERSEDED);
+        failures.retain(|f| !f.is_superseded());
         let Some(list) = remote else {
             return Ok(());
         };
         if superseded.is_empty() {
             return Ok(());
         }
-        let present: Vec<String> = superseded
-            .iter()
-            .filter(|id| list.iter().any(|a| &a.id == *id))
-            .cloned()
-            .collect();
+        let fate = planner::set_superseded_aside(list, &superseded, listed_now);
         if effects {
-            self.executor.retry_superseded(key, &present).await;
+            self.executor.retry_superseded(key, &fate.retry).await;
         }
-        if effects && listed_now {
-            let absent: Vec<String> = superseded
-                .iter()
-                .filter(|id| !present.contains(id))
-                .cloned()
-                .collect();
-            let k = key.clone();
-            self.db(move |j| absent.iter().try_for_each(|s| j.clear_failure(&k, s)))
+        if effects && !fate.gone.is_empty() {
+            let (k, gone) = (key.clone(), fate.gone);
+            self.db(move |j| gone.iter().try_for_each(|s| j.clear_failure(&k, s)))
                 .await?;
         }
-        list.retain(|a| !superseded.contains(&a.id));
         self.cache().insert(key.clone(), list.clone());
         Ok(())
     }

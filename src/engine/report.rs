@@ -19,8 +19,8 @@ pub struct PassReport {
     pub unstable: usize,
     pub list_errors: usize,
     pub bytes: u64,
-    /// One line per entry left in error, for `once` to print.
-    pub errors: Vec<String>,
+    /// What the pass left in error, per record, for `once` to print and judge.
+    pub errors: Vec<RecordError>,
     /// Records whose attachments were listed in this pass.
     pub polled: Vec<RecordKey>,
     /// Actions planned but not completed, per record (for `status`).
@@ -34,6 +34,62 @@ pub struct PassReport {
     pub quiet: HashMap<RecordKey, Option<scan::Fingerprint>>,
     /// Records with actions planned in this pass, whatever came of them.
     pub acted: HashSet<RecordKey>,
+}
+
+/// Something a pass left in error in one record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// The record could not be read or planned (its folder, its journal rows, the
+    /// recovery of an interrupted upload): nothing was done in it.
+    #[error("{key}: {message}")]
+    Unread {
+        /// The record.
+        key: RecordKey,
+        /// Why it could not be read.
+        message: String,
+    },
+    /// Zoho's list of its attachments failed: the remote side was unknown, so nothing
+    /// that depends on it was done.
+    #[error("{key}: list failed: {message}")]
+    ListFailed {
+        /// The record.
+        key: RecordKey,
+        /// Why the list failed.
+        message: String,
+    },
+    /// An action did not complete in this pass (it is retried later, or parked); the
+    /// journal keeps its failure row.
+    #[error("{key}: {action} {subject}: {message}")]
+    Action {
+        /// The record.
+        key: RecordKey,
+        /// The action, as the journal's failure rows name it (`upload`, `download`…).
+        action: &'static str,
+        /// The local name or attachment id it is about.
+        subject: String,
+        /// Why it failed.
+        message: String,
+    },
+}
+
+impl RecordError {
+    /// The record in error.
+    pub fn key(&self) -> &RecordKey {
+        match self {
+            RecordError::Unread { key, .. }
+            | RecordError::ListFailed { key, .. }
+            | RecordError::Action { key, .. } => key,
+        }
+    }
+
+    /// True when the record as a whole was not synced (it could not be read or listed),
+    /// as opposed to one action in it that failed.
+    pub fn is_record_unsynced(&self) -> bool {
+        matches!(
+            self,
+            RecordError::Unread { .. } | RecordError::ListFailed { .. }
+        )
+    }
 }
 
 /// Work left for a record, by direction.

@@ -25,7 +25,6 @@ mod reserved;
 mod retry;
 pub mod trash;
 
-pub use actions::SUPERSEDED;
 pub use reserved::PassIntents;
 pub use retry::RetryPolicy;
 
@@ -33,7 +32,7 @@ use crate::dir_handle::DirHandle;
 use crate::events::{Direction, Event, EventKind};
 use crate::journal::{FailureRow, Journal, JournalError, NewFailure};
 use crate::log_fields::{ACTION, ATTACHMENT_ID, BYTES, FILE, MODULE, RECORD};
-use crate::model::{RecordKey, RemoteAttachment};
+use crate::model::{RecordKey, RemoteAttachment, unix_now};
 use crate::planner::{Action, LocalEntry, SyncedEntry};
 use crate::zoho::{ZohoClient, ZohoError};
 use gate::ApiGate;
@@ -253,8 +252,7 @@ impl Executor {
         T: Send + 'static,
         F: FnOnce(&Journal) -> Result<T, JournalError> + Send + 'static,
     {
-        let journal = self.journal.clone();
-        tokio::task::spawn_blocking(move || f(&journal))
+        crate::journal::off_runtime(&self.journal, f)
             .await
             .map_err(|e| ExecError::Task(e.to_string()))?
             .map_err(ExecError::Journal)
@@ -482,10 +480,4 @@ fn subject_file(action: &Action) -> &str {
         | Action::RenameLocalForConflict { local_name, .. }
         | Action::Refresh { local_name } => local_name,
     }
-}
-
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

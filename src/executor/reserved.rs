@@ -87,7 +87,7 @@ impl Executor {
             // Nothing to share a transaction with.
             return PassIntents::none();
         }
-        let now = super::unix_now();
+        let now = crate::model::unix_now();
         let rows = wanted.clone();
         match self.db(move |j| j.add_intents(&rows, now)).await {
             Ok(ids) => PassIntents {

@@ -304,7 +304,7 @@ mod tests {
             assert_eq!(trashed_at(undated), None, "{undated}");
         }
         // The stamp the executor writes is one this reads.
-        let now = crate::executor::unix_now();
+        let now = crate::model::unix_now();
         let made = stamp_now();
         assert!((trashed_at(&made).unwrap() - now).abs() <= 2);
     }

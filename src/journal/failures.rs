@@ -35,6 +35,33 @@ pub struct NewFailure {
     pub next_attempt_unix: i64,
 }
 
+/// The action of the failure row that keeps a superseded version to delete (see
+/// [`NewFailure::superseded`]); private so that no caller compares action names.
+const SUPERSEDED: &str = "delete_superseded";
+
+impl NewFailure {
+    /// The pending delete of attachment `attachment_id`, the version a replace superseded
+    /// (see [`crate::planner::set_superseded_aside`]), after its first failed attempt.
+    pub fn superseded(attachment_id: &str, message: String, next_attempt_unix: i64) -> Self {
+        NewFailure {
+            subject: attachment_id.to_string(),
+            action: SUPERSEDED.to_string(),
+            message,
+            parked: false,
+            attempts: 1,
+            next_attempt_unix,
+        }
+    }
+}
+
+impl FailureRow {
+    /// True for the row of a superseded version still to delete (its subject is the
+    /// attachment id), written by [`NewFailure::superseded`].
+    pub fn is_superseded(&self) -> bool {
+        self.action == SUPERSEDED
+    }
+}
+
 const COLUMNS: &str = "subject, action, message, parked, attempts, next_attempt_unix, since_unix";
 
 fn from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<FailureRow> {

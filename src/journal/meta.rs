@@ -6,6 +6,14 @@ use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Meta key: the pending work per record (JSON of counts by direction), published by the
+/// daemon's scheduler for `status`.
+pub const PENDING_META_KEY: &str = "pending";
+
+/// Meta key: the watch state (how folders are watched), written by each daemon start and
+/// shown by `status` while the daemon runs.
+pub const WATCH_META_KEY: &str = "watch_state";
+
 /// Meta key: the folders under the root that are not followed, with why, as JSON
 /// `[[path, reason], …]` (written by discovery, read by `status`).
 pub const NOT_FOLLOWED_META_KEY: &str = "not_followed";
@@ -70,7 +78,7 @@ impl Journal {
         })
     }
 
-    /// Sets a free-form fact for `status` (e.g. `daemon_pid`, `last_pass_unix`).
+    /// Sets a free-form fact for `status` under one of the `*_META_KEY`s of this module.
     pub fn set_meta(&self, k: &str, v: &str) -> Result<()> {
         self.write("set meta", |tx| {
             tx.execute(

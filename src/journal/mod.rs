@@ -13,7 +13,7 @@ mod intents;
 mod meta;
 pub use meta::{
     AUTH_FAILURE_META_KEY, AuthFailure, DELETE_GUARD_META_KEY, GuardTrip, GuardTrips,
-    NOT_FOLLOWED_META_KEY,
+    NOT_FOLLOWED_META_KEY, PENDING_META_KEY, WATCH_META_KEY,
 };
 mod records;
 mod schema;
@@ -56,6 +56,21 @@ impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Journal").field("path", &self.path).finish()
     }
+}
+
+/// Runs `f` on `journal` on tokio's blocking pool (every journal call blocks on SQLite,
+/// and the async workers must not): the one way async code reaches the journal. The outer
+/// error is the task's (it panicked or was cancelled), the inner one the journal's.
+pub async fn off_runtime<T, F>(
+    journal: &std::sync::Arc<Journal>,
+    f: F,
+) -> std::result::Result<Result<T>, tokio::task::JoinError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Journal) -> Result<T> + Send + 'static,
+{
+    let journal = journal.clone();
+    tokio::task::spawn_blocking(move || f(&journal)).await
 }
 
 impl Journal {

@@ -10,36 +10,38 @@ use super::types::Action;
 /// most of their files at once.
 const MIN_TRACKED_FOR_GUARD: usize = 10;
 
-/// What is left of a pass after the guard looked at it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GuardOutcome {
-    /// The actions to run: all of them, or all but the deletes.
-    pub actions: Vec<Action>,
-    /// How many deletes were withheld (0 when the pass was allowed); the caller logs an
-    /// ERROR saying how to confirm when this is not 0.
-    pub blocked_deletes: usize,
-}
-
-/// Delete guard across a whole pass: when `tracked` > 10 and the deletes in `actions`
-/// exceed `max_delete_percent` of `tracked`, every delete is removed and counted in
-/// `blocked_deletes`; otherwise the actions are returned unchanged. Non-delete actions
-/// always go on so the rest of the sync is not held hostage.
-pub fn guard_deletes(actions: Vec<Action>, tracked: usize, max_delete_percent: u8) -> GuardOutcome {
-    let deletes = actions.iter().filter(|a| a.is_delete()).count();
-    // Integer compare of deletes/tracked > pct/100, without rounding.
-    let too_many = deletes * 100 > tracked * usize::from(max_delete_percent);
-    if tracked > MIN_TRACKED_FOR_GUARD && too_many {
-        let actions = actions.into_iter().filter(|a| !a.is_delete()).collect();
-        GuardOutcome {
-            actions,
-            blocked_deletes: deletes,
+/// Delete guard across a whole pass (the plans of every record in it): when `tracked`
+/// (the entries the journal holds) is over 10 and the deletes in `plans` exceed
+/// `max_delete_percent` of it, every delete is taken out of every plan; an unknown count
+/// (`None`) holds every delete back too. Returns how many deletes were held back (0 when
+/// the pass may delete); the caller logs an ERROR saying how to confirm when it is not 0.
+/// Other actions always go on, in their order, so the rest of the sync is not held
+/// hostage.
+pub fn guard_deletes<'a>(
+    plans: impl IntoIterator<Item = &'a mut Vec<Action>>,
+    tracked: Option<usize>,
+    max_delete_percent: u8,
+) -> usize {
+    let mut plans: Vec<&mut Vec<Action>> = plans.into_iter().collect();
+    let deletes: usize = plans
+        .iter()
+        .map(|p| p.iter().filter(|a| a.is_delete()).count())
+        .sum();
+    let allowed = match tracked {
+        // Integer compare of deletes/tracked > pct/100, without rounding.
+        Some(tracked) => {
+            tracked <= MIN_TRACKED_FOR_GUARD
+                || deletes * 100 <= tracked * usize::from(max_delete_percent)
         }
-    } else {
-        GuardOutcome {
-            actions,
-            blocked_deletes: 0,
-        }
+        None => false,
+    };
+    if deletes == 0 || allowed {
+        return 0;
     }
+    for p in &mut plans {
+        p.retain(|a| !a.is_delete());
+    }
+    deletes
 }
 
 #[cfg(test)]
@@ -60,19 +62,25 @@ mod tests {
         v
     }
 
+    /// [`guard_deletes`] over one plan: what is left of it, and how many were held back.
+    fn guard(mut actions: Vec<Action>, tracked: usize, pct: u8) -> (Vec<Action>, usize) {
+        let blocked = guard_deletes([&mut actions], Some(tracked), pct);
+        (actions, blocked)
+    }
+
     #[test]
     fn ten_tracked_is_never_guarded() {
-        let out = guard_deletes(deletes(10), 10, 50);
-        assert_eq!(out.blocked_deletes, 0);
-        assert_eq!(out.actions.len(), 11);
+        let out = guard(deletes(10), 10, 50);
+        assert_eq!(out.1, 0);
+        assert_eq!(out.0.len(), 11);
     }
 
     #[test]
     fn eleven_tracked_over_half_is_blocked_but_others_go_on() {
-        let out = guard_deletes(deletes(6), 11, 50);
-        assert_eq!(out.blocked_deletes, 6);
+        let out = guard(deletes(6), 11, 50);
+        assert_eq!(out.1, 6);
         assert_eq!(
-            out.actions,
+            out.0,
             vec![Action::Upload {
                 local_name: "new".into(),
                 remote_name: "new".into()
@@ -82,18 +90,18 @@ mod tests {
 
     #[test]
     fn eleven_tracked_under_half_passes() {
-        let out = guard_deletes(deletes(5), 11, 50);
-        assert_eq!(out.blocked_deletes, 0);
-        assert_eq!(out.actions.len(), 6);
+        let out = guard(deletes(5), 11, 50);
+        assert_eq!(out.1, 0);
+        assert_eq!(out.0.len(), 6);
     }
 
     #[test]
     fn exactly_fifty_percent_passes() {
-        let out = guard_deletes(deletes(6), 12, 50);
-        assert_eq!(out.blocked_deletes, 0);
-        assert_eq!(out.actions.len(), 7);
-        let out = guard_deletes(deletes(7), 12, 50);
-        assert_eq!(out.blocked_deletes, 7);
+        let out = guard(deletes(6), 12, 50);
+        assert_eq!(out.1, 0);
+        assert_eq!(out.0.len(), 7);
+        let out = guard(deletes(7), 12, 50);
+        assert_eq!(out.1, 7);
     }
 
     #[test]
@@ -102,15 +110,33 @@ mod tests {
             local_name: "a".into(),
             attachment_id: "1".into(),
         }];
-        let out = guard_deletes(actions, 20, 0);
-        assert_eq!(out.blocked_deletes, 1);
-        assert!(out.actions.is_empty());
+        let out = guard(actions, 20, 0);
+        assert_eq!(out.1, 1);
+        assert!(out.0.is_empty());
     }
 
     #[test]
     fn no_deletes_is_untouched() {
-        let out = guard_deletes(deletes(0), 100, 0);
-        assert_eq!(out.blocked_deletes, 0);
-        assert_eq!(out.actions.len(), 1);
+        let out = guard(deletes(0), 100, 0);
+        assert_eq!(out.1, 0);
+        assert_eq!(out.0.len(), 1);
+    }
+
+    #[test]
+    fn an_unknown_count_holds_every_delete_back_across_the_plans() {
+        let mut a = deletes(1);
+        let mut b = deletes(2);
+        assert_eq!(guard_deletes([&mut a, &mut b], None, 100), 3);
+        assert!(a.iter().chain(&b).all(|x| !x.is_delete()));
+        assert_eq!((a.len(), b.len()), (1, 1));
+    }
+
+    #[test]
+    fn the_deletes_of_all_plans_are_weighed_together() {
+        // 3 + 3 of 11 tracked: each plan alone is under half, the pass is not.
+        let mut a = deletes(3);
+        let mut b = deletes(3);
+        assert_eq!(guard_deletes([&mut a, &mut b], Some(11), 50), 6);
+        assert_eq!((a.len(), b.len()), (1, 1));
     }
 }

@@ -6,6 +6,7 @@
 mod guard;
 mod names;
 mod plan;
+mod superseded;
 pub mod types;
 
 #[cfg(test)]
@@ -13,10 +14,11 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-pub use guard::{GuardOutcome, guard_deletes};
+pub use guard::guard_deletes;
 pub use names::{
     FoldedNames, NameFolding, TakenNames, conflict_name, is_conflict_copy, is_format_char,
     link_file_name, link_title_from_file, local_name_for,
 };
 pub use plan::{plan, plan_record};
+pub use superseded::{SupersededFate, set_superseded_aside};
 pub use types::*;

@@ -15,13 +15,14 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use super::error::{Op, ZohoError};
 use super::secret::Secret;
+use crate::model::unix_now;
 
 /// Refresh when the cached token has less than this many seconds left.
 pub const REFRESH_MARGIN_SECS: i64 = 300;
@@ -111,13 +112,6 @@ fn lifetime_secs(expires_in_sec: Option<i64>, expires_in: Option<i64>) -> i64 {
         (None, None) => 3600,
     };
     secs.max(0)
-}
-
-pub(crate) fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// What a token grant can answer, before deciding what it means for the caller.
@@ -328,7 +322,7 @@ impl TokenManager {
             self.set_token(&mut state, loaded);
         }
         if let Some(t) = &state.token
-            && t.expires_at_unix - now_unix() > state.margin
+            && t.expires_at_unix - unix_now() > state.margin
         {
             return Ok(t.access_token.clone());
         }
@@ -350,7 +344,7 @@ impl TokenManager {
                 let secret = token.access_token.clone();
                 let cache = self.cache.clone();
                 let stored = token.clone();
-                let ttl = token.expires_at_unix - now_unix();
+                let ttl = token.expires_at_unix - unix_now();
                 state.margin = REFRESH_MARGIN_SECS.min(ttl / 2);
                 // A failed cache write only costs a refresh after restart.
                 let _ = tokio::task::spawn_blocking(move || cache.store(&stored)).await;
@@ -412,7 +406,7 @@ impl TokenManager {
                 let expires_in = lifetime_secs(reply.expires_in_sec, reply.expires_in);
                 Ok(CachedToken {
                     access_token: Secret::new(access),
-                    expires_at_unix: now_unix() + expires_in,
+                    expires_at_unix: unix_now() + expires_in,
                     api_domain: reply.api_domain,
                 })
             }

@@ -2,14 +2,12 @@
 //! (retried across passes), and of a local file whose attachment is gone (to the trash).
 
 use super::super::trash::move_to_trash;
-use super::super::{Done, ExecError, Executor, RecordWork, RemoteDelta, unix_now};
+use super::super::{Done, ExecError, Executor, RecordWork, RemoteDelta};
 use super::stat;
 use crate::dir_handle::DirHandle;
 use crate::journal::NewFailure;
 use crate::log_fields::{ATTACHMENT_ID, FILE, MODULE, RECORD};
-
-/// Failure-row action of a replaced attachment whose delete is still pending.
-pub const SUPERSEDED: &str = "delete_superseded";
+use crate::model::unix_now;
 
 impl Executor {
     /// Deletes the attachment a new version replaced. When that fails the replace still
@@ -20,14 +18,11 @@ impl Executor {
             tracing::warn!({ RECORD } = %w.key.record_id, { MODULE } = %w.key.module, { ATTACHMENT_ID } = old, error = %e,
                 "could not delete the replaced version yet; will retry");
             let key = w.key.clone();
-            let failure = NewFailure {
-                subject: old.to_string(),
-                action: SUPERSEDED.to_string(),
-                message: e.to_string(),
-                parked: false,
-                attempts: 1,
-                next_attempt_unix: unix_now() + self.policy.persisted_delay(1).as_secs() as i64,
-            };
+            let failure = NewFailure::superseded(
+                old,
+                e.to_string(),
+                unix_now() + self.policy.persisted_delay(1).as_secs() as i64,
+            );
             let _ = self.db(move |j| j.record_failure(&key, &failure)).await;
         }
     }

@@ -9,8 +9,6 @@ mod delete;
 mod download;
 mod upload;
 
-pub use delete::SUPERSEDED;
-
 use super::{Done, ExecError, Executor, PassIntents, RecordWork, RemoteDelta};
 use crate::dir_handle::DirHandle;
 use crate::model::Stat;

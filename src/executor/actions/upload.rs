@@ -2,12 +2,12 @@
 //! what an attempt with an unknown outcome stored instead of sending it twice.
 
 use super::super::adopt::{Sent, UploadIntent, adoption_candidates};
-use super::super::{Done, ExecError, Executor, PassIntents, RecordWork, RemoteDelta, unix_now};
+use super::super::{Done, ExecError, Executor, PassIntents, RecordWork, RemoteDelta};
 use super::stat;
 use crate::dir_handle::{self, DirHandle};
 use crate::journal::{BatchOp, BatchOut, NewIntent};
 use crate::log_fields::{ATTACHMENT_ID, FILE, MODULE, RECORD};
-use crate::model::{AttachmentKind, ContentHash, RemoteAttachment};
+use crate::model::{AttachmentKind, ContentHash, RemoteAttachment, unix_now};
 use crate::planner::SyncedEntry;
 use crate::zoho::{UploadSource, Uploaded};
 use std::sync::atomic::{AtomicBool, Ordering};

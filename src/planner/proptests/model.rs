@@ -135,6 +135,13 @@ pub(super) struct World {
     pub(super) crash_mask: u8,
     /// Set by an action that crashed; `sync` drops the rest of the pass.
     pub(super) crashed: bool,
+    /// One bit per delete of a replaced version (at the replace, then at each retry),
+    /// lowest first: set means that delete fails, and the old attachment stays in Zoho,
+    /// kept to be deleted again by a later pass.
+    pub(super) fail_superseded_mask: u8,
+    /// Replaced versions whose delete failed (the journal's rows for them): the next
+    /// passes delete them again and must never download them.
+    pub(super) pending_superseded: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -436,7 +443,9 @@ impl World {
 
     pub(super) fn plan_record(&self) -> Plan {
         let local = self.local_entries();
-        let remote = self.remote_list();
+        let mut remote = self.remote_list();
+        // As the engine does before planning: the model's list is always a fresh one.
+        set_superseded_aside(&mut remote, &self.pending_superseded, true);
         let synced: Vec<SyncedEntry> = self.journal.values().cloned().collect();
         let occupied: HashSet<String> = self.skipped.iter().cloned().collect();
         plan_record(&PlanInput {
@@ -475,6 +484,7 @@ impl World {
     /// A download never overwrites: the planner must pick a free, safe name.
     pub(super) fn download_to(&mut self, id: &str, name: &str) {
         assert_safe_name(name);
+        self.assert_not_superseded(id);
         assert!(
             !self.local.keys().any(|k| self.same_name(k, name)),
             "download over existing {name:?}"
@@ -526,6 +536,31 @@ impl World {
         !crash
     }
 
+    /// An attachment the user superseded (a replaced version still to delete) is never
+    /// brought back: not downloaded, compared, adopted or taken in a conflict.
+    pub(super) fn assert_not_superseded(&self, id: &str) {
+        assert!(
+            !self.pending_superseded.iter().any(|s| s == id),
+            "superseded version {id} taken for a new attachment"
+        );
+    }
+
+    /// The engine's retry of the superseded versions before it plans (see
+    /// [`set_superseded_aside`]); each delete may fail again (`fail_superseded_mask`).
+    pub(super) fn retry_superseded(&mut self) {
+        let mut list = self.remote_list();
+        let fate = set_superseded_aside(&mut list, &self.pending_superseded, true);
+        self.pending_superseded.retain(|id| !fate.gone.contains(id));
+        for id in &fate.retry {
+            let fails = self.fail_superseded_mask & 1 == 1;
+            self.fail_superseded_mask >>= 1;
+            if !fails {
+                self.remote.remove(id);
+                self.pending_superseded.retain(|p| p != id);
+            }
+        }
+    }
+
     /// A delete must have a base: a journal row tying this name to this attachment.
     pub(super) fn assert_base(&self, local_name: &str, id: &str) {
         let row = self.journal.get(local_name);
@@ -565,7 +600,13 @@ impl World {
                 let f = self.local[local_name].clone();
                 let id = self.add_remote(remote_name, f.bytes, f.link);
                 self.record(local_name, &id);
-                self.remote.remove(old_attachment_id);
+                let delete_fails = self.fail_superseded_mask & 1 == 1;
+                self.fail_superseded_mask >>= 1;
+                if delete_fails {
+                    self.pending_superseded.push(old_attachment_id.clone());
+                } else {
+                    self.remote.remove(old_attachment_id);
+                }
             }
             Action::Download {
                 attachment_id,
@@ -588,6 +629,7 @@ impl World {
                 local_name,
                 conflict_name,
             } => {
+                self.assert_not_superseded(attachment_id);
                 // A row, if any, names an attachment that is gone: nothing to overwrite.
                 assert!(
                     self.journal
@@ -607,6 +649,7 @@ impl World {
                 local_name,
             } => {
                 assert!(!self.journal.contains_key(local_name));
+                self.assert_not_superseded(attachment_id);
                 assert_eq!(self.remote[attachment_id].link, self.local[local_name].link);
                 self.record(local_name, attachment_id);
             }
@@ -615,6 +658,7 @@ impl World {
                 conflict_name,
                 attachment_id,
             } => {
+                self.assert_not_superseded(attachment_id);
                 assert!(
                     !self
                         .journal
@@ -665,8 +709,19 @@ impl World {
     pub(super) fn sync(&mut self) {
         let mut deletes_allowed = true;
         for _ in 0..MAX_PASSES {
-            let actions = self.plan();
-            if actions.is_empty() {
+            self.retry_superseded();
+            let Plan { actions, skipped } = self.plan_record();
+            // An attachment left unsynced on purpose is left alone on both sides.
+            for s in &skipped {
+                assert!(
+                    !actions
+                        .iter()
+                        .any(|a| attachment_of(a) == Some(s.attachment_id.as_str())),
+                    "skipped attachment acted on: {s:?} {actions:?}"
+                );
+            }
+            // Settled once nothing is planned and no replaced version is left to delete.
+            if actions.is_empty() && self.pending_superseded.is_empty() {
                 self.assert_agreement();
                 return;
             }
@@ -761,8 +816,10 @@ impl World {
             .collect()
     }
 
-    /// Attachments the user superseded: their synced local file was deleted or edited.
+    /// Attachments the user superseded: their synced local file was deleted or edited,
+    /// or a replace left them to delete.
     pub(super) fn superseded(&self) -> HashSet<String> {
+        let pending = self.pending_superseded.iter().cloned();
         self.journal
             .values()
             .filter(|r| {
@@ -771,6 +828,42 @@ impl World {
                     .is_none_or(|f| ContentHash::of_bytes(&f.bytes) != r.hash)
             })
             .map(|r| r.attachment_id.clone())
+            .chain(pending)
             .collect()
+    }
+}
+
+/// The attachment an action reads, replaces or removes, if any.
+pub(super) fn attachment_of(action: &Action) -> Option<&str> {
+    match action {
+        Action::Replace {
+            old_attachment_id: id,
+            ..
+        }
+        | Action::Download {
+            attachment_id: id, ..
+        }
+        | Action::ReplaceLocal {
+            attachment_id: id, ..
+        }
+        | Action::CompareAndAdopt {
+            attachment_id: id, ..
+        }
+        | Action::Adopt {
+            attachment_id: id, ..
+        }
+        | Action::RenameLocalForConflict {
+            attachment_id: id, ..
+        }
+        | Action::DeleteRemote {
+            attachment_id: id, ..
+        }
+        | Action::TrashLocal {
+            attachment_id: id, ..
+        } => Some(id),
+        Action::Upload { .. }
+        | Action::UploadLink { .. }
+        | Action::Forget { .. }
+        | Action::Refresh { .. } => None,
     }
 }
