@@ -154,9 +154,8 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<Verdict> {
     print_verdict(&assessment);
     if let Some(a) = &auth {
         outln!(
-            "auth: Zoho refuses the refresh token since {}: {}",
-            ago(now - a.since_unix),
-            a.reason
+            "auth: Zoho refuses the credentials (first refused {})",
+            ago(now - a.since_unix)
         );
     }
     if let Some(t) = trash {

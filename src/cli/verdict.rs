@@ -102,7 +102,10 @@ pub fn assess(facts: Option<&Facts>) -> Assessment {
     if let Some(why) = &f.auth_refused {
         found.push((
             Verdict::NeedsPerson,
-            format!("Zoho refuses the refresh token ({why}); run `bigin-sync auth`"),
+            format!(
+                "Zoho refuses the OAuth credentials: {why}; \
+                 `bigin-sync check` tells more, `bigin-sync auth` gets a new refresh token"
+            ),
         ));
     }
     if f.guarded_records > 0 {
