@@ -20,6 +20,8 @@ bin="$out/bigin-sync"
 rm -rf "$gen"
 mkdir -p "$gen/man" "$gen/completions" "$gen/systemd"
 "$bin" man --dir "$gen/man"
+# Debian policy: man pages gzipped, reproducibly (-n: no name or time stamp).
+gzip -9n "$gen"/man/*.1
 "$bin" completions bash >"$gen/completions/bigin-sync"
 "$bin" completions zsh >"$gen/completions/_bigin-sync"
 "$bin" completions fish >"$gen/completions/bigin-sync.fish"
