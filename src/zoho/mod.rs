@@ -42,6 +42,7 @@ pub mod delete;
 pub mod download;
 pub mod error;
 pub mod list;
+pub mod modules;
 pub mod records;
 mod request;
 mod secret;
