@@ -39,11 +39,13 @@ pub mod dc;
 pub mod delete;
 pub mod download;
 pub mod error;
+pub mod limits;
 pub mod list;
 mod request;
 mod secret;
 mod transfer;
 pub mod upload;
+pub mod usage;
 
 pub use auth::{CachedToken, MemoryTokenCache, TokenCache, exchange_grant_code};
 pub use client::ZohoClient;
@@ -56,3 +58,4 @@ pub use list::LIST_FIELDS;
 pub use request::USER_AGENT;
 pub use secret::Secret;
 pub use upload::{UploadSource, Uploaded};
+pub use usage::{ApiCall, ApiOp, Outcome, UsageObserver, UsageObservers};
