@@ -6,6 +6,7 @@ mod out;
 
 mod auth;
 mod check;
+mod credits;
 mod demo;
 mod once;
 mod status;

@@ -43,6 +43,7 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_default();
     let now = crate::executor::unix_now();
+    let usage = journal.api_usage_since(now - crate::journal::CREDIT_WINDOW_SECS)?;
     // Written by each daemon start: shown only while a daemon runs.
     let watch_state = journal
         .meta(crate::daemon::WATCH_META_KEY)?
@@ -99,6 +100,7 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
                 "failures": summary.total_failures, "parked": summary.total_parked,
             },
             "token_expires_at_unix": summary.token_expires_at_unix,
+            "credits": super::credits::json(cfg, &usage),
         });
         outln!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
@@ -117,6 +119,9 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
         Some(t) if t > now => outln!("access token: valid for {} more minutes", (t - now) / 60),
         Some(_) => outln!("access token: expired (renewed on the next call)"),
         None => outln!("access token: none cached"),
+    }
+    for line in super::credits::lines(cfg, &usage) {
+        outln!("{line}");
     }
     outln!(
         "records: {}   files in sync: {}   failing: {}   parked: {}",

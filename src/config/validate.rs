@@ -507,9 +507,7 @@ fn size_bytes(raw: RawSize) -> Result<u64, String> {
         RawSize::Bytes(n) => u64::try_from(n).ok(),
         RawSize::Text(text) => {
             let t = text.trim();
-            let split = t
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(t.len());
+            let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
             let (digits, unit) = t.split_at(split);
             let factor: Option<u64> = match unit.trim().to_ascii_lowercase().as_str() {
                 "" | "b" => Some(1),
@@ -561,7 +559,8 @@ fn sync(
     let api_budget_explicit = s.api_budget_per_day.is_some();
     // Derived here once: everything downstream reads one number.
     let allowance = zoho.edition.daily_credits(zoho.users);
-    let derived = ((allowance as f64 * api_budget_share).floor() as i64).clamp(1, i64::from(u32::MAX));
+    let derived =
+        ((allowance as f64 * api_budget_share).floor() as i64).clamp(1, i64::from(u32::MAX));
     let api_budget_per_day = ctx.int_in(
         "sync.api_budget_per_day",
         s.api_budget_per_day,

@@ -101,6 +101,16 @@ pub struct Runtime {
     pub client: ZohoClient,
     pub engine: Arc<Engine>,
     pub self_writes: Arc<SelfWrites>,
+    /// Credits spent over the last 24 h (the budget), fed by every API request.
+    pub credits: Arc<super::credits::CreditMeter>,
+}
+
+impl Drop for Runtime {
+    /// The last API calls reach the journal before the command exits, whichever way it
+    /// ends (the writer has at most one small batch left).
+    fn drop(&mut self) {
+        self.credits.close();
+    }
 }
 
 pub fn open_journal(cfg: &Config) -> anyhow::Result<Arc<Journal>> {
@@ -115,6 +125,8 @@ pub fn build(cfg: &Config, journal: Arc<Journal>, policy: RetryPolicy) -> anyhow
         Arc::new(JournalTokenCache(journal.clone())),
     )
     .context("setting up the Zoho client")?;
+    let credits = super::credits::CreditMeter::start(journal.clone());
+    client.observe(credits.clone());
     let self_writes = Arc::new(SelfWrites::default());
     let executor = Executor::new(
         client.clone(),
@@ -131,5 +143,6 @@ pub fn build(cfg: &Config, journal: Arc<Journal>, policy: RetryPolicy) -> anyhow
         client,
         engine,
         self_writes,
+        credits,
     })
 }

@@ -83,6 +83,20 @@ impl Journal {
         })
     }
 
+    /// Credits per minute (minute start, credits) from `since_unix` on, oldest first.
+    pub fn credits_per_minute_since(&self, since_unix: i64) -> Result<Vec<(i64, u64)>> {
+        self.read("read credits per minute", |conn| {
+            let mut q = conn.prepare_cached(
+                "SELECT minute_unix, SUM(credits) FROM api_calls
+                 WHERE minute_unix >= ?1 GROUP BY minute_unix ORDER BY minute_unix",
+            )?;
+            let rows = q.query_map([since_unix - since_unix.rem_euclid(60)], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+            })?;
+            rows.collect()
+        })
+    }
+
     /// The requests completed at or after `since_unix` (rounded down to its minute).
     pub fn api_usage_since(&self, since_unix: i64) -> Result<ApiUsage> {
         let rows = self.read("read API calls", |conn| {
@@ -128,7 +142,10 @@ mod tests {
         let now = 1_800_000_000;
         let call = |op, status| ApiCall::replied(op, status, false);
         j.record_api_calls(&[
-            (now - CREDIT_WINDOW_SECS - 120, call(ApiOp::ListAttachments, 200)),
+            (
+                now - CREDIT_WINDOW_SECS - 120,
+                call(ApiOp::ListAttachments, 200),
+            ),
             (now - 10, call(ApiOp::ListAttachments, 200)),
             (now - 5, call(ApiOp::ListAttachments, 204)),
             (now, call(ApiOp::Upload, 200)),

@@ -176,10 +176,7 @@ mod tests {
         );
         assert_eq!(Edition::parse(Product::Bigin, "ultimate"), None);
         assert_eq!(Edition::parse(Product::Crm, "premier"), None);
-        assert_eq!(
-            Edition::parse(Product::Crm, "free"),
-            Some(Edition::CrmFree)
-        );
+        assert_eq!(Edition::parse(Product::Crm, "free"), Some(Edition::CrmFree));
         for p in [Product::Bigin, Product::Crm] {
             for (name, e) in Edition::all(p) {
                 assert_eq!(e.product(), p);

@@ -221,7 +221,10 @@ mod tests {
             Outcome::Refused
         );
         let throttled = ApiCall::replied(ApiOp::Download, 429, false);
-        assert_eq!((throttled.outcome, throttled.credits), (Outcome::Throttled, 0));
+        assert_eq!(
+            (throttled.outcome, throttled.credits),
+            (Outcome::Throttled, 0)
+        );
         assert_eq!(ApiCall::replied(ApiOp::Delete, 401, false).credits, 0);
         assert_eq!(ApiCall::unanswered(ApiOp::Delete).credits, 0);
         for op in ApiOp::ALL {
