@@ -181,3 +181,88 @@ async fn a_spent_budget_holds_polls_back_but_not_the_users_uploads() {
     let c = status_json(&env).await["credits"].clone();
     assert_eq!(c["used"], 20_101, "{c}");
 }
+
+/// Adds lines to the `[zoho]` table and replaces `from` by `to` in the test config.
+fn edit_config(env: &Env, zoho_lines: &str, from: &str, to: &str) {
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    let text = text
+        .replace("[zoho]\n", &format!("[zoho]\n{zoho_lines}"))
+        .replace(from, to);
+    std::fs::write(&env.config, text).unwrap();
+}
+
+fn url_file(url: &str) -> String {
+    format!("[InternetShortcut]\nURL={url}\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_zoho_would_refuse_are_parked_without_any_api_call() {
+    let env = Env::new().await;
+    edit_config(&env, "max_upload_size = 10\n", "", "");
+    let dir = env.record(M, R);
+    env.sandbox
+        .add_link(env.product, M, R, "Home", "https://example.com/home");
+    drop_file(&dir, "big.bin", &[7; 11]);
+    drop_file(&dir, "small.txt", b"0123456789");
+    drop_file(&dir, "a.url", url_file("https://example.com/x").as_bytes());
+    drop_file(&dir, "b.url", url_file("https://example.com/x").as_bytes());
+    drop_file(
+        &dir,
+        "home.url",
+        url_file("https://example.com/home").as_bytes(),
+    );
+    let out = env.once().await;
+    // Parked entries need a person: not a clean exit.
+    assert!(!out.status.success(), "{}", stderr(&out));
+    // small.txt and a.url only: nothing refused was sent.
+    assert_eq!(env.calls(Route::Upload), 2, "{}", stderr(&out));
+    let mut names = env.remote_names(M, R);
+    names.sort();
+    assert_eq!(names, ["Home", "a", "small.txt"], "{}", stderr(&out));
+
+    let v = status_json(&env).await;
+    let errors = v["records"][0]["errors"].as_array().unwrap().clone();
+    let parked = |subject: &str| {
+        errors
+            .iter()
+            .find(|e| e["subject"] == subject)
+            .unwrap_or_else(|| panic!("{subject} not parked: {errors:?}"))
+            .clone()
+    };
+    for (subject, says) in [
+        ("big.bin", "11 bytes is more than the 10 bytes"),
+        ("b.url", "also in \"a.url\""),
+        ("home.url", "already attached to this record"),
+    ] {
+        let e = parked(subject);
+        assert_eq!(e["parked"], true, "{e}");
+        assert!(e["message"].as_str().unwrap().contains(says), "{e}");
+    }
+    // A second pass sends nothing either.
+    env.once().await;
+    assert_eq!(env.calls(Route::Upload), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exe_is_parked_without_an_upload_on_crm() {
+    let env = Env::new().await;
+    edit_config(&env, "", "product = \"bigin\"\n", "product = \"crm\"\n");
+    edit_config(
+        &env,
+        "",
+        "edition = \"premier\"",
+        "edition = \"enterprise\"",
+    );
+    env.sandbox
+        .add_record(bigin_sync::model::Product::Crm, "Leads", R);
+    let dir = env.root.join("Leads").join(R);
+    std::fs::create_dir_all(&dir).unwrap();
+    drop_file(&dir, "setup.exe", b"MZ");
+    drop_file(&dir, "notes.txt", b"notes");
+    let out = env.once().await;
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert_eq!(env.calls(Route::Upload), 1, "{}", stderr(&out));
+    let v = status_json(&env).await;
+    let errors = v["records"][0]["errors"].to_string();
+    assert!(errors.contains("refuses .exe attachments"), "{errors}");
+}

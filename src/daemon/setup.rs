@@ -72,6 +72,12 @@ pub fn engine_settings(cfg: &Config, folding: NameFolding) -> anyhow::Result<Eng
         ignore: IgnoreRules::new(&cfg.sync.ignore).context("sync.ignore")?,
         concurrency: cfg.zoho.concurrency.max(1) * 2,
         folding,
+        max_upload_size: cfg
+            .zoho
+            .max_upload_size
+            .or(crate::zoho::limits::documented_upload_limit(
+                cfg.zoho.product,
+            )),
     })
 }
 

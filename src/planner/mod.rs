@@ -6,6 +6,7 @@
 mod guard;
 mod names;
 mod plan;
+mod preflight;
 pub mod types;
 
 #[cfg(test)]
@@ -19,4 +20,5 @@ pub use names::{
     link_file_name, link_title_from_file, local_name_for,
 };
 pub use plan::{plan, plan_record};
+pub use preflight::{UploadRules, preflight};
 pub use types::*;
