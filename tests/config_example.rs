@@ -62,7 +62,12 @@ fn example_config_loads_with_systemd_credentials() {
     let s = &cfg.sync;
     assert_eq!(s.poll_interval, Duration::from_secs(60));
     assert_eq!(s.poll_interval_max, Duration::from_secs(15 * 60));
-    assert_eq!(s.api_budget_per_day, 20_000);
+    // Bigin Free (the example's edition): 40 % of 5,000 credits.
+    assert_eq!(z.edition, bigin_sync::zoho::limits::Edition::BiginFree);
+    assert!(!z.edition_assumed);
+    assert_eq!(z.max_upload_size, None);
+    assert_eq!(s.api_budget_per_day, 2_000);
+    assert!(!s.api_budget_explicit);
     assert_eq!(s.debounce, Duration::from_secs(2));
     assert_eq!(s.rescan_interval, Duration::from_secs(10 * 60));
     assert_eq!(s.watch, WatchMode::Auto);
@@ -100,10 +105,14 @@ fn example_config_mentions_every_key() {
         "timeout",
         "connect_timeout",
         "modules",
+        "edition",
+        "users",
+        "max_upload_size",
         "[sync]",
         "poll_interval",
         "poll_interval_max",
         "api_budget_per_day",
+        "api_budget_share",
         "debounce",
         "rescan_interval",
         "watch",

@@ -1584,3 +1584,67 @@ async fn records_seeded_through_attachments_exist_and_are_listed() {
     let r = get_records(&sb, &t, &format!("bigin/v2/Pipelines/{REC}"), &[], None).await;
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+/// Issue 14: CRM refuses `.exe` attachments; Bigin takes them.
+#[tokio::test]
+async fn exe_is_refused_on_crm_only() {
+    let sb = sandbox().await;
+    sb.add_record(Product::Crm, "Leads", REC);
+    sb.add_record(Product::Bigin, "Pipelines", REC);
+    let t = token(&sb).await;
+    let crm = format!("{}/crm/v8/Leads/{REC}/Attachments", sb.base_url());
+    let form = Form::new().part("file", Part::bytes(b"MZ".to_vec()).file_name("setup.EXE"));
+    let r = client()
+        .post(&crm)
+        .header("Authorization", auth(&t))
+        .multipart(form)
+        .send()
+        .await
+        .expect("reply");
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
+    );
+    assert!(sb.attachments(Product::Crm, "Leads", REC).is_empty());
+    let r = upload_file(&sb, &t, REC, "setup.exe", b"MZ".to_vec())
+        .await
+        .expect("reply");
+    assert_eq!(r.status(), StatusCode::OK);
+    sb.shutdown().await;
+}
+
+/// Issue 14: a link URL is attached at most once per record.
+#[tokio::test]
+async fn a_link_url_already_on_the_record_is_duplicate_data() {
+    let sb = sandbox().await;
+    sb.add_link(
+        Product::Bigin,
+        "Pipelines",
+        REC,
+        "site",
+        "https://example.com/a",
+    );
+    sb.add_record(Product::Bigin, "Pipelines", "2034020000000000777");
+    let t = token(&sb).await;
+    let post = |record: &str| {
+        client()
+            .post(url(&sb, "Pipelines", record))
+            .header("Authorization", auth(&t))
+            .multipart(
+                Form::new()
+                    .text("attachmentUrl", "https://example.com/a")
+                    .text("title", "again"),
+            )
+            .send()
+    };
+    let r = post(REC).await.expect("reply");
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::BAD_REQUEST, "DUPLICATE_DATA".into())
+    );
+    assert_eq!(sb.attachments(Product::Bigin, "Pipelines", REC).len(), 1);
+    // Another record may hold the same link.
+    let r = post("2034020000000000777").await.expect("reply");
+    assert_eq!(r.status(), StatusCode::OK);
+    sb.shutdown().await;
+}

@@ -6,6 +6,7 @@ mod out;
 
 mod auth;
 mod check;
+mod credits;
 mod completions;
 // The demo needs the sandbox; without it `demo` only says how to get it.
 #[cfg(feature = "sandbox")]

@@ -68,6 +68,7 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<Verdict> {
         auth_refused: auth.as_ref().map(|a| a.reason.clone()),
     }));
     let now = crate::model::unix_now();
+    let usage = journal.api_usage_since(now - crate::journal::CREDIT_WINDOW_SECS)?;
     // Written by each daemon start: shown only while a daemon runs.
     let watch_state = journal
         .meta(crate::journal::WATCH_META_KEY)?
@@ -136,6 +137,7 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<Verdict> {
                 .as_ref()
                 .map(|a| json!({"reason": a.reason, "since_unix": a.since_unix})),
             "trash": trash.map(|t| json!({"entries": t.entries, "bytes": t.bytes})),
+            "credits": super::credits::json(cfg, &usage),
         });
         merge(&mut doc, assessment.to_json());
         outln!("{}", serde_json::to_string_pretty(&doc)?);
@@ -165,6 +167,9 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<Verdict> {
         Some(t) if t > now => outln!("access token: valid for {} more minutes", (t - now) / 60),
         Some(_) => outln!("access token: expired (renewed on the next call)"),
         None => outln!("access token: none cached"),
+    }
+    for line in super::credits::lines(cfg, &usage) {
+        outln!("{line}");
     }
     outln!(
         "records: {}   files in sync: {}   failing: {}   parked: {}",

@@ -28,6 +28,7 @@ pub use warnings::warnings;
 use crate::model::Product;
 use crate::planner::Direction;
 use crate::zoho::Secret;
+use crate::zoho::limits::Edition;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -122,6 +123,16 @@ pub struct ZohoSettings {
     pub connect_timeout: Duration,
     /// Custom module API names to accept as folder names, besides the documented ones.
     pub modules: Vec<String>,
+    /// `zoho.edition`: sets the API allowance the daily budget is a share of.
+    pub edition: Edition,
+    /// True when `zoho.edition` was not set and the smallest edition (Bigin Free) is
+    /// assumed; the daemon says so once at start.
+    pub edition_assumed: bool,
+    /// `zoho.users`: user licences, for the per-user part of the allowance.
+    pub users: u32,
+    /// `zoho.max_upload_size` in bytes: files above it are parked without an upload.
+    /// `None`: the product's documented limit (CRM) or the one Zoho states (Bigin).
+    pub max_upload_size: Option<u64>,
 }
 
 /// When and how records are synced.
@@ -131,8 +142,15 @@ pub struct SyncSettings {
     pub poll_interval: Duration,
     /// Idle records back off up to this.
     pub poll_interval_max: Duration,
-    /// The scheduler never plans more API calls per day than this.
+    /// The scheduler never plans more API credits per rolling 24 h than this: the
+    /// configured `sync.api_budget_per_day`, else `api_budget_share` of the edition's
+    /// allowance (derived once, here, at load).
     pub api_budget_per_day: u32,
+    /// `sync.api_budget_share`: the share of the edition's allowance the default budget
+    /// takes, leaving the rest to the Zoho UI and other integrations.
+    pub api_budget_share: f64,
+    /// True when `sync.api_budget_per_day` was set (it overrides the share).
+    pub api_budget_explicit: bool,
     /// A file must be unchanged this long before it is uploaded.
     pub debounce: Duration,
     /// Full local rescan period; watcher events are only hints.

@@ -30,12 +30,16 @@ pub(super) const ZOHO_KEYS: &[&str] = &[
     "timeout",
     "connect_timeout",
     "modules",
+    "edition",
+    "users",
+    "max_upload_size",
 ];
 /// Keys allowed in `[sync]`.
 pub(super) const SYNC_KEYS: &[&str] = &[
     "poll_interval",
     "poll_interval_max",
     "api_budget_per_day",
+    "api_budget_share",
     "debounce",
     "rescan_interval",
     "watch",
@@ -97,6 +101,9 @@ pub(super) struct RawZoho {
     pub timeout: Option<RawDuration>,
     pub connect_timeout: Option<RawDuration>,
     pub modules: Option<Vec<String>>,
+    pub edition: Option<String>,
+    pub users: Option<i64>,
+    pub max_upload_size: Option<RawSize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,6 +112,7 @@ pub(super) struct RawSync {
     pub poll_interval: Option<RawDuration>,
     pub poll_interval_max: Option<RawDuration>,
     pub api_budget_per_day: Option<i64>,
+    pub api_budget_share: Option<f64>,
     pub debounce: Option<RawDuration>,
     pub rescan_interval: Option<RawDuration>,
     pub watch: Option<String>,
@@ -133,4 +141,12 @@ impl<'de> Deserialize<'de> for RawDuration {
         }
         d.deserialize_str(V)
     }
+}
+
+/// A size as written: a number of bytes, or a string with a unit ("20MB", "100 MiB").
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawSize {
+    Bytes(i64),
+    Text(String),
 }

@@ -98,7 +98,14 @@ fn minimal_config_gets_documented_defaults() {
     let s = &c.sync;
     assert_eq!(s.poll_interval, Duration::from_secs(60));
     assert_eq!(s.poll_interval_max, Duration::from_secs(900));
-    assert_eq!(s.api_budget_per_day, 20_000);
+    // No edition: Bigin Free (5,000 credits) is assumed, and 40 % of it is the budget.
+    assert_eq!(z.edition, crate::zoho::limits::Edition::BiginFree);
+    assert!(z.edition_assumed);
+    assert_eq!(z.users, 1);
+    assert_eq!(z.max_upload_size, None);
+    assert_eq!(s.api_budget_per_day, 2_000);
+    assert_eq!(s.api_budget_share, 0.4);
+    assert!(!s.api_budget_explicit);
     assert_eq!(s.debounce, Duration::from_secs(2));
     assert_eq!(s.rescan_interval, Duration::from_secs(600));
     assert_eq!(s.watch, WatchMode::Auto);
@@ -892,6 +899,125 @@ fn config_path_precedence() {
     );
 }
 
+// ---- editions and the daily budget (issue 14) ----
+
+#[test]
+fn the_budget_is_a_share_of_the_editions_allowance() {
+    use crate::zoho::limits::Edition;
+    let f = Fixture::new();
+    let c = f
+        .load(&with("", "edition = \"Premier\"\nusers = 10", ""))
+        .unwrap();
+    assert_eq!(c.zoho.edition, Edition::BiginPremier);
+    assert!(!c.zoho.edition_assumed);
+    // (50,000 + 10 × 250) × 0.40
+    assert_eq!(c.sync.api_budget_per_day, 21_000);
+    let c = f
+        .load(&with(
+            "",
+            "edition = \"express\"\nusers = 1000",
+            "api_budget_share = 0.25",
+        ))
+        .unwrap();
+    // Capped at 100,000, then a quarter.
+    assert_eq!(c.sync.api_budget_per_day, 25_000);
+    let c = f
+        .load(&with(
+            "",
+            "product = \"crm\"\nedition = \"enterprise\"\nusers = 100",
+            "",
+        ))
+        .unwrap();
+    assert_eq!(c.sync.api_budget_per_day, 60_000);
+    // An explicit budget still wins.
+    let c = f
+        .load(&with(
+            "",
+            "edition = \"express\"",
+            "api_budget_per_day = 777",
+        ))
+        .unwrap();
+    assert_eq!(c.sync.api_budget_per_day, 777);
+    assert!(c.sync.api_budget_explicit);
+    // CRM without an edition: CRM Free is assumed.
+    let c = f.load(&with("", "product = \"crm\"", "")).unwrap();
+    assert_eq!(c.zoho.edition, Edition::CrmFree);
+    assert_eq!(c.sync.api_budget_per_day, 2_000);
+}
+
+#[test]
+fn an_edition_of_the_other_product_is_refused() {
+    let f = Fixture::new();
+    let msg = f.err_names(
+        &with("", "edition = \"ultimate\"", ""),
+        "zoho.edition",
+        "\"free\", \"express\", \"premier\"",
+    );
+    assert!(msg.contains("bigin"), "{msg}");
+    f.err_names(
+        &with("", "product = \"crm\"\nedition = \"premier\"", ""),
+        "zoho.edition",
+        "\"ultimate\"",
+    );
+    f.err_names(
+        &with("", "", "api_budget_share = 1.5"),
+        "sync.api_budget_share",
+        "at most 1",
+    );
+    f.err_names(
+        &with("", "", "api_budget_share = 0.0"),
+        "sync.api_budget_share",
+        "above 0",
+    );
+    f.err_names(&with("", "users = 0", ""), "zoho.users", "from 1");
+}
+
+#[test]
+fn concurrency_is_checked_against_the_editions_published_limit() {
+    let f = Fixture::new();
+    f.err_names(
+        &with(
+            "",
+            "product = \"crm\"\nedition = \"standard\"\nconcurrency = 11",
+            "",
+        ),
+        "zoho.concurrency",
+        "at most 10",
+    );
+    let c = f
+        .load(&with(
+            "",
+            "product = \"crm\"\nedition = \"ultimate\"\nconcurrency = 25",
+            "",
+        ))
+        .unwrap();
+    assert_eq!(c.zoho.concurrency, 25);
+}
+
+#[test]
+fn max_upload_size_takes_bytes_or_a_unit() {
+    let f = Fixture::new();
+    let size = |v: &str| {
+        f.load(&with("", &format!("max_upload_size = {v}"), ""))
+            .unwrap()
+            .zoho
+            .max_upload_size
+    };
+    assert_eq!(size("1000"), Some(1000));
+    assert_eq!(size("\"20MB\""), Some(20 * 1024 * 1024));
+    assert_eq!(size("\"2 GiB\""), Some(2 * 1024 * 1024 * 1024));
+    f.err_names(
+        &with("", "max_upload_size = \"lots\"", ""),
+        "zoho.max_upload_size",
+        "20MB",
+    );
+    f.err_names(
+        &with("", "max_upload_size = -1", ""),
+        "zoho.max_upload_size",
+        "positive",
+    );
+}
+
 // ---- warnings ----
 
 #[test]
@@ -900,7 +1026,7 @@ fn warnings_flag_costly_or_useless_settings() {
     let c = f
         .load(&with(
             "",
-            "concurrency = 10\ntimeout = \"5s\"\nconnect_timeout = \"10s\"",
+            "edition = \"premier\"\nusers = 500\nconcurrency = 10\ntimeout = \"5s\"\nconnect_timeout = \"10s\"",
             "poll_interval = \"1s\"\ndebounce = \"300ms\"\napi_budget_per_day = 200000",
         ))
         .unwrap();

@@ -4,7 +4,7 @@ use super::duration::parse_duration;
 use super::locate::{key_at, line_col};
 use super::paths::{config_base, default_state_dir, resolve};
 use super::raw::{
-    ALERTS_KEYS, METRICS_KEYS, RawConfig, RawDuration, SYNC_KEYS, TOP_KEYS, ZOHO_KEYS,
+    ALERTS_KEYS, METRICS_KEYS, RawConfig, RawDuration, RawSize, SYNC_KEYS, TOP_KEYS, ZOHO_KEYS,
 };
 use super::secrets::{SecretSpec, missing, resolve_secret};
 use super::{
@@ -14,6 +14,7 @@ use super::{
 use crate::model::Product;
 use crate::planner::Direction;
 use crate::zoho::dc::{data_center, valid_codes};
+use crate::zoho::limits::Edition;
 use crate::zoho::validate_base_url;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -150,6 +151,10 @@ impl Ctx<'_> {
     }
 }
 
+/// The share of the edition's allowance the default budget takes (issue 14: the Zoho UI
+/// and other integrations keep the rest).
+const DEFAULT_BUDGET_SHARE: f64 = 0.40;
+
 /// Applies defaults and checks to the raw file.
 pub(super) fn build(
     file: &Path,
@@ -208,7 +213,7 @@ pub(super) fn build(
             refuse_inside_root(&ctx, key, path, &root)?;
         }
     }
-    let sync = sync(&ctx, raw.sync)?;
+    let sync = sync(&ctx, raw.sync, &zoho)?;
     let metrics = metrics(&ctx, raw.metrics)?;
     let alerts = alerts(&ctx, raw.alerts)?;
     Ok(Config {
@@ -486,7 +491,44 @@ fn zoho(ctx: &Ctx<'_>, base: &Path, z: super::raw::RawZoho) -> Result<ZohoSettin
         absent_file_ok: true,
     })?;
 
+    // Without an edition the smallest allowance is assumed (the product's Free edition,
+    // 5,000 credits), so that the default budget can never starve a small organisation.
+    let (edition, edition_assumed) = match z.edition {
+        None => (Edition::smallest(product), true),
+        Some(name) => {
+            let e = Edition::parse(product, &name).ok_or_else(|| {
+                let names: Vec<String> = Edition::all(product)
+                    .iter()
+                    .map(|(n, _)| format!("\"{n}\""))
+                    .collect();
+                ctx.invalid(
+                    "zoho.edition",
+                    format!(
+                        "`{name}` is not an edition of Zoho {product} (zoho.product); expected one of {}",
+                        names.join(", ")
+                    ),
+                )
+            })?;
+            (e, false)
+        }
+    };
+    let users = ctx.int_in("zoho.users", z.users, 1, 1, 1_000_000)? as u32;
+    let max_upload_size = match z.max_upload_size {
+        None => None,
+        Some(raw) => Some(size_bytes(raw).map_err(|m| ctx.invalid("zoho.max_upload_size", m))?),
+    };
     let concurrency = ctx.int_in("zoho.concurrency", z.concurrency, 4, 1, 25)? as usize;
+    // Only a stated edition is held against its limit; an assumed one only warns.
+    if let Some(limit) = edition.concurrency_limit().filter(|_| !edition_assumed)
+        && concurrency > limit
+    {
+        return Err(ctx.invalid(
+            "zoho.concurrency",
+            format!(
+                "{concurrency} is above the {limit} concurrent calls Zoho allows {edition} (zoho.edition); expected at most {limit}"
+            ),
+        ));
+    }
     let timeout = ctx.duration("zoho.timeout", z.timeout, Duration::from_secs(60))?;
     let connect_timeout = ctx.duration(
         "zoho.connect_timeout",
@@ -516,10 +558,46 @@ fn zoho(ctx: &Ctx<'_>, base: &Path, z: super::raw::RawZoho) -> Result<ZohoSettin
         timeout,
         connect_timeout,
         modules,
+        edition,
+        edition_assumed,
+        users,
+        max_upload_size,
     })
 }
 
-fn sync(ctx: &Ctx<'_>, s: super::raw::RawSync) -> Result<SyncSettings, ConfigError> {
+/// `zoho.max_upload_size`: bytes as an integer, or a string with a unit (KB, MB, GB are
+/// powers of 1024, as Zoho means them; KiB, MiB, GiB too).
+fn size_bytes(raw: RawSize) -> Result<u64, String> {
+    let bytes = match raw {
+        RawSize::Bytes(n) => u64::try_from(n).ok(),
+        RawSize::Text(text) => {
+            let t = text.trim();
+            let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+            let (digits, unit) = t.split_at(split);
+            let factor: Option<u64> = match unit.trim().to_ascii_lowercase().as_str() {
+                "" | "b" => Some(1),
+                "kb" | "kib" | "k" => Some(1 << 10),
+                "mb" | "mib" | "m" => Some(1 << 20),
+                "gb" | "gib" | "g" => Some(1 << 30),
+                _ => None,
+            };
+            digits
+                .parse::<u64>()
+                .ok()
+                .zip(factor)
+                .and_then(|(n, f)| n.checked_mul(f))
+        }
+    };
+    bytes.filter(|b| *b > 0).ok_or_else(|| {
+        "expected a positive size: bytes as an integer, or a string such as \"20MB\"".to_owned()
+    })
+}
+
+fn sync(
+    ctx: &Ctx<'_>,
+    s: super::raw::RawSync,
+    zoho: &ZohoSettings,
+) -> Result<SyncSettings, ConfigError> {
     let poll_interval = ctx.duration(
         "sync.poll_interval",
         s.poll_interval,
@@ -536,10 +614,22 @@ fn sync(ctx: &Ctx<'_>, s: super::raw::RawSync) -> Result<SyncSettings, ConfigErr
             "is shorter than sync.poll_interval; expected a value at least as long",
         ));
     }
+    let api_budget_share = s.api_budget_share.unwrap_or(DEFAULT_BUDGET_SHARE);
+    if !(api_budget_share > 0.0 && api_budget_share <= 1.0) {
+        return Err(ctx.invalid(
+            "sync.api_budget_share",
+            format!("{api_budget_share} is out of range; expected a fraction above 0 and at most 1, e.g. 0.4"),
+        ));
+    }
+    let api_budget_explicit = s.api_budget_per_day.is_some();
+    // Derived here once: everything downstream reads one number.
+    let allowance = zoho.edition.daily_credits(zoho.users);
+    let derived =
+        ((allowance as f64 * api_budget_share).floor() as i64).clamp(1, i64::from(u32::MAX));
     let api_budget_per_day = ctx.int_in(
         "sync.api_budget_per_day",
         s.api_budget_per_day,
-        20_000,
+        derived,
         1,
         i64::from(u32::MAX),
     )? as u32;
@@ -581,6 +671,8 @@ fn sync(ctx: &Ctx<'_>, s: super::raw::RawSync) -> Result<SyncSettings, ConfigErr
         poll_interval,
         poll_interval_max,
         api_budget_per_day,
+        api_budget_share,
+        api_budget_explicit,
         debounce,
         rescan_interval,
         watch,

@@ -2,12 +2,9 @@
 
 use super::Config;
 use super::duration::format_duration;
-use crate::model::Product;
 use std::time::Duration;
 
 const DAY_SECS: f64 = 86_400.0;
-/// Bigin's highest daily credit allowance (paid editions are capped there).
-const BIGIN_MAX_CREDITS: u32 = 100_000;
 
 /// Warnings to log at start-up (WARN level). Each names the key involved. They never stop
 /// the daemon: tests legitimately run with a 1 s poll interval.
@@ -26,7 +23,9 @@ pub fn warnings(cfg: &Config) -> Vec<String> {
             per_record_fast.round() as u64,
         ));
     }
-    if per_record_fast > 0.0 {
+    // A derived budget stretching polls is the intended behaviour (the start-up line
+    // says how far); only a budget someone chose is worth a warning here.
+    if per_record_fast > 0.0 && s.api_budget_explicit {
         let records = (f64::from(budget) / per_record_fast).floor() as u64;
         if records < 10 {
             out.push(format!(
@@ -44,13 +43,18 @@ pub fn warnings(cfg: &Config) -> Vec<String> {
             format_duration(s.poll_interval_max),
         ));
     }
-    if cfg.zoho.product == Product::Bigin && budget > BIGIN_MAX_CREDITS {
+    let allowance = cfg.zoho.edition.daily_credits(cfg.zoho.users);
+    if u64::from(budget) > allowance {
         out.push(format!(
-            "sync.api_budget_per_day = {budget} exceeds Bigin's maximum of {BIGIN_MAX_CREDITS} credits a day; \
-             Zoho will answer 429 before the budget is reached"
+            "sync.api_budget_per_day = {budget} exceeds the {allowance} credits a day Zoho allows {} \
+             (zoho.edition, zoho.users); Zoho will answer 429 before the budget is reached",
+            cfg.zoho.edition
         ));
     }
-    if cfg.zoho.concurrency > 5 {
+    // Where the edition publishes a limit, the config refuses more; elsewhere, warn.
+    if (cfg.zoho.edition_assumed || cfg.zoho.edition.concurrency_limit().is_none())
+        && cfg.zoho.concurrency > 5
+    {
         out.push(format!(
             "zoho.concurrency = {} is above the 5 concurrent calls Zoho allows free editions; \
              expect 429 TOO_MANY_REQUESTS unless your edition allows more",

@@ -6,6 +6,7 @@
 //! reconcile of their record (the journal holds their intents).
 
 pub mod alerts;
+pub mod credits;
 pub mod follow;
 pub mod http;
 pub mod lock;
@@ -107,6 +108,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     for w in config::warnings(&cfg) {
         tracing::warn!("{w}");
     }
+    log_budget(&cfg);
     state_dir::prepare(&cfg.state_dir)
         .with_context(|| format!("preparing state_dir {}", cfg.state_dir.display()))?;
     let _lock = match lock::acquire(&cfg.state_dir).context("taking the daemon lock")? {
@@ -240,6 +242,38 @@ async fn watch_with_metrics(
     tokio::spawn(http::serve(listener, metrics.clone(), shutdown.clone()));
     tracing::info!(listen = %settings.listen, "serving /metrics and /healthz");
     Ok(Some(metrics))
+}
+
+/// Says once at start which allowance the budget comes from, and when the edition was
+/// only assumed.
+fn log_budget(cfg: &Config) {
+    let (z, s) = (&cfg.zoho, &cfg.sync);
+    let allowance = z.edition.daily_credits(z.users);
+    if z.edition_assumed {
+        tracing::warn!(
+            edition = %z.edition,
+            allowance,
+            "zoho.edition is not set: assuming {}, the smallest allowance ({allowance} credits a day); \
+             set zoho.edition (and zoho.users) to let the daemon use more",
+            z.edition
+        );
+    }
+    let source = if s.api_budget_explicit {
+        "sync.api_budget_per_day".to_owned()
+    } else {
+        format!(
+            "sync.api_budget_share = {} of the allowance",
+            s.api_budget_share
+        )
+    };
+    tracing::info!(
+        edition = %z.edition,
+        users = z.users,
+        allowance,
+        budget = s.api_budget_per_day,
+        "API budget: {} credits per rolling 24 h ({source})",
+        s.api_budget_per_day
+    );
 }
 
 /// Loads and applies a new config on SIGHUP. Settings that need a restart (root,

@@ -326,11 +326,28 @@ impl Scheduler {
             .filter(|s| !s.running && (s.next_poll <= now || s.dirty_at.is_some_and(|d| d <= now)))
             .collect();
         due.sort_by_key(|s| s.dirty_at.unwrap_or(s.next_poll));
+        // Budget spent: polls wait (looked at again after a poll interval); records with
+        // local changes still reconcile, from their cached list.
+        let budget_spent = !due.is_empty()
+            && self
+                .rt
+                .credits
+                .budget_spent(self.schedule.poll.api_budget_per_day);
+        if budget_spent {
+            due.retain_mut(|s| {
+                let changed = s.dirty_at.is_some_and(|d| d <= now);
+                if !changed {
+                    tracing::debug!(record = %s.folder.key, "API budget spent: poll waits");
+                    s.next_poll = now + self.schedule.poll.poll_interval;
+                }
+                changed
+            });
+        }
         let room = limit.saturating_sub(running);
         for slot in due.into_iter().take(room) {
             slot.running = true;
             slot.dirty_at = None;
-            let poll = slot.next_poll <= now;
+            let poll = slot.next_poll <= now && !budget_spent;
             let engine = self.rt.engine.clone();
             let folder = slot.folder.clone();
             tasks.spawn(async move {

@@ -92,6 +92,12 @@ pub fn engine_settings(cfg: &Config, folding: NameFolding) -> anyhow::Result<Eng
         ignore: IgnoreRules::new(&cfg.sync.ignore).context("sync.ignore")?,
         concurrency: cfg.zoho.concurrency.max(1) * 2,
         folding,
+        max_upload_size: cfg
+            .zoho
+            .max_upload_size
+            .or(crate::zoho::limits::documented_upload_limit(
+                cfg.zoho.product,
+            )),
     })
 }
 
@@ -123,6 +129,16 @@ pub struct Runtime {
     pub self_writes: Arc<SelfWrites>,
     /// Where the sync reports what the operator must hear about (metrics, alerts).
     pub events: Events,
+    /// Credits spent over the last 24 h (the budget), fed by every API request.
+    pub credits: Arc<super::credits::CreditMeter>,
+}
+
+impl Drop for Runtime {
+    /// The last API calls reach the journal before the command exits, whichever way it
+    /// ends (the writer has at most one small batch left).
+    fn drop(&mut self) {
+        self.credits.close();
+    }
 }
 
 pub fn open_journal(cfg: &Config) -> anyhow::Result<Arc<Journal>> {
@@ -138,6 +154,8 @@ pub fn build(cfg: &Config, journal: Arc<Journal>, policy: RetryPolicy) -> anyhow
         Arc::new(JournalTokenCache(journal.clone(), events.clone())),
     )
     .context("setting up the Zoho client")?;
+    let credits = super::credits::CreditMeter::start(journal.clone());
+    client.observe(credits.clone());
     let self_writes = Arc::new(SelfWrites::default());
     let executor = Executor::new(
         client.clone(),
@@ -156,5 +174,6 @@ pub fn build(cfg: &Config, journal: Arc<Journal>, policy: RetryPolicy) -> anyhow
         engine,
         self_writes,
         events,
+        credits,
     })
 }

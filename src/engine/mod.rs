@@ -49,6 +49,9 @@ pub struct EngineSettings {
     pub concurrency: usize,
     /// How the root's file system compares names (probed at start).
     pub folding: NameFolding,
+    /// Largest upload Zoho takes (`zoho.max_upload_size`, else the product's documented
+    /// limit); `None`: the limit Zoho stated in an earlier refusal, if any.
+    pub max_upload_size: Option<u64>,
 }
 
 impl EngineSettings {
@@ -243,6 +246,7 @@ mod tests {
             ignore: IgnoreRules::new(&globs).unwrap(),
             concurrency: 4,
             folding: NameFolding::None,
+            max_upload_size: None,
         }
     }
 

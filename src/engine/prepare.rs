@@ -122,6 +122,7 @@ fn record_work(
             .into_iter()
             .map(|f| (f.subject.clone(), f))
             .collect(),
+        refused: Default::default(),
     }
 }
 
@@ -226,13 +227,23 @@ impl Engine {
             self.clear_stale_failures(&key, &mut failures, &plan.actions, effects)
                 .await?;
         }
+        let refused = self
+            .refused_uploads(
+                &settings,
+                &plan.actions,
+                local.as_deref(),
+                remote.as_deref(),
+            )
+            .await?;
         let remote_changed = remote_changed(remote.as_deref(), &plan.skipped, &synced);
         let unstable = local
             .as_ref()
             .map_or(0, |l| l.iter().filter(|f| !f.stable).count());
         let settle_in = local.as_ref().and_then(|l| settle_in(l, settings.debounce));
+        let mut work = record_work(key, dir, local, remote, synced, failures);
+        work.refused = refused;
         Ok(Prepared {
-            work: record_work(key, dir, local, remote, synced, failures),
+            work,
             actions: plan.actions,
             unstable,
             settle_in,
@@ -241,6 +252,44 @@ impl Engine {
             remote_error,
             fingerprint,
         })
+    }
+
+    /// The planned uploads Zoho is known to refuse (`planner::preflight`), with the limit
+    /// Zoho stated earlier when none is configured or documented (Bigin).
+    async fn refused_uploads(
+        &self,
+        settings: &EngineSettings,
+        actions: &[Action],
+        local: Option<&[LocalEntry]>,
+        remote: Option<&[RemoteAttachment]>,
+    ) -> Result<std::collections::HashMap<String, String>, EngineError> {
+        let uploads = actions.iter().any(|a| {
+            matches!(
+                a,
+                Action::Upload { .. } | Action::Replace { .. } | Action::UploadLink { .. }
+            )
+        });
+        let (Some(local), true) = (local, uploads) else {
+            return Ok(Default::default());
+        };
+        let max_bytes = match settings.max_upload_size {
+            Some(m) => Some(m),
+            None => self
+                .db(|j| j.meta(crate::journal::UPLOAD_LIMIT_META_KEY))
+                .await?
+                .and_then(|v| v.parse().ok()),
+        };
+        let rules = planner::UploadRules {
+            product: settings.product,
+            max_bytes,
+        };
+        let by_name = local.iter().map(|l| (l.name.clone(), l.clone())).collect();
+        Ok(planner::preflight(
+            actions,
+            &by_name,
+            remote.unwrap_or_default(),
+            &rules,
+        ))
     }
 
     /// Takes the replaced versions whose delete failed earlier out of `failures` and,

@@ -56,6 +56,9 @@ pub struct RecordWork {
     pub synced: HashMap<String, SyncedEntry>,
     /// Failure rows by subject (local name or attachment id).
     pub failures: HashMap<String, FailureRow>,
+    /// Uploads Zoho is known to refuse, by local name, with why (`planner::preflight`):
+    /// parked without any API call.
+    pub refused: HashMap<String, String>,
 }
 
 impl RecordWork {
@@ -136,6 +139,9 @@ pub enum ExecError {
     Inconsistent(String),
     #[error("background task failed: {0}")]
     Task(String),
+    /// Zoho is known to refuse this upload (preflight): parked without an API call.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl ExecError {
@@ -288,7 +294,10 @@ impl Executor {
             }
         }
         let started = Instant::now();
-        let result = self.perform(work, action, intents).await;
+        let result = match work.refused.get(subject) {
+            Some(why) => Err(ExecError::Refused(why.clone())),
+            None => self.perform(work, action, intents).await,
+        };
         let ms = started.elapsed().as_millis() as u64;
         match result {
             Ok(done) => {
@@ -336,6 +345,15 @@ impl Executor {
         subject: &str,
         err: &ExecError,
     ) -> Outcome {
+        if let Some(limit) = stated_upload_limit(err) {
+            let v = limit.to_string();
+            if let Err(e) = self
+                .db(move |j| j.set_meta(crate::journal::UPLOAD_LIMIT_META_KEY, &v))
+                .await
+            {
+                tracing::warn!(error = %e, "could not remember Zoho's upload limit");
+            }
+        }
         let message = err.to_string();
         let previous = work.failures.get(subject);
         let attempts = previous.map_or(0, |f| f.attempts) + 1;
@@ -410,6 +428,25 @@ impl Executor {
             .get(subject)
             .is_some_and(|l| l.mtime_ns / 1_000_000_000 > since_unix)
     }
+}
+
+/// The per-file limit Zoho states in a `FILE_SIZE_MORE_THAN_ALLOWED` refusal (Bigin
+/// publishes none), from its `details` (`maximum_size`, or `max_size`/`limit`).
+fn stated_upload_limit(err: &ExecError) -> Option<u64> {
+    let ExecError::Zoho(ZohoError::Api { code, details, .. }) = err else {
+        return None;
+    };
+    if code != "FILE_SIZE_MORE_THAN_ALLOWED" {
+        return None;
+    }
+    ["maximum_size", "max_size", "limit"]
+        .iter()
+        .find_map(|k| match &details[*k] {
+            serde_json::Value::Number(n) => n.as_u64(),
+            serde_json::Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+        .filter(|n| *n > 0)
 }
 
 /// Short name and subject (local name or attachment id) of an action.

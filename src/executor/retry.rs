@@ -130,6 +130,7 @@ pub(super) fn classify(err: &ExecError) -> Class {
             }
         }
         ExecError::Changed(_) | ExecError::Inconsistent(_) => Class::Later,
+        ExecError::Refused(_) => Class::Permanent,
     }
 }
 

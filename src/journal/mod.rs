@@ -6,6 +6,7 @@
 //! CLI's `status` read ([`Journal::open_read_only`]) while the daemon writes.
 
 mod batch;
+mod credits;
 mod entries;
 mod error;
 mod failures;
@@ -23,6 +24,7 @@ mod summary;
 mod tests;
 
 pub use batch::{BatchOp, BatchOut};
+pub use credits::{ApiUsage, CREDIT_WINDOW_SECS, UPLOAD_LIMIT_META_KEY, UsageRow};
 pub use error::JournalError;
 pub use failures::{FailureRow, NewFailure};
 pub use intents::{IntentRow, NewIntent};

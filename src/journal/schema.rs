@@ -100,6 +100,18 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (module, record_id, attachment_id)
     );
     ",
+    // 7: API requests and their credits per minute, kind and outcome, for the rolling
+    // 24 h budget and `status` (see `credits.rs`).
+    "
+    CREATE TABLE api_calls (
+        minute_unix  INTEGER NOT NULL,
+        op           TEXT    NOT NULL,
+        outcome      TEXT    NOT NULL,
+        calls        INTEGER NOT NULL,
+        credits      INTEGER NOT NULL,
+        PRIMARY KEY (minute_unix, op, outcome)
+    );
+    ",
 ];
 
 /// The schema version this build reads and writes.

@@ -7,6 +7,7 @@ mod guard;
 mod names;
 mod plan;
 mod superseded;
+mod preflight;
 pub mod types;
 
 #[cfg(test)]
@@ -21,4 +22,5 @@ pub use names::{
 };
 pub use plan::{plan, plan_record};
 pub use superseded::{SupersededFate, set_superseded_aside};
+pub use preflight::{UploadRules, preflight};
 pub use types::*;

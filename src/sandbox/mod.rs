@@ -111,6 +111,9 @@ client_id = "{id}"
 client_secret = "{secret}"
 refresh_token = "{refresh}"
 timeout = "10s"
+# A paid edition: its default budget (40 % of 50,250 credits) lets polls run every few
+# seconds; Bigin Free's would space one record's polls a minute apart.
+edition = "premier"
 
 [sync]
 {sync}

@@ -267,6 +267,8 @@ pub(crate) struct TokenManager {
     state: Mutex<TokenState>,
     /// Mirror of the current expiry for the synchronous `token_expires_at` (i64::MIN = none).
     expires_mirror: AtomicI64,
+    /// Told about each grant request (they cost no API credit but are counted).
+    usage: super::usage::UsageObservers,
 }
 
 impl TokenManager {
@@ -274,8 +276,10 @@ impl TokenManager {
         http: reqwest::Client,
         cfg: &super::config::ClientConfig,
         cache: Arc<dyn TokenCache>,
+        usage: super::usage::UsageObservers,
     ) -> Self {
         TokenManager {
+            usage,
             http,
             accounts_url: cfg.accounts_url.trim_end_matches('/').to_owned(),
             client_id: cfg.client_id.clone(),
@@ -391,7 +395,23 @@ impl TokenManager {
             ("client_secret", self.client_secret.expose()),
             ("refresh_token", self.refresh_token.expose()),
         ];
-        match post_grant(&self.http, &self.accounts_url, &form, self.timeout).await? {
+        let outcome = post_grant(&self.http, &self.accounts_url, &form, self.timeout).await;
+        {
+            use super::usage::{ApiCall, ApiOp, Outcome};
+            let outcome = match &outcome {
+                Ok(GrantOutcome::Ok(_)) => Outcome::Ok,
+                Ok(GrantOutcome::Throttled) => Outcome::Throttled,
+                Err(ZohoError::Api { status, .. }) => Outcome::of_status(*status),
+                Err(ZohoError::TokenRejected(_)) => Outcome::Refused,
+                Err(_) => Outcome::Failed,
+            };
+            self.usage.notify(ApiCall {
+                op: ApiOp::Token,
+                outcome,
+                credits: 0,
+            });
+        }
+        match outcome? {
             GrantOutcome::Throttled => Err(ZohoError::Throttled {
                 until: SystemTime::now() + THROTTLE_BLOCK,
             }),

@@ -12,6 +12,7 @@ use super::error::{Op, ZohoError, api_error, retry_after};
 use super::request::{Call, Payload, http_builder};
 use super::secret::Secret;
 use super::transfer::{Progress, next_chunk, watch};
+use super::usage::{ApiCall, ApiOp, UsageObserver, UsageObservers};
 use crate::model::Product;
 
 /// Error bodies are small JSON documents; anything longer is cut here.
@@ -31,6 +32,8 @@ pub(super) struct Inner {
     /// One permit per request in flight, held until its body is fully read or written.
     permits: Arc<Semaphore>,
     base: Url,
+    /// Told about every completed request (credits ledger, metrics).
+    usage: UsageObservers,
 }
 
 impl std::fmt::Debug for ZohoClient {
@@ -70,7 +73,8 @@ impl ZohoClient {
             // send; silence is watched per request instead (see `transfer`).
             .build()
             .map_err(|e| ZohoError::Config(format!("HTTP client: {e}")))?;
-        let tokens = TokenManager::new(http.clone(), &cfg, cache);
+        let usage = UsageObservers::default();
+        let tokens = TokenManager::new(http.clone(), &cfg, cache, usage.clone());
         let permits = Arc::new(Semaphore::new(cfg.concurrency));
         Ok(ZohoClient {
             inner: Arc::new(Inner {
@@ -79,8 +83,15 @@ impl ZohoClient {
                 tokens,
                 permits,
                 base,
+                usage,
             }),
         })
+    }
+
+    /// Registers an observer of every API request this client (and its token manager)
+    /// completes from now on.
+    pub fn observe(&self, observer: Arc<dyn UsageObserver>) {
+        self.inner.usage.add(observer);
     }
 
     /// The product this client speaks to.
@@ -170,9 +181,20 @@ impl ZohoClient {
                 self.inner.cfg.timeout,
             )
             .await;
+            // The one place every API request passes: counted here, once per request.
+            let api_op = api_op_of(call);
             let resp = match sent {
-                Ok(resp) => resp,
+                Ok(resp) => {
+                    let custom_view = call.query.iter().any(|(k, _)| *k == "cvid");
+                    self.inner.usage.notify(ApiCall::replied(
+                        api_op,
+                        resp.status().as_u16(),
+                        custom_view,
+                    ));
+                    resp
+                }
                 Err(err) => {
+                    self.inner.usage.notify(ApiCall::unanswered(api_op));
                     drop(permit);
                     if err.outcome_unknown()
                         && !refreshed
@@ -225,6 +247,10 @@ impl ZohoClient {
             .timeout(self.inner.cfg.timeout)
             .send()
             .await;
+        self.inner.usage.notify(match &probe {
+            Ok(resp) => ApiCall::replied(ApiOp::ListAttachments, resp.status().as_u16(), false),
+            Err(_) => ApiCall::unanswered(ApiOp::ListAttachments),
+        });
         match probe {
             Ok(resp) if resp.status() == reqwest::StatusCode::UNAUTHORIZED => {
                 self.read_error(Op::List, resp).await.code() == Some("INVALID_TOKEN")
@@ -295,6 +321,18 @@ impl ZohoClient {
             }
         }
         api_error(op, self.inner.cfg.product, status, retry, &body)
+    }
+}
+
+/// What a call is counted as: the operation, told apart further by its payload.
+fn api_op_of(call: &Call<'_>) -> ApiOp {
+    match (call.op, &call.payload) {
+        (Op::Token, _) => ApiOp::Token,
+        (Op::List, _) => ApiOp::ListAttachments,
+        (Op::Upload, Payload::Link { .. }) => ApiOp::Link,
+        (Op::Upload, _) => ApiOp::Upload,
+        (Op::Download, _) => ApiOp::Download,
+        (Op::Delete, _) => ApiOp::Delete,
     }
 }
 

@@ -97,12 +97,35 @@ pub(crate) async fn upload(
         let Some(file_name) = file_name.filter(|n| !n.is_empty()) else {
             return invalid_request("the file part has no file name");
         };
+        // CRM refuses executables as attachments (zoho::limits); the code is Zoho's
+        // generic one for a bad value, as its docs give no dedicated code.
+        if crate::zoho::limits::refused_file_type(admitted.record.0, &file_name) {
+            return zoho_error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_DATA",
+                "the file type is not supported",
+                json!({"api_name": "file"}),
+            );
+        }
         let content = NewContent::File {
             bytes: bytes.freeze(),
             hash: ContentHash(*hasher.finalize().as_bytes()),
         };
         lock(&s.store).insert(&admitted.record, &file_name, content)
     } else if let Some(url) = parts.url.filter(|u| !u.trim().is_empty()) {
+        // Link URLs are unique per record.
+        let taken = lock(&s.store)
+            .list(&admitted.record)
+            .iter()
+            .any(|a| a.meta.link_url.as_deref() == Some(url.as_str()));
+        if taken {
+            return zoho_error(
+                StatusCode::BAD_REQUEST,
+                "DUPLICATE_DATA",
+                "duplicate data",
+                json!({"api_name": "attachmentUrl"}),
+            );
+        }
         let title = parts
             .title
             .filter(|t| !t.is_empty())
