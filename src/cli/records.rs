@@ -3,10 +3,9 @@
 
 use crate::config::Config;
 use crate::daemon::setup;
-use crate::zoho::modules::default_label_fields;
-use crate::zoho::{ListedRecord, RecordListing, RecordQuery, ZohoClient};
 use anyhow::Context;
-use std::sync::Arc;
+use crate::zoho::modules::default_label_fields;
+use crate::zoho::{ListedRecord, RecordListing, RecordQuery};
 
 /// The module API name for what the user typed: an API name, a UI alias (Companies), or
 /// one of the configured extra modules.
@@ -42,12 +41,10 @@ fn label(r: &ListedRecord, fields: &[&str]) -> String {
 pub async fn run(cfg: &Config, module: &str, view: Option<&str>, json: bool) -> anyhow::Result<()> {
     let module = resolve_module(cfg, module)?;
     let journal = setup::open_journal(cfg)?;
-    // The daemon's token cache: a one-off command must not spend one of Zoho's few grants.
-    let client = ZohoClient::new(
-        setup::client_config(cfg)?,
-        Arc::new(setup::JournalTokenCache(journal)),
-    )
-    .context("setting up the Zoho client")?;
+    // The daemon's runtime: its token cache (a one-off command must not spend one of
+    // Zoho's few grants) and its credit meter (the listing counts against the budget).
+    let rt = setup::build(cfg, journal, crate::executor::RetryPolicy::once())?;
+    let client = &rt.client;
     let label_fields = default_label_fields(module);
     let fields: Vec<String> = label_fields.iter().map(|f| (*f).to_string()).collect();
     let listing = client

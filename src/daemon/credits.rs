@@ -32,7 +32,7 @@ impl CreditMeter {
     /// A meter whose window starts with the journal's last 24 h, writing to `journal`.
     /// Reads the journal once (a small indexed query) before any request is made.
     pub fn start(journal: Arc<Journal>) -> Arc<CreditMeter> {
-        let now = crate::executor::unix_now();
+        let now = crate::model::unix_now();
         let window = match journal.credits_per_minute_since(now - CREDIT_WINDOW_SECS) {
             Ok(rows) => rows.into_iter().collect(),
             Err(e) => {
@@ -66,7 +66,7 @@ impl CreditMeter {
 
     /// Credits spent in the last 24 h.
     pub fn used(&self) -> u64 {
-        self.used_at(crate::executor::unix_now())
+        self.used_at(crate::model::unix_now())
     }
 
     /// Whether `budget` is spent; says so once (WARN) when it becomes spent and once
@@ -117,7 +117,7 @@ impl CreditMeter {
 
 impl UsageObserver for CreditMeter {
     fn on_call(&self, call: &ApiCall) {
-        let now = crate::executor::unix_now();
+        let now = crate::model::unix_now();
         self.add(now, u64::from(call.credits));
         if let Some(tx) = self.tx.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             // The writer only stops when the meter is closed.
@@ -146,7 +146,7 @@ mod tests {
     fn the_window_rolls_and_the_journal_keeps_every_call() {
         let dir = tempfile::tempdir().unwrap();
         let journal = Arc::new(Journal::open(dir.path()).unwrap());
-        let now = crate::executor::unix_now();
+        let now = crate::model::unix_now();
         // Spent earlier today, by a previous run.
         journal
             .record_api_calls(&[(now - 3600, ApiCall::replied(ApiOp::Upload, 200, false))])

@@ -240,6 +240,13 @@ impl Metrics {
     }
 }
 
+/// Every API request the client completes is counted by operation and result.
+impl crate::zoho::usage::UsageObserver for Metrics {
+    fn on_call(&self, call: &crate::zoho::usage::ApiCall) {
+        self.record_api_call(call.op.name(), call.outcome.name(), u64::from(call.credits));
+    }
+}
+
 impl Observer for Metrics {
     fn event(&self, event: &Event) {
         match event.kind {

@@ -122,6 +122,9 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let rt = Arc::new(setup::build(&cfg, journal, RetryPolicy::daemon())?);
     // Observers first: the start-up rescan already reports a missing root.
     let metrics = watch_with_metrics(&cfg, &rt.events, &shutdown).await?;
+    if let Some(m) = &metrics {
+        rt.client.observe(m.clone());
+    }
     if let Some(alerts) =
         alerts::Alerts::start(&cfg.alerts, shutdown.clone()).context("setting up [alerts]")?
     {

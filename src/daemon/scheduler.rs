@@ -333,6 +333,20 @@ impl Scheduler {
                 .rt
                 .credits
                 .budget_spent(self.schedule.poll.api_budget_per_day);
+        if !due.is_empty() {
+            // /healthz and the alerts hear of it (an alert at most hourly, by their rule).
+            if budget_spent {
+                self.rt.events.emit(Event::new(
+                    EventKind::BudgetSpent,
+                    format!(
+                        "the API budget of {} credits per 24 h is spent: polls wait until credits free up",
+                        self.schedule.poll.api_budget_per_day
+                    ),
+                ));
+            } else {
+                self.rt.events.clear(EventKind::BudgetSpent);
+            }
+        }
         if budget_spent {
             due.retain_mut(|s| {
                 let changed = s.dirty_at.is_some_and(|d| d <= now);

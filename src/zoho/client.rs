@@ -333,6 +333,8 @@ fn api_op_of(call: &Call<'_>) -> ApiOp {
         (Op::Upload, _) => ApiOp::Upload,
         (Op::Download, _) => ApiOp::Download,
         (Op::Delete, _) => ApiOp::Delete,
+        (Op::ListRecords, _) => ApiOp::ListRecords,
+        (Op::GetRecord, _) => ApiOp::GetRecord,
     }
 }
 
