@@ -14,8 +14,15 @@ const R: &str = "2034020000000489124";
 
 async fn status_json(env: &Env) -> serde_json::Value {
     let out = env.run_args(&["status", "--json"]).await;
-    assert_ok(&out);
-    serde_json::from_slice(&out.stdout).unwrap()
+    // `status` exits with its verdict (parked entries: 2), which the JSON carries too.
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {:?}\nstderr:\n{}", out.status, stderr(&out)));
+    assert_eq!(
+        out.status.code().map(i64::from),
+        doc["exit_code"].as_i64(),
+        "{doc:#}"
+    );
+    doc
 }
 
 /// Replaces the `edition` and `users` lines of the test config (`None`: no edition).

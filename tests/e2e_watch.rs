@@ -147,9 +147,18 @@ async fn metrics_match_the_transfers_and_healthz_names_each_cause() {
             down.len() as f64,
         ),
         // Every API request is counted by the client's usage observer.
-        ("bigin_sync_api_calls_total{operation=upload,result=ok}", 1.0),
-        ("bigin_sync_api_credits_total{operation=upload,result=ok}", 1.0),
-        ("bigin_sync_api_calls_total{operation=download,result=ok}", 1.0),
+        (
+            "bigin_sync_api_calls_total{operation=upload,result=ok}",
+            1.0,
+        ),
+        (
+            "bigin_sync_api_credits_total{operation=upload,result=ok}",
+            1.0,
+        ),
+        (
+            "bigin_sync_api_calls_total{operation=download,result=ok}",
+            1.0,
+        ),
         ("bigin_sync_records_followed{}", 1.0),
         ("bigin_sync_actions_pending{}", 0.0),
         ("bigin_sync_conflicts_total{}", 0.0),

@@ -35,15 +35,17 @@ pub async fn run(sizes: &Sizes) -> Vec<Row> {
     };
     // With a delay per call, as any real server has, the same work is bound by round
     // trips, as it is in use.
-    let delayed = Load {
+    let delayed = sizes.rtts.map(|rtt| Load {
         files: sizes.rtt_files,
-        rtt: sizes.rtt,
-    };
+        rtt,
+    });
     for (what, kind, load) in [
         ("bulk upload", Kind::Upload, loopback),
         ("bulk download", Kind::Download, loopback),
-        ("bulk upload", Kind::Upload, delayed),
-        ("bulk download", Kind::Download, delayed),
+        ("bulk upload", Kind::Upload, delayed[0]),
+        ("bulk download", Kind::Download, delayed[0]),
+        ("bulk upload", Kind::Upload, delayed[1]),
+        ("bulk download", Kind::Download, delayed[1]),
     ] {
         let mut reps: Vec<Rep> = Vec::new();
         for _ in 0..REPEATS {

@@ -6,8 +6,8 @@ mod out;
 
 mod auth;
 mod check;
-mod credits;
 mod completions;
+mod credits;
 // The demo needs the sandbox; without it `demo` only says how to get it.
 #[cfg(feature = "sandbox")]
 mod demo;

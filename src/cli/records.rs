@@ -3,9 +3,9 @@
 
 use crate::config::Config;
 use crate::daemon::setup;
-use anyhow::Context;
 use crate::zoho::modules::default_label_fields;
 use crate::zoho::{ListedRecord, RecordListing, RecordQuery};
+use anyhow::Context;
 
 /// The module API name for what the user typed: an API name, a UI alias (Companies), or
 /// one of the configured extra modules.

@@ -6,8 +6,8 @@
 mod guard;
 mod names;
 mod plan;
-mod superseded;
 mod preflight;
+mod superseded;
 pub mod types;
 
 #[cfg(test)]
@@ -21,6 +21,6 @@ pub use names::{
     link_file_name, link_title_from_file, local_name_for,
 };
 pub use plan::{plan, plan_record};
-pub use superseded::{SupersededFate, set_superseded_aside};
 pub use preflight::{UploadRules, preflight};
+pub use superseded::{SupersededFate, set_superseded_aside};
 pub use types::*;
