@@ -19,6 +19,7 @@ pub mod daemon;
 pub mod dir_handle;
 pub mod engine;
 pub mod executor;
+pub mod follow;
 pub mod journal;
 pub mod model;
 pub mod planner;

@@ -42,6 +42,10 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
         .meta(crate::journal::NOT_FOLLOWED_META_KEY)?
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_default();
+    // Followed modules (issue 13): remote changes found through a hint vs by a poll.
+    let remote_changes: Option<crate::follow::RemoteChangeCounts> = journal
+        .meta(crate::follow::REMOTE_CHANGES_META_KEY)?
+        .and_then(|s| serde_json::from_str(&s).ok());
     let now = crate::executor::unix_now();
     // Written by each daemon start: shown only while a daemon runs.
     let watch_state = journal
@@ -99,6 +103,7 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
                 "failures": summary.total_failures, "parked": summary.total_parked,
             },
             "token_expires_at_unix": summary.token_expires_at_unix,
+            "remote_changes": remote_changes.map(|c| json!({"through_hint": c.hint, "by_poll": c.poll})),
         });
         outln!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
@@ -125,6 +130,13 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<()> {
         summary.total_failures,
         summary.total_parked
     );
+    if let Some(c) = remote_changes {
+        outln!(
+            "remote changes found: {} through a follow hint, {} by a scheduled poll",
+            c.hint,
+            c.poll
+        );
+    }
     for r in &summary.records {
         let p = pending.get(&r.key.to_string()).copied().unwrap_or_default();
         let last = r

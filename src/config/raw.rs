@@ -12,6 +12,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "log_level",
     "zoho",
     "sync",
+    "follow",
 ];
 /// Keys allowed in `[zoho]`.
 pub(super) const ZOHO_KEYS: &[&str] = &[
@@ -40,6 +41,7 @@ pub(super) const SYNC_KEYS: &[&str] = &[
     "direction",
     "max_delete_percent",
     "ignore",
+    "follow_interval",
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -53,6 +55,7 @@ pub(super) struct RawConfig {
     pub zoho: RawZoho,
     #[serde(default)]
     pub sync: RawSync,
+    pub follow: Option<Vec<super::follow::RawFollow>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -85,6 +88,7 @@ pub(super) struct RawSync {
     pub direction: Option<String>,
     pub max_delete_percent: Option<i64>,
     pub ignore: Option<Vec<String>>,
+    pub follow_interval: Option<RawDuration>,
 }
 
 /// A duration still as text; its own `Deserialize` only so that `timeout = 60` fails with

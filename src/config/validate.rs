@@ -36,6 +36,7 @@ pub(super) fn parse(file: &Path, text: &str) -> Result<RawConfig, ConfigError> {
                 "" => TOP_KEYS,
                 "zoho" => ZOHO_KEYS,
                 "sync" => SYNC_KEYS,
+                "follow" => super::follow::FOLLOW_KEYS,
                 _ => &[][..],
             };
             let expected = allowed
@@ -69,6 +70,7 @@ fn tidy_message(m: &str) -> String {
     m.trim()
         .replace("expected struct RawZoho", "expected a table")
         .replace("expected struct RawSync", "expected a table")
+        .replace("expected struct RawFollow", "expected a table")
         .replace("expected i64", "expected an integer")
         .replace("expected a sequence", "expected an array")
 }
@@ -195,6 +197,17 @@ pub(super) fn build(
         }
     }
     let sync = sync(&ctx, raw.sync)?;
+    let follow = super::follow::validate(
+        &|k, m| ctx.invalid(k, m),
+        &|k, m| ConfigError::Missing {
+            file: file.to_path_buf(),
+            key: k.to_owned(),
+            message: m,
+        },
+        raw.follow.unwrap_or_default(),
+        zoho.product,
+        &zoho.modules,
+    )?;
     Ok(Config {
         path: file.to_path_buf(),
         root,
@@ -203,6 +216,7 @@ pub(super) fn build(
         log_level,
         zoho,
         sync,
+        follow,
     })
 }
 
@@ -511,6 +525,11 @@ fn sync(ctx: &Ctx<'_>, s: super::raw::RawSync) -> Result<SyncSettings, ConfigErr
             ));
         }
     }
+    let follow_interval = ctx.duration(
+        "sync.follow_interval",
+        s.follow_interval,
+        Duration::from_secs(10 * 60),
+    )?;
     Ok(SyncSettings {
         poll_interval,
         poll_interval_max,
@@ -521,5 +540,6 @@ fn sync(ctx: &Ctx<'_>, s: super::raw::RawSync) -> Result<SyncSettings, ConfigErr
         direction,
         max_delete_percent,
         ignore,
+        follow_interval,
     })
 }

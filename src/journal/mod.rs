@@ -9,6 +9,7 @@ mod batch;
 mod entries;
 mod error;
 mod failures;
+mod follows;
 mod intents;
 mod meta;
 pub use meta::NOT_FOLLOWED_META_KEY;
