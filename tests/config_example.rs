@@ -109,6 +109,14 @@ fn example_config_mentions_every_key() {
         "direction",
         "max_delete_percent",
         "ignore",
+        "follow_interval",
+        "[[follow]]",
+        "module",
+        "label",
+        "view",
+        "where",
+        "on_leave",
+        "hint_field",
     ];
     for key in keys {
         let set = text.lines().any(|l| {
