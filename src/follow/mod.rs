@@ -59,3 +59,61 @@ impl RemoteChanges {
         });
     }
 }
+
+/// The followed modules of the config, each with its label template: the configured one,
+/// or the module's default (`default_fields`, e.g. `First_Name Last_Name` for Contacts,
+/// joined by spaces; none: the folder is just the id).
+pub fn followed_modules(
+    cfg: &[crate::config::FollowSettings],
+    default_fields: impl Fn(&str) -> Vec<String>,
+) -> Vec<run::FollowedModule> {
+    cfg.iter()
+        .map(|s| {
+            let label = s.label.clone().or_else(|| {
+                let fields = default_fields(&s.module);
+                let text: Vec<String> = fields.iter().map(|f| format!("{{{f}}}")).collect();
+                (!fields.is_empty())
+                    .then(|| template::LabelTemplate::parse(&text.join(" ")).ok())
+                    .flatten()
+            });
+            run::FollowedModule {
+                settings: s.clone(),
+                label,
+            }
+        })
+        .collect()
+}
+
+/// Starts the daemon's follow loop (when anything is followed): hinted records go to the
+/// scheduler's "poll now" path, changed folders make it read the folders again.
+pub fn start<S: run::RecordSource + 'static>(
+    source: S,
+    cfg: &crate::config::Config,
+    journal: Arc<Journal>,
+    modules: Vec<run::FollowedModule>,
+    control: tokio::sync::mpsc::UnboundedSender<crate::daemon::scheduler::Control>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
+    use crate::daemon::scheduler::Control;
+    if modules.is_empty() {
+        return None;
+    }
+    let notify = move |o: run::PassOutcome| {
+        if !o.poll_now.is_empty() {
+            let _ = control.send(Control::PollNow(o.poll_now));
+        }
+        if o.folders_changed {
+            let _ = control.send(Control::FoldersChanged);
+        }
+    };
+    Some(tokio::spawn(run::run_follows(
+        source,
+        journal,
+        cfg.root.clone(),
+        modules,
+        cfg.sync.follow_interval,
+        cfg.sync.api_budget_per_day,
+        notify,
+        shutdown,
+    )))
+}

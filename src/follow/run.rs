@@ -269,7 +269,7 @@ pub async fn follow_pass<S: RecordSource>(
 /// pass.
 fn apply(
     j: &Journal,
-    root: &PathBuf,
+    root: &Path,
     dir: &DirHandle,
     m: &FollowedModule,
     actions: &[FollowAction],
