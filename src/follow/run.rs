@@ -535,6 +535,95 @@ mod tests {
             );
         }
     }
+
+    #[tokio::test]
+    async fn a_moved_hint_brings_the_poll_forward_and_a_first_sighting_does_not() {
+        let mut t = T::new();
+        t.m.settings.hint_field = Some("Last_Activity_Time".into());
+        let set = |t: &T, at: &str| {
+            let mut r = t.fake.records.lock().unwrap();
+            r.clear();
+            r.push(FetchedRecord {
+                id: "100001".into(),
+                values: [
+                    ("Deal_Name".to_string(), "Acme".to_string()),
+                    ("Last_Activity_Time".to_string(), at.to_string()),
+                ]
+                .into(),
+            });
+        };
+        set(&t, "2026-12-01T10:00:00+00:00");
+        assert!(t.pass().await.poll_now.is_empty());
+        assert!(t.pass().await.poll_now.is_empty());
+        set(&t, "2026-12-01T10:05:00+00:00");
+        assert_eq!(t.pass().await.poll_now, [t.m.key("100001")]);
+        assert!(t.pass().await.poll_now.is_empty());
+    }
+
+    #[tokio::test]
+    async fn leaving_the_filter_keeps_or_archives_as_configured() {
+        for on_leave in [OnLeave::Keep, OnLeave::Archive] {
+            let mut t = T::new();
+            t.m.settings.on_leave = on_leave;
+            t.m.settings.filter = [("Deal_Name".to_string(), vec!["Acme".to_string()])].into();
+            t.fake.set("100001", "Acme");
+            t.fake.set("100002", "Other");
+            t.pass().await;
+            assert_eq!(t.names("Pipelines"), ["100001 Acme"]);
+            t.fake.set("100001", "Gone elsewhere");
+            t.pass().await;
+            match on_leave {
+                // Kept, and from now on the user's (back in scope, it is not doubled).
+                OnLeave::Keep => {
+                    assert_eq!(t.names("Pipelines"), ["100001 Acme"]);
+                    t.fake.set("100001", "Acme");
+                    t.pass().await;
+                    assert_eq!(t.names("Pipelines"), ["100001 Acme"]);
+                }
+                OnLeave::Archive => {
+                    assert!(t.names("Pipelines").is_empty());
+                    assert_eq!(t.names(".archive/Pipelines"), ["100001 Acme"]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_follow_interval_stretches_to_the_budget_share() {
+        let ten = std::time::Duration::from_secs(600);
+        assert_eq!(stretched_interval(ten, &[1_000], 20_000), ten);
+        // 10,000 records = 50 pages a listing; 500 listing calls a day allowed.
+        assert_eq!(
+            stretched_interval(ten, &[10_000], 5_000),
+            std::time::Duration::from_secs(8_640)
+        );
+        assert_eq!(stretched_interval(ten, &[0, 0], 20_000), ten);
+    }
+
+    #[test]
+    fn labels_are_made_safe_and_cut() {
+        let t = T::new();
+        let long = "é".repeat(100);
+        for (raw, want) in [
+            ("  ..hidden/../x\u{202e}  ", "hidden..x"),
+            ("   ", ""),
+            (long.as_str(), &"é".repeat(40)[..]),
+        ] {
+            let l = t.m.listed(&FetchedRecord {
+                id: "100001".into(),
+                values: [("Deal_Name".to_string(), raw.to_string())].into(),
+            });
+            assert_eq!(l.label, want, "{raw:?}");
+            assert_eq!(
+                crate::follow::plan::folder_name("100001", &l.label),
+                if want.is_empty() {
+                    "100001".to_string()
+                } else {
+                    format!("100001 {want}")
+                }
+            );
+        }
+    }
 }
 
 /// Share of `sync.api_budget_per_day` the follow listings may plan for; polls plan for
