@@ -10,8 +10,8 @@ use std::time::Duration;
 use bigin_sync::model::{AttachmentKind, ContentHash, Product};
 use bigin_sync::sandbox::{Faults, Route, Sandbox, SandboxOptions};
 use bigin_sync::zoho::{
-    CachedToken, ClientConfig, ErrorClass, MemoryTokenCache, PART_SUFFIX, Persist, Secret,
-    TokenCache, ZohoClient, ZohoError, exchange_grant_code,
+    CachedToken, ClientConfig, ErrorClass, ListedRecord, MemoryTokenCache, PART_SUFFIX, Persist,
+    RecordListing, RecordQuery, Secret, TokenCache, ZohoClient, ZohoError, exchange_grant_code,
 };
 
 const REC: &str = "2034020000000489124";
@@ -978,4 +978,207 @@ async fn an_oversized_token_reply_is_refused_with_a_clear_error() {
     let e = c.ensure_token().await.expect_err("must be refused");
     let msg = e.to_string();
     assert!(msg.contains("token") && msg.contains("16 MiB"), "{msg}");
+}
+
+// ---- Records API ----
+
+fn names(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn query<'a>(module: &'a str, fields: &'a [String]) -> RecordQuery<'a> {
+    RecordQuery {
+        module,
+        fields,
+        view: None,
+        modified_since: None,
+    }
+}
+
+fn listed(l: RecordListing) -> Vec<ListedRecord> {
+    match l {
+        RecordListing::Records(r) => r,
+        RecordListing::NotModified => panic!("expected records, got NotModified"),
+    }
+}
+
+#[tokio::test]
+async fn listing_2050_records_crosses_2000_with_the_page_token() {
+    let (sb, c) = start_default().await;
+    let mut made = Vec::new();
+    for i in 0..2050 {
+        made.push(sb.create_record(
+            Product::Bigin,
+            "Pipelines",
+            serde_json::json!({"Deal_Name": format!("Deal {i}"), "Stage": "Won"}),
+        ));
+    }
+    let fields = names(&["Deal_Name"]);
+    let got = listed(c.list_records(&query("Pipelines", &fields)).await.unwrap());
+    assert_eq!(got.len(), 2050);
+    // ceil(2050 / 200) calls: 10 by page number, the 11th by page_token.
+    assert_eq!(sb.calls(Route::Records), 11);
+    let mut ids: Vec<String> = got.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(ids, made, "listed in id order, each once");
+    ids.dedup();
+    assert_eq!(ids.len(), 2050);
+    assert_eq!(got[7].text("Deal_Name").as_deref(), Some("Deal 7"));
+    assert!(
+        got[7].fields.get("Stage").is_none(),
+        "only asked fields are kept"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_page_fails_the_whole_listing() {
+    let (sb, c) = start_default().await;
+    for i in 0..450 {
+        sb.create_record(
+            Product::Bigin,
+            "Contacts",
+            serde_json::json!({"Last_Name": format!("L{i}")}),
+        );
+    }
+    sb.fail_records_call(2);
+    let fields = names(&["Last_Name"]);
+    let e = c
+        .list_records(&query("Contacts", &fields))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("INTERNAL_ERROR"), "{e:?}");
+    assert!(is_retryable(&e));
+    assert_eq!(sb.calls(Route::Records), 2, "no page after the failed one");
+    let got = listed(c.list_records(&query("Contacts", &fields)).await.unwrap());
+    assert_eq!(got.len(), 450);
+}
+
+#[tokio::test]
+async fn if_modified_since_gives_not_modified_or_the_edited_records() {
+    let (sb, c) = start_default().await;
+    let a = sb.create_record(
+        Product::Bigin,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": "A"}),
+    );
+    let b = sb.create_record(
+        Product::Bigin,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": "B"}),
+    );
+    let fields = names(&["Deal_Name", "Modified_Time"]);
+    let all = listed(c.list_records(&query("Pipelines", &fields)).await.unwrap());
+    assert_eq!(all.len(), 2);
+    let stamp = all[0].text("Modified_Time").expect("Modified_Time");
+    let since = chrono::DateTime::parse_from_rfc3339(&stamp)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let q = RecordQuery {
+        modified_since: Some(since),
+        ..query("Pipelines", &fields)
+    };
+    assert_eq!(
+        c.list_records(&q).await.unwrap(),
+        RecordListing::NotModified
+    );
+    sb.advance_clock(Duration::from_secs(3));
+    assert!(sb.edit_record(
+        Product::Bigin,
+        "Pipelines",
+        &b,
+        serde_json::json!({"Deal_Name": "B2"})
+    ));
+    let got = listed(c.list_records(&q).await.unwrap());
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].id.as_str(), got[0].text("Deal_Name").as_deref()),
+        (b.as_str(), Some("B2"))
+    );
+    let _ = a;
+}
+
+#[tokio::test]
+async fn a_view_lists_only_its_records() {
+    let (sb, c) = start_default().await;
+    let won = sb.create_record(
+        Product::Bigin,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": "W", "Stage": "Won"}),
+    );
+    sb.create_record(
+        Product::Bigin,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": "L", "Stage": "Lost"}),
+    );
+    let cvid = sb.define_view(Product::Bigin, "Pipelines", &[("Stage", &["Won"])]);
+    let fields = names(&["Deal_Name"]);
+    let q = RecordQuery {
+        view: Some(&cvid),
+        ..query("Pipelines", &fields)
+    };
+    let got = listed(c.list_records(&q).await.unwrap());
+    assert_eq!(
+        got.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [won.as_str()]
+    );
+    // An empty module is 204: no records, not an error.
+    assert!(listed(c.list_records(&query("Products", &fields)).await.unwrap()).is_empty());
+}
+
+#[tokio::test]
+async fn get_record_is_none_once_deleted() {
+    let (sb, c) = start_default().await;
+    let id = sb.create_record(
+        Product::Bigin,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": "Here"}),
+    );
+    let fields = names(&["Deal_Name"]);
+    let r = c
+        .get_record("Pipelines", &id, &fields)
+        .await
+        .unwrap()
+        .expect("exists");
+    assert_eq!(
+        (r.id.as_str(), r.text("Deal_Name").as_deref()),
+        (id.as_str(), Some("Here"))
+    );
+    assert!(sb.delete_record(Product::Bigin, "Pipelines", &id));
+    assert_eq!(c.get_record("Pipelines", &id, &fields).await.unwrap(), None);
+    assert_eq!(sb.calls(Route::Record), 2);
+    // Checked before any call: modules of the product, digit ids, field names.
+    assert!(matches!(
+        c.get_record("Leads", &id, &fields).await,
+        Err(ZohoError::InvalidModule { .. })
+    ));
+    assert!(matches!(
+        c.get_record("Pipelines", "12a", &fields).await,
+        Err(ZohoError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        c.list_records(&query("Pipelines", &names(&["A,B"]))).await,
+        Err(ZohoError::InvalidArgument(_))
+    ));
+    assert_eq!(sb.calls(Route::Record) + sb.calls(Route::Records), 2);
+}
+
+#[tokio::test]
+async fn crm_records_use_crm_paths() {
+    let sb = Sandbox::start(SandboxOptions::default())
+        .await
+        .expect("sandbox");
+    let c = client_with(config(&sb, Product::Crm), Arc::new(MemoryTokenCache::new()));
+    let id = sb.create_record(
+        Product::Crm,
+        "Deals",
+        serde_json::json!({"Deal_Name": "Crm deal"}),
+    );
+    sb.create_record(
+        Product::Bigin,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": "Bigin deal"}),
+    );
+    let fields = names(&["Deal_Name"]);
+    let got = listed(c.list_records(&query("Deals", &fields)).await.unwrap());
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].id, id);
 }

@@ -203,3 +203,78 @@ async fn demo_starts_syncs_and_stops() {
     assert!(status.success());
     let _ = Duration::ZERO;
 }
+
+fn out_text(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_lists_ids_and_labels_and_refuses_unknown_modules() {
+    let env = Env::new().await;
+    let p = env.product;
+    let won = env.sandbox.create_record(
+        p,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": "Acme renewal", "Stage": "Won"}),
+    );
+    let lost = env.sandbox.create_record(
+        p,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": "Old\u{7}deal", "Stage": "Lost"}),
+    );
+    let bare = env
+        .sandbox
+        .create_record(p, "Pipelines", serde_json::json!({}));
+    let ann = env.sandbox.create_record(
+        p,
+        "Contacts",
+        serde_json::json!({"First_Name": "Ann", "Last_Name": "Lee"}),
+    );
+
+    let out = env.run_args(&["records", "Pipelines"]).await;
+    assert_ok(&out);
+    let text = out_text(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!("{won}  Acme renewal"),
+            format!("{lost}  Olddeal"),
+            bare.clone()
+        ],
+        "{text}"
+    );
+    // Bigin's UI name for the module works too.
+    let out = env.run_args(&["records", "Deals"]).await;
+    assert_ok(&out);
+    assert_eq!(out_text(&out), text);
+    let out = env.run_args(&["records", "Contacts", "--json"]).await;
+    assert_ok(&out);
+    let v: serde_json::Value = serde_json::from_str(&out_text(&out)).expect("JSON");
+    assert_eq!(v["module"], "Contacts");
+    assert_eq!(
+        v["records"],
+        serde_json::json!([{"id": ann, "label": "Ann Lee"}])
+    );
+    let cvid = env
+        .sandbox
+        .define_view(p, "Pipelines", &[("Stage", &["Lost"])]);
+    let out = env
+        .run_args(&["records", "Pipelines", "--view", &cvid])
+        .await;
+    assert_ok(&out);
+    assert_eq!(out_text(&out).trim(), format!("{lost}  Olddeal"));
+    let calls = env.calls(Route::Records);
+    assert_eq!(calls, 4);
+
+    let out = env.run_args(&["records", "Leads"]).await;
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("unknown module \"Leads\""), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        env.calls(Route::Records),
+        calls,
+        "no call for an unknown module"
+    );
+}

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bigin_sync::model::{ContentHash, Product};
-use bigin_sync::sandbox::{Faults, Route, Sandbox, SandboxOptions};
+use bigin_sync::sandbox::{AttachmentTouch, Faults, Route, Sandbox, SandboxOptions};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
@@ -714,8 +714,9 @@ async fn modules_records_permissions_and_routing() {
         error_code(r).await,
         (StatusCode::NOT_FOUND, "INVALID_URL_PATTERN".into())
     );
+    // (`/bigin/v2/Pipelines` is the records listing now; a bare product path is not.)
     let r = client()
-        .get(format!("{}/bigin/v2/Pipelines", sb.base_url()))
+        .get(format!("{}/bigin/v2", sb.base_url()))
         .send()
         .await
         .expect("send");
@@ -1070,4 +1071,516 @@ async fn crm_upload_matches_seed_002_and_unknown_grant_type_is_refused() {
     assert!(body["error"].is_string(), "{body}");
     assert!(body.get("access_token").is_none());
     sb.shutdown().await;
+}
+
+// ---- Records API (zoho-api-notes.md, "Records") ----
+
+fn records_url(sb: &Sandbox, product: &str, module: &str) -> String {
+    format!("{}/{product}/{module}", sb.base_url())
+}
+
+async fn get_records(
+    sb: &Sandbox,
+    t: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    since: Option<&str>,
+) -> reqwest::Response {
+    let mut req = client()
+        .get(format!("{}/{path}", sb.base_url()))
+        .header("Authorization", auth(t))
+        .query(query);
+    if let Some(s) = since {
+        req = req.header("If-Modified-Since", s);
+    }
+    req.send().await.expect("records request")
+}
+
+fn ids_of(body: &Value) -> Vec<String> {
+    body["data"]
+        .as_array()
+        .expect("data array")
+        .iter()
+        .map(|r| r["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn records_listing_needs_fields_caps_per_page_and_checks_the_module() {
+    let sb = sandbox().await;
+    let t = token(&sb).await;
+    // No records yet: 204 with no body.
+    let r = get_records(
+        &sb,
+        &t,
+        "bigin/v2/Pipelines",
+        &[("fields", "Deal_Name")],
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert!(r.bytes().await.unwrap().is_empty());
+    let id = sb.create_record(
+        Product::Bigin,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": "Big", "Stage": "Won"}),
+    );
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &[], None).await;
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::BAD_REQUEST, "REQUIRED_PARAM_MISSING".into())
+    );
+    let r = get_records(
+        &sb,
+        &t,
+        "bigin/v2/Pipelines",
+        &[("fields", "Deal_Name"), ("per_page", "201")],
+        None,
+    )
+    .await;
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
+    );
+    let r = get_records(&sb, &t, "bigin/v2/Leads", &[("fields", "Deal_Name")], None).await;
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::BAD_REQUEST, "INVALID_MODULE".into())
+    );
+    let r = get_records(
+        &sb,
+        &t,
+        "bigin/v2/Pipelines",
+        &[("fields", "Deal_Name,Nope")],
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(ids_of(&body), [id.as_str()]);
+    let rec = &body["data"][0];
+    assert_eq!(rec["Deal_Name"], "Big");
+    assert!(rec["Nope"].is_null() && rec.get("Stage").is_none(), "{rec}");
+    let info = &body["info"];
+    assert_eq!(
+        (
+            info["count"].as_u64(),
+            info["per_page"].as_u64(),
+            info["page"].as_u64()
+        ),
+        (Some(1), Some(200), Some(1))
+    );
+    assert_eq!(info["more_records"], false);
+    // No auth → the same gate as the attachments routes.
+    let r = client()
+        .get(records_url(&sb, "bigin/v2", "Pipelines"))
+        .query(&[("fields", "id")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::UNAUTHORIZED, "AUTHENTICATION_FAILURE".into())
+    );
+    // CRM v8 speaks the same, with its own modules.
+    let deal = sb.create_record(Product::Crm, "Deals", serde_json::json!({"Deal_Name": "C"}));
+    let r = get_records(&sb, &t, "crm/v8/Deals", &[("fields", "Deal_Name")], None).await;
+    assert_eq!(ids_of(&r.json().await.unwrap()), [deal]);
+    assert_eq!(sb.calls(Route::Records), 7);
+}
+
+#[tokio::test]
+async fn records_past_2000_need_the_page_token() {
+    let sb = sandbox().await;
+    let t = token(&sb).await;
+    for i in 0..2050 {
+        sb.create_record(
+            Product::Bigin,
+            "Pipelines",
+            serde_json::json!({"Deal_Name": format!("D{i}")}),
+        );
+    }
+    let q = |page: &'static str| {
+        [
+            ("fields", "Deal_Name"),
+            ("sort_order", "asc"),
+            ("page", page),
+        ]
+    };
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &q("11"), None).await;
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            Some("DISCRETE_PAGINATION_LIMIT_EXCEEDED")
+        )
+    );
+    assert_eq!(body["details"]["limit"], 2000);
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &q("10"), None).await;
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(ids_of(&body).len(), 200);
+    assert_eq!(body["info"]["more_records"], true);
+    let token_ = body["info"]["next_page_token"]
+        .as_str()
+        .expect("next_page_token")
+        .to_string();
+    let r = get_records(
+        &sb,
+        &t,
+        "bigin/v2/Pipelines",
+        &[("fields", "Deal_Name"), ("page_token", &token_)],
+        None,
+    )
+    .await;
+    let last: Value = r.json().await.unwrap();
+    let last_ids = ids_of(&last);
+    assert_eq!(last_ids.len(), 50);
+    assert_eq!(last["info"]["more_records"], false);
+    assert!(last["info"]["next_page_token"].is_null());
+    // Ascending ids: page 10 ends just before the token's page starts.
+    assert!(
+        ids_of(&body)
+            .iter()
+            .all(|id| (id.len(), id) < (last_ids[0].len(), &last_ids[0]))
+    );
+    let r = get_records(
+        &sb,
+        &t,
+        "bigin/v2/Pipelines",
+        &[("fields", "Deal_Name"), ("page_token", "nope")],
+        None,
+    )
+    .await;
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
+    );
+}
+
+#[tokio::test]
+async fn records_sort_by_and_sort_order() {
+    let sb = sandbox().await;
+    let t = token(&sb).await;
+    let a = sb.create_record(
+        Product::Bigin,
+        "Contacts",
+        serde_json::json!({"Last_Name": "A"}),
+    );
+    sb.advance_clock(Duration::from_secs(2));
+    let b = sb.create_record(
+        Product::Bigin,
+        "Contacts",
+        serde_json::json!({"Last_Name": "B"}),
+    );
+    sb.advance_clock(Duration::from_secs(2));
+    assert!(sb.edit_record(
+        Product::Bigin,
+        "Contacts",
+        &a,
+        serde_json::json!({"Last_Name": "A2"})
+    ));
+    let list = |sort_by: &'static str, order: &'static str| {
+        let (sb, t) = (&sb, &t);
+        async move {
+            let r = get_records(
+                sb,
+                t,
+                "bigin/v2/Contacts",
+                &[
+                    ("fields", "Last_Name"),
+                    ("sort_by", sort_by),
+                    ("sort_order", order),
+                ],
+                None,
+            )
+            .await;
+            ids_of(&r.json().await.unwrap())
+        }
+    };
+    assert_eq!(list("id", "asc").await, [a.clone(), b.clone()]);
+    assert_eq!(list("id", "desc").await, [b.clone(), a.clone()]);
+    assert_eq!(list("Created_Time", "desc").await, [b.clone(), a.clone()]);
+    assert_eq!(list("Modified_Time", "asc").await, [b.clone(), a.clone()]);
+    let r = get_records(
+        &sb,
+        &t,
+        "bigin/v2/Contacts",
+        &[("fields", "id"), ("sort_by", "Last_Name")],
+        None,
+    )
+    .await;
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
+    );
+    let r = get_records(
+        &sb,
+        &t,
+        "bigin/v2/Contacts",
+        &[("fields", "id"), ("sort_order", "up")],
+        None,
+    )
+    .await;
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
+    );
+}
+
+#[tokio::test]
+async fn records_of_a_custom_view_defined_through_the_admin_api() {
+    let sb = sandbox().await;
+    let t = token(&sb).await;
+    let admin = |path: &str| format!("{}/__sandbox/bigin/Pipelines{path}", sb.base_url());
+    let mk = |stage: &str| {
+        client()
+            .post(admin(""))
+            .json(&serde_json::json!({"Deal_Name": stage, "Stage": stage}))
+            .send()
+    };
+    let won: Value = mk("Won").await.unwrap().json().await.unwrap();
+    let lost: Value = mk("Lost").await.unwrap().json().await.unwrap();
+    let open: Value = mk("Open").await.unwrap().json().await.unwrap();
+    let view: Value = client()
+        .post(admin("/views"))
+        .json(&serde_json::json!({"Stage": ["Won", "Open"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cvid = view["id"].as_str().expect("cvid").to_string();
+    let r = get_records(
+        &sb,
+        &t,
+        "bigin/v2/Pipelines",
+        &[("fields", "Stage"), ("cvid", &cvid), ("sort_order", "asc")],
+        None,
+    )
+    .await;
+    let ids = ids_of(&r.json().await.unwrap());
+    assert_eq!(
+        ids,
+        [won["id"].as_str().unwrap(), open["id"].as_str().unwrap()]
+    );
+    assert!(!ids.iter().any(|i| Some(i.as_str()) == lost["id"].as_str()));
+    // A record edited out of the view leaves it; one edited in joins it.
+    let r = client()
+        .patch(admin(&format!("/{}", open["id"].as_str().unwrap())))
+        .json(&serde_json::json!({"Stage": "Lost"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let r = get_records(
+        &sb,
+        &t,
+        "bigin/v2/Pipelines",
+        &[("fields", "Stage"), ("cvid", &cvid)],
+        None,
+    )
+    .await;
+    assert_eq!(
+        ids_of(&r.json().await.unwrap()),
+        [won["id"].as_str().unwrap()]
+    );
+    for bad in ["123", cvid.as_str()] {
+        let path = if bad == cvid {
+            "bigin/v2/Contacts"
+        } else {
+            "bigin/v2/Pipelines"
+        };
+        let r = get_records(&sb, &t, path, &[("fields", "id"), ("cvid", bad)], None).await;
+        assert_eq!(
+            error_code(r).await,
+            (StatusCode::BAD_REQUEST, "INVALID_DATA".into()),
+            "{path} {bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn if_modified_since_lists_later_edits_and_304_when_none() {
+    let sb = sandbox().await;
+    let t = token(&sb).await;
+    let a = sb.create_record(
+        Product::Bigin,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": "A"}),
+    );
+    let b = sb.create_record(
+        Product::Bigin,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": "B"}),
+    );
+    let r = get_records(
+        &sb,
+        &t,
+        "bigin/v2/Pipelines",
+        &[("fields", "Modified_Time")],
+        None,
+    )
+    .await;
+    let body: Value = r.json().await.unwrap();
+    let stamp = body["data"][0]["Modified_Time"]
+        .as_str()
+        .expect("Modified_Time")
+        .to_string();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&stamp).is_ok(),
+        "{stamp}"
+    );
+    let fields = [("fields", "Deal_Name")];
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &fields, Some(&stamp)).await;
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    sb.advance_clock(Duration::from_secs(3));
+    sb.edit_record(
+        Product::Bigin,
+        "Pipelines",
+        &b,
+        serde_json::json!({"Deal_Name": "B2"}),
+    );
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &fields, Some(&stamp)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(ids_of(&body), [b.as_str()]);
+    assert_eq!(body["data"][0]["Deal_Name"], "B2");
+    // The same moment in UTC is understood too.
+    let utc = chrono::DateTime::parse_from_rfc3339(&stamp)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+        .to_rfc3339();
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &fields, Some(&utc)).await;
+    assert_eq!(ids_of(&r.json().await.unwrap()), [b]);
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &fields, Some("yesterday")).await;
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
+    );
+    let _ = a;
+}
+
+#[tokio::test]
+async fn one_record_then_204_once_deleted_and_its_attachments_invalid() {
+    let sb = sandbox().await;
+    let t = token(&sb).await;
+    let id = sb.create_record(
+        Product::Bigin,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": "Gone soon", "Stage": "Won"}),
+    );
+    sb.add_file(Product::Bigin, "Pipelines", &id, "a.txt", b"a".to_vec());
+    let path = format!("bigin/v2/Pipelines/{id}");
+    let r = get_records(&sb, &t, &path, &[("fields", "Deal_Name")], None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["data"][0]["id"], id.as_str());
+    assert_eq!(body["data"][0]["Deal_Name"], "Gone soon");
+    assert!(body["data"][0].get("Stage").is_none());
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines/2034020000000000001", &[], None).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = client()
+        .delete(format!("{}/__sandbox/bigin/Pipelines/{id}", sb.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let r = get_records(&sb, &t, &path, &[("fields", "Deal_Name")], None).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = list(&sb, &t, &id, &[("fields", FIELDS)]).await;
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
+    );
+    assert!(sb.record(Product::Bigin, "Pipelines", &id).is_none());
+    assert_eq!(sb.calls(Route::Record), 3);
+}
+
+async fn times_after_upload(touch: AttachmentTouch) -> (bool, bool) {
+    let sb = sandbox_with(SandboxOptions {
+        attachment_touch: touch,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let t = token(&sb).await;
+    let id = sb.create_record(
+        Product::Bigin,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": "T"}),
+    );
+    let times = |sb: &Sandbox| {
+        let r = sb.record(Product::Bigin, "Pipelines", &id).expect("record");
+        (
+            r["Modified_Time"].as_str().unwrap().to_string(),
+            r["Last_Activity_Time"].as_str().unwrap().to_string(),
+        )
+    };
+    let before = times(&sb);
+    sb.advance_clock(Duration::from_secs(5));
+    let r = upload_file(&sb, &t, &id, "x.txt", b"x".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let after_upload = times(&sb);
+    sb.advance_clock(Duration::from_secs(5));
+    let att = sb.attachments(Product::Bigin, "Pipelines", &id)[0]
+        .id
+        .clone();
+    let r = client()
+        .delete(format!("{}/{att}", url(&sb, "Pipelines", &id)))
+        .header("Authorization", auth(&t))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let after_delete = times(&sb);
+    let moved = |a: &(String, String), b: &(String, String)| (a.0 != b.0, a.1 != b.1);
+    assert_eq!(
+        moved(&before, &after_upload),
+        moved(&after_upload, &after_delete),
+        "{touch:?}"
+    );
+    moved(&before, &after_upload)
+}
+
+#[tokio::test]
+async fn attachment_changes_move_last_activity_time_or_what_the_option_says() {
+    assert_eq!(
+        times_after_upload(AttachmentTouch::LastActivity).await,
+        (false, true)
+    );
+    assert_eq!(
+        times_after_upload(AttachmentTouch::Modified).await,
+        (true, true)
+    );
+    assert_eq!(
+        times_after_upload(AttachmentTouch::Nothing).await,
+        (false, false)
+    );
+}
+
+#[tokio::test]
+async fn records_seeded_through_attachments_exist_and_are_listed() {
+    let sb = sandbox().await;
+    let t = token(&sb).await;
+    sb.add_file(Product::Bigin, "Pipelines", REC, "a.txt", b"a".to_vec());
+    let r = list(&sb, &t, REC, &[("fields", FIELDS)]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = get_records(
+        &sb,
+        &t,
+        "bigin/v2/Pipelines",
+        &[("fields", "Deal_Name,Last_Activity_Time")],
+        None,
+    )
+    .await;
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(ids_of(&body), [REC]);
+    assert!(body["data"][0]["Deal_Name"].is_null());
+    assert!(body["data"][0]["Last_Activity_Time"].is_string());
+    let r = get_records(&sb, &t, &format!("bigin/v2/Pipelines/{REC}"), &[], None).await;
+    assert_eq!(r.status(), StatusCode::OK);
 }

@@ -8,6 +8,7 @@ mod auth;
 mod check;
 mod demo;
 mod once;
+mod records;
 mod status;
 
 use crate::config::{self, Config};
@@ -59,6 +60,18 @@ pub enum Command {
     },
     /// Clear parked and backing-off entries so the next pass tries them again.
     Retry,
+    /// List a module's records, one line each: id and label (finds a record id without
+    /// the browser).
+    Records {
+        /// Module API name (Pipelines, Contacts, ...) or alias (Companies).
+        module: String,
+        /// Only the records of this custom view (its cvid).
+        #[arg(long, value_name = "ID")]
+        view: Option<String>,
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Start an embedded fake Zoho with sample records and run the daemon against it.
     Demo {
         /// Where to put the demo's folders, config and state.
@@ -114,6 +127,9 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Check => check::run(&cfg).await,
         Command::Auth { code } => report(auth::run(&cfg, code.as_deref()).await),
         Command::Retry => report(retry(&cfg)),
+        Command::Records { module, view, json } => {
+            report(records::run(&cfg, &module, view.as_deref(), json).await)
+        }
         Command::Demo { .. } => ExitCode::SUCCESS,
     }
 }

@@ -29,6 +29,7 @@ mod auth;
 mod errors;
 mod faults;
 mod options;
+mod records;
 mod routes;
 mod server;
 mod state;
@@ -47,7 +48,7 @@ use crate::model::{ContentHash, Product};
 use state::{Shared, lock};
 use store::NewContent;
 
-pub use options::{Faults, Route, SandboxOptions};
+pub use options::{AttachmentTouch, Faults, Route, SandboxOptions};
 pub use store::SandboxAttachment;
 
 /// Handle to a running sandbox server; the server itself runs on tokio tasks.

@@ -28,6 +28,21 @@ pub struct SandboxOptions {
     /// When false, unknown record ids answer 400 `INVALID_DATA` as Zoho does; when true the
     /// record springs into existence on first use (handy for `demo`).
     pub auto_create_records: bool,
+    /// Which record time an attachment upload, link or delete moves (Zoho does not
+    /// document it, so the client must be right under each choice).
+    pub attachment_touch: AttachmentTouch,
+}
+
+/// What an attachment change (upload, link, delete) does to its record's times.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AttachmentTouch {
+    /// `Last_Activity_Time` moves; `Modified_Time` does not.
+    #[default]
+    LastActivity,
+    /// `Modified_Time` moves (and with it `Last_Activity_Time`, as an edit does).
+    Modified,
+    /// Neither time moves.
+    Nothing,
 }
 
 impl Default for SandboxOptions {
@@ -42,6 +57,7 @@ impl Default for SandboxOptions {
             grant_window: Duration::from_secs(600),
             max_upload_bytes: 100 * 1024 * 1024,
             auto_create_records: false,
+            attachment_touch: AttachmentTouch::default(),
         }
     }
 }
@@ -109,6 +125,10 @@ pub enum Route {
     Download,
     /// `DELETE .../Attachments/{id}`.
     Delete,
+    /// `GET /{module}`: the records listing.
+    Records,
+    /// `GET /{module}/{id}`: one record.
+    Record,
 }
 
 impl Route {
@@ -120,6 +140,8 @@ impl Route {
             Route::Upload => 2,
             Route::Download => 3,
             Route::Delete => 4,
+            Route::Records => 5,
+            Route::Record => 6,
         }
     }
 }

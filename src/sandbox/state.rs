@@ -22,7 +22,7 @@ pub(crate) struct Shared {
     pub deletes_after_page: Mutex<Vec<PageDelete>>,
     pub down: AtomicBool,
     pub scope_mismatch: AtomicBool,
-    calls: [AtomicU64; 5],
+    calls: [AtomicU64; 7],
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
 }
@@ -39,10 +39,11 @@ pub(crate) use crate::lock;
 impl Shared {
     pub fn new(opts: SandboxOptions, base_url: String) -> Self {
         let auth = AuthState::new(&opts.refresh_token);
+        let touch = opts.attachment_touch;
         Shared {
             opts,
             base_url,
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(Store::with_touch(touch)),
             auth: Mutex::new(auth),
             faults: Mutex::new(FaultState::new(Faults::default())),
             no_permission: Mutex::new(HashSet::new()),

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use rand::Rng;
 use serde::Serialize;
 
+use super::records::RecordTable;
 use crate::model::{ContentHash, Product};
 
 /// An attachment as the sandbox holds it, for tests to inspect.
@@ -57,6 +58,8 @@ pub(crate) struct Store {
     atts: HashMap<String, Stored>,
     /// Module names made valid by registering a record in them.
     modules: HashSet<(Product, String)>,
+    /// The records' own data (fields, times) and views, for the records API.
+    pub table: RecordTable,
 }
 
 /// First id handed out; 19 digits like Zoho's, increasing from there.
@@ -74,6 +77,20 @@ impl Store {
     pub fn add_record(&mut self, r: &RecordRef) {
         self.modules.insert((r.0, r.1.clone()));
         self.records.entry(r.clone()).or_default();
+        self.table.ensure(r);
+    }
+
+    /// Deletes record `r` with its attachments, as a Bigin user deleting it does; false
+    /// if it did not exist.
+    pub fn remove_record(&mut self, r: &RecordRef) -> bool {
+        let Some(ids) = self.records.remove(r) else {
+            return false;
+        };
+        for id in ids {
+            self.atts.remove(&id);
+        }
+        self.table.remove(r);
+        true
     }
 
     pub fn has_record(&self, r: &RecordRef) -> bool {
@@ -86,7 +103,7 @@ impl Store {
             || self.modules.contains(&(product, module.to_string()))
     }
 
-    fn next_id(&mut self) -> String {
+    pub(crate) fn next_id(&mut self) -> String {
         let id = ID_BASE + self.next_id;
         self.next_id += 1;
         id.to_string()
@@ -125,6 +142,7 @@ impl Store {
         if let Some(list) = self.records.get_mut(r) {
             list.push(id);
         }
+        self.table.attachment_changed(r);
         stored
     }
 
@@ -147,6 +165,7 @@ impl Store {
         if let Some(list) = self.records.get_mut(r) {
             list.retain(|a| a != id);
         }
+        self.table.attachment_changed(r);
         true
     }
 

@@ -129,6 +129,14 @@ impl ZohoClient {
         if let Some(id) = attachment_id {
             check_id("attachment id", id)?;
         }
+        let mut segs = vec![module, record_id, "Attachments"];
+        segs.extend(attachment_id);
+        self.api_url(&segs)
+    }
+
+    /// `{api_domain}/{prefix}/{segments…}`, each segment percent-encoded; the caller has
+    /// checked the module and ids.
+    pub(super) fn api_url(&self, segments: &[&str]) -> Result<Url, ZohoError> {
         let mut url = self.inner.base.clone();
         {
             let mut segs = url
@@ -136,10 +144,7 @@ impl ZohoClient {
                 .map_err(|()| ZohoError::Config("api_domain cannot be a base URL".into()))?;
             segs.pop_if_empty();
             segs.extend(self.inner.cfg.product.api_prefix().split('/'));
-            segs.extend([module, record_id, "Attachments"]);
-            if let Some(id) = attachment_id {
-                segs.push(id);
-            }
+            segs.extend(segments);
         }
         Ok(url)
     }
@@ -244,6 +249,9 @@ impl ZohoClient {
             );
         if !call.query.is_empty() {
             req = req.query(&call.query);
+        }
+        for (name, value) in &call.headers {
+            req = req.header(name, value);
         }
         // Small exchanges keep a total limit as well; transfers have none, only the
         // limit on silence (`transfer::watch` and `next_chunk`).

@@ -24,6 +24,7 @@ impl ZohoClient {
             method: Method::DELETE,
             url: self.attachments_url(module, record_id, Some(attachment_id))?,
             query: Vec::new(),
+            headers: Vec::new(),
             payload: Payload::Empty,
         };
         let reply = self.send(&call).await?;

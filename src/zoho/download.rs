@@ -210,6 +210,7 @@ impl ZohoClient {
             method: Method::GET,
             url: self.attachments_url(module, record_id, Some(attachment_id))?,
             query: Vec::new(),
+            headers: Vec::new(),
             payload: Payload::Empty,
         };
         let reply = self.send(&call).await?;

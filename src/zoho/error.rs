@@ -19,13 +19,17 @@ pub enum Op {
     Upload,
     Download,
     Delete,
+    /// `GET /{module}`: listing records.
+    ListRecords,
+    /// `GET /{module}/{id}`: one record.
+    GetRecord,
 }
 
 impl Op {
     /// The attachments scope suffix Zoho wants for this call (for scope-mismatch hints).
     fn scope_suffix(self) -> &'static str {
         match self {
-            Op::Token | Op::List | Op::Download => "READ",
+            Op::Token | Op::List | Op::Download | Op::ListRecords | Op::GetRecord => "READ",
             Op::Upload => "CREATE",
             Op::Delete => "DELETE",
         }
@@ -40,6 +44,8 @@ impl fmt::Display for Op {
             Op::Upload => "upload attachment",
             Op::Download => "download attachment",
             Op::Delete => "delete attachment",
+            Op::ListRecords => "list records",
+            Op::GetRecord => "get record",
         })
     }
 }
@@ -278,10 +284,18 @@ pub(crate) fn api_error(
             crate::model::Product::Crm => ("ZohoCRM", "CRM"),
         };
         let suffix = op.scope_suffix();
-        message = format!(
-            "{message} — the {name} token lacks scope {prefix}.modules.attachments.{suffix} \
-             (with {prefix}.modules.ALL or {prefix}.modules.<module>.{suffix}); generate a new grant code with it"
-        );
+        message = if matches!(op, Op::ListRecords | Op::GetRecord) {
+            // Reading records needs the module's scope, not the attachments one.
+            format!(
+                "{message} — the {name} token lacks scope {prefix}.modules.<module>.{suffix} \
+                 (or {prefix}.modules.ALL); generate a new grant code with it"
+            )
+        } else {
+            format!(
+                "{message} — the {name} token lacks scope {prefix}.modules.attachments.{suffix} \
+                 (with {prefix}.modules.ALL or {prefix}.modules.<module>.{suffix}); generate a new grant code with it"
+            )
+        };
     }
     ZohoError::Api {
         op,

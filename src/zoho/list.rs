@@ -52,6 +52,7 @@ impl ZohoClient {
                     ("per_page", PER_PAGE.to_string()),
                     ("page", page.to_string()),
                 ],
+                headers: Vec::new(),
                 payload: Payload::Empty,
             };
             let reply = self.send(&call).await?;

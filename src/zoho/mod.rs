@@ -11,6 +11,8 @@
 //! | [`ZohoClient::upload_file`] / [`ZohoClient::upload_link`] | `POST …/Attachments`, multipart `file` or `attachmentUrl`+`title` | `data[0].details.id` ([`upload`]) |
 //! | [`ZohoClient::download_to_temp`] / [`ZohoClient::download`] | `GET …/Attachments/{id}` | raw bytes + `Content-Disposition` ([`download`]) |
 //! | [`ZohoClient::delete`] | `DELETE …/Attachments/{id}` | `data[0].code == "SUCCESS"` ([`delete`]) |
+//! | [`ZohoClient::list_records`] | `GET /{Module}?fields=…&per_page=200&page=N` (`page_token` past 2,000) | `data[]` + `info`, 204 when none, 304 with `If-Modified-Since` ([`records`]) |
+//! | [`ZohoClient::get_record`] | `GET /{Module}/{id}` | `data[0]`, or **204** when the record is gone ([`records`]) |
 //!
 //! Access tokens come from the refresh-token grant at `{accounts_url}/oauth/v2/token`
 //! (see [`auth`] for caching, single-flight refresh and the "Access Denied" throttle).
@@ -40,6 +42,8 @@ pub mod delete;
 pub mod download;
 pub mod error;
 pub mod list;
+pub mod modules;
+pub mod records;
 mod request;
 mod secret;
 mod transfer;
@@ -53,6 +57,7 @@ pub use dc::{DATA_CENTERS, DataCenter, data_center};
 pub use download::{Downloaded, PART_SUFFIX, Persist, TempDownload};
 pub use error::{ErrorClass, Op, ZohoError};
 pub use list::LIST_FIELDS;
+pub use records::{ListedRecord, RecordListing, RecordQuery};
 pub use request::USER_AGENT;
 pub use secret::Secret;
 pub use upload::{UploadSource, Uploaded};

@@ -52,5 +52,7 @@ pub(super) struct Call<'a> {
     pub(super) method: Method,
     pub(super) url: Url,
     pub(super) query: Vec<(&'static str, String)>,
+    /// Extra request headers (e.g. `If-Modified-Since`); usually none.
+    pub(super) headers: Vec<(reqwest::header::HeaderName, String)>,
     pub(super) payload: Payload<'a>,
 }

@@ -193,6 +193,7 @@ impl ZohoClient {
             method: Method::POST,
             url: self.attachments_url(module, record_id, None)?,
             query: Vec::new(),
+            headers: Vec::new(),
             payload: Payload::File(&body),
         };
         self.finish_upload(&call).await
@@ -214,6 +215,7 @@ impl ZohoClient {
             method: Method::POST,
             url: self.attachments_url(module, record_id, None)?,
             query: Vec::new(),
+            headers: Vec::new(),
             payload: Payload::Link { url, title },
         };
         self.finish_upload(&call).await

@@ -14,7 +14,7 @@ use crate::model::{ContentHash, Product};
 use crate::sandbox::state::{Shared, lock};
 use crate::sandbox::store::NewContent;
 
-fn product(name: &str) -> Option<Product> {
+pub(super) fn product(name: &str) -> Option<Product> {
     match name.to_ascii_lowercase().as_str() {
         "bigin" => Some(Product::Bigin),
         "crm" => Some(Product::Crm),
@@ -22,7 +22,7 @@ fn product(name: &str) -> Option<Product> {
     }
 }
 
-fn bad(msg: &str) -> Response {
+pub(super) fn bad(msg: &str) -> Response {
     (StatusCode::BAD_REQUEST, axum::Json(json!({"error": msg}))).into_response()
 }
 

@@ -37,6 +37,36 @@ pub(crate) async fn admit(
     headers: &HeaderMap,
 ) -> Result<Admitted, Response> {
     let (name, version, module, record_id) = path;
+    let (product, in_flight) =
+        admit_module(s, conn, route, (name, version, module), headers).await?;
+    let record: RecordRef = (product, module.to_string(), record_id.to_string());
+    {
+        let mut store = lock(&s.store);
+        if !store.has_record(&record) {
+            // A record deleted in Zoho stays gone, even for the demo's auto-creation.
+            if s.opts.auto_create_records && !store.table.was_deleted(&record) {
+                store.add_record(&record);
+            } else {
+                return Err(errors::invalid_record());
+            }
+        }
+    }
+    Ok(Admitted {
+        record,
+        _in_flight: in_flight,
+    })
+}
+
+/// The checks of [`admit`] up to the module (faults, token, scope, module, permission),
+/// for the routes that address a module rather than one record's attachments.
+pub(crate) async fn admit_module(
+    s: &Arc<Shared>,
+    conn: &ConnHandle,
+    route: Route,
+    path: (&str, &str, &str),
+    headers: &HeaderMap,
+) -> Result<(Product, InFlight), Response> {
+    let (name, version, module) = path;
     let Some(product) = product_of(name, version) else {
         return Err(errors::invalid_url_pattern());
     };
@@ -62,27 +92,13 @@ pub(crate) async fn admit(
     if s.scope_mismatch.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(errors::scope_mismatch());
     }
-    let record: RecordRef = (product, module.to_string(), record_id.to_string());
-    {
-        let mut store = lock(&s.store);
-        if !store.module_known(product, module) {
-            return Err(errors::invalid_module());
-        }
-        if lock(&s.no_permission).contains(module) {
-            return Err(errors::no_permission());
-        }
-        if !store.has_record(&record) {
-            if s.opts.auto_create_records {
-                store.add_record(&record);
-            } else {
-                return Err(errors::invalid_record());
-            }
-        }
+    if !lock(&s.store).module_known(product, module) {
+        return Err(errors::invalid_module());
     }
-    Ok(Admitted {
-        record,
-        _in_flight: in_flight,
-    })
+    if lock(&s.no_permission).contains(module) {
+        return Err(errors::no_permission());
+    }
+    Ok((product, in_flight))
 }
 
 /// `Authorization: Zoho-oauthtoken <token>`; anything else is an authentication failure.

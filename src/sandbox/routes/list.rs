@@ -121,7 +121,7 @@ pub(crate) async fn list(
 }
 
 /// Parses a positive integer query parameter bounded by `max`; the error names the key.
-fn number_param<'k>(
+pub(crate) fn number_param<'k>(
     q: &HashMap<String, String>,
     key: &'k str,
     default: usize,

@@ -1,11 +1,13 @@
 //! The HTTP surface: Zoho's accounts and attachments routes plus the `/__sandbox/` admin API.
 
 mod admin;
+mod admin_records;
 mod delete;
 mod download;
 mod gate;
 mod list;
 mod oauth;
+mod records;
 mod upload;
 
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::Response;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 
 use super::errors;
 use super::state::Shared;
@@ -33,7 +35,24 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
                 .delete(delete::delete)
                 .fallback(wrong_method),
         )
+        .route(
+            "/{product}/{version}/{module}",
+            get(records::list).fallback(wrong_method),
+        )
+        .route(
+            "/{product}/{version}/{module}/{record}",
+            get(records::get).fallback(wrong_method),
+        )
         .route("/__sandbox/state", get(admin::state))
+        .route("/__sandbox/{product}/{module}", post(admin_records::create))
+        .route(
+            "/__sandbox/{product}/{module}/views",
+            post(admin_records::define_view),
+        )
+        .route(
+            "/__sandbox/{product}/{module}/{record}",
+            patch(admin_records::edit).delete(admin_records::delete),
+        )
         .route(
             "/__sandbox/{product}/{module}/{record}/files",
             post(admin::add_file),

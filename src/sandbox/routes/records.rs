@@ -1,0 +1,282 @@
+//! Zoho's records API: `GET /{module}` (a page of records) and `GET /{module}/{id}` (one
+//! record), as documented for Bigin v2 and CRM v8 (zoho-api-notes.md, "Records").
+//!
+//! - `fields` is required for the listing (`REQUIRED_PARAM_MISSING`), at most 50 names;
+//! - `per_page` ≤ 200; `page` reaches the first 2,000 records only
+//!   (`DISCRETE_PAGINATION_LIMIT_EXCEEDED`), past them `page_token` from
+//!   `info.next_page_token` continues (an unknown token is `INVALID_DATA`);
+//! - `sort_by` (`id`, `Created_Time`, `Modified_Time`), `sort_order` (`asc`, `desc`);
+//! - `cvid` selects a custom view's records;
+//! - `If-Modified-Since` keeps the records whose `Modified_Time` is later, 304 when none;
+//! - no records is 204 with no body; a missing record on `GET /{module}/{id}` is 204.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::gate::admit_module;
+use super::list::{number_param, oversized};
+use crate::sandbox::errors::zoho_error;
+use crate::sandbox::options::Route;
+use crate::sandbox::records::{Cursor, Selection, SortBy, render};
+use crate::sandbox::server::ConnHandle;
+use crate::sandbox::state::{Shared, lock};
+
+/// Zoho's page size cap and default.
+const MAX_PER_PAGE: usize = 200;
+/// Zoho accepts at most 50 field names.
+const MAX_FIELDS: usize = 50;
+/// How far `page` reaches; past it only `page_token` does.
+const PAGE_LIMIT: usize = 2000;
+
+/// `GET /{product}/{version}/{module}`.
+pub(crate) async fn list(
+    State(s): State<Arc<Shared>>,
+    Extension(conn): Extension<ConnHandle>,
+    Path((name, version, module)): Path<(String, String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let (product, _in_flight) = match admit_module(
+        &s,
+        &conn,
+        Route::Records,
+        (&name, &version, &module),
+        &headers,
+    )
+    .await
+    {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    if lock(&s.store)
+        .table
+        .take_listing_failure(s.calls(Route::Records))
+    {
+        return crate::sandbox::errors::internal_error();
+    }
+    if let Some(size) = oversized(&s, Route::Records) {
+        return size;
+    }
+    let fields = match field_list(&q, true) {
+        Ok(f) => f.unwrap_or_default(),
+        Err(e) => return e.reply(),
+    };
+    let per_page = match number_param(&q, "per_page", MAX_PER_PAGE, MAX_PER_PAGE) {
+        Ok(n) => n,
+        Err(key) => return invalid_param(key),
+    };
+    let mut store = lock(&s.store);
+    let table = &mut store.table;
+    let (selection, start, page) = if let Some(token) = q.get("page_token") {
+        let Some(Cursor { selection, offset }) = table.cursor(token) else {
+            return invalid_param("page_token");
+        };
+        (selection, offset, None)
+    } else {
+        let page = match number_param(&q, "page", 1, usize::MAX) {
+            Ok(n) => n,
+            Err(key) => return invalid_param(key),
+        };
+        let start = (page - 1).saturating_mul(per_page);
+        if start.saturating_add(per_page) > PAGE_LIMIT {
+            return zoho_error(
+                StatusCode::BAD_REQUEST,
+                "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
+                "You can only get the first 2000 records without using page_token param.",
+                json!({"limit": PAGE_LIMIT}),
+            );
+        }
+        let selection = match selection(product, &module, &q, &headers) {
+            Ok(sel) => sel,
+            Err(key) => return invalid_param(key),
+        };
+        (selection, start, Some(page))
+    };
+    let all = match table.select(&selection) {
+        Ok(all) => all,
+        Err(_) => return invalid_param("cvid"),
+    };
+    if all.is_empty() && selection.since.is_some() {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    let items: Vec<Value> = all
+        .iter()
+        .skip(start)
+        .take(per_page)
+        .map(|(id, d)| render(id, d, Some(&fields)))
+        .collect();
+    if items.is_empty() {
+        // Zoho answers an empty listing with 204 and no body at all.
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let next = start + items.len();
+    let more = all.len() > next;
+    let count = items.len();
+    let next_token = more.then(|| {
+        table.issue_token(Cursor {
+            selection: selection.clone(),
+            offset: next,
+        })
+    });
+    axum::Json(json!({
+        "data": items,
+        "info": {
+            "per_page": per_page,
+            "next_page_token": next_token,
+            "count": count,
+            "page": page.unwrap_or(start / per_page + 1),
+            "previous_page_token": null,
+            "page_token_expiry": null,
+            "sort_by": sort_name(selection.sort_by),
+            "sort_order": if selection.descending { "desc" } else { "asc" },
+            "more_records": more,
+        }
+    }))
+    .into_response()
+}
+
+/// `GET /{product}/{version}/{module}/{id}`: the record in `data[0]`, 204 when there is
+/// no such record (never created, or deleted).
+pub(crate) async fn get(
+    State(s): State<Arc<Shared>>,
+    Extension(conn): Extension<ConnHandle>,
+    Path((name, version, module, id)): Path<(String, String, String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let (product, _in_flight) = match admit_module(
+        &s,
+        &conn,
+        Route::Record,
+        (&name, &version, &module),
+        &headers,
+    )
+    .await
+    {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let fields = match field_list(&q, false) {
+        Ok(f) => f,
+        Err(e) => return e.reply(),
+    };
+    let store = lock(&s.store);
+    let Some(d) = store.table.get(&(product, module, id.clone())) else {
+        return StatusCode::NO_CONTENT.into_response();
+    };
+    axum::Json(json!({"data": [render(&id, d, fields.as_deref())]})).into_response()
+}
+
+/// What is wrong with a `fields` parameter.
+enum FieldsError {
+    Missing,
+    TooMany,
+}
+
+impl FieldsError {
+    fn reply(self) -> Response {
+        match self {
+            FieldsError::Missing => zoho_error(
+                StatusCode::BAD_REQUEST,
+                "REQUIRED_PARAM_MISSING",
+                "One of the expected parameter is missing",
+                json!({"param": "fields"}),
+            ),
+            FieldsError::TooMany => zoho_error(
+                StatusCode::BAD_REQUEST,
+                "LIMIT_EXCEEDED",
+                "fields limit exceeded",
+                json!({"param": "fields", "limit": MAX_FIELDS}),
+            ),
+        }
+    }
+}
+
+/// The `fields` parameter as names; `Ok(None)` when absent and not `required`.
+fn field_list(
+    q: &HashMap<String, String>,
+    required: bool,
+) -> Result<Option<Vec<&str>>, FieldsError> {
+    let fields: Vec<&str> = q
+        .get("fields")
+        .map(|f| {
+            f.split(',')
+                .map(str::trim)
+                .filter(|f| !f.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if fields.is_empty() {
+        return if required {
+            Err(FieldsError::Missing)
+        } else {
+            Ok(None)
+        };
+    }
+    if fields.len() > MAX_FIELDS {
+        return Err(FieldsError::TooMany);
+    }
+    Ok(Some(fields))
+}
+
+/// The selection a first page (no `page_token`) asks for.
+fn selection(
+    product: crate::model::Product,
+    module: &str,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Selection, &'static str> {
+    // The error is the name of the invalid parameter.
+    let sort_by = match q.get("sort_by") {
+        None => SortBy::Id,
+        Some(s) => SortBy::parse(s).ok_or("sort_by")?,
+    };
+    let descending = match q.get("sort_order").map(String::as_str) {
+        None | Some("desc") => true,
+        Some("asc") => false,
+        Some(_) => return Err("sort_order"),
+    };
+    let since = match headers.get("if-modified-since") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|v| DateTime::parse_from_rfc3339(v.trim()).ok())
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or("If-Modified-Since")?,
+        ),
+    };
+    let cvid = q.get("cvid").cloned().filter(|c| !c.is_empty());
+    Ok(Selection {
+        product,
+        module: module.to_string(),
+        cvid,
+        sort_by,
+        descending,
+        since,
+    })
+}
+
+fn sort_name(s: SortBy) -> &'static str {
+    match s {
+        SortBy::Id => "id",
+        SortBy::CreatedTime => "Created_Time",
+        SortBy::ModifiedTime => "Modified_Time",
+    }
+}
+
+fn invalid_param(key: &str) -> Response {
+    zoho_error(
+        StatusCode::BAD_REQUEST,
+        "INVALID_DATA",
+        "invalid data",
+        json!({"param": key}),
+    )
+}
