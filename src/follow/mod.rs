@@ -4,11 +4,13 @@
 //!
 //! - [`template`]: label templates (`{Deal_Name}`);
 //! - [`plan`]: the pure planner deciding what to do with the folders;
-//! - [`folders`]: the folder operations, all through directory handles.
+//! - [`folders`]: the folder operations, all through directory handles;
+//! - [`source`]: Zoho's records API as the passes' record source.
 
 pub mod folders;
 pub mod plan;
 pub mod run;
+pub mod source;
 pub mod template;
 
 #[cfg(test)]
