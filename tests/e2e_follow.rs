@@ -432,3 +432,40 @@ async fn status_counts_remote_changes_by_hint_and_by_poll() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_command_makes_one_named_folder_with_one_request() {
+    let env = Env::new().await;
+    let c = "Contacts";
+    let id = env.sandbox.create_record(
+        Product::Bigin,
+        c,
+        json!({"First_Name": "Ann", "Last_Name": "Lee"}),
+    );
+    let out = env.run_args(&["follow", c, &id]).await;
+    assert_ok(&out);
+    let contacts = env.root.join(c);
+    assert_eq!(folders_of(&contacts, &id), vec![format!("{id} Ann Lee")]);
+    assert_eq!(env.calls(Route::Record), 1);
+    assert_eq!(env.calls(Route::Records), 0);
+
+    // An existing folder for the record, under any label, is the record's folder.
+    std::fs::rename(
+        contacts.join(format!("{id} Ann Lee")),
+        contacts.join(format!("{id} my name")),
+    )
+    .unwrap();
+    let out = env.run_args(&["follow", c, &id]).await;
+    assert_ok(&out);
+    assert_eq!(folders_of(&contacts, &id), vec![format!("{id} my name")]);
+
+    // A deleted record makes no folder and says so.
+    let gone = env
+        .sandbox
+        .create_record(Product::Bigin, c, json!({"Last_Name": "Gone"}));
+    assert!(env.sandbox.delete_record(Product::Bigin, c, &gone));
+    let out = env.run_args(&["follow", c, &gone]).await;
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no record"), "{}", stderr(&out));
+    assert!(folders_of(&contacts, &gone).is_empty());
+}

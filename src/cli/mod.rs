@@ -7,6 +7,7 @@ mod out;
 mod auth;
 mod check;
 mod demo;
+mod follow;
 mod once;
 mod records;
 mod status;
@@ -72,6 +73,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make one record's folder `<id> <label>` now (its module's default label); an
+    /// existing folder for that record is kept.
+    Follow {
+        /// Module API name (Pipelines, Contacts, ...) or alias (Companies).
+        module: String,
+        /// The record id (19 digits; `records MODULE` lists them).
+        id: String,
+    },
     /// Start an embedded fake Zoho with sample records and run the daemon against it.
     Demo {
         /// Where to put the demo's folders, config and state.
@@ -130,6 +139,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Records { module, view, json } => {
             report(records::run(&cfg, &module, view.as_deref(), json).await)
         }
+        Command::Follow { module, id } => report(follow::run(&cfg, &module, &id).await),
         Command::Demo { .. } => ExitCode::SUCCESS,
     }
 }

@@ -139,7 +139,7 @@ pub struct PassOutcome {
 /// Reads the record folders of the module folder (made when missing, so that a new
 /// followed module works at once). Only real folders count; names that are not record
 /// folders are the scan's business.
-fn read_module_folder(
+pub(crate) fn read_module_folder(
     root: &Path,
     module_folder: &str,
 ) -> std::io::Result<(DirHandle, Vec<Folder>)> {

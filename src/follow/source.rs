@@ -51,10 +51,17 @@ impl RecordSource for ZohoClient {
     }
 }
 
-/// The config's followed modules, a missing label filled from the module's default
-/// name fields (Zoho's, [`crate::zoho::modules::default_label_fields`]).
+/// The config's followed modules, ready for the daemon.
 pub fn configured_modules(cfg: &crate::config::Config) -> Vec<super::run::FollowedModule> {
-    super::followed_modules(&cfg.follow, |module| {
+    modules_with_default_labels(&cfg.follow)
+}
+
+/// Followed modules, a missing label filled from the module's default name fields
+/// (Zoho's, [`crate::zoho::modules::default_label_fields`], as `records` shows them).
+pub fn modules_with_default_labels(
+    settings: &[crate::config::FollowSettings],
+) -> Vec<super::run::FollowedModule> {
+    super::followed_modules(settings, |module| {
         crate::zoho::modules::default_label_fields(module)
             .iter()
             .map(|f| (*f).to_string())
