@@ -303,6 +303,28 @@ impl DirHandle {
         }
     }
 
+    /// Makes the folder `name` (mode 0777 less the umask); `AlreadyExists` when anything
+    /// is there already, a link included (`mkdirat` never follows one).
+    pub fn create_dir(&self, name: &str) -> io::Result<()> {
+        check_name(name)?;
+        Ok(rustix::fs::mkdirat(
+            &*self.fd,
+            name,
+            Mode::from_raw_mode(0o777),
+        )?)
+    }
+
+    /// Opens the sub-folder `name`, making it first when it is missing. A link there fails
+    /// as in [`DirHandle::open_dir`].
+    pub fn open_or_create_dir(&self, name: &str) -> io::Result<DirHandle> {
+        match self.create_dir(name) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        self.open_dir(name)
+    }
+
     /// Removes the file `name` (a link is removed, never followed).
     pub fn remove_file(&self, name: &str) -> io::Result<()> {
         check_name(name)?;

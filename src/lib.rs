@@ -22,6 +22,7 @@ pub mod dir_handle;
 pub mod engine;
 pub mod events;
 pub mod executor;
+pub mod follow;
 pub mod journal;
 pub mod log_fields;
 pub mod model;

@@ -126,6 +126,14 @@ fn example_config_mentions_every_key() {
         "[alerts]",
         "exec",
         "webhook",
+        "follow_interval",
+        "[[follow]]",
+        "module",
+        "label",
+        "view",
+        "where",
+        "on_leave",
+        "hint_field",
     ];
     for key in keys {
         let set = text.lines().any(|l| {

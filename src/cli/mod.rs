@@ -12,6 +12,7 @@ mod credits;
 #[cfg(feature = "sandbox")]
 mod demo;
 mod man;
+mod follow;
 mod once;
 mod records;
 mod status;
@@ -83,6 +84,14 @@ pub enum Command {
         /// One JSON document instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Make one record's folder `<id> <label>` now (its module's default label); an
+    /// existing folder for that record is kept.
+    Follow {
+        /// Module API name (Pipelines, Contacts, ...) or alias (Companies).
+        module: String,
+        /// The record id (19 digits; `records MODULE` lists them).
+        id: String,
     },
     /// Start an embedded fake Zoho with sample records and run the daemon against it.
     Demo {
@@ -157,6 +166,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Records { module, view, json } => {
             report(records::run(&cfg, &module, view.as_deref(), json).await)
         }
+        Command::Follow { module, id } => report(follow::run(&cfg, &module, &id).await),
         Command::Demo { .. } | Command::Man(_) | Command::Completions(_) => ExitCode::SUCCESS,
     }
 }

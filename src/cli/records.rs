@@ -9,7 +9,7 @@ use anyhow::Context;
 
 /// The module API name for what the user typed: an API name, a UI alias (Companies), or
 /// one of the configured extra modules.
-fn resolve_module<'a>(cfg: &'a Config, name: &'a str) -> anyhow::Result<&'a str> {
+pub(super) fn resolve_module<'a>(cfg: &'a Config, name: &'a str) -> anyhow::Result<&'a str> {
     if let Some(m) = cfg.zoho.product.module_for_folder(name) {
         return Ok(m);
     }

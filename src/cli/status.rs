@@ -47,6 +47,10 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<Verdict> {
         .meta(crate::journal::NOT_FOLLOWED_META_KEY)?
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_default();
+    // Followed modules (issue 13): remote changes found through a hint vs by a poll.
+    let remote_changes: Option<crate::follow::RemoteChangeCounts> = journal
+        .meta(crate::follow::REMOTE_CHANGES_META_KEY)?
+        .and_then(|s| serde_json::from_str(&s).ok());
     let conflict_copies = journal.conflict_copies()?;
     let guard = journal.delete_guard_trips()?;
     let auth = journal.auth_failure()?;
@@ -138,6 +142,7 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<Verdict> {
                 .map(|a| json!({"reason": a.reason, "since_unix": a.since_unix})),
             "trash": trash.map(|t| json!({"entries": t.entries, "bytes": t.bytes})),
             "credits": super::credits::json(cfg, &usage),
+            "remote_changes": remote_changes.map(|c| json!({"through_hint": c.hint, "by_poll": c.poll})),
         });
         merge(&mut doc, assessment.to_json());
         outln!("{}", serde_json::to_string_pretty(&doc)?);
@@ -178,6 +183,13 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<Verdict> {
         summary.total_failures,
         summary.total_parked
     );
+    if let Some(c) = remote_changes {
+        outln!(
+            "remote changes found: {} through a follow hint, {} by a scheduled poll",
+            c.hint,
+            c.poll
+        );
+    }
     for r in &summary.records {
         let p = pending.get(&r.key.to_string()).copied().unwrap_or_default();
         let last = r

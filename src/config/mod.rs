@@ -8,6 +8,7 @@
 
 mod duration;
 mod error;
+mod follow;
 mod locate;
 mod paths;
 mod raw;
@@ -20,6 +21,7 @@ mod tests;
 
 pub use duration::{format_duration, parse_duration};
 pub use error::ConfigError;
+pub use follow::{DEFAULT_HINT_FIELD, FollowSettings};
 pub use paths::{
     CONFIG_ENV, DEFAULT_CONFIG_PATH, resolve_config_path, resolve_config_path_with_env,
 };
@@ -50,6 +52,8 @@ pub struct Config {
     pub zoho: ZohoSettings,
     /// The `[sync]` table: timing, direction, limits.
     pub sync: SyncSettings,
+    /// The `[[follow]]` tables: modules whose records get folders made by the daemon.
+    pub follow: Vec<FollowSettings>,
     /// The `[metrics]` table; `None` when no `listen` address is set.
     pub metrics: Option<MetricsSettings>,
     /// The `[alerts]` table (both parts optional).
@@ -166,6 +170,8 @@ pub struct SyncSettings {
     pub trash_retention: Option<Duration>,
     /// Extra glob patterns of files never synced.
     pub ignore: Vec<String>,
+    /// How often followed modules (`[[follow]]`) are listed.
+    pub follow_interval: Duration,
 }
 
 impl Config {

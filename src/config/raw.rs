@@ -14,6 +14,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "sync",
     "metrics",
     "alerts",
+    "follow",
 ];
 /// Keys allowed in `[zoho]`.
 pub(super) const ZOHO_KEYS: &[&str] = &[
@@ -47,6 +48,7 @@ pub(super) const SYNC_KEYS: &[&str] = &[
     "max_delete_percent",
     "trash_retention",
     "ignore",
+    "follow_interval",
 ];
 
 /// Keys allowed in `[metrics]`.
@@ -65,6 +67,7 @@ pub(super) struct RawConfig {
     pub zoho: RawZoho,
     #[serde(default)]
     pub sync: RawSync,
+    pub follow: Option<Vec<super::follow::RawFollow>>,
     #[serde(default)]
     pub metrics: RawMetrics,
     #[serde(default)]
@@ -120,6 +123,7 @@ pub(super) struct RawSync {
     pub max_delete_percent: Option<i64>,
     pub trash_retention: Option<RawDuration>,
     pub ignore: Option<Vec<String>>,
+    pub follow_interval: Option<RawDuration>,
 }
 
 /// A duration still as text; its own `Deserialize` only so that `timeout = 60` fails with

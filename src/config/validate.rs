@@ -44,6 +44,7 @@ pub(super) fn parse(file: &Path, text: &str) -> Result<RawConfig, ConfigError> {
                 "sync" => SYNC_KEYS,
                 "metrics" => METRICS_KEYS,
                 "alerts" => ALERTS_KEYS,
+                "follow" => super::follow::FOLLOW_KEYS,
                 _ => &[][..],
             };
             let expected = allowed
@@ -79,6 +80,7 @@ fn tidy_message(m: &str) -> String {
         .replace("expected struct RawSync", "expected a table")
         .replace("expected struct RawMetrics", "expected a table")
         .replace("expected struct RawAlerts", "expected a table")
+        .replace("expected struct RawFollow", "expected a table")
         .replace("expected i64", "expected an integer")
         .replace("expected a sequence", "expected an array")
 }
@@ -216,6 +218,17 @@ pub(super) fn build(
     let sync = sync(&ctx, raw.sync, &zoho)?;
     let metrics = metrics(&ctx, raw.metrics)?;
     let alerts = alerts(&ctx, raw.alerts)?;
+    let follow = super::follow::validate(
+        &|k, m| ctx.invalid(k, m),
+        &|k, m| ConfigError::Missing {
+            file: file.to_path_buf(),
+            key: k.to_owned(),
+            message: m,
+        },
+        raw.follow.unwrap_or_default(),
+        zoho.product,
+        &zoho.modules,
+    )?;
     Ok(Config {
         path: file.to_path_buf(),
         root,
@@ -226,6 +239,7 @@ pub(super) fn build(
         sync,
         metrics,
         alerts,
+        follow,
     })
 }
 
@@ -667,6 +681,11 @@ fn sync(
             ));
         }
     }
+    let follow_interval = ctx.duration(
+        "sync.follow_interval",
+        s.follow_interval,
+        Duration::from_secs(10 * 60),
+    )?;
     Ok(SyncSettings {
         poll_interval,
         poll_interval_max,
@@ -680,6 +699,7 @@ fn sync(
         max_delete_percent,
         trash_retention,
         ignore,
+        follow_interval,
     })
 }
 

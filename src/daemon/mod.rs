@@ -167,6 +167,16 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
             None
         }
     };
+    // Followed modules list their records on their own clock; what they find reaches the
+    // scheduler as "poll now" and "read the folders again".
+    let follows = crate::follow::start(
+        rt.client.clone(),
+        &cfg,
+        rt.journal.clone(),
+        crate::follow::source::configured_modules(&cfg),
+        control_tx.clone(),
+        shutdown.clone(),
+    );
     systemd::ready();
     if let Some(retention) = cfg.sync.trash_retention {
         spawn_trash_expiry(&cfg.state_dir, retention, shutdown.clone());
@@ -217,6 +227,9 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         .run(hint_rx, control_rx, shutdown.clone(), SHUTDOWN_GRACE)
         .await;
     signals.abort();
+    if let Some(f) = follows {
+        f.abort();
+    }
     drop(_watcher.take());
     tracing::info!("stopped");
     Ok(())

@@ -38,6 +38,9 @@ struct Slot {
     /// The folder's fingerprint after its last reconcile that left nothing to do; a
     /// rescan that finds the same fingerprint does not reconcile the record.
     fingerprint: Option<Fingerprint>,
+    /// Its poll was brought forward by a follow hint (issue 13): a remote change it finds
+    /// is counted as found through a hint.
+    hinted: bool,
 }
 
 /// Actions since start, for sd_notify STATUS. Counts only: a whole report kept per
@@ -55,6 +58,10 @@ struct Totals {
 pub enum Control {
     /// New settings after SIGHUP.
     Reload(Schedule),
+    /// Follow hints moved for these records: list their attachments now.
+    PollNow(Vec<RecordKey>),
+    /// A follow pass made, renamed or archived folders: read the folders again.
+    FoldersChanged,
 }
 
 pub struct Scheduler {
@@ -71,6 +78,8 @@ pub struct Scheduler {
     by_folder: HashMap<(String, String), RecordKey>,
     /// The start-up rescan's fingerprint comparisons, left for `run` (after READY).
     deferred_checks: Vec<(RecordKey, PathBuf, Fingerprint)>,
+    /// Remote changes found since start, through a follow hint and by a scheduled poll.
+    remote_changes: crate::follow::RemoteChanges,
 }
 
 /// What a batch of watcher hints asks for.
@@ -132,6 +141,7 @@ impl Scheduler {
             pending_dirty: false,
             by_folder: HashMap::new(),
             deferred_checks: Vec::new(),
+            remote_changes: Default::default(),
         }
     }
 
@@ -212,6 +222,7 @@ impl Scheduler {
                         dirty_at: None,
                         running: false,
                         fingerprint: row.and_then(|r| r.local_fingerprint),
+                        hinted: false,
                     };
                     (slot, true)
                 }
@@ -388,6 +399,7 @@ impl Scheduler {
             return;
         };
         slot.running = false;
+        let hinted = std::mem::take(&mut slot.hinted) && polled;
         let now = Instant::now();
         let fingerprint = result.as_ref().ok().and_then(|r| r.quiet_fingerprint);
         if slot.fingerprint != fingerprint {
@@ -408,6 +420,9 @@ impl Scheduler {
                 ..
             }) => {
                 if listed {
+                    if remote_changed {
+                        self.remote_changes.count(hinted, &self.rt.journal);
+                    }
                     let active = remote_changed || report.done > 0;
                     slot.idle_polls = if active {
                         0
@@ -566,6 +581,16 @@ impl Scheduler {
                         next_rescan = Instant::now() + s.rescan_interval;
                         self.rescan(true).await;
                     }
+                    Control::PollNow(keys) => {
+                        let now = Instant::now();
+                        for key in keys {
+                            if let Some(slot) = self.slots.get_mut(&key) {
+                                slot.next_poll = slot.next_poll.min(now);
+                                slot.hinted = true;
+                            }
+                        }
+                    }
+                    Control::FoldersChanged => { self.rescan(false).await; }
                 },
                 Some(done) = tasks.join_next() => {
                     match done {

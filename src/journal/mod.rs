@@ -10,6 +10,7 @@ mod credits;
 mod entries;
 mod error;
 mod failures;
+mod follows;
 mod intents;
 mod meta;
 pub use meta::{

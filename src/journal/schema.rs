@@ -112,6 +112,21 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (minute_unix, op, outcome)
     );
     ",
+    // 8: records of followed
+    // modules: the folder name the daemon gave (NULL for the user's own folder) and the
+    // one being given (written before the mkdir/rename, so a crash leaves a name the
+    // restart recognises), the last hint value, and archive moves in progress.
+    "
+    CREATE TABLE follows (
+        module        TEXT NOT NULL,
+        record_id     TEXT NOT NULL,
+        given_name    TEXT,
+        pending_name  TEXT,
+        hint          TEXT,
+        state         TEXT NOT NULL DEFAULT 'active',
+        PRIMARY KEY (module, record_id)
+    );
+    ",
 ];
 
 /// The schema version this build reads and writes.

@@ -17,8 +17,8 @@ mod tests;
 
 pub use guard::guard_deletes;
 pub use names::{
-    FoldedNames, NameFolding, TakenNames, conflict_name, is_conflict_copy, is_format_char,
-    link_file_name, link_title_from_file, local_name_for,
+    FoldedNames, MAX_LABEL_BYTES, NameFolding, TakenNames, conflict_name, folder_label,
+    is_conflict_copy, is_format_char, link_file_name, link_title_from_file, local_name_for,
 };
 pub use plan::{plan, plan_record};
 pub use preflight::{UploadRules, preflight};

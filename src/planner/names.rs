@@ -256,6 +256,20 @@ fn resolve(stem: &str, suffix: &str, ext: &str, taken: &impl TakenNames) -> Stri
         .unwrap_or(first) // unreachable: `taken` is finite
 }
 
+/// Longest label a record folder gets (bytes), so that `<id> <label>` stays readable.
+pub const MAX_LABEL_BYTES: usize = 80;
+
+/// Safe label for a record folder (`<id> <label>`) from untrusted record field values:
+/// the file-name rules (no `/`, `\`, NUL, control or format characters), no leading dot,
+/// trimmed, at most [`MAX_LABEL_BYTES`] cut on a character boundary. May be empty.
+pub fn folder_label(raw: &str) -> String {
+    let cleaned = clean_chars(raw);
+    let trimmed = cleaned.trim().trim_start_matches('.').trim();
+    cut_to_bytes(trimmed, MAX_LABEL_BYTES)
+        .trim_end_matches(['.', ' '])
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

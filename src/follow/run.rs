@@ -1,0 +1,724 @@
+//! One follow pass over one followed module: list the records, read the module folder
+//! and the journal, plan, confirm the missing records, act. The daemon runs it every
+//! `follow_interval` per module.
+
+use super::folders::{archive_folder, make_folder, rename_folder};
+use super::plan::{
+    ArchiveWhy, Confirmation, Folder, FollowAction, FollowInput, FollowRow, Listed, Listing,
+    RowState, plan_follow,
+};
+use super::template::LabelTemplate;
+use crate::config::FollowSettings;
+use crate::dir_handle::{DirHandle, EntryKind};
+use crate::journal::Journal;
+use crate::model::RecordKey;
+use crate::planner::folder_label;
+use crate::scan::parse_record_folder_name;
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A record as a listing returns it: its id and the text of the fields asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FetchedRecord {
+    pub id: String,
+    /// Field API name → label text (absent when empty).
+    pub values: HashMap<String, String>,
+}
+
+/// The outcome of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// 304: nothing modified since the time given.
+    NotModified,
+    /// Every page of the listing.
+    Records(Vec<FetchedRecord>),
+}
+
+/// A listing or record request that failed; nothing is concluded from it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SourceError(pub String);
+
+/// What a follow pass needs from Zoho (the records API; a fake in unit tests).
+pub trait RecordSource: Send + Sync {
+    /// Lists every record of `module` (all pages, or an error), with `fields`; only the
+    /// view's when `view` is set; only those modified since the time when it is set.
+    fn list(
+        &self,
+        module: &str,
+        fields: &[String],
+        view: Option<&str>,
+        modified_since: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> impl Future<Output = Result<Fetched, SourceError>> + Send;
+
+    /// One record; `Ok(None)` when Zoho says it is gone (204).
+    fn get(
+        &self,
+        module: &str,
+        id: &str,
+        fields: &[String],
+    ) -> impl Future<Output = Result<Option<FetchedRecord>, SourceError>> + Send;
+}
+
+/// One followed module, ready to run passes.
+#[derive(Debug, Clone)]
+pub struct FollowedModule {
+    pub settings: FollowSettings,
+    /// The configured label, or the module's default (`None`: the folder is the id).
+    pub label: Option<LabelTemplate>,
+}
+
+impl FollowedModule {
+    /// The fields a listing asks for: the label's, the filter's and the hint field.
+    pub fn fields(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.label.as_ref().map(|l| l.fields()).unwrap_or_default();
+        let extra = self
+            .settings
+            .filter
+            .keys()
+            .cloned()
+            .chain(self.settings.hint_field.clone());
+        for f in extra {
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+        out
+    }
+
+    /// The planner's view of a fetched record.
+    pub fn listed(&self, r: &FetchedRecord) -> Listed {
+        let value = |f: &str| r.values.get(f).cloned();
+        let label = self
+            .label
+            .as_ref()
+            .map(|t| folder_label(&t.render(value)))
+            .unwrap_or_default();
+        let in_scope = self.settings.filter.iter().all(|(field, accepted)| {
+            r.values
+                .get(field)
+                .is_some_and(|v| accepted.iter().any(|a| a == v))
+        });
+        Listed {
+            id: r.id.clone(),
+            label,
+            hint: self
+                .settings
+                .hint_field
+                .as_ref()
+                .and_then(|h| r.values.get(h).cloned()),
+            in_scope,
+        }
+    }
+
+    fn key(&self, id: &str) -> RecordKey {
+        RecordKey {
+            module: self.settings.module.clone(),
+            record_id: id.to_string(),
+        }
+    }
+}
+
+/// What a pass did, for the scheduler and the logs.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PassOutcome {
+    /// Records whose hint moved: their attachments are listed now.
+    pub poll_now: Vec<RecordKey>,
+    /// Folders were made, renamed or archived: the folders must be read again.
+    pub folders_changed: bool,
+    /// API calls spent (listing pages are counted by the caller's estimate).
+    pub confirm_calls: u32,
+    /// Records listed (to estimate the pages of the next listing).
+    pub listed: usize,
+    /// Whether the listing failed.
+    pub failed: bool,
+}
+
+/// Reads the record folders of the module folder (made when missing, so that a new
+/// followed module works at once). Only real folders count; names that are not record
+/// folders are the scan's business.
+pub(crate) fn read_module_folder(
+    root: &Path,
+    module_folder: &str,
+) -> std::io::Result<(DirHandle, Vec<Folder>)> {
+    let root = DirHandle::open(root)?;
+    let dir = root.open_or_create_dir(module_folder)?;
+    let mut folders = Vec::new();
+    for (name, kind) in dir.entries()? {
+        let Some(name) = name.to_str() else { continue };
+        if kind != EntryKind::Dir {
+            continue;
+        }
+        if let Some(id) = parse_record_folder_name(name) {
+            folders.push(Folder {
+                id: id.to_string(),
+                name: name.to_string(),
+            });
+        }
+    }
+    folders.sort();
+    Ok((dir, folders))
+}
+
+/// Runs one pass. `modified_since` is used only with `hint_field = "Modified_Time"`
+/// (see the caller); such a listing is partial and never finds a record gone.
+pub async fn follow_pass<S: RecordSource>(
+    source: &S,
+    journal: &Arc<Journal>,
+    root: &Path,
+    m: &FollowedModule,
+    modified_since: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<PassOutcome> {
+    let s = &m.settings;
+    let fields = m.fields();
+    let mut outcome = PassOutcome::default();
+    let listing = match source
+        .list(&s.module, &fields, s.view.as_deref(), modified_since)
+        .await
+    {
+        Ok(Fetched::NotModified) => Listing::Partial(Vec::new()),
+        Ok(Fetched::Records(r)) => {
+            outcome.listed = r.len();
+            let listed = r.iter().map(|r| m.listed(r)).collect();
+            if modified_since.is_some() {
+                Listing::Partial(listed)
+            } else {
+                Listing::Full(listed)
+            }
+        }
+        Err(e) => {
+            tracing::warn!(module = %s.folder, error = %e, "listing the followed module failed; no folder is archived until a listing succeeds");
+            outcome.failed = true;
+            Listing::Failed
+        }
+    };
+
+    let (root_path, folder_name) = (root.to_path_buf(), s.folder.clone());
+    let (dir, folders) =
+        tokio::task::spawn_blocking(move || read_module_folder(&root_path, &folder_name)).await??;
+    let (j, module) = (journal.clone(), s.module.clone());
+    let rows: HashMap<String, FollowRow> =
+        tokio::task::spawn_blocking(move || j.follow_rows(&module))
+            .await??
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+
+    let mut confirmed: HashMap<String, Confirmation> = HashMap::new();
+    let plan = loop {
+        let plan = plan_follow(&FollowInput {
+            listing: &listing,
+            folders: &folders,
+            rows: &rows,
+            confirmed: &confirmed,
+            on_leave: s.on_leave,
+            has_view: s.view.is_some(),
+        });
+        let to_confirm: Vec<String> = plan
+            .iter()
+            .filter_map(|a| match a {
+                FollowAction::Confirm { id } => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        if to_confirm.is_empty() {
+            break plan;
+        }
+        for id in to_confirm {
+            outcome.confirm_calls += 1;
+            let answer = match source.get(&s.module, &id, &[]).await {
+                Ok(None) => Confirmation::Gone,
+                Ok(Some(_)) => Confirmation::Exists,
+                Err(e) => {
+                    tracing::warn!(record = %m.key(&id), error = %e, "could not confirm whether a record left; its folder stays");
+                    Confirmation::Unknown
+                }
+            };
+            confirmed.insert(id, answer);
+        }
+    };
+
+    for a in &plan {
+        if let FollowAction::PollNow { id } = a {
+            outcome.poll_now.push(m.key(id));
+        }
+    }
+    let actions: Vec<FollowAction> = plan
+        .into_iter()
+        .filter(|a| {
+            !matches!(
+                a,
+                FollowAction::PollNow { .. } | FollowAction::Confirm { .. }
+            )
+        })
+        .collect();
+    if actions.is_empty() {
+        return Ok(outcome);
+    }
+    let (j, root, mm) = (journal.clone(), root.to_path_buf(), m.clone());
+    outcome.folders_changed =
+        tokio::task::spawn_blocking(move || apply(&j, &root, &dir, &mm, &actions)).await?;
+    Ok(outcome)
+}
+
+/// Performs the plan: each folder operation writes its journal row first, so that a
+/// crash at any point leaves one folder and a row a restart recognises. Returns whether
+/// a folder was made, renamed or moved. A failed action is logged and left for the next
+/// pass.
+fn apply(
+    j: &Journal,
+    root: &Path,
+    dir: &DirHandle,
+    m: &FollowedModule,
+    actions: &[FollowAction],
+) -> bool {
+    let module = m.settings.module.as_str();
+    let mut changed = false;
+    for a in actions {
+        let result: anyhow::Result<()> = (|| {
+            match a {
+                FollowAction::Make { id, name, hint } => {
+                    j.follow_pending(module, id, name)?;
+                    j.follow_set_hint(module, id, hint.as_deref())?;
+                    make_folder(dir, name)?;
+                    j.follow_settle(module, id, name)?;
+                    changed = true;
+                    tracing::info!(record = %m.key(id), folder = %dir.display_path(name).display(), "made a folder for a followed record");
+                }
+                FollowAction::Rename { id, from, to } => {
+                    j.follow_pending(module, id, to)?;
+                    rename_folder(dir, from, to)?;
+                    j.follow_settle(module, id, to)?;
+                    changed = true;
+                    tracing::info!(record = %m.key(id), from = %from, to = %to, "record renamed in Zoho: folder renamed");
+                }
+                FollowAction::Archive { id, folder, why } => {
+                    j.follow_set_state(module, id, RowState::Archiving)?;
+                    let root_dir = DirHandle::open(root)?;
+                    let to = archive_folder(&root_dir, dir, &m.settings.folder, folder)?;
+                    j.follow_set_state(module, id, RowState::Archived)?;
+                    changed = true;
+                    let why = match why {
+                        ArchiveWhy::Deleted => "record deleted in Zoho",
+                        ArchiveWhy::LeftScope => "record left the followed view or filter",
+                        ArchiveWhy::Resume => "finishing an interrupted archive move",
+                    };
+                    tracing::warn!(
+                        record = %m.key(id),
+                        archived_to = %root.join(super::folders::ARCHIVE_DIR).join(&m.settings.folder).join(&to).display(),
+                        "{why}: its folder was moved to the archive and unfollowed; nothing was deleted"
+                    );
+                }
+                FollowAction::Settle { id, name } => j.follow_settle(module, id, name)?,
+                FollowAction::MarkArchived { id } => {
+                    j.follow_set_state(module, id, RowState::Archived)?
+                }
+                FollowAction::Release { id } => {
+                    j.follow_release(module, id)?;
+                    tracing::info!(record = %m.key(id), "record left the followed view or filter; its folder stays and is no longer renamed");
+                }
+                FollowAction::SetHint { id, hint } => {
+                    j.follow_set_hint(module, id, hint.as_deref())?
+                }
+                FollowAction::Confirm { .. } | FollowAction::PollNow { .. } => {}
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tracing::warn!(module = %m.settings.folder, action = ?a, error = format!("{e:#}"), "follow action failed; retried at the next pass");
+        }
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::follow::plan::OnLeave;
+    use std::sync::Mutex;
+
+    /// Zoho's records as a map; `fail` makes listings fail.
+    #[derive(Default)]
+    struct Fake {
+        records: Mutex<Vec<FetchedRecord>>,
+        fail: Mutex<bool>,
+        gets: Mutex<u32>,
+    }
+
+    impl Fake {
+        fn set(&self, id: &str, name: &str) {
+            let mut r = self.records.lock().unwrap();
+            r.retain(|x| x.id != id);
+            r.push(FetchedRecord {
+                id: id.into(),
+                values: [("Deal_Name".to_string(), name.to_string())].into(),
+            });
+        }
+        fn delete(&self, id: &str) {
+            self.records.lock().unwrap().retain(|x| x.id != id);
+        }
+    }
+
+    impl RecordSource for Fake {
+        async fn list(
+            &self,
+            _module: &str,
+            _fields: &[String],
+            _view: Option<&str>,
+            _since: Option<chrono::DateTime<chrono::Utc>>,
+        ) -> Result<Fetched, SourceError> {
+            if *self.fail.lock().unwrap() {
+                return Err(SourceError("listing failed".into()));
+            }
+            Ok(Fetched::Records(self.records.lock().unwrap().clone()))
+        }
+        async fn get(
+            &self,
+            _module: &str,
+            id: &str,
+            _fields: &[String],
+        ) -> Result<Option<FetchedRecord>, SourceError> {
+            *self.gets.lock().unwrap() += 1;
+            Ok(self
+                .records
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|r| r.id == id)
+                .cloned())
+        }
+    }
+
+    struct T {
+        tmp: tempfile::TempDir,
+        journal: Arc<Journal>,
+        fake: Fake,
+        m: FollowedModule,
+    }
+
+    impl T {
+        fn new() -> T {
+            let tmp = tempfile::tempdir().unwrap();
+            std::fs::create_dir(tmp.path().join("root")).unwrap();
+            let journal = Arc::new(Journal::open(&tmp.path().join("state")).unwrap());
+            let m = FollowedModule {
+                settings: FollowSettings {
+                    folder: "Pipelines".into(),
+                    module: "Pipelines".into(),
+                    label: None,
+                    view: None,
+                    filter: Default::default(),
+                    on_leave: OnLeave::Keep,
+                    hint_field: None,
+                },
+                label: Some(LabelTemplate::parse("{Deal_Name}").unwrap()),
+            };
+            T {
+                tmp,
+                journal,
+                fake: Fake::default(),
+                m,
+            }
+        }
+        fn root(&self) -> PathBuf {
+            self.tmp.path().join("root")
+        }
+        async fn pass(&self) -> PassOutcome {
+            follow_pass(&self.fake, &self.journal, &self.root(), &self.m, None)
+                .await
+                .unwrap()
+        }
+        fn names(&self, sub: &str) -> Vec<String> {
+            let mut v: Vec<String> = match std::fs::read_dir(self.root().join(sub)) {
+                Ok(d) => d
+                    .map(|e| e.unwrap().file_name().into_string().unwrap())
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            v.sort();
+            v
+        }
+    }
+
+    #[tokio::test]
+    async fn make_rename_user_rename_and_delete_to_archive() {
+        let t = T::new();
+        t.fake.set("100001", "Acme / deal");
+        t.fake.set("100002", "Beta");
+        t.pass().await;
+        assert_eq!(t.names("Pipelines"), ["100001 Acme  deal", "100002 Beta"]);
+        std::fs::write(t.root().join("Pipelines/100001 Acme  deal/a.pdf"), b"a").unwrap();
+
+        t.fake.set("100001", "Acme Ltd");
+        std::fs::rename(
+            t.root().join("Pipelines/100002 Beta"),
+            t.root().join("Pipelines/100002 mine"),
+        )
+        .unwrap();
+        t.fake.set("100002", "Beta 2");
+        t.pass().await;
+        assert_eq!(t.names("Pipelines"), ["100001 Acme Ltd", "100002 mine"]);
+
+        // A failed listing archives nothing.
+        t.fake.delete("100001");
+        *t.fake.fail.lock().unwrap() = true;
+        t.pass().await;
+        assert_eq!(t.names("Pipelines"), ["100001 Acme Ltd", "100002 mine"]);
+        *t.fake.fail.lock().unwrap() = false;
+        t.pass().await;
+        assert_eq!(t.names("Pipelines"), ["100002 mine"]);
+        assert_eq!(
+            std::fs::read(t.root().join(".archive/Pipelines/100001 Acme Ltd/a.pdf")).unwrap(),
+            b"a"
+        );
+        // Archived and not listed: nothing more happens, no more confirmations.
+        let gets = *t.fake.gets.lock().unwrap();
+        t.pass().await;
+        assert_eq!(*t.fake.gets.lock().unwrap(), gets);
+    }
+
+    #[tokio::test]
+    async fn a_crash_during_a_rename_leaves_one_folder_and_converges() {
+        for renamed_before_crash in [false, true] {
+            let t = T::new();
+            t.fake.set("100001", "Old");
+            t.pass().await;
+            t.fake.set("100001", "New");
+            // The crash: the row says a rename to "New" was starting; it did or did not
+            // happen.
+            t.journal
+                .follow_pending("Pipelines", "100001", "100001 New")
+                .unwrap();
+            if renamed_before_crash {
+                std::fs::rename(
+                    t.root().join("Pipelines/100001 Old"),
+                    t.root().join("Pipelines/100001 New"),
+                )
+                .unwrap();
+            }
+            t.pass().await;
+            assert_eq!(t.names("Pipelines"), ["100001 New"]);
+            let row = &t.journal.follow_rows("Pipelines").unwrap()[0];
+            assert_eq!(
+                (row.given.as_deref(), row.pending.as_deref()),
+                (Some("100001 New"), None)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_crash_during_an_archive_move_leaves_one_folder_and_converges() {
+        for moved_before_crash in [false, true] {
+            let t = T::new();
+            t.fake.set("100001", "Acme");
+            t.pass().await;
+            t.fake.delete("100001");
+            t.journal
+                .follow_set_state("Pipelines", "100001", RowState::Archiving)
+                .unwrap();
+            if moved_before_crash {
+                std::fs::create_dir_all(t.root().join(".archive/Pipelines")).unwrap();
+                std::fs::rename(
+                    t.root().join("Pipelines/100001 Acme"),
+                    t.root().join(".archive/Pipelines/100001 Acme"),
+                )
+                .unwrap();
+            }
+            t.pass().await;
+            assert!(t.names("Pipelines").is_empty());
+            assert_eq!(t.names(".archive/Pipelines"), ["100001 Acme"]);
+            assert_eq!(
+                t.journal.follow_rows("Pipelines").unwrap()[0].state,
+                RowState::Archived
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_moved_hint_brings_the_poll_forward_and_a_first_sighting_does_not() {
+        let mut t = T::new();
+        t.m.settings.hint_field = Some("Last_Activity_Time".into());
+        let set = |t: &T, at: &str| {
+            let mut r = t.fake.records.lock().unwrap();
+            r.clear();
+            r.push(FetchedRecord {
+                id: "100001".into(),
+                values: [
+                    ("Deal_Name".to_string(), "Acme".to_string()),
+                    ("Last_Activity_Time".to_string(), at.to_string()),
+                ]
+                .into(),
+            });
+        };
+        set(&t, "2026-12-01T10:00:00+00:00");
+        assert!(t.pass().await.poll_now.is_empty());
+        assert!(t.pass().await.poll_now.is_empty());
+        set(&t, "2026-12-01T10:05:00+00:00");
+        assert_eq!(t.pass().await.poll_now, [t.m.key("100001")]);
+        assert!(t.pass().await.poll_now.is_empty());
+    }
+
+    #[tokio::test]
+    async fn leaving_the_filter_keeps_or_archives_as_configured() {
+        for on_leave in [OnLeave::Keep, OnLeave::Archive] {
+            let mut t = T::new();
+            t.m.settings.on_leave = on_leave;
+            t.m.settings.filter = [("Deal_Name".to_string(), vec!["Acme".to_string()])].into();
+            t.fake.set("100001", "Acme");
+            t.fake.set("100002", "Other");
+            t.pass().await;
+            assert_eq!(t.names("Pipelines"), ["100001 Acme"]);
+            t.fake.set("100001", "Gone elsewhere");
+            t.pass().await;
+            match on_leave {
+                // Kept, and from now on the user's (back in scope, it is not doubled).
+                OnLeave::Keep => {
+                    assert_eq!(t.names("Pipelines"), ["100001 Acme"]);
+                    t.fake.set("100001", "Acme");
+                    t.pass().await;
+                    assert_eq!(t.names("Pipelines"), ["100001 Acme"]);
+                }
+                OnLeave::Archive => {
+                    assert!(t.names("Pipelines").is_empty());
+                    assert_eq!(t.names(".archive/Pipelines"), ["100001 Acme"]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_follow_interval_stretches_to_the_budget_share() {
+        let ten = std::time::Duration::from_secs(600);
+        assert_eq!(stretched_interval(ten, &[1_000], 20_000), ten);
+        // 10,000 records = 50 pages a listing; 500 listing calls a day allowed.
+        assert_eq!(
+            stretched_interval(ten, &[10_000], 5_000),
+            std::time::Duration::from_secs(8_640)
+        );
+        assert_eq!(stretched_interval(ten, &[0, 0], 20_000), ten);
+    }
+
+    #[test]
+    fn labels_are_made_safe_and_cut() {
+        let t = T::new();
+        let long = "é".repeat(100);
+        for (raw, want) in [
+            ("  ..hidden/../x\u{202e}  ", "hidden..x"),
+            ("   ", ""),
+            (long.as_str(), &"é".repeat(40)[..]),
+        ] {
+            let l = t.m.listed(&FetchedRecord {
+                id: "100001".into(),
+                values: [("Deal_Name".to_string(), raw.to_string())].into(),
+            });
+            assert_eq!(l.label, want, "{raw:?}");
+            assert_eq!(
+                crate::follow::plan::folder_name("100001", &l.label),
+                if want.is_empty() {
+                    "100001".to_string()
+                } else {
+                    format!("100001 {want}")
+                }
+            );
+        }
+    }
+}
+
+/// Share of `sync.api_budget_per_day` the follow listings may plan for; polls plan for
+/// 80% (see `poller`), the rest is left for transfers.
+pub const FOLLOW_BUDGET_SHARE: f64 = 0.1;
+
+/// Zoho lists at most this many records per page.
+pub const PAGE_SIZE: usize = 200;
+
+/// With `hint_field = "Modified_Time"`, every this many passes is a full listing anyway:
+/// an If-Modified-Since listing never shows a deleted record.
+const FULL_LISTING_EVERY: u32 = 6;
+
+/// Zoho's clock and ours disagree a little: an If-Modified-Since time reaches back this
+/// far before the previous listing started.
+const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// The follow interval actually used: `interval`, stretched so that listing pages for
+/// `records` records per module fit the budget share.
+pub fn stretched_interval(
+    interval: std::time::Duration,
+    records: &[usize],
+    budget_per_day: u32,
+) -> std::time::Duration {
+    let pages: usize = records.iter().map(|n| n.div_ceil(PAGE_SIZE).max(1)).sum();
+    let per_day = f64::from(budget_per_day.max(1)) * FOLLOW_BUDGET_SHARE;
+    interval.max(std::time::Duration::from_secs_f64(
+        pages as f64 * 86_400.0 / per_day,
+    ))
+}
+
+/// Per module: what the next pass needs to know.
+#[derive(Debug, Default, Clone)]
+struct ModuleState {
+    records: usize,
+    last_start: Option<chrono::DateTime<chrono::Utc>>,
+    since_full: u32,
+}
+
+/// The daemon's follow loop: a pass per followed module every `interval` (stretched to
+/// the budget, with one WARN), until `shutdown`. `notify` gets each pass's outcome (the
+/// scheduler brings hinted polls forward and re-reads the folders).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_follows<S: RecordSource>(
+    source: S,
+    journal: Arc<Journal>,
+    root: PathBuf,
+    modules: Vec<FollowedModule>,
+    interval: std::time::Duration,
+    budget_per_day: u32,
+    notify: impl Fn(PassOutcome) + Send,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut states: Vec<ModuleState> = vec![ModuleState::default(); modules.len()];
+    let mut warned = false;
+    loop {
+        for (m, st) in modules.iter().zip(states.iter_mut()) {
+            let incremental = m.settings.hint_field.as_deref() == Some("Modified_Time")
+                && st.since_full + 1 < FULL_LISTING_EVERY;
+            let since = st
+                .last_start
+                .filter(|_| incremental)
+                .map(|t| t - CLOCK_SKEW);
+            let start = chrono::Utc::now();
+            match follow_pass(&source, &journal, &root, m, since).await {
+                Ok(outcome) => {
+                    if !outcome.failed {
+                        st.last_start = Some(start);
+                        if since.is_some() {
+                            st.since_full += 1;
+                        } else {
+                            st.since_full = 0;
+                            st.records = outcome.listed;
+                        }
+                    }
+                    notify(outcome);
+                }
+                Err(e) => {
+                    tracing::warn!(module = %m.settings.folder, error = format!("{e:#}"), "follow pass failed; retried at the next one")
+                }
+            }
+        }
+        let counts: Vec<usize> = states.iter().map(|s| s.records).collect();
+        let wait = stretched_interval(interval, &counts, budget_per_day);
+        if wait > interval && !warned {
+            warned = true;
+            tracing::warn!(
+                follow_interval = %crate::config::format_duration(interval),
+                stretched_to = %crate::config::format_duration(wait),
+                "followed modules are listed less often than follow_interval to stay within sync.api_budget_per_day"
+            );
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}

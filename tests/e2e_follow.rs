@@ -1,0 +1,471 @@
+//! Following records (issue 13), end to end through the real binary.
+//!
+//! The daemon (`run`) against the sandbox's records API over HTTP: folders made for
+//! listed records, renamed with them, left alone once the user renamed them, archived
+//! when a record is deleted (never on a failed listing), the `where` filter with both
+//! `on_leave` choices, and hints bringing an attachment poll forward.
+
+mod common;
+
+use bigin_sync::model::Product;
+use bigin_sync::sandbox::{Route, SandboxOptions};
+use common::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const P: &str = "Pipelines";
+
+/// An env whose daemon lists followed modules every second; `follow` is appended as
+/// top-level `[[follow]]` tables. `slow_polls` makes scheduled attachment polls an hour
+/// apart, so that only a hint can bring one forward.
+async fn follow_env(follow: &str, slow_polls: bool) -> Env {
+    // A listing a second is far beyond the default budget's share: the budget is raised
+    // so that the loop is not stretched (that rule has its own unit test).
+    let env = Env::with(
+        SandboxOptions::default(),
+        "follow_interval = \"1s\"\napi_budget_per_day = 100000000\n",
+    )
+    .await;
+    let mut text = std::fs::read_to_string(&env.config).unwrap();
+    if slow_polls {
+        text = text.replace(
+            "poll_interval = \"1s\"\npoll_interval_max = \"2s\"",
+            "poll_interval = \"1h\"\npoll_interval_max = \"1h\"",
+        );
+        assert!(
+            text.contains("\"1h\""),
+            "the harness's [sync] changed:\n{text}"
+        );
+    }
+    text.push_str(follow);
+    std::fs::write(&env.config, text).unwrap();
+    env
+}
+
+/// The folders of `dir` whose name starts with the record id (one expected).
+fn folders_of(dir: &Path, id: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n == id || n.starts_with(&format!("{id} ")))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Waits until `n` more record listings than now have been answered: the follow loop
+/// has made that many passes since (each pass of one module lists once).
+async fn wait_passes(env: &Env, d: &Daemon, n: u64) {
+    let target = env.calls(Route::Records) + n;
+    assert!(
+        wait_until(DEADLINE, || env.calls(Route::Records) >= target).await,
+        "the follow loop stopped listing:\n{}",
+        d.log_text()
+    );
+}
+
+/// Transfers charged by Zoho: uploads, downloads, deletes.
+fn transfers(env: &Env) -> [u64; 3] {
+    [
+        env.calls(Route::Upload),
+        env.calls(Route::Download),
+        env.calls(Route::Delete),
+    ]
+}
+
+fn create_deal(env: &Env, name: &str, file: Option<(&str, &[u8])>) -> String {
+    let id = env.sandbox.create_record(
+        Product::Bigin,
+        P,
+        json!({"Deal_Name": name, "Stage": "Proposal"}),
+    );
+    if let Some((f, bytes)) = file {
+        env.sandbox
+            .add_file(Product::Bigin, P, &id, f, bytes.to_vec());
+    }
+    id
+}
+
+/// Waits for `path` to hold `content`.
+async fn wait_file(d: &Daemon, path: PathBuf, content: &[u8]) {
+    assert!(
+        wait_until(DEADLINE, || std::fs::read(&path)
+            .is_ok_and(|b| b == content))
+        .await,
+        "{} never held its content:\n{}",
+        path.display(),
+        d.log_text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listed_records_get_named_folders_and_their_attachments() {
+    let env = follow_env("\n[[follow]]\nmodule = \"Pipelines\"\n", false).await;
+    let a = create_deal(&env, "Acme rollout", Some(("quote.pdf", b"quote for acme")));
+    let b = create_deal(&env, "Beta/Gamma", None);
+    let d = env.spawn_daemon();
+    wait_file(
+        &d,
+        env.root
+            .join(P)
+            .join(format!("{a} Acme rollout"))
+            .join("quote.pdf"),
+        b"quote for acme",
+    )
+    .await;
+    // A `/` from Zoho never makes a path: the label is made safe like a file name.
+    assert!(
+        wait_until(DEADLINE, || folders_of(&env.root.join(P), &b).len() == 1).await,
+        "{}",
+        d.log_text()
+    );
+    let names = folders_of(&env.root.join(P), &b);
+    assert!(
+        !names[0].contains('/') && names[0].starts_with(&format!("{b} Beta")),
+        "{names:?}"
+    );
+
+    // A record created while the daemon runs gets its folder at the next listing.
+    let c = create_deal(&env, "Late deal", Some(("late.txt", b"late")));
+    wait_file(
+        &d,
+        env.root
+            .join(P)
+            .join(format!("{c} Late deal"))
+            .join("late.txt"),
+        b"late",
+    )
+    .await;
+    assert_eq!(env.calls(Route::Upload), 0, "{}", d.log_text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_renamed_in_zoho_renames_its_folder_and_moves_no_attachment() {
+    let env = follow_env("\n[[follow]]\nmodule = \"Pipelines\"\n", false).await;
+    let id = create_deal(&env, "Old name", Some(("a.txt", b"aaa")));
+    let d = env.spawn_daemon();
+    let module = env.root.join(P);
+    wait_file(
+        &d,
+        module.join(format!("{id} Old name")).join("a.txt"),
+        b"aaa",
+    )
+    .await;
+    assert!(
+        wait_until(DEADLINE, || env
+            .unflushed(P, &id)
+            .is_ok_and(|u| u.is_empty()))
+        .await,
+        "{}",
+        d.log_text()
+    );
+    let before = transfers(&env);
+
+    assert!(
+        env.sandbox
+            .edit_record(Product::Bigin, P, &id, json!({"Deal_Name": "New name"}))
+    );
+    wait_file(
+        &d,
+        module.join(format!("{id} New name")).join("a.txt"),
+        b"aaa",
+    )
+    .await;
+    // Let the record's attachments be listed again after the rename.
+    let lists = env.calls(Route::List);
+    assert!(
+        wait_until(DEADLINE, || env.calls(Route::List) >= lists + 2).await,
+        "{}",
+        d.log_text()
+    );
+    wait_passes(&env, &d, 2).await;
+    assert_eq!(folders_of(&module, &id), vec![format!("{id} New name")]);
+    assert_eq!(transfers(&env), before, "{}", d.log_text());
+    assert_eq!(files(&module.join(format!("{id} New name"))), vec!["a.txt"]);
+    assert_eq!(env.remote_names(P, &id), vec!["a.txt"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_the_user_renamed_is_left_alone_and_not_doubled() {
+    let env = follow_env("\n[[follow]]\nmodule = \"Pipelines\"\n", false).await;
+    let id = create_deal(&env, "Given", Some(("a.txt", b"aaa")));
+    let d = env.spawn_daemon();
+    let module = env.root.join(P);
+    wait_file(&d, module.join(format!("{id} Given")).join("a.txt"), b"aaa").await;
+
+    std::fs::rename(
+        module.join(format!("{id} Given")),
+        module.join(format!("{id} Mine")),
+    )
+    .unwrap();
+    wait_passes(&env, &d, 2).await;
+    assert!(env.sandbox.edit_record(
+        Product::Bigin,
+        P,
+        &id,
+        json!({"Deal_Name": "Renamed in Zoho"})
+    ));
+    wait_passes(&env, &d, 3).await;
+    assert_eq!(
+        folders_of(&module, &id),
+        vec![format!("{id} Mine")],
+        "{}",
+        d.log_text()
+    );
+    assert_eq!(files(&module.join(format!("{id} Mine"))), vec!["a.txt"]);
+    assert_eq!(env.remote_names(P, &id), vec!["a.txt"]);
+    assert_eq!(env.calls(Route::Delete), 0, "{}", d.log_text());
+}
+
+/// The WARN lines of the daemon log that say a deleted record's folder was archived.
+fn archive_warnings(d: &Daemon) -> usize {
+    d.log_text()
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("record deleted in Zoho"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_record_is_archived_with_its_files_and_nothing_is_deleted() {
+    let env = follow_env("\n[[follow]]\nmodule = \"Pipelines\"\n", false).await;
+    let id = create_deal(&env, "Doomed", Some(("a.txt", b"aaa")));
+    let keep = create_deal(&env, "Stays", None);
+    let d = env.spawn_daemon();
+    let module = env.root.join(P);
+    wait_file(
+        &d,
+        module.join(format!("{id} Doomed")).join("a.txt"),
+        b"aaa",
+    )
+    .await;
+    // A file the user added that never reached Zoho goes to the archive too.
+    drop_file(&module.join(format!("{id} Doomed")), "local.txt", b"mine");
+    assert!(
+        wait_until(DEADLINE, || env.remote_names(P, &id).len() == 2).await,
+        "{}",
+        d.log_text()
+    );
+
+    assert!(env.sandbox.delete_record(Product::Bigin, P, &id));
+    let archived = env
+        .root
+        .join(".archive")
+        .join(P)
+        .join(format!("{id} Doomed"));
+    wait_file(&d, archived.join("a.txt"), b"aaa").await;
+    assert_eq!(std::fs::read(archived.join("local.txt")).unwrap(), b"mine");
+    wait_passes(&env, &d, 3).await;
+    assert!(folders_of(&module, &id).is_empty(), "{}", d.log_text());
+    assert_eq!(folders_of(&module, &keep).len(), 1);
+    assert_eq!(env.calls(Route::Delete), 0, "{}", d.log_text());
+    assert_eq!(archive_warnings(&d), 1, "{}", d.log_text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_listing_archives_nothing() {
+    let env = follow_env("\n[[follow]]\nmodule = \"Pipelines\"\n", false).await;
+    let id = create_deal(&env, "Kept", Some(("a.txt", b"aaa")));
+    let d = env.spawn_daemon();
+    let folder = env.root.join(P).join(format!("{id} Kept"));
+    wait_file(&d, folder.join("a.txt"), b"aaa").await;
+
+    // The next few listings fail (a 500 page) while the record is gone in Zoho: a pass
+    // that took a failed listing for an empty one would confirm and archive it.
+    let next = env.calls(Route::Records) + 1;
+    for n in next..next + 4 {
+        env.sandbox.fail_records_call(n);
+    }
+    assert!(env.sandbox.delete_record(Product::Bigin, P, &id));
+    assert!(
+        wait_until(DEADLINE, || env.calls(Route::Records) >= next + 3).await,
+        "{}",
+        d.log_text()
+    );
+    assert!(folder.join("a.txt").exists(), "{}", d.log_text());
+    assert_eq!(env.calls(Route::Record), 0, "{}", d.log_text());
+    assert!(d.log_text().contains("listing the followed module failed"));
+    // Once listings work again the deletion is found: the test above could tell.
+    let archived = env.root.join(".archive").join(P).join(format!("{id} Kept"));
+    wait_file(&d, archived.join("a.txt"), b"aaa").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn where_filter_with_on_leave_keep_and_archive() {
+    let follow = "
+[[follow]]
+module = \"Pipelines\"
+where = { Stage = [\"Proposal\", \"Negotiation/Review\"] }
+on_leave = \"keep\"
+
+[[follow]]
+module = \"Contacts\"
+where = { Title = [\"Buyer\"] }
+on_leave = \"archive\"
+";
+    let env = follow_env(follow, false).await;
+    let s = &env.sandbox;
+    let deal_in = s.create_record(
+        Product::Bigin,
+        P,
+        json!({"Deal_Name": "In", "Stage": "Proposal"}),
+    );
+    let deal_out = s.create_record(
+        Product::Bigin,
+        P,
+        json!({"Deal_Name": "Out", "Stage": "Closed Won"}),
+    );
+    let c = "Contacts";
+    let buyer = s.create_record(
+        Product::Bigin,
+        c,
+        json!({"First_Name": "Ann", "Last_Name": "Lee", "Title": "Buyer"}),
+    );
+    let d = env.spawn_daemon();
+    let (deals, contacts) = (env.root.join(P), env.root.join(c));
+    assert!(
+        wait_until(DEADLINE, || folders_of(&deals, &deal_in)
+            == vec![format!("{deal_in} In")]
+            && folders_of(&contacts, &buyer)
+                == vec![format!("{buyer} Ann Lee")])
+        .await,
+        "{}",
+        d.log_text()
+    );
+    wait_passes(&env, &d, 2).await;
+    assert!(folders_of(&deals, &deal_out).is_empty(), "{}", d.log_text());
+
+    assert!(s.edit_record(Product::Bigin, P, &deal_in, json!({"Stage": "Closed Lost"})));
+    assert!(s.edit_record(Product::Bigin, c, &buyer, json!({"Title": "Former buyer"})));
+    let archived = env
+        .root
+        .join(".archive")
+        .join(c)
+        .join(format!("{buyer} Ann Lee"));
+    assert!(
+        wait_until(DEADLINE, || archived.is_dir()).await,
+        "{}",
+        d.log_text()
+    );
+    assert!(folders_of(&contacts, &buyer).is_empty());
+    wait_passes(&env, &d, 4).await;
+    // keep: the folder stays where it is, and is no longer renamed with the record.
+    assert_eq!(
+        folders_of(&deals, &deal_in),
+        vec![format!("{deal_in} In")],
+        "{}",
+        d.log_text()
+    );
+    assert!(!env.root.join(".archive").join(P).exists());
+}
+
+/// Adds a file in Zoho to a followed record after the first sync; Some when the daemon
+/// downloaded it within `passes` follow passes, None when it did not.
+async fn hinted_download(hint_field: &str, passes: u64) -> Option<()> {
+    let env = follow_env(
+        &format!("\n[[follow]]\nmodule = \"Pipelines\"\nhint_field = \"{hint_field}\"\n"),
+        true,
+    )
+    .await;
+    let id = create_deal(&env, "Hinted", Some(("first.txt", b"1")));
+    let d = env.spawn_daemon();
+    let folder = env.root.join(P).join(format!("{id} Hinted"));
+    wait_file(&d, folder.join("first.txt"), b"1").await;
+    wait_passes(&env, &d, 2).await;
+    // Later on Zoho's clock, so the record's activity time surely moves.
+    env.sandbox.advance_clock(Duration::from_secs(120));
+    env.sandbox
+        .add_file(Product::Bigin, P, &id, "second.txt", b"2".to_vec());
+    let target = env.calls(Route::Records) + passes;
+    let got = wait_until(DEADLINE, || {
+        folder.join("second.txt").exists() || env.calls(Route::Records) >= target
+    })
+    .await;
+    assert!(got, "{}", d.log_text());
+    folder.join("second.txt").exists().then_some(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hint_brings_the_attachment_poll_forward() {
+    // Polls are an hour apart: only the hint can fetch the new file within a minute.
+    assert!(
+        hinted_download("Last_Activity_Time", 30).await.is_some(),
+        "the hint did not bring the poll forward"
+    );
+    // Control: with hints off the same change waits for the scheduled poll.
+    assert!(
+        hinted_download("none", 5).await.is_none(),
+        "without hints the file came anyway: the test above proves nothing"
+    );
+}
+
+/// `status` (text and JSON) shows how many remote changes were found through a follow
+/// hint and how many by a scheduled poll, as the daemon publishes them.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_counts_remote_changes_by_hint_and_by_poll() {
+    let env = Env::new().await;
+    let out = env.run_args(&["status", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert!(v.get("remote_changes").is_none_or(|c| c.is_null()), "{v}");
+
+    let journal = bigin_sync::journal::Journal::open(&env.state).unwrap();
+    journal
+        .set_meta(
+            bigin_sync::follow::REMOTE_CHANGES_META_KEY,
+            r#"{"hint":3,"poll":5}"#,
+        )
+        .unwrap();
+    drop(journal);
+    let out = env.run_args(&["status", "--json"]).await;
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["remote_changes"]["through_hint"], 3, "{v}");
+    assert_eq!(v["remote_changes"]["by_poll"], 5, "{v}");
+    let out = env.run_args(&["status"]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("remote changes found: 3 through a follow hint, 5 by a scheduled poll"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_command_makes_one_named_folder_with_one_request() {
+    let env = Env::new().await;
+    let c = "Contacts";
+    let id = env.sandbox.create_record(
+        Product::Bigin,
+        c,
+        json!({"First_Name": "Ann", "Last_Name": "Lee"}),
+    );
+    let out = env.run_args(&["follow", c, &id]).await;
+    assert_ok(&out);
+    let contacts = env.root.join(c);
+    assert_eq!(folders_of(&contacts, &id), vec![format!("{id} Ann Lee")]);
+    assert_eq!(env.calls(Route::Record), 1);
+    assert_eq!(env.calls(Route::Records), 0);
+
+    // An existing folder for the record, under any label, is the record's folder.
+    std::fs::rename(
+        contacts.join(format!("{id} Ann Lee")),
+        contacts.join(format!("{id} my name")),
+    )
+    .unwrap();
+    let out = env.run_args(&["follow", c, &id]).await;
+    assert_ok(&out);
+    assert_eq!(folders_of(&contacts, &id), vec![format!("{id} my name")]);
+
+    // A deleted record makes no folder and says so.
+    let gone = env
+        .sandbox
+        .create_record(Product::Bigin, c, json!({"Last_Name": "Gone"}));
+    assert!(env.sandbox.delete_record(Product::Bigin, c, &gone));
+    let out = env.run_args(&["follow", c, &gone]).await;
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no record"), "{}", stderr(&out));
+    assert!(folders_of(&contacts, &gone).is_empty());
+}
