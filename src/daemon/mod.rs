@@ -175,6 +175,10 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         rt.journal.clone(),
         crate::follow::source::configured_modules(&cfg),
         control_tx.clone(),
+        {
+            let (credits, budget) = (rt.credits.clone(), cfg.sync.api_budget_per_day);
+            move || credits.budget_spent(budget)
+        },
         shutdown.clone(),
     );
     systemd::ready();

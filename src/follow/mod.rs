@@ -94,6 +94,7 @@ pub fn start<S: run::RecordSource + 'static>(
     journal: Arc<Journal>,
     modules: Vec<run::FollowedModule>,
     control: tokio::sync::mpsc::UnboundedSender<crate::daemon::scheduler::Control>,
+    budget_spent: impl Fn() -> bool + Send + 'static,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> Option<tokio::task::JoinHandle<()>> {
     use crate::daemon::scheduler::Control;
@@ -115,6 +116,7 @@ pub fn start<S: run::RecordSource + 'static>(
         modules,
         cfg.sync.follow_interval,
         cfg.sync.api_budget_per_day,
+        budget_spent,
         notify,
         shutdown,
     )))

@@ -674,13 +674,17 @@ pub async fn run_follows<S: RecordSource>(
     modules: Vec<FollowedModule>,
     interval: std::time::Duration,
     budget_per_day: u32,
+    budget_spent: impl Fn() -> bool + Send,
     notify: impl Fn(PassOutcome) + Send,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     let mut states: Vec<ModuleState> = vec![ModuleState::default(); modules.len()];
     let mut warned = false;
     loop {
-        for (m, st) in modules.iter().zip(states.iter_mut()) {
+        // A spent budget holds listings back like polls (the credit meter says so once);
+        // nothing is archived or renamed meanwhile, since nothing was listed.
+        let modules_now = if budget_spent() { &[][..] } else { &modules[..] };
+        for (m, st) in modules_now.iter().zip(states.iter_mut()) {
             let incremental = m.settings.hint_field.as_deref() == Some("Modified_Time")
                 && st.since_full + 1 < FULL_LISTING_EVERY;
             let since = st
