@@ -211,6 +211,7 @@ pub(super) fn build(
     let sync = sync(&ctx, raw.sync)?;
     let metrics = metrics(&ctx, raw.metrics)?;
     let alerts = alerts(&ctx, raw.alerts)?;
+    let tuning = super::Tuning::derive(&zoho, &sync);
     Ok(Config {
         path: file.to_path_buf(),
         root,
@@ -221,6 +222,7 @@ pub(super) fn build(
         sync,
         metrics,
         alerts,
+        tuning,
     })
 }
 

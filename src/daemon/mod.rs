@@ -38,7 +38,7 @@ pub fn schedule_of(cfg: &Config) -> Schedule {
             poll_interval_max: cfg.sync.poll_interval_max,
             api_budget_per_day: cfg.sync.api_budget_per_day,
         },
-        debounce: cfg.sync.debounce,
+        recheck_after: cfg.tuning.recheck_after,
         rescan_interval: cfg.sync.rescan_interval,
     }
 }

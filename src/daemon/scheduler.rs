@@ -24,7 +24,9 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone, Copy)]
 pub struct Schedule {
     pub poll: PollPolicy,
-    pub debounce: Duration,
+    /// How soon a folder is looked at again after something changed under an action
+    /// ([`crate::config::Tuning::recheck_after`]).
+    pub recheck_after: Duration,
     pub rescan_interval: Duration,
 }
 
@@ -305,7 +307,7 @@ impl Scheduler {
     /// When the next record becomes due, or `None` while every reconcile slot is busy
     /// (a finishing task wakes the loop then).
     fn next_due(&self) -> Option<Instant> {
-        let limit = self.engine().settings().concurrency.max(1);
+        let limit = self.engine().settings().tuning.reconcile_slots;
         if self.slots.values().filter(|s| s.running).count() >= limit {
             return None;
         }
@@ -317,7 +319,7 @@ impl Scheduler {
     }
 
     fn spawn_due(&mut self, tasks: &mut JoinSet<TaskResult>) {
-        let limit = self.engine().settings().concurrency.max(1);
+        let limit = self.engine().settings().tuning.reconcile_slots;
         let now = Instant::now();
         let running = self.slots.values().filter(|s| s.running).count();
         let mut due: Vec<&mut Slot> = self
@@ -403,7 +405,7 @@ impl Scheduler {
                 }
                 if report.skipped > 0 && slot.dirty_at.is_none() {
                     // Something changed under an action: look again soon.
-                    slot.dirty_at = Some(now + schedule.debounce.max(Duration::from_millis(100)));
+                    slot.dirty_at = Some(now + schedule.recheck_after);
                 }
                 if report.blocked_deletes > 0 {
                     self.rt.events.emit(Event::new(

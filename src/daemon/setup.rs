@@ -90,7 +90,7 @@ pub fn engine_settings(cfg: &Config, folding: NameFolding) -> anyhow::Result<Eng
         direction: cfg.sync.direction,
         max_delete_percent: cfg.sync.max_delete_percent,
         ignore: IgnoreRules::new(&cfg.sync.ignore).context("sync.ignore")?,
-        concurrency: cfg.zoho.concurrency.max(1) * 2,
+        tuning: cfg.tuning,
         folding,
     })
 }

@@ -23,6 +23,7 @@ pub use prepare::Prepared;
 pub use recovery::UnflushedDownload;
 pub use report::{PassReport, PendingCounts, RecordError};
 
+use crate::config::Tuning;
 use crate::executor::Executor;
 use crate::journal::{Journal, JournalError};
 use crate::log_fields::{MODULE, RECORD};
@@ -45,8 +46,9 @@ pub struct EngineSettings {
     pub direction: Direction,
     pub max_delete_percent: u8,
     pub ignore: IgnoreRules,
-    /// Actions run at once across records (the client's own limit still applies).
-    pub concurrency: usize,
+    /// How many records and actions run at once, and how soon an unsettled folder is
+    /// looked at again (derived at config load; the client's own limit still applies).
+    pub tuning: Tuning,
     /// How the root's file system compares names (probed at start).
     pub folding: NameFolding,
 }
@@ -204,7 +206,7 @@ impl Engine {
         let prepared: Vec<Result<Prepared, (RecordKey, EngineError)>> =
             futures_util::stream::iter(folders)
                 .map(|f| async move { self.prepare(f, poll).await.map_err(|e| (f.key.clone(), e)) })
-                .buffer_unordered(settings.concurrency.max(1))
+                .buffer_unordered(settings.tuning.reconcile_slots)
                 .collect()
                 .await;
         let mut ok = Vec::new();
@@ -241,7 +243,11 @@ mod tests {
             direction,
             max_delete_percent: 50,
             ignore: IgnoreRules::new(&globs).unwrap(),
-            concurrency: 4,
+            tuning: Tuning {
+                reconcile_slots: 8,
+                actions_in_flight: 32,
+                recheck_after: Duration::from_secs(2),
+            },
             folding: NameFolding::None,
         }
     }
@@ -269,7 +275,9 @@ mod tests {
         // The debounce and the concurrency do not change what a listing means.
         let mut same = settings(&["*.tmp"], Direction::Both);
         same.debounce = Duration::from_secs(9);
-        same.concurrency = 1;
+        same.tuning.reconcile_slots = 1;
+        same.tuning.actions_in_flight = 1;
+        same.tuning.recheck_after = Duration::from_secs(9);
         assert_eq!(same.fingerprint_salt(), base);
     }
 }
