@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 /// How long SIGTERM waits for running transfers before abandoning them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
+/// The schedule the config asks for.
 pub fn schedule_of(cfg: &Config) -> Schedule {
     Schedule {
         poll: PollPolicy {

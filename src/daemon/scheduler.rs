@@ -23,10 +23,12 @@ use tokio_util::sync::CancellationToken;
 /// What can change at runtime (SIGHUP) besides the engine settings.
 #[derive(Debug, Clone, Copy)]
 pub struct Schedule {
+    /// When records are listed.
     pub poll: PollPolicy,
     /// How soon a folder is looked at again after something changed under an action
     /// ([`crate::config::Tuning::recheck_after`]).
     pub recheck_after: Duration,
+    /// How often every folder is read again in full.
     pub rescan_interval: Duration,
 }
 
@@ -59,6 +61,8 @@ pub enum Control {
     Reload(Schedule),
 }
 
+/// Decides when each followed record is reconciled (polls, watcher hints, rescans) and
+/// runs the reconciles.
 pub struct Scheduler {
     rt: Arc<Runtime>,
     schedule: Schedule,
@@ -123,6 +127,7 @@ async fn changed_folders(
 const HINT_DELAY: Duration = Duration::from_millis(20);
 
 impl Scheduler {
+    /// A scheduler over `rt`'s engine with `schedule`.
     pub fn new(rt: Arc<Runtime>, schedule: Schedule) -> Self {
         Scheduler {
             rt,

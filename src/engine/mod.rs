@@ -39,12 +39,19 @@ use std::time::Duration;
 /// The settings a reconcile reads; replaced as a whole on SIGHUP.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
+    /// The sync root (absolute).
     pub root: PathBuf,
+    /// Bigin or CRM: which module folders are followed.
     pub product: Product,
+    /// Custom module names followed besides the documented ones (`zoho.modules`).
     pub extra_modules: Vec<String>,
+    /// How long a file must be unchanged before it is uploaded (`sync.debounce`).
     pub debounce: Duration,
+    /// Which way changes flow.
     pub direction: Direction,
+    /// The largest share of a record's files one pass may delete.
     pub max_delete_percent: u8,
+    /// Files never synced (built-in rules plus `sync.ignore`).
     pub ignore: IgnoreRules,
     /// How many records and actions run at once, and how soon an unsettled folder is
     /// looked at again (derived at config load; the client's own limit still applies).
@@ -74,17 +81,24 @@ impl EngineSettings {
     }
 }
 
+/// Why a reconcile could not be carried out.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// An executor operation failed.
     #[error(transparent)]
     Exec(#[from] crate::executor::ExecError),
+    /// The journal could not be read or written.
     #[error("journal: {0}")]
     Journal(#[from] JournalError),
+    /// A blocking task panicked or was cancelled.
     #[error("background task failed: {0}")]
     Task(String),
+    /// A record folder could not be read.
     #[error("reading {path}: {source}")]
     Scan {
+        /// The folder.
         path: PathBuf,
+        /// What went wrong reading it.
         #[source]
         source: scan::ScanError,
     },

@@ -18,7 +18,9 @@ use std::time::{Duration, SystemTime};
 /// A record read and planned, ready to execute.
 #[derive(Debug, Clone)]
 pub struct Prepared {
+    /// The record's three sides, for the executor.
     pub work: RecordWork,
+    /// What the planner decided, in execution order.
     pub actions: Vec<Action>,
     /// Files seen but not yet stable (still being written): look again after the debounce.
     pub unstable: usize,

@@ -1,4 +1,6 @@
-//! The cached access token and small key/value facts (daemon pid, last pass time).
+//! The cached access token and small key/value facts shared between the daemon and
+//! `status` (pending work, watch state, folders not followed, delete guard, refused
+//! credentials): every key is one of the `*_META_KEY` constants below.
 
 use super::{Journal, Result};
 use crate::model::RecordKey;
