@@ -50,6 +50,7 @@ impl std::fmt::Display for EventKind {
 /// the sites that build one use record keys, local names and error texts only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
+    /// What happened.
     pub kind: EventKind,
     /// `Module/record_id`, when the event is about one record.
     pub record: Option<String>,

@@ -15,6 +15,8 @@
 //! - [`daemon`], [`cli`]: process life, signals, systemd, commands;
 //! - [`events`]: what the operator must hear about, for metrics and alerts.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -92,7 +92,10 @@ pub enum AttachmentKind {
     /// File bytes, downloadable.
     File,
     /// A link attachment (`$type` = "Link URL"); `File_Name` is its title.
-    Link { url: String },
+    Link {
+        /// The URL the link points at.
+        url: String,
+    },
 }
 
 /// One attachment of a record as the list call reports it.
@@ -106,6 +109,7 @@ pub struct RemoteAttachment {
     pub file_name: String,
     /// `Size` in bytes (Zoho sends it as a string); 0 for links.
     pub size: u64,
+    /// A file or a link.
     pub kind: AttachmentKind,
     /// `Created_Time` as sent (ISO 8601 with offset), when present.
     pub created_time: Option<String>,
@@ -116,7 +120,9 @@ pub struct RemoteAttachment {
 /// A record followed by the daemon: module API name plus record id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RecordKey {
+    /// The module's API name, e.g. `Contacts`.
     pub module: String,
+    /// The record's id (a long digit string).
     pub record_id: String,
 }
 
@@ -131,14 +137,17 @@ impl fmt::Display for RecordKey {
 pub struct ContentHash(pub [u8; 32]);
 
 impl ContentHash {
+    /// The hash of `bytes`.
     pub fn of_bytes(bytes: &[u8]) -> Self {
         ContentHash(*blake3::hash(bytes).as_bytes())
     }
 
+    /// 64 lowercase hex digits.
     pub fn to_hex(&self) -> String {
         blake3::Hash::from_bytes(self.0).to_hex().to_string()
     }
 
+    /// Reads 64 hex digits; `None` when `s` is not a hash.
     pub fn from_hex(s: &str) -> Option<Self> {
         blake3::Hash::from_hex(s)
             .ok()

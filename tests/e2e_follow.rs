@@ -415,7 +415,7 @@ async fn status_counts_remote_changes_by_hint_and_by_poll() {
     let journal = bigin_sync::journal::Journal::open(&env.state).unwrap();
     journal
         .set_meta(
-            bigin_sync::follow::REMOTE_CHANGES_META_KEY,
+            bigin_sync::journal::REMOTE_CHANGES_META_KEY,
             r#"{"hint":3,"poll":5}"#,
         )
         .unwrap();

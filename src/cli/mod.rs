@@ -11,8 +11,8 @@ mod credits;
 // The demo needs the sandbox; without it `demo` only says how to get it.
 #[cfg(feature = "sandbox")]
 mod demo;
-mod man;
 mod follow;
+mod man;
 mod once;
 mod records;
 mod status;
@@ -29,14 +29,17 @@ use std::process::ExitCode;
     version,
     about = "Two-way sync between folders and Zoho Bigin / CRM record attachments"
 )]
+/// The command line.
 pub struct Cli {
     /// Config file (default: $BIGIN_SYNC_CONFIG, else /etc/bigin-sync/config.toml).
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon in the foreground (what systemd starts).

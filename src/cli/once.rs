@@ -8,7 +8,6 @@ use crate::model::RecordKey;
 use crate::planner::Action;
 use anyhow::Context;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// Passes after the first one (which polls) until nothing is left; they use the cached
 /// lists, so they cost no list calls.
@@ -35,7 +34,7 @@ pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::
                 if p.unstable == 0 {
                     break;
                 }
-                tokio::time::sleep(cfg.sync.debounce.max(Duration::from_millis(50))).await;
+                tokio::time::sleep(cfg.tuning.recheck_after).await;
                 p = rt.engine.plan_only(f).await?;
             }
             if let Some(e) = &p.remote_error {
@@ -64,7 +63,7 @@ pub async fn run(cfg: &Config, dry_run: bool, confirm_deletes: bool) -> anyhow::
             break;
         }
         if unstable > 0 {
-            tokio::time::sleep(cfg.sync.debounce.max(Duration::from_millis(50))).await;
+            tokio::time::sleep(cfg.tuning.recheck_after).await;
         }
     }
     // The downloads are not waited for on disk: their rows are trusted during this boot

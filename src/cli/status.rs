@@ -49,7 +49,7 @@ pub fn run(cfg: &Config, as_json: bool) -> anyhow::Result<Verdict> {
         .unwrap_or_default();
     // Followed modules (issue 13): remote changes found through a hint vs by a poll.
     let remote_changes: Option<crate::follow::RemoteChangeCounts> = journal
-        .meta(crate::follow::REMOTE_CHANGES_META_KEY)?
+        .meta(crate::journal::REMOTE_CHANGES_META_KEY)?
         .and_then(|s| serde_json::from_str(&s).ok());
     let conflict_copies = journal.conflict_copies()?;
     let guard = journal.delete_guard_trips()?;

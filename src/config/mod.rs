@@ -13,6 +13,7 @@ mod locate;
 mod paths;
 mod raw;
 mod secrets;
+mod tuning;
 mod validate;
 mod warnings;
 
@@ -25,6 +26,7 @@ pub use follow::{DEFAULT_HINT_FIELD, FollowSettings};
 pub use paths::{
     CONFIG_ENV, DEFAULT_CONFIG_PATH, resolve_config_path, resolve_config_path_with_env,
 };
+pub use tuning::{ACTIONS_PER_REQUEST, DEBOUNCE_FLOOR, RECONCILES_PER_REQUEST, Tuning};
 pub use warnings::warnings;
 
 use crate::model::Product;
@@ -58,6 +60,8 @@ pub struct Config {
     pub metrics: Option<MetricsSettings>,
     /// The `[alerts]` table (both parts optional).
     pub alerts: AlertSettings,
+    /// Figures derived from the settings above, once, at load.
+    pub tuning: Tuning,
 }
 
 /// Where `/metrics` and `/healthz` are served.

@@ -229,6 +229,7 @@ pub(super) fn build(
         zoho.product,
         &zoho.modules,
     )?;
+    let tuning = super::Tuning::derive(&zoho, &sync);
     Ok(Config {
         path: file.to_path_buf(),
         root,
@@ -240,6 +241,7 @@ pub(super) fn build(
         metrics,
         alerts,
         follow,
+        tuning,
     })
 }
 

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub struct DaemonLock {
     _file: File,
+    /// The lock file.
     pub path: PathBuf,
 }
 

@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 /// How long SIGTERM waits for running transfers before abandoning them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
+/// The schedule the config asks for.
 pub fn schedule_of(cfg: &Config) -> Schedule {
     Schedule {
         poll: PollPolicy {
@@ -39,7 +40,7 @@ pub fn schedule_of(cfg: &Config) -> Schedule {
             poll_interval_max: cfg.sync.poll_interval_max,
             api_budget_per_day: cfg.sync.api_budget_per_day,
         },
-        debounce: cfg.sync.debounce,
+        recheck_after: cfg.tuning.recheck_after,
         rescan_interval: cfg.sync.rescan_interval,
     }
 }

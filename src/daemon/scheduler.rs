@@ -23,8 +23,12 @@ use tokio_util::sync::CancellationToken;
 /// What can change at runtime (SIGHUP) besides the engine settings.
 #[derive(Debug, Clone, Copy)]
 pub struct Schedule {
+    /// When records are listed.
     pub poll: PollPolicy,
-    pub debounce: Duration,
+    /// How soon a folder is looked at again after something changed under an action
+    /// ([`crate::config::Tuning::recheck_after`]).
+    pub recheck_after: Duration,
+    /// How often every folder is read again in full.
     pub rescan_interval: Duration,
 }
 
@@ -64,6 +68,8 @@ pub enum Control {
     FoldersChanged,
 }
 
+/// Decides when each followed record is reconciled (polls, watcher hints, rescans) and
+/// runs the reconciles.
 pub struct Scheduler {
     rt: Arc<Runtime>,
     schedule: Schedule,
@@ -130,6 +136,7 @@ async fn changed_folders(
 const HINT_DELAY: Duration = Duration::from_millis(20);
 
 impl Scheduler {
+    /// A scheduler over `rt`'s engine with `schedule`.
     pub fn new(rt: Arc<Runtime>, schedule: Schedule) -> Self {
         Scheduler {
             rt,
@@ -316,7 +323,7 @@ impl Scheduler {
     /// When the next record becomes due, or `None` while every reconcile slot is busy
     /// (a finishing task wakes the loop then).
     fn next_due(&self) -> Option<Instant> {
-        let limit = self.engine().settings().concurrency.max(1);
+        let limit = self.engine().settings().tuning.reconcile_slots;
         if self.slots.values().filter(|s| s.running).count() >= limit {
             return None;
         }
@@ -328,7 +335,7 @@ impl Scheduler {
     }
 
     fn spawn_due(&mut self, tasks: &mut JoinSet<TaskResult>) {
-        let limit = self.engine().settings().concurrency.max(1);
+        let limit = self.engine().settings().tuning.reconcile_slots;
         let now = Instant::now();
         let running = self.slots.values().filter(|s| s.running).count();
         let mut due: Vec<&mut Slot> = self
@@ -449,7 +456,7 @@ impl Scheduler {
                 }
                 if report.skipped > 0 && slot.dirty_at.is_none() {
                     // Something changed under an action: look again soon.
-                    slot.dirty_at = Some(now + schedule.debounce.max(Duration::from_millis(100)));
+                    slot.dirty_at = Some(now + schedule.recheck_after);
                 }
                 if report.blocked_deletes > 0 {
                     self.rt.events.emit(Event::new(

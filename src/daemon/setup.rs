@@ -90,7 +90,7 @@ pub fn engine_settings(cfg: &Config, folding: NameFolding) -> anyhow::Result<Eng
         direction: cfg.sync.direction,
         max_delete_percent: cfg.sync.max_delete_percent,
         ignore: IgnoreRules::new(&cfg.sync.ignore).context("sync.ignore")?,
-        concurrency: cfg.zoho.concurrency.max(1) * 2,
+        tuning: cfg.tuning,
         folding,
         max_upload_size: cfg
             .zoho
@@ -123,9 +123,13 @@ pub fn name_folding(root: &std::path::Path) -> NameFolding {
 
 /// Everything a syncing command works with.
 pub struct Runtime {
+    /// The journal.
     pub journal: Arc<Journal>,
+    /// The Zoho client.
     pub client: ZohoClient,
+    /// The engine that runs reconciles.
     pub engine: Arc<Engine>,
+    /// Files the daemon wrote itself, so the watcher ignores their events.
     pub self_writes: Arc<SelfWrites>,
     /// Where the sync reports what the operator must hear about (metrics, alerts).
     pub events: Events,
@@ -141,12 +145,14 @@ impl Drop for Runtime {
     }
 }
 
+/// Opens (and migrates) the journal in `state_dir`.
 pub fn open_journal(cfg: &Config) -> anyhow::Result<Arc<Journal>> {
     let j = Journal::open(&cfg.state_dir)
         .with_context(|| format!("opening the journal in {}", cfg.state_dir.display()))?;
     Ok(Arc::new(j))
 }
 
+/// The client, executor and engine for `cfg`, reporting to one [`Events`].
 pub fn build(cfg: &Config, journal: Arc<Journal>, policy: RetryPolicy) -> anyhow::Result<Runtime> {
     let events = Events::default();
     let client = ZohoClient::new(

@@ -9,9 +9,6 @@ use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-/// Actions of a pass in progress per allowed API request (`zoho.concurrency`).
-const ACTIONS_PER_REQUEST: usize = 4;
-
 /// An action carried out, with the record it belongs to and what came of it.
 type Ran = (Arc<RecordWork>, Action, ActionReport);
 
@@ -137,7 +134,9 @@ impl Engine {
         self.note_delete_guard(deletes, report.blocked_deletes > 0)
             .await;
         note_records(&mut report, &prepared);
-        let ran = self.run_actions(prepared, settings.concurrency).await;
+        let ran = self
+            .run_actions(prepared, settings.tuning.actions_in_flight)
+            .await;
         let deltas = tally(&mut report, ran);
         for (key, d) in &deltas {
             self.apply_deltas(key, d);
@@ -205,9 +204,9 @@ impl Engine {
         }
     }
 
-    /// Runs every action of the pass, `concurrency` × [`ACTIONS_PER_REQUEST`] at once,
+    /// Runs every action of the pass, `in_flight` at once ([`crate::config::Tuning`]),
     /// with the upload intents reserved for the whole pass.
-    async fn run_actions(&self, prepared: Vec<Prepared>, concurrency: usize) -> Vec<Ran> {
+    async fn run_actions(&self, prepared: Vec<Prepared>, in_flight: usize) -> Vec<Ran> {
         // Owned jobs: the stream's futures borrow nothing, so a spawned reconcile stays Send.
         let jobs: Vec<(Arc<RecordWork>, Action)> = prepared
             .into_iter()
@@ -227,8 +226,8 @@ impl Engine {
                 }
             })
             // More actions than requests in flight (the client holds those to
-            // `concurrency`): while some wait for their journal commit, others send.
-            .buffer_unordered(concurrency.max(1) * ACTIONS_PER_REQUEST)
+            // `zoho.concurrency`): while some wait for their journal commit, others send.
+            .buffer_unordered(in_flight)
             .collect()
             .await;
         self.executor.release_intents(intents).await;

@@ -23,6 +23,7 @@ pub use prepare::Prepared;
 pub use recovery::UnflushedDownload;
 pub use report::{PassReport, PendingCounts, RecordError};
 
+use crate::config::Tuning;
 use crate::executor::Executor;
 use crate::journal::{Journal, JournalError};
 use crate::log_fields::{MODULE, RECORD};
@@ -38,15 +39,23 @@ use std::time::Duration;
 /// The settings a reconcile reads; replaced as a whole on SIGHUP.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
+    /// The sync root (absolute).
     pub root: PathBuf,
+    /// Bigin or CRM: which module folders are followed.
     pub product: Product,
+    /// Custom module names followed besides the documented ones (`zoho.modules`).
     pub extra_modules: Vec<String>,
+    /// How long a file must be unchanged before it is uploaded (`sync.debounce`).
     pub debounce: Duration,
+    /// Which way changes flow.
     pub direction: Direction,
+    /// The largest share of a record's files one pass may delete.
     pub max_delete_percent: u8,
+    /// Files never synced (built-in rules plus `sync.ignore`).
     pub ignore: IgnoreRules,
-    /// Actions run at once across records (the client's own limit still applies).
-    pub concurrency: usize,
+    /// How many records and actions run at once, and how soon an unsettled folder is
+    /// looked at again (derived at config load; the client's own limit still applies).
+    pub tuning: Tuning,
     /// How the root's file system compares names (probed at start).
     pub folding: NameFolding,
     /// Largest upload Zoho takes (`zoho.max_upload_size`, else the product's documented
@@ -75,17 +84,24 @@ impl EngineSettings {
     }
 }
 
+/// Why a reconcile could not be carried out.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// An executor operation failed.
     #[error(transparent)]
     Exec(#[from] crate::executor::ExecError),
+    /// The journal could not be read or written.
     #[error("journal: {0}")]
     Journal(#[from] JournalError),
+    /// A blocking task panicked or was cancelled.
     #[error("background task failed: {0}")]
     Task(String),
+    /// A record folder could not be read.
     #[error("reading {path}: {source}")]
     Scan {
+        /// The folder.
         path: PathBuf,
+        /// What went wrong reading it.
         #[source]
         source: scan::ScanError,
     },
@@ -207,7 +223,7 @@ impl Engine {
         let prepared: Vec<Result<Prepared, (RecordKey, EngineError)>> =
             futures_util::stream::iter(folders)
                 .map(|f| async move { self.prepare(f, poll).await.map_err(|e| (f.key.clone(), e)) })
-                .buffer_unordered(settings.concurrency.max(1))
+                .buffer_unordered(settings.tuning.reconcile_slots)
                 .collect()
                 .await;
         let mut ok = Vec::new();
@@ -244,7 +260,11 @@ mod tests {
             direction,
             max_delete_percent: 50,
             ignore: IgnoreRules::new(&globs).unwrap(),
-            concurrency: 4,
+            tuning: Tuning {
+                reconcile_slots: 8,
+                actions_in_flight: 32,
+                recheck_after: Duration::from_secs(2),
+            },
             folding: NameFolding::None,
             max_upload_size: None,
         }
@@ -273,7 +293,9 @@ mod tests {
         // The debounce and the concurrency do not change what a listing means.
         let mut same = settings(&["*.tmp"], Direction::Both);
         same.debounce = Duration::from_secs(9);
-        same.concurrency = 1;
+        same.tuning.reconcile_slots = 1;
+        same.tuning.actions_in_flight = 1;
+        same.tuning.recheck_after = Duration::from_secs(9);
         assert_eq!(same.fingerprint_salt(), base);
     }
 }

@@ -4,6 +4,7 @@
 
 use super::read::{JournalRows, LocalSide, RemoteSide};
 use super::{Engine, EngineError, EngineSettings};
+use crate::config::DEBOUNCE_FLOOR;
 use crate::dir_handle::DirHandle;
 use crate::executor::{RecordWork, describe};
 use crate::journal::FailureRow;
@@ -17,7 +18,9 @@ use std::time::{Duration, SystemTime};
 /// A record read and planned, ready to execute.
 #[derive(Debug, Clone)]
 pub struct Prepared {
+    /// The record's three sides, for the executor.
     pub work: RecordWork,
+    /// What the planner decided, in execution order.
     pub actions: Vec<Action>,
     /// Files seen but not yet stable (still being written): look again after the debounce.
     pub unstable: usize,
@@ -36,18 +39,25 @@ pub struct Prepared {
     pub fingerprint: Option<scan::Fingerprint>,
 }
 
-/// How long until the earliest unstable file has been unchanged for `debounce`.
-fn settle_in(local: &[LocalEntry], debounce: Duration) -> Option<Duration> {
+/// How long until the earliest unstable file has been unchanged for `debounce`: never
+/// sooner than [`DEBOUNCE_FLOOR`], never later than `recheck_after` (a file stamped in the
+/// future would otherwise wait until then).
+fn settle_in(
+    local: &[LocalEntry],
+    debounce: Duration,
+    recheck_after: Duration,
+) -> Option<Duration> {
     let now_ns = SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64);
     let debounce_ns = debounce.as_nanos() as i64;
+    let floor_ns = DEBOUNCE_FLOOR.as_nanos() as i64;
+    let ceiling_ns = recheck_after.as_nanos() as i64;
     local
         .iter()
         .filter(|f| !f.stable)
         .map(|f| {
-            let ns =
-                (f.mtime_ns + debounce_ns - now_ns).clamp(5_000_000, debounce_ns.max(5_000_000));
+            let ns = (f.mtime_ns + debounce_ns - now_ns).clamp(floor_ns, ceiling_ns);
             Duration::from_nanos(ns as u64)
         })
         .min()
@@ -239,7 +249,9 @@ impl Engine {
         let unstable = local
             .as_ref()
             .map_or(0, |l| l.iter().filter(|f| !f.stable).count());
-        let settle_in = local.as_ref().and_then(|l| settle_in(l, settings.debounce));
+        let settle_in = local
+            .as_ref()
+            .and_then(|l| settle_in(l, settings.debounce, settings.tuning.recheck_after));
         let mut work = record_work(key, dir, local, remote, synced, failures);
         work.refused = refused;
         Ok(Prepared {

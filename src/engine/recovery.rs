@@ -14,9 +14,13 @@ use std::collections::{HashMap, HashSet};
 /// A download recorded in the journal as not yet flushed to disk.
 #[derive(Debug, Clone)]
 pub struct UnflushedDownload {
+    /// The record it belongs to.
     pub key: RecordKey,
+    /// The record folder, opened without following links.
     pub dir: DirHandle,
+    /// The downloaded file's name in the folder.
     pub local_name: String,
+    /// The attachment it was downloaded from.
     pub attachment_id: String,
 }
 

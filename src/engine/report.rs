@@ -10,14 +10,23 @@ use std::collections::{HashMap, HashSet};
 /// What a pass did, for the summary log line, `once`'s exit code and sd_notify STATUS.
 #[derive(Debug, Default, Clone)]
 pub struct PassReport {
+    /// Records read and planned.
     pub records: usize,
+    /// Actions completed.
     pub done: usize,
+    /// Actions not attempted or abandoned without harm (planned again next time).
     pub skipped: usize,
+    /// Actions that failed retryably and wait for a later pass.
     pub deferred: usize,
+    /// Actions that failed permanently and wait for a change or `retry`.
     pub parked: usize,
+    /// Deletes held back by `sync.max_delete_percent`.
     pub blocked_deletes: usize,
+    /// Files still being written, left for a later look.
     pub unstable: usize,
+    /// Records whose attachment list failed.
     pub list_errors: usize,
+    /// Bytes transferred.
     pub bytes: u64,
     /// What the pass left in error, per record, for `once` to print and judge.
     pub errors: Vec<RecordError>,
@@ -95,12 +104,16 @@ impl RecordError {
 /// Work left for a record, by direction.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PendingCounts {
+    /// Uploads, replaces and link uploads.
     pub uploads: u32,
+    /// Downloads, including compares and conflict renames.
     pub downloads: u32,
+    /// Remote deletes and local trashings.
     pub deletes: u32,
 }
 
 impl PendingCounts {
+    /// Counts `action` under its direction (journal-only actions count nowhere).
     pub fn add(&mut self, action: &Action) {
         match action {
             Action::Upload { .. } | Action::UploadLink { .. } | Action::Replace { .. } => {
@@ -115,12 +128,14 @@ impl PendingCounts {
         }
     }
 
+    /// All pending actions.
     pub fn total(&self) -> u32 {
         self.uploads + self.downloads + self.deletes
     }
 }
 
 impl PassReport {
+    /// Adds another pass's counts, lists and pending work to this one.
     pub fn merge(&mut self, other: PassReport) {
         self.records += other.records;
         self.done += other.done;
@@ -144,6 +159,8 @@ impl PassReport {
         }
     }
 
+    /// True when the pass did, deferred, parked or held back an action, or a list failed:
+    /// worth a log line.
     pub fn did_something(&self) -> bool {
         self.done + self.deferred + self.parked + self.blocked_deletes + self.list_errors > 0
     }

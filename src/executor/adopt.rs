@@ -16,8 +16,11 @@ const CLOCK_SKEW_SECS: i64 = 300;
 /// `created_unix`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadIntent<'a> {
+    /// The `File_Name` the upload gave the attachment.
     pub remote_name: &'a str,
+    /// What the upload carried.
     pub sent: Sent<'a>,
+    /// The moment the intent was written, Unix seconds (the attachment cannot be older).
     pub created_unix: i64,
 }
 
@@ -25,9 +28,17 @@ pub struct UploadIntent<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sent<'a> {
     /// A file of `size` bytes whose content hashes to `hash`.
-    File { size: u64, hash: &'a ContentHash },
+    File {
+        /// Bytes sent.
+        size: u64,
+        /// BLAKE3 of the bytes sent.
+        hash: &'a ContentHash,
+    },
     /// A link to `url`.
-    Link { url: &'a str },
+    Link {
+        /// The link's URL.
+        url: &'a str,
+    },
 }
 
 /// The attachments that an interrupted upload may have created, newest first: same

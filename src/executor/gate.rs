@@ -50,6 +50,7 @@ impl Default for ApiGate {
 }
 
 impl ApiGate {
+    /// An open gate.
     pub fn new() -> Self {
         ApiGate {
             state: Mutex::new(GateState {

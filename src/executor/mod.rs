@@ -44,11 +44,13 @@ use std::time::{Duration, Instant};
 /// Everything the executor needs to know about one record to carry out its actions.
 #[derive(Debug, Clone)]
 pub struct RecordWork {
+    /// The record the actions belong to.
     pub key: RecordKey,
     /// The record folder, opened from the root without following a link when it was
     /// scanned; every file access of its actions goes through it. `None` when the folder
     /// is gone (then nothing local is planned).
     pub dir: Option<DirHandle>,
+    /// The folder's files by name, as scanned.
     pub local: HashMap<String, LocalEntry>,
     /// The record's attachments by id, as last listed.
     pub remote: HashMap<String, RemoteAttachment>,
@@ -90,7 +92,9 @@ pub enum Outcome {
     Skipped(String),
     /// A retryable failure outlived this pass's retries; retried after `next_attempt_unix`.
     Deferred {
+        /// The last error.
         message: String,
+        /// When the action may be tried again, Unix seconds.
         next_attempt_unix: i64,
     },
     /// A permanent failure: parked until the file changes or the user runs `retry`.
@@ -101,18 +105,26 @@ pub enum Outcome {
 /// record's attachments stays true without listing again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RemoteDelta {
+    /// An attachment the action created.
     Added(RemoteAttachment),
+    /// The id of an attachment the action deleted.
     Removed(String),
 }
 
 /// The result of one action, for logs, status and the remote cache.
 #[derive(Debug, Clone)]
 pub struct ActionReport {
+    /// The action's kind, as logged (`upload`, `download`, …).
     pub action: &'static str,
+    /// What it acted on: a local name or an attachment id.
     pub subject: String,
+    /// How it ended.
     pub outcome: Outcome,
+    /// Bytes transferred.
     pub bytes: u64,
+    /// The attachment it created or acted on, when there is one.
     pub attachment_id: Option<String>,
+    /// What it changed on Zoho's side.
     pub deltas: Vec<RemoteDelta>,
     /// The local name of a download whose file is not flushed to disk yet.
     pub unflushed: Option<String>,
@@ -121,22 +133,31 @@ pub struct ActionReport {
 /// Why an action failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
+    /// A Zoho call failed.
     #[error(transparent)]
     Zoho(#[from] ZohoError),
+    /// The journal could not be read or written.
     #[error("journal: {0}")]
     Journal(#[from] JournalError),
+    /// A file operation in the record folder or the trash failed.
     #[error("{op} {path}: {source}")]
     Io {
+        /// What was being done (`open`, `rename`, …).
         op: &'static str,
+        /// The file or folder it was done to.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
     /// The file changed (or appeared, or vanished) since it was scanned: plan again.
     #[error("{0} changed since it was scanned; will plan again")]
     Changed(String),
+    /// An internal mismatch: the action names a file or attachment the record's work
+    /// does not hold.
     #[error("the action refers to something the reconcile did not see: {0}")]
     Inconsistent(String),
+    /// A blocking task panicked or was cancelled.
     #[error("background task failed: {0}")]
     Task(String),
     /// Zoho is known to refuse this upload (preflight): parked without an API call.
@@ -182,6 +203,8 @@ struct NotedPaths {
 impl SelfWrites {
     const HOLD: Duration = Duration::from_secs(5);
 
+    /// Remembers that the daemon itself just wrote `path`, so the watcher ignores its
+    /// event.
     pub fn note(&self, path: &Path) {
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
@@ -215,6 +238,7 @@ pub struct Executor {
 }
 
 impl Executor {
+    /// An executor over `client` and `journal`, with its trash under `state_dir`.
     pub fn new(
         client: ZohoClient,
         journal: Arc<Journal>,
@@ -240,14 +264,17 @@ impl Executor {
         self
     }
 
+    /// The gate that holds every queued action while Zoho is unreachable.
     pub fn gate(&self) -> &ApiGate {
         &self.gate
     }
 
+    /// The Zoho client.
     pub fn client(&self) -> &ZohoClient {
         &self.client
     }
 
+    /// The journal.
     pub fn journal(&self) -> &Arc<Journal> {
         &self.journal
     }

@@ -14,7 +14,9 @@ use std::time::Duration;
 pub struct RetryPolicy {
     /// Retries of a retryable error within one pass.
     pub attempts_per_pass: usize,
+    /// The first delay between retries within a pass.
     pub min_delay: Duration,
+    /// The longest delay between retries within a pass.
     pub max_delay: Duration,
     /// Wait at the gate while Zoho is unreachable instead of failing (the daemon does;
     /// `once` fails so that it ends).
@@ -32,6 +34,7 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The daemon's policy: waits at the gate, honours persisted backoff.
     pub fn daemon() -> Self {
         RetryPolicy {
             attempts_per_pass: 4,
@@ -44,6 +47,8 @@ impl RetryPolicy {
         }
     }
 
+    /// `once`'s policy: fails when Zoho is unreachable, retries deferred entries now and
+    /// waits at most 30 s for a `Retry-After`.
     pub fn once() -> Self {
         RetryPolicy {
             wait_when_unreachable: false,

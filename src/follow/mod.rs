@@ -19,15 +19,14 @@ mod proptests;
 use crate::journal::Journal;
 use std::sync::Arc;
 
-/// Journal meta key of [`RemoteChanges`], written by the daemon and shown by `status`.
-pub const REMOTE_CHANGES_META_KEY: &str = "remote_changes";
-
 /// Remote changes found since the daemon started: through a follow hint (the poll was
 /// brought forward) and by a scheduled poll, so an operator can see whether hints work
 /// in their org.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RemoteChangeCounts {
+    /// Found by a poll a follow hint brought forward.
     pub hint: u64,
+    /// Found by a scheduled poll.
     pub poll: u64,
 }
 
@@ -55,7 +54,7 @@ impl RemoteChanges {
             let Ok(json) = serde_json::to_string(&*crate::lock(&counts)) else {
                 return;
             };
-            if let Err(e) = j.set_meta(REMOTE_CHANGES_META_KEY, &json) {
+            if let Err(e) = j.set_meta(crate::journal::REMOTE_CHANGES_META_KEY, &json) {
                 tracing::warn!(error = %e, "could not publish the remote change counts for status");
             }
         });

@@ -15,6 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 /// One record of a listing, as the planner needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
+    /// The record id (digits).
     pub id: String,
     /// The folder label, already made safe ([`crate::planner::folder_label`]).
     pub label: String,
@@ -38,7 +39,9 @@ pub enum Listing {
 /// A record folder found in the module folder.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Folder {
+    /// The record id the folder name starts with.
     pub id: String,
+    /// The folder's whole name.
     pub name: String,
 }
 
@@ -56,6 +59,7 @@ pub enum RowState {
 /// The journal row of one record of a followed module.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FollowRow {
+    /// The record id.
     pub id: String,
     /// The folder name the daemon gave and the folder still had; `None` for a folder the
     /// user made (or one released by `on_leave = "keep"`).
@@ -65,6 +69,7 @@ pub struct FollowRow {
     pub pending: Option<String>,
     /// The hint value at the last listing.
     pub hint: Option<String>,
+    /// Followed, being archived, or archived.
     pub state: RowState,
 }
 
@@ -112,45 +117,81 @@ pub enum ArchiveWhy {
 pub enum FollowAction {
     /// Make `<root>/<Module>/<name>`.
     Make {
+        /// The record.
         id: String,
+        /// The folder name, `<id> <label>`.
         name: String,
+        /// The hint value to remember with the new row.
         hint: Option<String>,
     },
     /// Rename the folder within the module folder.
     Rename {
+        /// The record.
         id: String,
+        /// The folder's current name (one the daemon gave).
         from: String,
+        /// The name for the record's new label.
         to: String,
     },
     /// Ask Zoho whether the record still exists, then plan again with the answer.
-    Confirm { id: String },
+    Confirm {
+        /// The record missing from the listing.
+        id: String,
+    },
     /// Move the folder to `<root>/.archive/<Module>/`.
     Archive {
+        /// The record.
         id: String,
+        /// The folder's name in the module folder.
         folder: String,
+        /// Deleted in Zoho, left the view or filter, or a move to finish.
         why: ArchiveWhy,
     },
     /// The journal row's pending name is settled: the folder is called `name` (and no
     /// longer carries the other one).
-    Settle { id: String, name: String },
+    Settle {
+        /// The record.
+        id: String,
+        /// The name the folder has now.
+        name: String,
+    },
     /// An interrupted archive move had finished: mark the row archived.
-    MarkArchived { id: String },
+    MarkArchived {
+        /// The record.
+        id: String,
+    },
     /// The record left the view or filter with `on_leave = "keep"`: its folder is the
     /// user's from now on (never renamed or archived by the daemon).
-    Release { id: String },
+    Release {
+        /// The record.
+        id: String,
+    },
     /// Remember the hint value (and create the row of a folder not yet known).
-    SetHint { id: String, hint: Option<String> },
+    SetHint {
+        /// The record.
+        id: String,
+        /// The hint field's value at this listing.
+        hint: Option<String>,
+    },
     /// The hint moved: list the record's attachments now.
-    PollNow { id: String },
+    PollNow {
+        /// The record whose attachments are listed now.
+        id: String,
+    },
 }
 
 /// Everything the planner looks at for one followed module.
 #[derive(Debug, Clone)]
 pub struct FollowInput<'a> {
+    /// What the module's listing gave.
     pub listing: &'a Listing,
+    /// The record folders in the module folder now.
     pub folders: &'a [Folder],
+    /// The journal's rows of this module, by record id.
     pub rows: &'a HashMap<String, FollowRow>,
+    /// Answers of `GET /{module}/{id}` for records missing from the listing.
     pub confirmed: &'a HashMap<String, Confirmation>,
+    /// What happens to a record that leaves the view or filter.
     pub on_leave: OnLeave,
     /// Whether the listing is a view (`cvid`): a record missing from it may still exist.
     pub has_view: bool,

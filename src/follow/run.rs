@@ -22,6 +22,7 @@ use std::sync::Arc;
 /// A record as a listing returns it: its id and the text of the fields asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FetchedRecord {
+    /// The record id (digits).
     pub id: String,
     /// Field API name → label text (absent when empty).
     pub values: HashMap<String, String>,
@@ -65,6 +66,7 @@ pub trait RecordSource: Send + Sync {
 /// One followed module, ready to run passes.
 #[derive(Debug, Clone)]
 pub struct FollowedModule {
+    /// Its `[[follow]]` table, validated.
     pub settings: FollowSettings,
     /// The configured label, or the module's default (`None`: the folder is the id).
     pub label: Option<LabelTemplate>,
@@ -683,7 +685,11 @@ pub async fn run_follows<S: RecordSource>(
     loop {
         // A spent budget holds listings back like polls (the credit meter says so once);
         // nothing is archived or renamed meanwhile, since nothing was listed.
-        let modules_now = if budget_spent() { &[][..] } else { &modules[..] };
+        let modules_now = if budget_spent() {
+            &[][..]
+        } else {
+            &modules[..]
+        };
         for (m, st) in modules_now.iter().zip(states.iter_mut()) {
             let incremental = m.settings.hint_field.as_deref() == Some("Modified_Time")
                 && st.since_full + 1 < FULL_LISTING_EVERY;

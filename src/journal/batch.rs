@@ -17,20 +17,29 @@ use rusqlite::TransactionBehavior;
 pub enum BatchOp {
     /// [`Journal::add_intent`].
     AddIntent {
+        /// The record.
         key: RecordKey,
+        /// The upload about to be sent.
         intent: NewIntent,
+        /// The time written with it, Unix seconds.
         now_unix: i64,
     },
     /// [`Journal::complete_upload`].
     CompleteUpload {
+        /// The record.
         key: RecordKey,
+        /// The intent the upload was sent under.
         intent_id: i64,
+        /// The row both sides now agree on.
         entry: SyncedEntry,
     },
     /// [`Journal::upsert_unflushed_entry`].
     UpsertUnflushed {
+        /// The record.
         key: RecordKey,
+        /// The row of the downloaded file.
         entry: SyncedEntry,
+        /// The boot id it was written in, when known.
         boot: Option<String>,
     },
 }
@@ -38,7 +47,9 @@ pub enum BatchOp {
 /// What a [`BatchOp`] returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BatchOut {
+    /// The new intent's id ([`BatchOp::AddIntent`]).
     IntentId(i64),
+    /// The other writes.
     Done,
 }
 

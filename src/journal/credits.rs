@@ -12,16 +12,16 @@ pub const CREDIT_WINDOW_SECS: i64 = 24 * 3600;
 /// Rows are kept a little longer than the window (a slow clock, a late `status`).
 const KEEP_SECS: i64 = 2 * CREDIT_WINDOW_SECS;
 
-/// Meta key: the per-file upload limit Zoho stated in its first
-/// `FILE_SIZE_MORE_THAN_ALLOWED` reply (Bigin publishes none), in bytes.
-pub const UPLOAD_LIMIT_META_KEY: &str = "zoho_upload_limit";
-
 /// Requests of one kind and outcome within a time span.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageRow {
+    /// What was asked.
     pub op: ApiOp,
+    /// How it ended.
     pub outcome: Outcome,
+    /// How many requests.
     pub calls: u64,
+    /// The credits they cost.
     pub credits: u64,
 }
 

@@ -9,16 +9,22 @@ pub enum JournalError {
     /// Creating the state directory or the database file failed.
     #[error("journal {path}: {op}: {source}")]
     Io {
+        /// The journal file or state directory.
         path: PathBuf,
+        /// What was being done.
         op: &'static str,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
     /// SQLite refused an operation (busy past the timeout, corrupt file, disk full, ...).
     #[error("journal {path}: {op}: {source}")]
     Sqlite {
+        /// The journal file.
         path: PathBuf,
+        /// What was being done.
         op: &'static str,
+        /// SQLite's error.
         #[source]
         source: rusqlite::Error,
     },
@@ -28,8 +34,11 @@ pub enum JournalError {
          upgrade bigin-sync"
     )]
     TooNew {
+        /// The journal file.
         path: PathBuf,
+        /// The file's schema version.
         found: u32,
+        /// The newest version this program knows.
         supported: u32,
     },
     /// A read-only opener found a schema that must first be migrated by the daemon.
@@ -38,8 +47,11 @@ pub enum JournalError {
          (`bigin-sync run` or `once`) once to migrate it"
     )]
     NeedsMigration {
+        /// The journal file.
         path: PathBuf,
+        /// The file's schema version.
         found: u32,
+        /// The version this program needs.
         supported: u32,
     },
 }

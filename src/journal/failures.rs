@@ -8,13 +8,17 @@ use rusqlite::{Row, params};
 /// The failure state of one subject (a local name or an attachment id) of a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailureRow {
+    /// The local name or attachment id the failure is about.
     pub subject: String,
     /// What was attempted, e.g. `upload`, `download`, `delete_remote`.
     pub action: String,
+    /// The last error.
     pub message: String,
     /// True when the error is permanent: no retry until the file changes or the user asks.
     pub parked: bool,
+    /// Failures of this subject so far.
     pub attempts: u32,
+    /// When it may be tried again, Unix seconds.
     pub next_attempt_unix: i64,
     /// When this subject first failed (kept across repeated failures).
     pub since_unix: i64,
@@ -27,11 +31,13 @@ pub struct NewFailure {
     pub subject: String,
     /// What was attempted, e.g. `upload`, `download`, `delete_remote`.
     pub action: String,
+    /// The error.
     pub message: String,
     /// True when the error is permanent: no retry until the file changes or the user asks.
     pub parked: bool,
     /// Failures of this subject so far, this one included.
     pub attempts: u32,
+    /// When it may be tried again, Unix seconds.
     pub next_attempt_unix: i64,
 }
 

@@ -9,10 +9,15 @@ use rusqlite::{Connection, params};
 /// An upload that may or may not have reached Zoho.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntentRow {
+    /// The intent's row id.
     pub id: i64,
+    /// The file being uploaded.
     pub local_name: String,
+    /// The `File_Name` it is sent under.
     pub remote_name: String,
+    /// Size in bytes of what is sent.
     pub size: u64,
+    /// BLAKE3 of what is sent.
     pub hash: ContentHash,
     /// An attachment created after this moment with the same name and size matches.
     pub created_unix: i64,
@@ -105,8 +110,12 @@ impl Journal {
 /// An upload about to start, as [`Journal::add_intents`] records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewIntent {
+    /// The file being uploaded.
     pub local_name: String,
+    /// The `File_Name` it is sent under.
     pub remote_name: String,
+    /// Size in bytes of what is sent.
     pub size: u64,
+    /// BLAKE3 of what is sent.
     pub hash: ContentHash,
 }

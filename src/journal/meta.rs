@@ -1,4 +1,6 @@
-//! The cached access token and small key/value facts (daemon pid, last pass time).
+//! The cached access token and small key/value facts shared between the daemon and
+//! `status` (pending work, watch state, folders not followed, delete guard, refused
+//! credentials, Zoho's upload limit, remote changes by hint or poll): every key is one of the `*_META_KEY` constants below.
 
 use super::{Journal, Result};
 use crate::model::RecordKey;
@@ -26,6 +28,14 @@ pub const DELETE_GUARD_META_KEY: &str = "delete_guard";
 /// Meta key: Zoho refused the refresh token, as JSON [`AuthFailure`] (written when a
 /// token grant is refused, removed by the next grant that works; read by `status`).
 pub const AUTH_FAILURE_META_KEY: &str = "auth_failure";
+
+/// Meta key: the per-file upload limit Zoho stated in its first
+/// `FILE_SIZE_MORE_THAN_ALLOWED` reply (Bigin publishes none), in bytes.
+pub const UPLOAD_LIMIT_META_KEY: &str = "zoho_upload_limit";
+
+/// Meta key: remote changes found through a follow hint vs by a scheduled poll, as JSON
+/// [`crate::follow::RemoteChangeCounts`] (written by the daemon, read by `status`).
+pub const REMOTE_CHANGES_META_KEY: &str = "remote_changes";
 
 /// One record whose deletes the delete guard held back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,7 +15,8 @@ mod intents;
 mod meta;
 pub use meta::{
     AUTH_FAILURE_META_KEY, AuthFailure, DELETE_GUARD_META_KEY, GuardTrip, GuardTrips,
-    NOT_FOLLOWED_META_KEY, PENDING_META_KEY, WATCH_META_KEY,
+    NOT_FOLLOWED_META_KEY, PENDING_META_KEY, REMOTE_CHANGES_META_KEY, UPLOAD_LIMIT_META_KEY,
+    WATCH_META_KEY,
 };
 mod records;
 mod schema;
@@ -25,7 +26,7 @@ mod summary;
 mod tests;
 
 pub use batch::{BatchOp, BatchOut};
-pub use credits::{ApiUsage, CREDIT_WINDOW_SECS, UPLOAD_LIMIT_META_KEY, UsageRow};
+pub use credits::{ApiUsage, CREDIT_WINDOW_SECS, UsageRow};
 pub use error::JournalError;
 pub use failures::{FailureRow, NewFailure};
 pub use intents::{IntentRow, NewIntent};

@@ -7,10 +7,13 @@ use rusqlite::{OptionalExtension, params};
 /// A followed record as the poller needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordRow {
+    /// The record.
     pub key: RecordKey,
     /// The record folder's name on disk (id plus optional label), for `status`.
     pub folder_name: String,
+    /// The last successful attachment list, Unix seconds.
     pub last_poll_unix: Option<i64>,
+    /// When the record is next due to be listed, Unix seconds.
     pub next_poll_unix: i64,
     /// Consecutive polls that found nothing new; drives the idle back-off.
     pub idle_polls: u32,

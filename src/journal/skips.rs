@@ -8,6 +8,7 @@ use rusqlite::params;
 /// One attachment that is not downloaded, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteSkipRow {
+    /// The attachment's Zoho id.
     pub attachment_id: String,
     /// `File_Name` as Zoho lists it.
     pub remote_name: String,

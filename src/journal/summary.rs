@@ -7,7 +7,9 @@ use crate::model::RecordKey;
 /// One followed record's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordSummary {
+    /// The record.
     pub key: RecordKey,
+    /// The record folder's name (`<record_id> <label>`).
     pub folder_name: String,
     /// Synced entries (files both sides agree on).
     pub files_in_sync: u64,
@@ -17,17 +19,24 @@ pub struct RecordSummary {
     pub parked: u64,
     /// Uploads whose outcome is not yet recorded.
     pub pending_uploads: u64,
+    /// The last successful attachment list, Unix seconds.
     pub last_poll_unix: Option<i64>,
+    /// When the record is next due to be listed, Unix seconds.
     pub next_poll_unix: i64,
 }
 
 /// Everything `status` reads from the journal.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct JournalSummary {
+    /// Every followed record, in key order.
     pub records: Vec<RecordSummary>,
+    /// Synced entries across records.
     pub total_files: u64,
+    /// Failing subjects still retried, across records.
     pub total_failures: u64,
+    /// Parked subjects across records.
     pub total_parked: u64,
+    /// Uploads whose outcome is not yet recorded, across records.
     pub total_pending_uploads: u64,
     /// Expiry of the cached access token, when one is cached.
     pub token_expires_at_unix: Option<i64>,

@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet};
 /// What the preflight knows of Zoho's limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UploadRules {
+    /// Bigin or CRM (CRM refuses `.exe` files).
     pub product: Product,
     /// Largest file Zoho takes, in bytes, when known (configured, documented, or stated
     /// by Zoho in an earlier refusal).

@@ -14,8 +14,11 @@ const POLL_BUDGET_SHARE: f64 = 0.8;
 /// Inputs of the schedule, taken from `[sync]` in the config.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PollPolicy {
+    /// The fastest a record is listed (`sync.poll_interval`).
     pub poll_interval: Duration,
+    /// The slowest an idle record is listed (`sync.poll_interval_max`).
     pub poll_interval_max: Duration,
+    /// API calls per day the schedule stays within (`sync.api_budget_per_day`).
     pub api_budget_per_day: u32,
 }
 

@@ -15,9 +15,11 @@ const MIN_ID_DIGITS: usize = 5;
 /// One record folder found under the root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordFolder {
+    /// The record it holds.
     pub key: RecordKey,
     /// The record folder's own name (id plus optional label).
     pub folder_name: String,
+    /// The folder's path under the root.
     pub path: PathBuf,
 }
 

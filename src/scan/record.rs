@@ -15,10 +15,15 @@ const MAX_URL_FILE: u64 = 64 * 1024;
 /// Why an item in a record folder is not synced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SkipReason {
+    /// A symbolic link: never followed.
     Symlink,
+    /// A named pipe.
     Fifo,
+    /// A Unix socket.
     Socket,
+    /// A block or character device.
     Device,
+    /// A sub-folder (record folders are flat).
     Directory,
     /// Matched the ignore rules.
     Ignored,
@@ -34,6 +39,7 @@ pub enum SkipReason {
 pub struct Skipped {
     /// The name (lossily decoded when it is not UTF-8).
     pub name: String,
+    /// Why it is not synced.
     pub reason: SkipReason,
 }
 

@@ -6,8 +6,10 @@
 /// targets open something else than a web page when double-clicked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum UnsafeLink {
+    /// Another scheme (`file:`, `javascript:`, UNC …) or no host.
     #[error("the link is not an http:// or https:// URL")]
     NotHttp,
+    /// Control, format (e.g. bidi override) or white-space characters in the URL.
     #[error("the link URL holds control, format or white-space characters")]
     BadCharacter,
 }

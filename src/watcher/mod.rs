@@ -25,7 +25,9 @@ pub use crate::config::WatchMode;
 pub enum WatchEvent {
     /// Something changed inside `<root>/<module_folder>/<record_folder>/`.
     Record {
+        /// The module folder's name.
         module_folder: String,
+        /// The record folder's name.
         record_folder: String,
     },
     /// Folders were added or removed above record level, or events were lost.
@@ -35,6 +37,7 @@ pub enum WatchEvent {
 /// How the tree is being watched, for operators (`bigin-sync status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WatchState {
+    /// Watching with inotify.
     Inotify,
     /// Polling because the config says `watch = "poll"`.
     PollConfigured,

@@ -50,7 +50,9 @@ pub enum Persist {
 /// A finished download under its final name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Downloaded {
+    /// Bytes written.
     pub bytes: u64,
+    /// BLAKE3 of the bytes written.
     pub hash: ContentHash,
     /// The name from `Content-Disposition`, when sent.
     pub server_file_name: Option<String>,
@@ -61,11 +63,13 @@ pub struct Downloaded {
 #[derive(Debug)]
 pub struct TempDownload {
     held: Held,
+    /// Bytes received.
     pub bytes: u64,
     /// Computed on the way for a streamed body; for one held in memory, when first asked
     /// ([`TempDownload::hash`], usually inside [`TempDownload::persist`] on the blocking
     /// pool), so the async worker that gathered it does not spend the time.
     hash: Option<ContentHash>,
+    /// The name from `Content-Disposition`, when sent.
     pub server_file_name: Option<String>,
 }
 

@@ -14,10 +14,15 @@ use serde_json::Value;
 /// Which call failed; part of error messages and of the missing-attachment rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
+    /// Refreshing the access token.
     Token,
+    /// Listing a record's attachments.
     List,
+    /// Uploading a file or link attachment.
     Upload,
+    /// Downloading an attachment.
     Download,
+    /// Deleting an attachment.
     Delete,
     /// `GET /{module}`: listing records.
     ListRecords,
@@ -56,10 +61,16 @@ pub enum ZohoError {
     /// Zoho answered with an error (JSON body or a bare status).
     #[error("{op}: Zoho answered HTTP {status} {code}: {message}")]
     Api {
+        /// The call that failed.
         op: Op,
+        /// The HTTP status.
         status: u16,
+        /// Zoho's error `code` (e.g. `INVALID_TOKEN`), or `HTTP_<status>` when the body
+        /// had none.
         code: String,
+        /// Zoho's `message`.
         message: String,
+        /// Zoho's `details`, as sent.
         details: Value,
         /// From a `Retry-After` header (seconds), when present.
         retry_after: Option<Duration>,
@@ -68,34 +79,63 @@ pub enum ZohoError {
     /// may have reached Zoho, which may have stored the attachment.
     #[error("{op}: network error: {message}")]
     Network {
+        /// The call that failed.
         op: Op,
+        /// What the HTTP library said.
         message: String,
+        /// The request may have reached Zoho (an upload may have been stored).
         outcome_unknown: bool,
     },
     /// No reply in time (same `outcome_unknown` meaning as for `Network`).
     #[error("{op}: timed out")]
-    Timeout { op: Op, outcome_unknown: bool },
+    Timeout {
+        /// The call that timed out.
+        op: Op,
+        /// The request may have reached Zoho (an upload may have been stored).
+        outcome_unknown: bool,
+    },
     /// The accounts server refused the refresh token or the client credentials; a human
     /// must fix the config (new grant code, right data center).
     #[error("Zoho refused the credentials: {0}")]
     TokenRejected(String),
     /// Zoho's token endpoint locked us out for asking too often; nothing is sent until then.
     #[error("Zoho token endpoint throttled us (too many token requests); waiting until {}", rfc3339_seconds(*until))]
-    Throttled { until: SystemTime },
+    Throttled {
+        /// When token requests may be sent again.
+        until: SystemTime,
+    },
     /// A reply that does not have the documented shape.
     #[error("{op}: unexpected reply from Zoho: {message}")]
-    InvalidResponse { op: Op, message: String },
+    InvalidResponse {
+        /// The call whose reply was unexpected.
+        op: Op,
+        /// What was wrong with it.
+        message: String,
+    },
     /// A download answered 204 (no such attachment): never written as an empty file.
     #[error("attachment {id} not found (HTTP 204)")]
-    MissingAttachment { id: String },
+    MissingAttachment {
+        /// The attachment id asked for.
+        id: String,
+    },
     /// The download ended early or with too many bytes.
     #[error("download of attachment {id} was cut: got {got} of {expected} bytes")]
-    Truncated { id: String, expected: u64, got: u64 },
+    Truncated {
+        /// The attachment being downloaded.
+        id: String,
+        /// The size Zoho announced.
+        expected: u64,
+        /// The bytes received.
+        got: u64,
+    },
     /// A module name outside the product's documented list and the configured extras.
     #[error("module {module:?} is not a {product} attachments module (allowed: {allowed})")]
     InvalidModule {
+        /// The module name given.
         module: String,
+        /// The configured product.
         product: crate::model::Product,
+        /// The accepted module names, comma-separated.
         allowed: String,
     },
     /// An id or name that cannot be put in a request.
@@ -113,7 +153,10 @@ pub enum ZohoError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorClass {
     /// Try again later (with backoff; not before `retry_after` when given).
-    Retryable { retry_after: Option<Duration> },
+    Retryable {
+        /// The wait Zoho asked for (`Retry-After`), when it did.
+        retry_after: Option<Duration>,
+    },
     /// Credentials are bad: stop calling and tell a human.
     Auth,
     /// This request will never succeed as it is.

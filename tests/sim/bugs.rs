@@ -11,7 +11,7 @@ use bigin_sync::model::ContentHash;
 /// A crash between writing an upload intent and the POST reaching Zoho leaves the
 /// intent. On restart `Engine::recover_intents` adopts any attachment that is not in the
 /// journal and has the intent's `File_Name` and size, created up to 5 minutes *before*
-/// the intent (`find_adoptable`, `CLOCK_SKEW_SECS`), without comparing content. An
+/// the intent (`adoption_candidates`, `CLOCK_SKEW_SECS`), without comparing content. An
 /// attachment a Bigin user added meanwhile with the same name and size is taken for our
 /// upload: the journal records the local hash for it, the user's bytes are never
 /// downloaded and the local bytes never uploaded; deleting the local file later deletes
