@@ -5,7 +5,6 @@ mod common;
 use bigin_sync::sandbox::{Route, SandboxOptions};
 use common::*;
 use std::os::unix::fs::PermissionsExt;
-use std::process::Stdio;
 use std::time::Duration;
 
 const M: &str = "Contacts";
