@@ -5,7 +5,6 @@ mod common;
 use bigin_sync::sandbox::{Route, SandboxOptions};
 use common::*;
 use std::os::unix::fs::PermissionsExt;
-use std::process::Stdio;
 use std::time::Duration;
 
 const M: &str = "Contacts";
@@ -173,17 +172,46 @@ async fn demo_starts_syncs_and_stops() {
     let tmp = tempfile::tempdir().unwrap();
     let demo = tmp.path().join("demo");
     let log = tmp.path().join("demo.log");
+    let stdout = tmp.path().join("demo.out");
     let mut child = std::process::Command::new(BIN)
         .args(["demo", "--dir"])
         .arg(&demo)
         .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(&stdout).unwrap())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     let welcome = demo.join("root/Contacts/2034020000000489124 Demo contact/welcome.txt");
     let link = demo.join("root/Contacts/2034020000000489124 Demo contact/Zoho Bigin.url");
     let ok = wait_until(DEADLINE, || welcome.exists() && link.exists()).await;
+    assert!(ok, "{}", std::fs::read_to_string(&log).unwrap_or_default());
+    // Pipelines is followed: the deal's folder is made by the daemon, named after it.
+    let quote = demo.join("root/Pipelines/2034020000000711002 Demo deal/quote.csv");
+    let ok = wait_until(DEADLINE, || quote.exists()).await;
+    assert!(ok, "{}", std::fs::read_to_string(&log).unwrap_or_default());
+    // The printed curl line creates a deal whose folder then appears.
+    let text = std::fs::read_to_string(&stdout).unwrap_or_default();
+    let url = text
+        .lines()
+        .find(|l| l.contains("curl -X POST -d") && l.contains("/__sandbox/bigin/Pipelines'"))
+        .and_then(|l| l.rsplit('\'').nth(1))
+        .unwrap_or_else(|| panic!("no curl line creating a deal:\n{text}"))
+        .to_string();
+    let reply = reqwest::Client::new()
+        .post(&url)
+        .body(r#"{"Deal_Name": "Big order"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(reply.status().is_success(), "{url}: {}", reply.status());
+    let pipelines = demo.join("root/Pipelines");
+    let ok = wait_until(DEADLINE, || {
+        std::fs::read_dir(&pipelines).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(" Big order"))
+        })
+    })
+    .await;
     assert!(ok, "{}", std::fs::read_to_string(&log).unwrap_or_default());
     // The demo's config works for status.
     let out = std::process::Command::new(BIN)

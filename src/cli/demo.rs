@@ -1,7 +1,9 @@
 //! `bigin-sync demo`: the whole product on one machine, with no Zoho account.
 //!
 //! Starts the embedded sandbox (a faithful fake of Zoho's API) on loopback with two
-//! sample records, writes a config that points at it, and runs the real daemon.
+//! sample records, writes a config that points at it, and runs the real daemon. The
+//! config follows Pipelines, so the deal's folder (and any deal created with the printed
+//! curl line) appears named after the deal, made by the daemon.
 
 use crate::model::Product;
 use crate::sandbox::{Sandbox, SandboxOptions};
@@ -18,11 +20,9 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     let contact = root
         .join("Contacts")
         .join(format!("{CONTACT_ID} Demo contact"));
-    let deal = root.join("Pipelines").join(format!("{DEAL_ID} Demo deal"));
-    // The state dir is left to the daemon, which makes it private.
-    for d in [&contact, &deal] {
-        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-    }
+    // The state dir is left to the daemon, which makes it private. The deal's folder is
+    // the daemon's to make: Pipelines is followed.
+    std::fs::create_dir_all(&contact).with_context(|| format!("creating {}", contact.display()))?;
 
     let opts = SandboxOptions {
         auto_create_records: true,
@@ -35,6 +35,12 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         .attachments(Product::Bigin, "Contacts", CONTACT_ID)
         .is_empty()
     {
+        sandbox.create_record_with_id(
+            Product::Bigin,
+            "Pipelines",
+            DEAL_ID,
+            serde_json::json!({"Deal_Name": "Demo deal", "Stage": "Qualification"}),
+        );
         sandbox.add_file(
             Product::Bigin,
             "Contacts",
@@ -63,7 +69,8 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         &root,
         &state,
         "# Written by `bigin-sync demo`: points at the embedded sandbox, valid while the demo runs.",
-        "poll_interval = \"5s\"\npoll_interval_max = \"30s\"\ndebounce = \"1s\"",
+        // The fake Zoho charges no credits: a big budget keeps follow_interval short.
+        "poll_interval = \"5s\"\npoll_interval_max = \"30s\"\ndebounce = \"1s\"\nfollow_interval = \"5s\"\napi_budget_per_day = 1000000\n\n[[follow]]\nmodule = \"Pipelines\"",
     );
     std::fs::write(&config_path, config_text)
         .with_context(|| format!("writing {}", config_path.display()))?;
@@ -83,6 +90,8 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
          - delete it again and the attachment goes;\n\
          - add an attachment \"in Bigin\":\n\
          \x20   curl -X POST --data-binary @/etc/hostname '{url}/__sandbox/bigin/Contacts/{CONTACT_ID}/files?name=from-bigin.txt'\n\
+         - create a deal \"in Bigin\" and watch its folder appear under {root}/Pipelines:\n\
+         \x20   curl -X POST -d '{{\"Deal_Name\": \"Big order\"}}' '{url}/__sandbox/bigin/Pipelines'\n\
          - see what the fake Zoho holds:  curl {url}/__sandbox/state\n\
          - sync state, from another terminal:\n\
          \x20   {exe} --config {cfg} status\n\n\
