@@ -135,6 +135,11 @@ async fn changed_folders(
 /// Time from a watcher hint to the reconcile: short, to gather a burst of events.
 const HINT_DELAY: Duration = Duration::from_millis(20);
 
+/// After a new folder appeared, the folders are read once more this much later: inotify
+/// watches a new folder only once it has seen it created, so a record folder made inside
+/// a brand-new module folder (`mkdir -p Contacts/2034…`) in that gap sends no event.
+const NEW_FOLDER_RECHECK: Duration = Duration::from_secs(1);
+
 impl Scheduler {
     /// A scheduler over `rt`'s engine with `schedule`.
     pub fn new(rt: Arc<Runtime>, schedule: Schedule) -> Self {
@@ -551,6 +556,8 @@ impl Scheduler {
         self.compare_fingerprints(deferred).await;
         let mut tasks = JoinSet::new();
         let mut next_rescan = Instant::now() + self.schedule.rescan_interval;
+        // A second look at the folders after new ones appeared (see NEW_FOLDER_RECHECK).
+        let mut folders_recheck: Option<Instant> = None;
         let watchdog = super::systemd::watchdog_period();
         let mut next_watchdog = Instant::now();
         loop {
@@ -563,6 +570,9 @@ impl Scheduler {
             // Sleep until the next thing is due instead of ticking: 10,000 idle records
             // must cost (almost) no CPU.
             let mut wake = next_rescan.min(Instant::now() + self.schedule.poll.poll_interval);
+            if let Some(at) = folders_recheck {
+                wake = wake.min(at);
+            }
             if let Some(due) = self.next_due() {
                 wake = wake.min(due);
             }
@@ -578,7 +588,10 @@ impl Scheduler {
                     }
                     match rediscover {
                         Rediscover::No => {}
-                        Rediscover::NewFolders => { self.rescan(false).await; }
+                        Rediscover::NewFolders => {
+                            self.rescan(false).await;
+                            folders_recheck.get_or_insert(Instant::now() + NEW_FOLDER_RECHECK);
+                        }
                         Rediscover::Everything => { self.rescan(true).await; }
                     }
                 }
@@ -607,6 +620,10 @@ impl Scheduler {
                     self.publish_status();
                 }
                 _ = tokio::time::sleep_until(wake) => {
+                    if folders_recheck.is_some_and(|at| Instant::now() >= at) {
+                        folders_recheck = None;
+                        self.rescan(false).await;
+                    }
                     if Instant::now() >= next_rescan {
                         next_rescan = Instant::now() + self.schedule.rescan_interval;
                         self.rescan(true).await;
