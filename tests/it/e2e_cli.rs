@@ -1,9 +1,7 @@
 //! End-to-end: logging formats, watch modes, SIGHUP, check, auth, demo, direction.
 
-mod common;
-
+use crate::common::*;
 use bigin_sync::sandbox::{Route, SandboxOptions};
-use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 

@@ -2,12 +2,10 @@
 //! API calls and credits counted in the journal and shown by `status`, the budget spent
 //! holding polls back but not the user's uploads. Real binary, sandbox over HTTP.
 
-mod common;
-
+use crate::common::*;
 use bigin_sync::journal::Journal;
 use bigin_sync::sandbox::Route;
 use bigin_sync::zoho::{ApiCall, ApiOp, Outcome};
-use common::*;
 
 const M: &str = "Contacts";
 const R: &str = "2034020000000489124";

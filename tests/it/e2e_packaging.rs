@@ -1,11 +1,9 @@
 //! End-to-end: what the package ships beside the daemon (man pages, completions) and the
 //! template unit's promise that instances on one host never share a journal or a lock.
 
-mod common;
-
+use crate::common::*;
 use bigin_sync::cli::Cli;
 use clap::CommandFactory;
-use common::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -1,10 +1,8 @@
 //! End-to-end: running unattended (issue 14, part C): `status` exit codes and verdict,
 //! trash retention, native journald logging.
 
-mod common;
-
+use crate::common::*;
 use bigin_sync::sandbox::{Faults, Route, SandboxOptions};
-use common::*;
 use std::path::Path;
 
 const M: &str = "Contacts";

@@ -18,7 +18,7 @@ use bigin_sync::model::ContentHash;
 /// the user's attachment, which is then lost everywhere (seed 2: "LOST content").
 #[test]
 fn crash_recovery_must_not_adopt_a_users_attachment_of_equal_name_and_size() {
-    let (_rt, sandbox) = crate::sandbox_runtime();
+    let (_rt, sandbox) = crate::simulation::sandbox_runtime();
     let mut w = World::new(1_000_001, &sandbox, true);
     let local = vec![b'L'; 64];
     let remote = vec![b'R'; 64];
@@ -55,7 +55,7 @@ fn crash_recovery_must_not_adopt_a_users_attachment_of_equal_name_and_size() {
 /// `status` keeps showing an error for an attachment that no longer exists.
 #[test]
 fn failure_row_of_a_vanished_attachment_is_cleared() {
-    let (_rt, sandbox) = crate::sandbox_runtime();
+    let (_rt, sandbox) = crate::simulation::sandbox_runtime();
     let mut w = World::new(1_000_002, &sandbox, false);
     let bytes = b"remote only".to_vec();
     w.remote_add("a.txt", bytes.clone(), ContentHash::of_bytes(&bytes));

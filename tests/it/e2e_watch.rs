@@ -1,10 +1,8 @@
 //! Watching the daemon: `/metrics` parsed as Prometheus text and matched against what
 //! happened, `/healthz` on each cause, alerts by command and webhook (issue 14).
 
-mod common;
-
+use crate::common::*;
 use bigin_sync::sandbox::Faults;
-use common::*;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -5,11 +5,9 @@
 //! when a record is deleted (never on a failed listing), the `where` filter with both
 //! `on_leave` choices, and hints bringing an attachment poll forward.
 
-mod common;
-
+use crate::common::*;
 use bigin_sync::model::Product;
 use bigin_sync::sandbox::{Route, SandboxOptions};
-use common::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

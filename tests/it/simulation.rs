@@ -77,7 +77,7 @@ fn run_seeds(seeds: impl Iterator<Item = u64>, verbose: bool, colliding_sizes: b
     let mut msg = String::new();
     for f in &failures {
         msg.push_str(&format!(
-            "seed {} failed:\n  {}\n  replay: SIM_SEED={} cargo test --release --test simulation\n",
+            "seed {} failed:\n  {}\n  replay: SIM_SEED={} cargo test --release --test it simulation\n",
             f.seed,
             f.problems.join("\n  "),
             f.seed

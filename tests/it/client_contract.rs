@@ -924,7 +924,7 @@ async fn an_upload_that_goes_silent_fails_after_the_timeout() {
 
 /// The literal case, 200 MiB each way at 1 MiB/s with the default 60 s timeout:
 /// about 200 s, so run by hand:
-/// `cargo test --release --test client_contract two_hundred_mib -- --ignored --nocapture`.
+/// `cargo test --release --test it two_hundred_mib -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn two_hundred_mib_at_one_mib_per_second_complete_both_ways() {

@@ -1,10 +1,8 @@
 //! End-to-end: remote names and links that could never settle locally (issue 11, items 7,
 //! 8 and 13), with the real binary's `once` and `status` against the sandbox over HTTP.
 
-mod common;
-
+use crate::common::*;
 use bigin_sync::sandbox::Route;
-use common::*;
 
 const M: &str = "Contacts";
 const R: &str = "2034020000000489124";

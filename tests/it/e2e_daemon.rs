@@ -1,9 +1,7 @@
 //! End-to-end: the real binary's `run` (the daemon) against the sandbox over HTTP.
 
-mod common;
-
+use crate::common::*;
 use bigin_sync::sandbox::{Faults, Route, SandboxOptions};
-use common::*;
 use std::io::Write;
 use std::time::Duration;
 

@@ -1,9 +1,7 @@
 //! End-to-end: how the process treats its surroundings: redirects from the accounts
 //! server, the modes of the state dir under a permissive umask, and closed pipes.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
