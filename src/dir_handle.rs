@@ -148,16 +148,7 @@ impl DirHandle {
     /// Opens the sub-folder `name` without following a link.
     pub fn open_dir(&self, name: &str) -> io::Result<DirHandle> {
         check_name(name)?;
-        let fd = rustix::fs::openat(
-            &*self.fd,
-            name,
-            OFlags::RDONLY | OFlags::DIRECTORY | base_flags(),
-            Mode::empty(),
-        )?;
-        Ok(DirHandle {
-            fd: Arc::new(fd),
-            path: self.path.join(name),
-        })
+        self.open_dir_raw(OsStr::new(name))
     }
 
     /// The directory's path when it was opened (messages only).
