@@ -48,15 +48,7 @@ pub(crate) async fn list(
     if let Some(size) = oversized(&s, Route::List) {
         return size;
     }
-    let fields: Vec<&str> = q
-        .get("fields")
-        .map(|f| {
-            f.split(',')
-                .map(str::trim)
-                .filter(|f| !f.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+    let fields = super::records::requested_fields(&q);
     if fields.is_empty() {
         return zoho_error(
             StatusCode::BAD_REQUEST,

@@ -199,20 +199,25 @@ impl FieldsError {
     }
 }
 
-/// The `fields` parameter as names; `Ok(None)` when absent and not `required`.
-fn field_list(
-    q: &HashMap<String, String>,
-    required: bool,
-) -> Result<Option<Vec<&str>>, FieldsError> {
-    let fields: Vec<&str> = q
-        .get("fields")
+/// The names in the `fields` query parameter (comma-separated, blanks dropped); empty
+/// when absent. Attachment and record listings both read it this way.
+pub(super) fn requested_fields(q: &HashMap<String, String>) -> Vec<&str> {
+    q.get("fields")
         .map(|f| {
             f.split(',')
                 .map(str::trim)
                 .filter(|f| !f.is_empty())
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The `fields` parameter as names; `Ok(None)` when absent and not `required`.
+fn field_list(
+    q: &HashMap<String, String>,
+    required: bool,
+) -> Result<Option<Vec<&str>>, FieldsError> {
+    let fields = requested_fields(q);
     if fields.is_empty() {
         return if required {
             Err(FieldsError::Missing)
