@@ -172,13 +172,13 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     // scheduler as "poll now" and "read the folders again".
     let follows = crate::follow::start(
         rt.client.clone(),
-        &cfg,
+        cfg.root.clone(),
         rt.journal.clone(),
-        crate::follow::source::configured_modules(&cfg),
+        crate::follow::run::FollowConfig::of(&cfg),
         control_tx.clone(),
         {
-            let (credits, budget) = (rt.credits.clone(), cfg.sync.api_budget_per_day);
-            move || credits.budget_spent(budget)
+            let credits = rt.credits.clone();
+            move |budget| credits.budget_spent(budget)
         },
         shutdown.clone(),
     );
@@ -216,9 +216,15 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
                 _ = hup.recv() => {
                     systemd::reloading();
                     match reload(&cfg_path, &rt_for_signals) {
-                        Ok(s) => {
+                        Ok(new) => {
+                            let s = schedule_of(&new);
                             if let Some(m) = &metrics { m.set_stall_after(stall_limit(&s)); }
                             let _ = control_tx.send(Control::Reload(s));
+                            // A product change needs a restart: the new [[follow]]
+                            // tables name modules of the product not in use.
+                            if new.zoho.product == rt_for_signals.engine.settings().product {
+                                follows.send_replace(crate::follow::run::FollowConfig::of(&new));
+                            }
                         }
                         Err(e) => tracing::error!(error = format!("{e:#}"), "SIGHUP: new config rejected; keeping the old one"),
                     }
@@ -232,9 +238,6 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         .run(hint_rx, control_rx, shutdown.clone(), SHUTDOWN_GRACE)
         .await;
     signals.abort();
-    if let Some(f) = follows {
-        f.abort();
-    }
     drop(_watcher.take());
     tracing::info!("stopped");
     Ok(())
@@ -297,9 +300,10 @@ fn log_budget(cfg: &Config) {
     );
 }
 
-/// Loads and applies a new config on SIGHUP. Settings that need a restart (root,
-/// state_dir, credentials) are reported and left as they were.
-fn reload(path: &std::path::Path, rt: &setup::Runtime) -> anyhow::Result<Schedule> {
+/// Loads and applies a new config on SIGHUP; returns it for the parts that live outside
+/// the engine (schedule, follows). Settings that need a restart (root, state_dir,
+/// credentials) are reported and left as they were.
+fn reload(path: &std::path::Path, rt: &setup::Runtime) -> anyhow::Result<Config> {
     let new = config::load(path)?;
     let old = rt.engine.settings();
     let settings = setup::engine_settings(&new, old.folding)?;
@@ -313,5 +317,5 @@ fn reload(path: &std::path::Path, rt: &setup::Runtime) -> anyhow::Result<Schedul
     };
     rt.engine.set_settings(settings);
     tracing::info!(config = %path.display(), "SIGHUP: config reloaded");
-    Ok(schedule_of(&new))
+    Ok(new)
 }

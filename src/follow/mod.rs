@@ -85,21 +85,20 @@ pub fn followed_modules(
         .collect()
 }
 
-/// Starts the daemon's follow loop (when anything is followed): hinted records go to the
-/// scheduler's "poll now" path, changed folders make it read the folders again.
+/// Starts the daemon's follow loop: hinted records go to the scheduler's "poll now"
+/// path, changed folders make it read the folders again. The loop runs even when nothing
+/// is followed yet, so that a SIGHUP can add a `[[follow]]`; a new [`run::FollowConfig`]
+/// sent on the returned channel replaces the old one.
 pub fn start<S: run::RecordSource + 'static>(
     source: S,
-    cfg: &crate::config::Config,
+    root: std::path::PathBuf,
     journal: Arc<Journal>,
-    modules: Vec<run::FollowedModule>,
+    config: run::FollowConfig,
     control: tokio::sync::mpsc::UnboundedSender<crate::daemon::scheduler::Control>,
-    budget_spent: impl Fn() -> bool + Send + 'static,
+    budget_spent: impl Fn(u32) -> bool + Send + 'static,
     shutdown: tokio_util::sync::CancellationToken,
-) -> Option<tokio::task::JoinHandle<()>> {
+) -> tokio::sync::watch::Sender<run::FollowConfig> {
     use crate::daemon::scheduler::Control;
-    if modules.is_empty() {
-        return None;
-    }
     let notify = move |o: run::PassOutcome| {
         if !o.poll_now.is_empty() {
             let _ = control.send(Control::PollNow(o.poll_now));
@@ -108,15 +107,15 @@ pub fn start<S: run::RecordSource + 'static>(
             let _ = control.send(Control::FoldersChanged);
         }
     };
-    Some(tokio::spawn(run::run_follows(
+    let (tx, rx) = tokio::sync::watch::channel(config);
+    tokio::spawn(run::run_follows(
         source,
         journal,
-        cfg.root.clone(),
-        modules,
-        cfg.sync.follow_interval,
-        cfg.sync.api_budget_per_day,
+        root,
+        rx,
         budget_spent,
         notify,
         shutdown,
-    )))
+    ));
+    tx
 }

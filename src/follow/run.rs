@@ -603,6 +603,28 @@ mod tests {
     }
 
     #[test]
+    fn a_reload_keeps_the_state_of_modules_followed_the_same_way() {
+        let t = T::new();
+        let kept = t.m.clone();
+        let mut changed = t.m.clone();
+        changed.settings.view = Some("123".into());
+        let state = |n| ModuleState {
+            records: n,
+            ..Default::default()
+        };
+        let new = carry_states(
+            std::slice::from_ref(&kept),
+            &[state(7)],
+            &[changed, kept.clone()],
+        );
+        assert_eq!(
+            new.iter().map(|s| s.records).collect::<Vec<_>>(),
+            [0, 7],
+            "a changed module starts afresh, an unchanged one keeps its state"
+        );
+    }
+
+    #[test]
     fn labels_are_made_safe_and_cut() {
         let t = T::new();
         let long = "é".repeat(100);
@@ -665,32 +687,76 @@ struct ModuleState {
     since_full: u32,
 }
 
+/// What the follow loop follows and how often; replaced as a whole on SIGHUP.
+#[derive(Debug, Clone, Default)]
+pub struct FollowConfig {
+    /// The followed modules (none: the loop idles until a reload brings some).
+    pub modules: Vec<FollowedModule>,
+    /// `sync.follow_interval`.
+    pub interval: std::time::Duration,
+    /// `sync.api_budget_per_day`: the listings plan for [`FOLLOW_BUDGET_SHARE`] of it.
+    pub budget_per_day: u32,
+}
+
+impl FollowConfig {
+    /// The config's `[[follow]]` tables (missing labels filled with the module's default)
+    /// and the settings the loop reads.
+    pub fn of(cfg: &crate::config::Config) -> FollowConfig {
+        FollowConfig {
+            modules: super::source::configured_modules(cfg),
+            interval: cfg.sync.follow_interval,
+            budget_per_day: cfg.sync.api_budget_per_day,
+        }
+    }
+}
+
+/// The modules of a new [`FollowConfig`] with the state of the modules that were already
+/// followed with the same settings (so a reload does not list them again at once).
+fn carry_states(
+    old: &[FollowedModule],
+    old_states: &[ModuleState],
+    new: &[FollowedModule],
+) -> Vec<ModuleState> {
+    new.iter()
+        .map(|m| {
+            old.iter()
+                .position(|o| o.settings == m.settings && o.label == m.label)
+                .map(|i| old_states[i].clone())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 /// The daemon's follow loop: a pass per followed module every `interval` (stretched to
-/// the budget, with one WARN), until `shutdown`. `notify` gets each pass's outcome (the
+/// the budget, with one WARN), until `shutdown`. A new [`FollowConfig`] on `config`
+/// (SIGHUP) takes effect at once: modules added are listed, modules removed are no
+/// longer listed (their folders stay, like hand-made ones). `budget_spent` is asked with
+/// the current budget before each round; `notify` gets each pass's outcome (the
 /// scheduler brings hinted polls forward and re-reads the folders).
-#[allow(clippy::too_many_arguments)]
 pub async fn run_follows<S: RecordSource>(
     source: S,
     journal: Arc<Journal>,
     root: PathBuf,
-    modules: Vec<FollowedModule>,
-    interval: std::time::Duration,
-    budget_per_day: u32,
-    budget_spent: impl Fn() -> bool + Send,
+    mut config: tokio::sync::watch::Receiver<FollowConfig>,
+    budget_spent: impl Fn(u32) -> bool + Send,
     notify: impl Fn(PassOutcome) + Send,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
-    let mut states: Vec<ModuleState> = vec![ModuleState::default(); modules.len()];
+    let mut cfg = config.borrow_and_update().clone();
+    let mut states: Vec<ModuleState> = vec![ModuleState::default(); cfg.modules.len()];
     let mut warned = false;
     loop {
         // A spent budget holds listings back like polls (the credit meter says so once);
         // nothing is archived or renamed meanwhile, since nothing was listed.
-        let modules_now = if budget_spent() {
+        let modules_now = if cfg.modules.is_empty() || budget_spent(cfg.budget_per_day) {
             &[][..]
         } else {
-            &modules[..]
+            &cfg.modules[..]
         };
         for (m, st) in modules_now.iter().zip(states.iter_mut()) {
+            if shutdown.is_cancelled() {
+                return;
+            }
             let incremental = m.settings.hint_field.as_deref() == Some("Modified_Time")
                 && st.since_full + 1 < FULL_LISTING_EVERY;
             let since = st
@@ -717,11 +783,11 @@ pub async fn run_follows<S: RecordSource>(
             }
         }
         let counts: Vec<usize> = states.iter().map(|s| s.records).collect();
-        let wait = stretched_interval(interval, &counts, budget_per_day);
-        if wait > interval && !warned {
+        let wait = stretched_interval(cfg.interval, &counts, cfg.budget_per_day);
+        if wait > cfg.interval && !warned {
             warned = true;
             tracing::warn!(
-                follow_interval = %crate::config::format_duration(interval),
+                follow_interval = %crate::config::format_duration(cfg.interval),
                 stretched_to = %crate::config::format_duration(wait),
                 "followed modules are listed less often than follow_interval to stay within sync.api_budget_per_day"
             );
@@ -729,6 +795,23 @@ pub async fn run_follows<S: RecordSource>(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
+            changed = config.changed() => {
+                if changed.is_err() {
+                    // The daemon dropped the sender: no reload can come any more.
+                    shutdown.cancelled().await;
+                    return;
+                }
+                let new = config.borrow_and_update().clone();
+                states = carry_states(&cfg.modules, &states, &new.modules);
+                if new.modules.is_empty() && !cfg.modules.is_empty() {
+                    tracing::info!("no module is followed any more; the folders made for their records stay as they are");
+                } else if !new.modules.is_empty() {
+                    let names: Vec<&str> = new.modules.iter().map(|m| m.settings.folder.as_str()).collect();
+                    tracing::info!(modules = %names.join(", "), "followed modules after the reload");
+                }
+                warned = false;
+                cfg = new;
+            }
         }
     }
 }

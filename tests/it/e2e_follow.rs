@@ -467,3 +467,46 @@ async fn follow_command_makes_one_named_folder_with_one_request() {
     assert!(stderr(&out).contains("no record"), "{}", stderr(&out));
     assert!(folders_of(&contacts, &gone).is_empty());
 }
+
+/// A `[[follow]]` added to the config and a SIGHUP: the module is followed without a
+/// restart. Removed again and a SIGHUP: listings stop and the folders stay as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_starts_and_stops_following_a_module() {
+    let env = follow_env("", false).await;
+    let without = std::fs::read_to_string(&env.config).unwrap();
+    let id = create_deal(&env, "Reloaded", Some(("r.txt", b"r")));
+    let mut d = env.spawn_daemon();
+    d.wait_log("bigin-sync running").await;
+
+    std::fs::write(
+        &env.config,
+        format!("{without}\n[[follow]]\nmodule = \"Pipelines\"\n"),
+    )
+    .unwrap();
+    d.hangup();
+    let folder = env.root.join(P).join(format!("{id} Reloaded"));
+    wait_file(&d, folder.join("r.txt"), b"r").await;
+
+    std::fs::write(&env.config, &without).unwrap();
+    d.hangup();
+    d.wait_log("no module is followed any more").await;
+    // Whatever listing was under way when the signal came has ended by now.
+    let listings = env.calls(Route::Records);
+    let later = create_deal(&env, "Not followed", None);
+    // Two more scheduled polls of the followed record: time for several follow passes.
+    let polls = env.calls(Route::List) + 2;
+    assert!(
+        wait_until(DEADLINE, || env.calls(Route::List) >= polls).await,
+        "{}",
+        d.log_text()
+    );
+    assert!(
+        env.calls(Route::Records) <= listings + 1,
+        "{}",
+        d.log_text()
+    );
+    assert!(folders_of(&env.root.join(P), &later).is_empty());
+    assert!(folder.join("r.txt").is_file(), "the folder stays");
+    let (status, _) = d.terminate().await;
+    assert!(status.success());
+}

@@ -185,6 +185,13 @@ impl Daemon {
         (status, started.elapsed())
     }
 
+    /// Sends SIGHUP (reload the config).
+    pub fn hangup(&self) {
+        let pid = self.child.as_ref().expect("running").id() as i32;
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(pid, libc::SIGHUP) };
+    }
+
     /// Waits until the log contains `needle`.
     pub async fn wait_log(&self, needle: &str) {
         let ok = wait_until(DEADLINE, || self.log_text().contains(needle)).await;
