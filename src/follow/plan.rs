@@ -8,9 +8,11 @@
 //!   folder the user renamed is left alone, and never doubled;
 //! - a folder is made only when no folder for that id exists, at most once per id;
 //! - a record missing from the listing is archived only after a request confirmed it
-//!   gone (204), or, with `on_leave = "archive"`, that it left the view.
+//!   gone (204), or, with `on_leave = "archive"`, that it left the view: it exists and
+//!   two full listings in a row missed it (Zoho pages by offset, so a record deleted
+//!   while a listing is paged can push another one past a page boundary once).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// One record of a listing, as the planner needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,6 +175,12 @@ pub enum FollowAction {
         /// The hint field's value at this listing.
         hint: Option<String>,
     },
+    /// The record exists but this full listing of the view missed it: remember it. It
+    /// has left the view only if the next full listing misses it too.
+    Missed {
+        /// The record missing from the view's listing.
+        id: String,
+    },
     /// The hint moved: list the record's attachments now.
     PollNow {
         /// The record whose attachments are listed now.
@@ -195,6 +203,9 @@ pub struct FollowInput<'a> {
     pub on_leave: OnLeave,
     /// Whether the listing is a view (`cvid`): a record missing from it may still exist.
     pub has_view: bool,
+    /// Records the previous full listing of the view missed although they exist (its
+    /// [`FollowAction::Missed`]s).
+    pub missed_before: &'a HashSet<String>,
 }
 
 /// The folder name of a record: `<id> <label>`, or just `<id>` for an empty label.
@@ -323,7 +334,11 @@ pub fn plan_follow(input: &FollowInput<'_>) -> Vec<FollowAction> {
                     why: ArchiveWhy::Deleted,
                 }),
                 Some(Confirmation::Exists) if input.has_view => {
-                    out.push(leave(input.on_leave, id, f))
+                    if input.missed_before.contains(id) {
+                        out.push(leave(input.on_leave, id, f))
+                    } else {
+                        out.push(FollowAction::Missed { id: id.to_string() })
+                    }
                 }
                 // Exists without a view: listed too late or too early; look again next
                 // time. Unknown: the request failed.

@@ -33,6 +33,7 @@ struct Case {
     confirmed: HashMap<String, Confirmation>,
     on_leave: OnLeave,
     has_view: bool,
+    missed_before: std::collections::HashSet<String>,
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -43,8 +44,8 @@ fn case() -> impl Strategy<Value = Case> {
         (0..3usize, any::<u8>(), any::<u8>()),
         // row: present?, given, pending, hint, state
         (any::<bool>(), any::<u8>(), any::<u8>(), any::<u8>(), 0..3u8),
-        // confirmation
-        0..4u8,
+        // confirmation, missed by the previous full listing
+        (0..4u8, any::<bool>()),
     );
     (
         proptest::collection::vec(per_id, IDS.len()),
@@ -57,7 +58,8 @@ fn case() -> impl Strategy<Value = Case> {
             let mut folders = Vec::new();
             let mut rows = HashMap::new();
             let mut confirmed = HashMap::new();
-            for (id, ((l, label, h, scope), (nf, f1, f2), (r, g, p, rh, st), c)) in
+            let mut missed_before = std::collections::HashSet::new();
+            for (id, ((l, label, h, scope), (nf, f1, f2), (r, g, p, rh, st), (c, missed))) in
                 IDS.iter().zip(per)
             {
                 if l {
@@ -86,6 +88,9 @@ fn case() -> impl Strategy<Value = Case> {
                                 [st as usize],
                         },
                     );
+                }
+                if missed {
+                    missed_before.insert(id.to_string());
                 }
                 match c {
                     0 => {}
@@ -116,6 +121,7 @@ fn case() -> impl Strategy<Value = Case> {
                     OnLeave::Keep
                 },
                 has_view,
+                missed_before,
             }
         })
 }
@@ -128,6 +134,7 @@ fn plan_of(c: &Case) -> Vec<FollowAction> {
         confirmed: &c.confirmed,
         on_leave: c.on_leave,
         has_view: c.has_view,
+        missed_before: &c.missed_before,
     })
 }
 
@@ -201,8 +208,26 @@ fn apply(c: &mut Case, plan: &[FollowAction]) {
                 r.hint = hint.clone();
                 c.rows.insert(id.clone(), r);
             }
-            FollowAction::Confirm { .. } | FollowAction::PollNow { .. } => {}
+            FollowAction::Confirm { .. }
+            | FollowAction::PollNow { .. }
+            | FollowAction::Missed { .. } => {}
         }
+    }
+}
+
+/// Whether the case shows that `id` left the view or filter: listed out of the filter's
+/// scope, or (with a view) confirmed to exist and missed by two full listings in a row.
+fn left_scope(c: &Case, id: &str) -> bool {
+    match &c.listing {
+        Listing::Full(l) | Listing::Partial(l) if l.iter().any(|r| r.id == id) => {
+            l.iter().any(|r| r.id == id && !r.in_scope)
+        }
+        Listing::Full(_) => {
+            c.has_view
+                && c.confirmed.get(id) == Some(&Confirmation::Exists)
+                && c.missed_before.contains(id)
+        }
+        _ => false,
     }
 }
 
@@ -239,6 +264,7 @@ proptest! {
                         ArchiveWhy::LeftScope => {
                             prop_assert!(!matches!(c.listing, Listing::Failed));
                             prop_assert_eq!(c.on_leave, OnLeave::Archive);
+                            prop_assert!(left_scope(&c, id), "archived {} as out of scope on one listing's absence", id);
                         }
                         ArchiveWhy::Resume => prop_assert_eq!(r.state, RowState::Archiving),
                     }
@@ -247,7 +273,16 @@ proptest! {
                     prop_assert!(matches!(c.listing, Listing::Full(_)));
                     prop_assert!(!c.confirmed.contains_key(id));
                 }
-                FollowAction::SetHint { .. } | FollowAction::PollNow { .. } | FollowAction::Release { .. } => {
+                FollowAction::Release { id } => {
+                    prop_assert!(!matches!(c.listing, Listing::Failed));
+                    prop_assert!(left_scope(&c, id), "released {} on one listing's absence", id);
+                }
+                FollowAction::Missed { id } => {
+                    prop_assert!(matches!(c.listing, Listing::Full(_)) && c.has_view);
+                    prop_assert_eq!(c.confirmed.get(id), Some(&Confirmation::Exists));
+                    prop_assert!(!c.missed_before.contains(id));
+                }
+                FollowAction::SetHint { .. } | FollowAction::PollNow { .. } => {
                     prop_assert!(!matches!(c.listing, Listing::Failed));
                 }
                 FollowAction::Settle { .. } | FollowAction::MarkArchived { .. } => {}

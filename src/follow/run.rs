@@ -14,7 +14,7 @@ use crate::journal::Journal;
 use crate::model::RecordKey;
 use crate::planner::folder_label;
 use crate::scan::parse_record_folder_name;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -136,6 +136,10 @@ pub struct PassOutcome {
     pub listed: usize,
     /// Whether the listing failed.
     pub failed: bool,
+    /// After a full listing: the view's records it missed although they exist (the next
+    /// pass's `missed_before`). `None` after a failed or partial listing, which says
+    /// nothing about them.
+    pub missed: Option<HashSet<String>>,
 }
 
 /// Reads the record folders of the module folder (made when missing, so that a new
@@ -166,12 +170,14 @@ pub(crate) fn read_module_folder(
 
 /// Runs one pass. `modified_since` is used only with `hint_field = "Modified_Time"`
 /// (see the caller); such a listing is partial and never finds a record gone.
+/// `missed_before` is the previous pass's [`PassOutcome::missed`].
 pub async fn follow_pass<S: RecordSource>(
     source: &S,
     journal: &Arc<Journal>,
     root: &Path,
     m: &FollowedModule,
     modified_since: Option<chrono::DateTime<chrono::Utc>>,
+    missed_before: &HashSet<String>,
 ) -> anyhow::Result<PassOutcome> {
     let s = &m.settings;
     let fields = m.fields();
@@ -217,6 +223,7 @@ pub async fn follow_pass<S: RecordSource>(
             confirmed: &confirmed,
             on_leave: s.on_leave,
             has_view: s.view.is_some(),
+            missed_before,
         });
         let to_confirm: Vec<String> = plan
             .iter()
@@ -242,9 +249,19 @@ pub async fn follow_pass<S: RecordSource>(
         }
     };
 
+    if matches!(listing, Listing::Full(_)) {
+        outcome.missed = Some(HashSet::new());
+    }
     for a in &plan {
-        if let FollowAction::PollNow { id } = a {
-            outcome.poll_now.push(m.key(id));
+        match a {
+            FollowAction::PollNow { id } => outcome.poll_now.push(m.key(id)),
+            FollowAction::Missed { id } => {
+                tracing::info!(record = %m.key(id), "record missing from the view's listing though it exists; it is taken as gone from the view if the next listing misses it too");
+                if let Some(missed) = &mut outcome.missed {
+                    missed.insert(id.clone());
+                }
+            }
+            _ => {}
         }
     }
     let actions: Vec<FollowAction> = plan
@@ -252,7 +269,9 @@ pub async fn follow_pass<S: RecordSource>(
         .filter(|a| {
             !matches!(
                 a,
-                FollowAction::PollNow { .. } | FollowAction::Confirm { .. }
+                FollowAction::PollNow { .. }
+                    | FollowAction::Confirm { .. }
+                    | FollowAction::Missed { .. }
             )
         })
         .collect();
@@ -324,7 +343,9 @@ fn apply(
                 FollowAction::SetHint { id, hint } => {
                     j.follow_set_hint(module, id, hint.as_deref())?
                 }
-                FollowAction::Confirm { .. } | FollowAction::PollNow { .. } => {}
+                FollowAction::Confirm { .. }
+                | FollowAction::PollNow { .. }
+                | FollowAction::Missed { .. } => {}
             }
             Ok(())
         })();
@@ -347,6 +368,8 @@ mod tests {
         records: Mutex<Vec<FetchedRecord>>,
         fail: Mutex<bool>,
         gets: Mutex<u32>,
+        /// Records that exist but listings leave out (out of the view, or skipped).
+        unlisted: Mutex<Vec<String>>,
     }
 
     impl Fake {
@@ -374,7 +397,10 @@ mod tests {
             if *self.fail.lock().unwrap() {
                 return Err(SourceError("listing failed".into()));
             }
-            Ok(Fetched::Records(self.records.lock().unwrap().clone()))
+            let unlisted = self.unlisted.lock().unwrap().clone();
+            let mut r = self.records.lock().unwrap().clone();
+            r.retain(|x| !unlisted.contains(&x.id));
+            Ok(Fetched::Records(r))
         }
         async fn get(
             &self,
@@ -398,6 +424,8 @@ mod tests {
         journal: Arc<Journal>,
         fake: Fake,
         m: FollowedModule,
+        /// What the last pass missed, for the next (as the loop keeps it).
+        missed: Mutex<HashSet<String>>,
     }
 
     impl T {
@@ -422,15 +450,26 @@ mod tests {
                 journal,
                 fake: Fake::default(),
                 m,
+                missed: Mutex::default(),
             }
         }
         fn root(&self) -> PathBuf {
             self.tmp.path().join("root")
         }
         async fn pass(&self) -> PassOutcome {
-            follow_pass(&self.fake, &self.journal, &self.root(), &self.m, None)
-                .await
-                .unwrap()
+            let missed = std::mem::take(&mut *self.missed.lock().unwrap());
+            let mut o = follow_pass(
+                &self.fake,
+                &self.journal,
+                &self.root(),
+                &self.m,
+                None,
+                &missed,
+            )
+            .await
+            .unwrap();
+            *self.missed.lock().unwrap() = o.missed.take().unwrap_or(missed);
+            o
         }
         fn names(&self, sub: &str) -> Vec<String> {
             let mut v: Vec<String> = match std::fs::read_dir(self.root().join(sub)) {
@@ -602,6 +641,30 @@ mod tests {
         assert_eq!(stretched_interval(ten, &[0, 0], 20_000), ten);
     }
 
+    #[tokio::test]
+    async fn a_record_one_view_listing_skipped_is_not_taken_as_gone_from_the_view() {
+        let mut t = T::new();
+        t.m.settings.view = Some("2034020000000123456".into());
+        t.m.settings.on_leave = OnLeave::Archive;
+        t.fake.set("100001", "Acme");
+        t.fake.set("100002", "Beta");
+        t.pass().await;
+        // One listing skips a record that is still in the view (Zoho pages by offset: a
+        // record deleted meanwhile moves the others back by one).
+        t.fake.unlisted.lock().unwrap().push("100002".into());
+        t.pass().await;
+        t.fake.unlisted.lock().unwrap().clear();
+        t.pass().await;
+        assert_eq!(t.names("Pipelines"), ["100001 Acme", "100002 Beta"]);
+        // Missed by two listings in a row while it exists: it left the view.
+        t.fake.unlisted.lock().unwrap().push("100002".into());
+        t.pass().await;
+        assert_eq!(t.names("Pipelines"), ["100001 Acme", "100002 Beta"]);
+        t.pass().await;
+        assert_eq!(t.names("Pipelines"), ["100001 Acme"]);
+        assert_eq!(t.names(".archive/Pipelines"), ["100002 Beta"]);
+    }
+
     #[test]
     fn a_reload_keeps_the_state_of_modules_followed_the_same_way() {
         let t = T::new();
@@ -685,6 +748,8 @@ struct ModuleState {
     records: usize,
     last_start: Option<chrono::DateTime<chrono::Utc>>,
     since_full: u32,
+    /// The view's records the last full listing missed although they exist.
+    missed: HashSet<String>,
 }
 
 /// What the follow loop follows and how often; replaced as a whole on SIGHUP.
@@ -764,8 +829,11 @@ pub async fn run_follows<S: RecordSource>(
                 .filter(|_| incremental)
                 .map(|t| t - CLOCK_SKEW);
             let start = chrono::Utc::now();
-            match follow_pass(&source, &journal, &root, m, since).await {
-                Ok(outcome) => {
+            match follow_pass(&source, &journal, &root, m, since, &st.missed).await {
+                Ok(mut outcome) => {
+                    if let Some(missed) = outcome.missed.take() {
+                        st.missed = missed;
+                    }
                     if !outcome.failed {
                         st.last_start = Some(start);
                         if since.is_some() {

@@ -276,8 +276,11 @@ fn parse_records_page(body: &[u8], fields: &[String]) -> Result<RecordsPage, Zoh
         .and_then(Value::as_array)
         .ok_or_else(|| bad(op, "no \"data\" array"))?;
     let info = v.get("info");
+    // Zoho always says whether more pages follow. A reply that does not is malformed:
+    // taking it as the last page would make a cut listing look whole, and the follow
+    // planner concludes from what a whole listing leaves out.
     let more_records = match info.and_then(|i| i.get("more_records")) {
-        None | Some(Value::Null) => false,
+        None | Some(Value::Null) => return Err(bad(op, "no info.more_records")),
         Some(Value::Bool(b)) => *b,
         Some(other) => return Err(bad(op, format!("info.more_records is {other}"))),
     };
@@ -385,7 +388,10 @@ mod tests {
             br#"{"data":[7]}"#,
             br#"{"info":{}}"#,
             br#"{"data":[],"info":{"more_records":"yes"}}"#,
-            br#"{"data":[],"info":{"next_page_token":5}}"#,
+            br#"{"data":[],"info":{"more_records":false,"next_page_token":5}}"#,
+            // Whole-looking data without `info`: a cut listing must not pass for whole.
+            br#"{"data":[{"id":"1"}]}"#,
+            br#"{"data":[{"id":"1"}],"info":{"count":1}}"#,
             b"<html>",
         ] {
             let e = parse_records_page(body, &[]).unwrap_err();
