@@ -171,20 +171,26 @@ impl DirHandle {
         Ok(EntryStat::of(&rustix::fs::fstat(&*self.fd)?))
     }
 
-    /// Every entry but `.` and `..`: raw name and kind (links not followed).
+    /// Every entry but `.` and `..`: raw name and kind (links not followed). Where the
+    /// file system does not say the kind (no `d_type`: some NFS, FUSE and CIFS mounts,
+    /// XFS without ftype) the entry is stat-ed, so callers can trust the kind; it stays
+    /// [`EntryKind::Unknown`] only when that stat fails.
     pub fn entries(&self) -> io::Result<Vec<(OsString, EntryKind)>> {
         let mut dir = rustix::fs::Dir::read_from(&*self.fd)?;
         let mut out = Vec::new();
         while let Some(entry) = dir.read() {
             let entry = entry?;
-            let name = entry.file_name().to_bytes();
-            if name == b"." || name == b".." {
+            let name = entry.file_name();
+            if name.to_bytes() == b"." || name.to_bytes() == b".." {
                 continue;
             }
-            out.push((
-                OsString::from_vec(name.to_vec()),
-                EntryKind::of(entry.file_type()),
-            ));
+            let mut kind = EntryKind::of(entry.file_type());
+            if kind == EntryKind::Unknown
+                && let Ok(s) = rustix::fs::statat(&*self.fd, name, AtFlags::SYMLINK_NOFOLLOW)
+            {
+                kind = EntryKind::of(FileType::from_raw_mode(s.st_mode));
+            }
+            out.push((OsString::from_vec(name.to_bytes().to_vec()), kind));
         }
         Ok(out)
     }
