@@ -9,7 +9,7 @@ use crate::journal::Journal;
 use crate::model::RecordKey;
 use crate::scan::{self, RecordFolder};
 use anyhow::Context;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Reads the root, follows new record folders and unfollows vanished ones.
@@ -47,16 +47,24 @@ pub async fn refresh_followed(
     let followed = tokio::task::spawn_blocking(move || j.followed())
         .await
         .context("journal task")??;
-    let followed_keys: HashSet<RecordKey> = followed.iter().map(|r| r.key.clone()).collect();
+    let followed_names: HashMap<RecordKey, String> = followed
+        .iter()
+        .map(|r| (r.key.clone(), r.folder_name.clone()))
+        .collect();
     let now = crate::model::unix_now();
 
     for (key, folder) in &seen {
-        if !followed_keys.contains(key) {
+        let known = followed_names.get(key);
+        // New, or renamed (by a follow pass or the user): the journal keeps the name
+        // `status` shows; a renamed folder keeps its schedule and synced tree.
+        if known != Some(&folder.folder_name) {
             let (j, k, name) = (journal.clone(), key.clone(), folder.folder_name.clone());
             tokio::task::spawn_blocking(move || j.follow(&k, &name, now))
                 .await
                 .context("journal task")??;
-            tracing::info!(record = %key, folder = %folder.path.display(), "following record");
+            if known.is_none() {
+                tracing::info!(record = %key, folder = %folder.path.display(), "following record");
+            }
         }
     }
     for row in followed {

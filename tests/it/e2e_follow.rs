@@ -186,6 +186,14 @@ async fn a_record_renamed_in_zoho_renames_its_folder_and_moves_no_attachment() {
     assert_eq!(transfers(&env), before, "{}", d.log_text());
     assert_eq!(files(&module.join(format!("{id} New name"))), vec!["a.txt"]);
     assert_eq!(env.remote_names(P, &id), vec!["a.txt"]);
+    // `status` names the folder by its new name.
+    let out = env.run_args(&["status", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let folders: Vec<&str> = v["records"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|r| r["folder"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(folders, vec![format!("{id} New name")], "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
