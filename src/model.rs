@@ -69,13 +69,35 @@ impl Product {
         if let Some(m) = self.documented_modules().iter().find(|m| **m == folder) {
             return Some(m);
         }
-        match (self, folder) {
-            (Product::Bigin, "Companies") => Some("Accounts"),
-            (Product::Bigin, "Deals") => Some("Pipelines"),
-            _ => None,
-        }
+        FOLDER_ALIASES
+            .iter()
+            .find(|(p, f, _)| *p == self && *f == folder)
+            .map(|(_, _, m)| *m)
+    }
+
+    /// Every folder name that maps to `module`: its API name and its UI names.
+    pub fn folders_of_module(self, module: &str) -> Vec<&'static str> {
+        let api = self
+            .documented_modules()
+            .iter()
+            .copied()
+            .find(|m| *m == module);
+        api.into_iter()
+            .chain(
+                FOLDER_ALIASES
+                    .iter()
+                    .filter(|(p, _, m)| *p == self && *m == module)
+                    .map(|(_, f, _)| *f),
+            )
+            .collect()
     }
 }
+
+/// UI names of modules that differ from their API names: (product, folder, module).
+const FOLDER_ALIASES: &[(Product, &str, &str)] = &[
+    (Product::Bigin, "Companies", "Accounts"),
+    (Product::Bigin, "Deals", "Pipelines"),
+];
 
 impl fmt::Display for Product {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

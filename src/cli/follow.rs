@@ -38,13 +38,26 @@ pub async fn run(cfg: &Config, folder: &str, id: &str) -> anyhow::Result<()> {
         .with_context(|| format!("{module} has no record {id} (deleted, or never existed)"))?;
     let name = folder_name(id, &m.listed(&record).label);
 
+    let others: Vec<String> = cfg
+        .zoho
+        .product
+        .folders_of_module(&module)
+        .into_iter()
+        .filter(|f| *f != folder)
+        .map(str::to_owned)
+        .collect();
     let (root, folder, id_owned) = (cfg.root.clone(), folder.to_string(), id.to_string());
     let (path, made) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let (dir, folders) = read_module_folder(&root, &folder)
+        let (_, dir, folders) = read_module_folder(&root, &folder, &others)
             .with_context(|| format!("opening {}", root.join(&folder).display()))?;
-        // A folder for this record under any label is the record's folder: never a second.
+        // A folder for this record under any label, in any folder of the module, is the
+        // record's folder: never a second. (Other folders' entries are `<folder>/<name>`.)
         if let Some(existing) = folders.iter().find(|f| f.id == id_owned) {
-            return Ok((dir.display_path(&existing.name), false));
+            let path = match existing.name.contains('/') {
+                true => root.join(&existing.name),
+                false => dir.display_path(&existing.name),
+            };
+            return Ok((path, false));
         }
         make_folder(&dir, &name)
             .with_context(|| format!("making {}", dir.display_path(&name).display()))?;

@@ -80,6 +80,7 @@ pub fn followed_modules(
             run::FollowedModule {
                 settings: s.clone(),
                 label,
+                other_folders: Vec::new(),
             }
         })
         .collect()

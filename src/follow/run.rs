@@ -70,6 +70,9 @@ pub struct FollowedModule {
     pub settings: FollowSettings,
     /// The configured label, or the module's default (`None`: the folder is the id).
     pub label: Option<LabelTemplate>,
+    /// The module's other folder names (Bigin's `Deals` when `Pipelines` is followed): a
+    /// hand-made record folder there is the record's folder too, so none is made.
+    pub other_folders: Vec<String>,
 }
 
 impl FollowedModule {
@@ -88,6 +91,11 @@ impl FollowedModule {
             }
         }
         out
+    }
+
+    /// Credits Zoho charges for one page of this module's listing.
+    pub fn credits_per_page(&self) -> u32 {
+        crate::zoho::ApiOp::ListRecords.credits(self.settings.view.is_some())
     }
 
     /// The planner's view of a fetched record.
@@ -143,14 +151,34 @@ pub struct PassOutcome {
 }
 
 /// Reads the record folders of the module folder (made when missing, so that a new
-/// followed module works at once). Only real folders count; names that are not record
-/// folders are the scan's business.
+/// followed module works at once), and those of the module's `other_folders` (UI names
+/// of the same module) when they exist. Only real folders count; names that are not
+/// record folders are the scan's business.
+///
+/// A folder found under another name of the module is listed as `<that folder>/<name>`:
+/// a name with a `/` is never one the daemon gave, so the planner makes no second folder
+/// for its record and never renames or archives it.
 pub(crate) fn read_module_folder(
     root: &Path,
     module_folder: &str,
-) -> std::io::Result<(DirHandle, Vec<Folder>)> {
+    other_folders: &[String],
+) -> std::io::Result<(DirHandle, DirHandle, Vec<Folder>)> {
     let root = DirHandle::open(root)?;
     let dir = root.open_or_create_dir(module_folder)?;
+    let mut folders = record_folders(&dir, None)?;
+    for other in other_folders {
+        match root.open_dir(other) {
+            Ok(d) => folders.extend(record_folders(&d, Some(other))?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    folders.sort();
+    Ok((root, dir, folders))
+}
+
+/// The record folders directly in `dir`; their names prefixed with `<prefix>/` if given.
+fn record_folders(dir: &DirHandle, prefix: Option<&str>) -> std::io::Result<Vec<Folder>> {
     let mut folders = Vec::new();
     for (name, kind) in dir.entries()? {
         let Some(name) = name.to_str() else { continue };
@@ -160,12 +188,14 @@ pub(crate) fn read_module_folder(
         if let Some(id) = parse_record_folder_name(name) {
             folders.push(Folder {
                 id: id.to_string(),
-                name: name.to_string(),
+                name: match prefix {
+                    Some(p) => format!("{p}/{name}"),
+                    None => name.to_string(),
+                },
             });
         }
     }
-    folders.sort();
-    Ok((dir, folders))
+    Ok(folders)
 }
 
 /// Runs one pass. `modified_since` is used only with `hint_field = "Modified_Time"`
@@ -203,9 +233,14 @@ pub async fn follow_pass<S: RecordSource>(
         }
     };
 
-    let (root_path, folder_name) = (root.to_path_buf(), s.folder.clone());
-    let (dir, folders) =
-        tokio::task::spawn_blocking(move || read_module_folder(&root_path, &folder_name)).await??;
+    let (root_path, folder_name, others) = (
+        root.to_path_buf(),
+        s.folder.clone(),
+        m.other_folders.clone(),
+    );
+    let (root_dir, dir, folders) =
+        tokio::task::spawn_blocking(move || read_module_folder(&root_path, &folder_name, &others))
+            .await??;
     let (j, module) = (journal.clone(), s.module.clone());
     let rows: HashMap<String, FollowRow> =
         tokio::task::spawn_blocking(move || j.follow_rows(&module))
@@ -280,17 +315,19 @@ pub async fn follow_pass<S: RecordSource>(
     }
     let (j, root, mm) = (journal.clone(), root.to_path_buf(), m.clone());
     outcome.folders_changed =
-        tokio::task::spawn_blocking(move || apply(&j, &root, &dir, &mm, &actions)).await?;
+        tokio::task::spawn_blocking(move || apply(&j, &root, &root_dir, &dir, &mm, &actions))
+            .await?;
     Ok(outcome)
 }
 
 /// Performs the plan: each folder operation writes its journal row first, so that a
 /// crash at any point leaves one folder and a row a restart recognises. Returns whether
 /// a folder was made, renamed or moved. A failed action is logged and left for the next
-/// pass.
+/// pass. `root_dir` is the root `dir` was opened from: an archive move stays within it.
 fn apply(
     j: &Journal,
     root: &Path,
+    root_dir: &DirHandle,
     dir: &DirHandle,
     m: &FollowedModule,
     actions: &[FollowAction],
@@ -317,8 +354,7 @@ fn apply(
                 }
                 FollowAction::Archive { id, folder, why } => {
                     j.follow_set_state(module, id, RowState::Archiving)?;
-                    let root_dir = DirHandle::open(root)?;
-                    let to = archive_folder(&root_dir, dir, &m.settings.folder, folder)?;
+                    let to = archive_folder(root_dir, dir, &m.settings.folder, folder)?;
                     j.follow_set_state(module, id, RowState::Archived)?;
                     changed = true;
                     let why = match why {
@@ -444,6 +480,7 @@ mod tests {
                     hint_field: None,
                 },
                 label: Some(LabelTemplate::parse("{Deal_Name}").unwrap()),
+                other_folders: vec!["Deals".into()],
             };
             T {
                 tmp,
@@ -632,13 +669,34 @@ mod tests {
     #[test]
     fn the_follow_interval_stretches_to_the_budget_share() {
         let ten = std::time::Duration::from_secs(600);
-        assert_eq!(stretched_interval(ten, &[1_000], 20_000), ten);
-        // 10,000 records = 50 pages a listing; 500 listing calls a day allowed.
+        assert_eq!(stretched_interval(ten, &[(1_000, 1)], 20_000), ten);
+        // 10,000 records = 50 pages a listing; 500 listing credits a day allowed.
         assert_eq!(
-            stretched_interval(ten, &[10_000], 5_000),
+            stretched_interval(ten, &[(10_000, 1)], 5_000),
             std::time::Duration::from_secs(8_640)
         );
-        assert_eq!(stretched_interval(ten, &[0, 0], 20_000), ten);
+        // Through a custom view each page costs 3 credits.
+        assert_eq!(
+            stretched_interval(ten, &[(10_000, 3)], 5_000),
+            std::time::Duration::from_secs(3 * 8_640)
+        );
+        assert_eq!(stretched_interval(ten, &[(0, 1), (0, 1)], 20_000), ten);
+    }
+
+    #[tokio::test]
+    async fn a_hand_made_folder_under_the_modules_other_name_is_not_doubled() {
+        let t = T::new();
+        std::fs::create_dir_all(t.root().join("Deals/100001 mine")).unwrap();
+        t.fake.set("100001", "Acme");
+        t.fake.set("100002", "Beta");
+        t.pass().await;
+        assert_eq!(t.names("Pipelines"), ["100002 Beta"]);
+        assert_eq!(t.names("Deals"), ["100001 mine"]);
+        // Deleted in Zoho: the user's folder is not archived either.
+        t.fake.delete("100001");
+        t.pass().await;
+        assert_eq!(t.names("Deals"), ["100001 mine"]);
+        assert!(t.names(".archive").is_empty());
     }
 
     #[tokio::test]
@@ -694,6 +752,8 @@ mod tests {
         for (raw, want) in [
             ("  ..hidden/../x\u{202e}  ", "hidden..x"),
             ("   ", ""),
+            (". .x", "x"),
+            ("\u{3000}\u{a0}Acme\u{a0}.\u{2003}", "Acme"),
             (long.as_str(), &"é".repeat(40)[..]),
         ] {
             let l = t.m.listed(&FetchedRecord {
@@ -728,17 +788,21 @@ const FULL_LISTING_EVERY: u32 = 6;
 /// far before the previous listing started.
 const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
-/// The follow interval actually used: `interval`, stretched so that listing pages for
-/// `records` records per module fit the budget share.
+/// The follow interval actually used: `interval`, stretched so that the listing pages
+/// of every module fit the budget share. Each module is `(records, credits a page)`: a
+/// page filtered by a custom view (`cvid`) costs Zoho 3 credits, others 1.
 pub fn stretched_interval(
     interval: std::time::Duration,
-    records: &[usize],
+    modules: &[(usize, u32)],
     budget_per_day: u32,
 ) -> std::time::Duration {
-    let pages: usize = records.iter().map(|n| n.div_ceil(PAGE_SIZE).max(1)).sum();
+    let credits: f64 = modules
+        .iter()
+        .map(|&(n, per_page)| (n.div_ceil(PAGE_SIZE).max(1) * per_page as usize) as f64)
+        .sum();
     let per_day = f64::from(budget_per_day.max(1)) * FOLLOW_BUDGET_SHARE;
     interval.max(std::time::Duration::from_secs_f64(
-        pages as f64 * 86_400.0 / per_day,
+        credits * 86_400.0 / per_day,
     ))
 }
 
@@ -850,8 +914,13 @@ pub async fn run_follows<S: RecordSource>(
                 }
             }
         }
-        let counts: Vec<usize> = states.iter().map(|s| s.records).collect();
-        let wait = stretched_interval(cfg.interval, &counts, cfg.budget_per_day);
+        let listings: Vec<(usize, u32)> = cfg
+            .modules
+            .iter()
+            .zip(&states)
+            .map(|(m, s)| (s.records, m.credits_per_page()))
+            .collect();
+        let wait = stretched_interval(cfg.interval, &listings, cfg.budget_per_day);
         if wait > cfg.interval && !warned {
             warned = true;
             tracing::warn!(

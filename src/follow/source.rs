@@ -53,7 +53,18 @@ impl RecordSource for ZohoClient {
 
 /// The config's followed modules, ready for the daemon.
 pub fn configured_modules(cfg: &crate::config::Config) -> Vec<super::run::FollowedModule> {
-    modules_with_default_labels(&cfg.follow)
+    let mut modules = modules_with_default_labels(&cfg.follow);
+    for m in &mut modules {
+        m.other_folders = cfg
+            .zoho
+            .product
+            .folders_of_module(&m.settings.module)
+            .into_iter()
+            .filter(|f| *f != m.settings.folder)
+            .map(str::to_owned)
+            .collect();
+    }
+    modules
 }
 
 /// Followed modules, a missing label filled from the module's default name fields

@@ -264,9 +264,10 @@ pub const MAX_LABEL_BYTES: usize = 80;
 /// trimmed, at most [`MAX_LABEL_BYTES`] cut on a character boundary. May be empty.
 pub fn folder_label(raw: &str) -> String {
     let cleaned = clean_chars(raw);
-    let trimmed = cleaned.trim().trim_start_matches('.').trim();
+    // Whitespace and dots together, so that ". .x" cannot keep a dot in front.
+    let trimmed = cleaned.trim_start_matches(|c: char| c == '.' || c.is_whitespace());
     cut_to_bytes(trimmed, MAX_LABEL_BYTES)
-        .trim_end_matches(['.', ' '])
+        .trim_end_matches(|c: char| c == '.' || c.is_whitespace())
         .to_string()
 }
 
@@ -475,5 +476,18 @@ mod tests {
         let long = link_file_name(&"t".repeat(400), &none());
         assert_eq!(long.len(), 255);
         assert!(long.ends_with(".url"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn folder_labels_keep_the_rules_for_any_text(raw in "\\PC{0,120}|[ .\u{a0}\u{3000}/\\\\\u{202e}a-zé]{0,120}") {
+            let label = folder_label(&raw);
+            proptest::prop_assert!(label.len() <= MAX_LABEL_BYTES);
+            proptest::prop_assert!(!label.starts_with('.'), "{:?} -> {:?}", raw, label);
+            proptest::prop_assert!(!label.starts_with(char::is_whitespace) && !label.ends_with(char::is_whitespace), "{:?} -> {:?}", raw, label);
+            proptest::prop_assert!(!label.contains(['/', '\\', '\0']));
+            proptest::prop_assert!(!label.chars().any(char::is_control));
+            proptest::prop_assert_eq!(folder_label(&label), label.clone(), "not stable");
+        }
     }
 }
