@@ -141,6 +141,22 @@ pub(super) fn validate(
                 ));
             }
         };
+        // `id` + the label's, the filter's and the hint's fields, each once: more than
+        // Zoho takes in one listing would fail every pass at run time.
+        let mut fields: std::collections::BTreeSet<String> = filter.keys().cloned().collect();
+        fields.extend(label.iter().flat_map(LabelTemplate::fields));
+        fields.extend(hint_field.clone());
+        fields.remove("id");
+        if fields.len() + 1 > crate::zoho::records::MAX_FIELDS {
+            return Err(invalid(
+                &key("label"),
+                format!(
+                    "the label, `where` and hint_field ask for {} fields; expected at most {} (Zoho's limit for one listing, with the id)",
+                    fields.len(),
+                    crate::zoho::records::MAX_FIELDS - 1
+                ),
+            ));
+        }
         out.push(FollowSettings {
             folder,
             module,
@@ -261,10 +277,18 @@ mod tests {
                 "[[follow]]\nmodule = \"Pipelines\"\n[[follow]]\nmodule = \"Deals\"\n",
                 "follow[1].module",
             ),
+            (
+                "bigin",
+                &format!(
+                    "[[follow]]\nmodule = \"Pipelines\"\nlabel = \"{}\"\n",
+                    (0..50).map(|i| format!("{{F{i}}}")).collect::<String>()
+                ),
+                "follow[0].label",
+            ),
         ];
-        for (product, text, key) in cases {
+        for (product, text, key) in &cases {
             let (got, msg) = err_key(product, text);
-            assert_eq!(got, key, "{text}: {msg}");
+            assert_eq!(got, *key, "{text}: {msg}");
             assert!(msg.contains("expected"), "{msg}");
         }
         assert!(load("crm", "[[follow]]\nmodule = \"Invoices_X\"\n").is_ok());

@@ -21,7 +21,8 @@ pub struct Listed {
     pub id: String,
     /// The folder label, already made safe ([`crate::planner::folder_label`]).
     pub label: String,
-    /// The hint field's value (`None` when hints are off or the field is empty).
+    /// The hint, `<field>=<value>` (`None` when hints are off or the field is empty):
+    /// see [`hint_text`].
     pub hint: Option<String>,
     /// Whether the record passes the `where` filter.
     pub in_scope: bool,
@@ -208,6 +209,17 @@ pub struct FollowInput<'a> {
     pub missed_before: &'a HashSet<String>,
 }
 
+/// A hint as the journal keeps it: the field's name and its value, so that a change of
+/// `hint_field` is not taken for a moved value.
+pub fn hint_text(field: &str, value: &str) -> String {
+    format!("{field}={value}")
+}
+
+/// The field a stored hint came from (`None` for a bare value).
+fn hint_field_of(hint: &str) -> Option<&str> {
+    hint.split_once('=').map(|(field, _)| field)
+}
+
 /// The folder name of a record: `<id> <label>`, or just `<id>` for an empty label.
 pub fn folder_name(id: &str, label: &str) -> String {
     if label.is_empty() {
@@ -290,8 +302,12 @@ pub fn plan_follow(input: &FollowInput<'_>) -> Vec<FollowAction> {
                     id: id.to_string(),
                     hint: rec.hint.clone(),
                 });
+                // Only a value that moved brings a poll forward: not a first sighting,
+                // and not a change of `hint_field` in the config (which would poll
+                // every record at once).
                 if folder.is_some()
-                    && let (Some(Some(_)), Some(_)) = (known, &rec.hint)
+                    && let (Some(Some(old)), Some(new)) = (known, &rec.hint)
+                    && hint_field_of(old) == hint_field_of(new)
                 {
                     out.push(FollowAction::PollNow { id: id.to_string() });
                 }

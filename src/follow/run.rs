@@ -118,7 +118,7 @@ impl FollowedModule {
                 .settings
                 .hint_field
                 .as_ref()
-                .and_then(|h| r.values.get(h).cloned()),
+                .and_then(|h| r.values.get(h).map(|v| super::plan::hint_text(h, v))),
             in_scope,
         }
     }
@@ -636,6 +636,17 @@ mod tests {
         set(&t, "2026-12-01T10:05:00+00:00");
         assert_eq!(t.pass().await.poll_now, [t.m.key("100001")]);
         assert!(t.pass().await.poll_now.is_empty());
+        // hint_field changed in the config: every stored hint differs, none moved.
+
+        t.m.settings.hint_field = Some("Modified_Time".into());
+        t.fake.records.lock().unwrap()[0]
+            .values
+            .insert("Modified_Time".into(), "2026-12-01T09:00:00+00:00".into());
+        assert!(t.pass().await.poll_now.is_empty());
+        t.fake.records.lock().unwrap()[0]
+            .values
+            .insert("Modified_Time".into(), "2026-12-01T10:09:00+00:00".into());
+        assert_eq!(t.pass().await.poll_now, [t.m.key("100001")]);
     }
 
     #[tokio::test]

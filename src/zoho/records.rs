@@ -27,8 +27,8 @@ use super::transfer::read_reply;
 const PER_PAGE: usize = 200;
 /// How many records `page` reaches; past them only `page_token` does.
 const PAGE_NUMBER_LIMIT: usize = 2000;
-/// Zoho accepts at most 50 field names.
-const MAX_FIELDS: usize = 50;
+/// Zoho accepts at most 50 field names in one listing (`id` included).
+pub const MAX_FIELDS: usize = 50;
 /// A guard against a server that always says `more_records` (a million records).
 const MAX_PAGES: usize = 5000;
 /// Zoho documents page tokens of at most 2,000 characters.
