@@ -280,6 +280,12 @@ fn template_unit_agrees_with_example_config() {
     );
     let cfg = config::load_with_env(&config, &|k| env.get(k).cloned()).unwrap();
     assert_eq!(cfg.state_dir, PathBuf::from("/var/lib/bigin-sync/org2"));
+    // From an operator's shell (no $STATE_DIRECTORY): `status` reads the same journal.
+    let mut shell = env.clone();
+    shell.remove("STATE_DIRECTORY");
+    shell.insert("HOME".to_owned(), "/root".to_owned());
+    let from_shell = config::load_with_env(&config, &|k| shell.get(k).cloned()).unwrap();
+    assert_eq!(from_shell.state_dir, cfg.state_dir);
     assert!(has(&format!(
         "ReadWritePaths={}",
         cfg.root.display().to_string().replace("org2", "%i")
