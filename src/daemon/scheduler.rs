@@ -42,9 +42,11 @@ struct Slot {
     /// The folder's fingerprint after its last reconcile that left nothing to do; a
     /// rescan that finds the same fingerprint does not reconcile the record.
     fingerprint: Option<Fingerprint>,
-    /// Its poll was brought forward by a follow hint (issue 13): a remote change it finds
-    /// is counted as found through a hint.
+    /// A follow hint (issue 13) asked for a poll that has not started yet.
     hinted: bool,
+    /// The running reconcile is the poll a hint asked for: a remote change it finds is
+    /// counted as found through a hint.
+    hint_served: bool,
 }
 
 /// Actions since start, for sd_notify STATUS. Counts only: a whole report kept per
@@ -235,6 +237,7 @@ impl Scheduler {
                         running: false,
                         fingerprint: row.and_then(|r| r.local_fingerprint),
                         hinted: false,
+                        hint_served: false,
                     };
                     (slot, true)
                 }
@@ -385,6 +388,7 @@ impl Scheduler {
             slot.running = true;
             slot.dirty_at = None;
             let poll = slot.next_poll <= now && !budget_spent;
+            slot.hint_served = poll && std::mem::take(&mut slot.hinted);
             let engine = self.rt.engine.clone();
             let folder = slot.folder.clone();
             tasks.spawn(async move {
@@ -411,7 +415,7 @@ impl Scheduler {
             return;
         };
         slot.running = false;
-        let hinted = std::mem::take(&mut slot.hinted) && polled;
+        let hinted = std::mem::take(&mut slot.hint_served) && polled;
         let now = Instant::now();
         let fingerprint = result.as_ref().ok().and_then(|r| r.quiet_fingerprint);
         if slot.fingerprint != fingerprint {
@@ -442,7 +446,9 @@ impl Scheduler {
                         slot.idle_polls.saturating_add(1)
                     };
                     let delay = schedule.poll.next_delay(slot.idle_polls, followed);
-                    slot.next_poll = now + delay;
+                    // A hint that came while this reconcile ran may be about a change
+                    // made after its list: that poll is still owed.
+                    slot.next_poll = if slot.hinted { now } else { now + delay };
                     let (j, k, idle) = (self.rt.journal.clone(), key.clone(), slot.idle_polls);
                     let now_unix = crate::model::unix_now();
                     let next_unix = now_unix + delay.as_secs() as i64;
