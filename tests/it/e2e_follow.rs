@@ -4,7 +4,9 @@
 //! listed records, renamed with them, left alone once the user renamed them, archived
 //! when a record is deleted (never on a failed listing), custom views and the `where`
 //! filter with both `on_leave` choices, and hand-made folders beside followed modules, and
-//! hints bringing an attachment poll forward.
+//! hints bringing an attachment poll forward. Crash recovery has its own module below.
+
+mod recovery;
 
 use crate::common::*;
 use bigin_sync::model::Product;
