@@ -3,9 +3,10 @@
 //! The daemon (`run`) against the sandbox's records API over HTTP: folders made for
 //! listed records, renamed with them, left alone once the user renamed them, archived
 //! when a record is deleted (never on a failed listing), custom views and the `where`
-//! filter with both `on_leave` choices, and hand-made folders beside followed modules, and
-//! hints bringing an attachment poll forward. Crash recovery has its own module below.
+//! filter with both `on_leave` choices, and hand-made folders beside followed modules.
+//! Crash recovery and hints have their own modules below.
 
+mod hints;
 mod recovery;
 
 use crate::common::*;
@@ -13,7 +14,6 @@ use bigin_sync::model::Product;
 use bigin_sync::sandbox::{Route, SandboxOptions};
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 const P: &str = "Pipelines";
 
@@ -538,46 +538,6 @@ async fn hand_made_folders_keep_syncing_beside_a_followed_module() {
         vec![contact_id.to_string()]
     );
     assert!(!env.root.join(".archive").exists(), "{}", d.log_text());
-}
-
-/// Adds a file in Zoho to a followed record after the first sync; Some when the daemon
-/// downloaded it within `passes` follow passes, None when it did not.
-async fn hinted_download(hint_field: &str, passes: u64) -> Option<()> {
-    let env = follow_env(
-        &format!("\n[[follow]]\nmodule = \"Pipelines\"\nhint_field = \"{hint_field}\"\n"),
-        true,
-    )
-    .await;
-    let id = create_deal(&env, "Hinted", Some(("first.txt", b"1")));
-    let d = env.spawn_daemon();
-    let folder = env.root.join(P).join(format!("{id} Hinted"));
-    wait_file(&d, folder.join("first.txt"), b"1").await;
-    wait_passes(&env, &d, 2).await;
-    // Later on Zoho's clock, so the record's activity time surely moves.
-    env.sandbox.advance_clock(Duration::from_secs(120));
-    env.sandbox
-        .add_file(Product::Bigin, P, &id, "second.txt", b"2".to_vec());
-    let target = env.calls(Route::Records) + passes;
-    let got = wait_until(DEADLINE, || {
-        folder.join("second.txt").exists() || env.calls(Route::Records) >= target
-    })
-    .await;
-    assert!(got, "{}", d.log_text());
-    folder.join("second.txt").exists().then_some(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hint_brings_the_attachment_poll_forward() {
-    // Polls are an hour apart: only the hint can fetch the new file within a minute.
-    assert!(
-        hinted_download("Last_Activity_Time", 30).await.is_some(),
-        "the hint did not bring the poll forward"
-    );
-    // Control: with hints off the same change waits for the scheduled poll.
-    assert!(
-        hinted_download("none", 5).await.is_none(),
-        "without hints the file came anyway: the test above proves nothing"
-    );
 }
 
 /// `status` (text and JSON) shows how many remote changes were found through a follow
