@@ -4,8 +4,9 @@
 //! listed records, renamed with them, left alone once the user renamed them, archived
 //! when a record is deleted (never on a failed listing), custom views and the `where`
 //! filter with both `on_leave` choices, and hand-made folders beside followed modules.
-//! Crash recovery and hints have their own modules below.
+//! Hints, the budget and crash recovery have their own modules below.
 
+mod budget;
 mod hints;
 mod recovery;
 
@@ -22,7 +23,7 @@ const P: &str = "Pipelines";
 /// apart, so that only a hint can bring one forward.
 async fn follow_env(follow: &str, slow_polls: bool) -> Env {
     // A listing a second is far beyond the default budget's share: the budget is raised
-    // so that the loop is not stretched (that rule has its own unit test).
+    // so that the loop is not stretched (the budget tests lower it again).
     follow_env_with(
         SandboxOptions::default(),
         "api_budget_per_day = 100000000\n",
