@@ -2,15 +2,19 @@
 //!
 //! The daemon (`run`) against the sandbox's records API over HTTP: folders made for
 //! listed records, renamed with them, left alone once the user renamed them, archived
-//! when a record is deleted (never on a failed listing), the `where` filter with both
-//! `on_leave` choices, and hints bringing an attachment poll forward.
+//! when a record is deleted (never on a failed listing), custom views and the `where`
+//! filter with both `on_leave` choices, and hand-made folders beside followed modules.
+//! Hints, the budget and crash recovery have their own modules below.
+
+mod budget;
+mod hints;
+mod recovery;
 
 use crate::common::*;
 use bigin_sync::model::Product;
 use bigin_sync::sandbox::{Route, SandboxOptions};
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 const P: &str = "Pipelines";
 
@@ -19,15 +23,23 @@ const P: &str = "Pipelines";
 /// apart, so that only a hint can bring one forward.
 async fn follow_env(follow: &str, slow_polls: bool) -> Env {
     // A listing a second is far beyond the default budget's share: the budget is raised
-    // so that the loop is not stretched (that rule has its own unit test).
-    let env = Env::with(
+    // so that the loop is not stretched (the budget tests lower it again).
+    follow_env_with(
         SandboxOptions::default(),
-        "follow_interval = \"1s\"\napi_budget_per_day = 100000000\n",
+        "api_budget_per_day = 100000000\n",
+        follow,
+        slow_polls,
     )
-    .await;
-    let mut text = std::fs::read_to_string(&env.config).unwrap();
+    .await
+}
+
+/// [`follow_env`] with the sandbox's options and lines for `[sync]` (beside
+/// `follow_interval = "1s"`) chosen by the test.
+async fn follow_env_with(opts: SandboxOptions, sync: &str, follow: &str, slow_polls: bool) -> Env {
+    let env = Env::with(opts, &format!("follow_interval = \"1s\"\n{sync}")).await;
     if slow_polls {
-        text = text.replace(
+        let text = std::fs::read_to_string(&env.config).unwrap();
+        let text = text.replace(
             "poll_interval = \"1s\"\npoll_interval_max = \"2s\"",
             "poll_interval = \"1h\"\npoll_interval_max = \"1h\"",
         );
@@ -35,10 +47,17 @@ async fn follow_env(follow: &str, slow_polls: bool) -> Env {
             text.contains("\"1h\""),
             "the harness's [sync] changed:\n{text}"
         );
+        std::fs::write(&env.config, text).unwrap();
     }
-    text.push_str(follow);
-    std::fs::write(&env.config, text).unwrap();
+    append_config(&env, follow);
     env
+}
+
+/// Appends `text` (top-level tables such as `[[follow]]`) to the env's config.
+fn append_config(env: &Env, text: &str) {
+    let mut config = std::fs::read_to_string(&env.config).unwrap();
+    config.push_str(text);
+    std::fs::write(&env.config, config).unwrap();
 }
 
 /// The folders of `dir` whose name starts with the record id (one expected).
@@ -369,44 +388,157 @@ on_leave = \"archive\"
     assert!(!env.root.join(".archive").join(P).exists());
 }
 
-/// Adds a file in Zoho to a followed record after the first sync; Some when the daemon
-/// downloaded it within `passes` follow passes, None when it did not.
-async fn hinted_download(hint_field: &str, passes: u64) -> Option<()> {
-    let env = follow_env(
-        &format!("\n[[follow]]\nmodule = \"Pipelines\"\nhint_field = \"{hint_field}\"\n"),
-        true,
-    )
-    .await;
-    let id = create_deal(&env, "Hinted", Some(("first.txt", b"1")));
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_limits_the_folders_and_on_leave_keeps_or_archives() {
+    let env = follow_env("", false).await;
+    let (s, c) = (&env.sandbox, "Contacts");
+    let deals_view = s.define_view(Product::Bigin, P, &[("Stage", &["Proposal"])]);
+    let contacts_view = s.define_view(Product::Bigin, c, &[("Title", &["Buyer"])]);
+    append_config(
+        &env,
+        &format!(
+            "
+[[follow]]
+module = \"Pipelines\"
+view = \"{deals_view}\"
+on_leave = \"keep\"
+
+[[follow]]
+module = \"Contacts\"
+view = \"{contacts_view}\"
+on_leave = \"archive\"
+"
+        ),
+    );
+    let deal_in = create_deal(&env, "In", Some(("a.txt", b"aaa")));
+    let deal_out = s.create_record(
+        Product::Bigin,
+        P,
+        json!({"Deal_Name": "Out", "Stage": "Closed Won"}),
+    );
+    let buyer = s.create_record(
+        Product::Bigin,
+        c,
+        json!({"First_Name": "Ann", "Last_Name": "Lee", "Title": "Buyer"}),
+    );
+    let seller = s.create_record(
+        Product::Bigin,
+        c,
+        json!({"First_Name": "Bob", "Last_Name": "Ray", "Title": "Seller"}),
+    );
     let d = env.spawn_daemon();
-    let folder = env.root.join(P).join(format!("{id} Hinted"));
-    wait_file(&d, folder.join("first.txt"), b"1").await;
-    wait_passes(&env, &d, 2).await;
-    // Later on Zoho's clock, so the record's activity time surely moves.
-    env.sandbox.advance_clock(Duration::from_secs(120));
-    env.sandbox
-        .add_file(Product::Bigin, P, &id, "second.txt", b"2".to_vec());
-    let target = env.calls(Route::Records) + passes;
-    let got = wait_until(DEADLINE, || {
-        folder.join("second.txt").exists() || env.calls(Route::Records) >= target
-    })
-    .await;
-    assert!(got, "{}", d.log_text());
-    folder.join("second.txt").exists().then_some(())
+    let (deals, contacts) = (env.root.join(P), env.root.join(c));
+    let kept = deals.join(format!("{deal_in} In"));
+    wait_file(&d, kept.join("a.txt"), b"aaa").await;
+    assert!(
+        wait_until(DEADLINE, || folders_of(&contacts, &buyer)
+            == vec![format!("{buyer} Ann Lee")])
+        .await,
+        "{}",
+        d.log_text()
+    );
+    wait_passes(&env, &d, 4).await;
+    // Only the views' records have folders.
+    assert!(folders_of(&deals, &deal_out).is_empty(), "{}", d.log_text());
+    assert!(
+        folders_of(&contacts, &seller).is_empty(),
+        "{}",
+        d.log_text()
+    );
+    assert_eq!(env.calls(Route::Record), 0, "{}", d.log_text());
+
+    // Both leave their view; each is confirmed to exist (once per listing that misses
+    // it) before its folder is kept or archived.
+    assert!(s.edit_record(Product::Bigin, P, &deal_in, json!({"Stage": "Closed Lost"})));
+    assert!(s.edit_record(Product::Bigin, c, &buyer, json!({"Title": "Former buyer"})));
+    let archived = env
+        .root
+        .join(".archive")
+        .join(c)
+        .join(format!("{buyer} Ann Lee"));
+    assert!(
+        wait_until(DEADLINE, || archived.is_dir()).await,
+        "{}",
+        d.log_text()
+    );
+    assert!(folders_of(&contacts, &buyer).is_empty());
+    assert!(
+        wait_until(DEADLINE, || d.log_text().contains(
+            "record left the followed view or filter; its folder stays"
+        ))
+        .await,
+        "{}",
+        d.log_text()
+    );
+    assert!(env.calls(Route::Record) >= 2, "{}", d.log_text());
+
+    // keep: the folder stays followed like a hand-made one (a file added in Zoho still
+    // arrives), and back in the view under a new name it is neither renamed nor doubled.
+    s.add_file(Product::Bigin, P, &deal_in, "b.txt", b"bbb".to_vec());
+    wait_file(&d, kept.join("b.txt"), b"bbb").await;
+    assert!(s.edit_record(
+        Product::Bigin,
+        P,
+        &deal_in,
+        json!({"Stage": "Proposal", "Deal_Name": "In again"})
+    ));
+    wait_passes(&env, &d, 6).await;
+    assert_eq!(
+        folders_of(&deals, &deal_in),
+        vec![format!("{deal_in} In")],
+        "{}",
+        d.log_text()
+    );
+    assert_eq!(files(&kept), vec!["a.txt", "b.txt"]);
+    assert!(!env.root.join(".archive").join(P).exists());
+    assert_eq!(transfers(&env)[2], 0, "{}", d.log_text());
 }
 
+/// Behaviour 8: a hand-made `Contacts/<id>` folder syncs both ways while Pipelines is
+/// followed, and a hand-made bare-id folder in the followed module is the record's
+/// folder (not doubled, not renamed: the user named it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hint_brings_the_attachment_poll_forward() {
-    // Polls are an hour apart: only the hint can fetch the new file within a minute.
+async fn hand_made_folders_keep_syncing_beside_a_followed_module() {
+    let env = follow_env("\n[[follow]]\nmodule = \"Pipelines\"\n", false).await;
+    let contact_id = "2034020000000555001";
+    let contact = env.record("Contacts", contact_id);
+    let listed = create_deal(&env, "Listed", Some(("deal.txt", b"deal")));
+    let by_hand = create_deal(&env, "Named in Zoho", Some(("mine.txt", b"mine")));
+    let deals = env.root.join(P);
+    std::fs::create_dir_all(deals.join(&by_hand)).unwrap();
+    let d = env.spawn_daemon();
+    wait_file(
+        &d,
+        deals.join(format!("{listed} Listed")).join("deal.txt"),
+        b"deal",
+    )
+    .await;
+    wait_file(&d, deals.join(&by_hand).join("mine.txt"), b"mine").await;
+
+    drop_file(&contact, "local.txt", b"from disk");
     assert!(
-        hinted_download("Last_Activity_Time", 30).await.is_some(),
-        "the hint did not bring the poll forward"
+        wait_until(DEADLINE, || env.remote_names("Contacts", contact_id)
+            == ["local.txt"])
+        .await,
+        "{}",
+        d.log_text()
     );
-    // Control: with hints off the same change waits for the scheduled poll.
-    assert!(
-        hinted_download("none", 5).await.is_none(),
-        "without hints the file came anyway: the test above proves nothing"
+    env.sandbox.add_file(
+        Product::Bigin,
+        "Contacts",
+        contact_id,
+        "remote.txt",
+        b"from zoho".to_vec(),
     );
+    wait_file(&d, contact.join("remote.txt"), b"from zoho").await;
+
+    wait_passes(&env, &d, 3).await;
+    assert_eq!(folders_of(&deals, &by_hand), vec![by_hand.clone()]);
+    assert_eq!(
+        folders_of(&env.root.join("Contacts"), contact_id),
+        vec![contact_id.to_string()]
+    );
+    assert!(!env.root.join(".archive").exists(), "{}", d.log_text());
 }
 
 /// `status` (text and JSON) shows how many remote changes were found through a follow
