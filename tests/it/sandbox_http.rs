@@ -1739,3 +1739,37 @@ async fn a_link_url_already_on_the_record_is_duplicate_data() {
     assert_eq!(r.status(), StatusCode::OK);
     sb.shutdown().await;
 }
+
+/// Every API route counts as a call, and what Zoho would charge follows the client's
+/// price list (`ApiOp::credits`): 1 a request, 3 for a custom-view listing, nothing for a
+/// request turned away before any work (401, 429) or for a token grant.
+#[tokio::test]
+async fn records_routes_count_as_calls_and_charge_credits() {
+    let sb = sandbox().await;
+    let t = token(&sb).await;
+    let id = sb.create_record(
+        Product::Bigin,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": "A", "Stage": "Won"}),
+    );
+    let cvid = sb.define_view(Product::Bigin, "Pipelines", &[("Stage", &["Won"])]);
+    let listing = [("fields", "Deal_Name")];
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &listing, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let in_view = [("fields", "Deal_Name"), ("cvid", cvid.as_str())];
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &in_view, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = get_records(&sb, &t, &format!("bigin/v2/Pipelines/{id}"), &listing, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = list(&sb, &t, &id, &[("fields", FIELDS)]).await;
+    assert!(r.status().is_success());
+    // Refused for the request itself (charged), then turned away (not charged).
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &[], None).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = get_records(&sb, "wrong", "bigin/v2/Pipelines", &in_view, None).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(sb.calls(Route::Token), 1);
+    assert_eq!(sb.total_api_calls(), 6);
+    assert_eq!(sb.credits_charged(), 1 + 3 + 1 + 1 + 1);
+    sb.shutdown().await;
+}

@@ -48,12 +48,14 @@ pub(crate) async fn list(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
+    let custom_view = q.get("cvid").is_some_and(|c| !c.is_empty());
     let (product, _in_flight) = match admit_module(
         &s,
         &conn,
         Route::Records,
         (&name, &version, &module),
         &headers,
+        custom_view,
     )
     .await
     {
@@ -172,6 +174,7 @@ pub(crate) async fn get(
         Route::Record,
         (&name, &version, &module),
         &headers,
+        false,
     )
     .await
     {
