@@ -2,12 +2,13 @@
 //! for the daemon, after one `GET /{module}/{id}` that proves the record exists and gives
 //! its name. The folder is the one the daemon would make (the module's `[[follow]]` folder
 //! and label, else the default label) and is recorded as the daemon's, so the daemon
-//! renames it with the record and archives it when the record is deleted.
+//! renames it with the record and archives it when the record is deleted. A record outside
+//! the module's `where` filter gets a folder that stays the user's.
 
 use super::records::resolve_module;
 use crate::config::Config;
 use crate::daemon::setup;
-use crate::follow::folders::make_recorded_folder;
+use crate::follow::folders::{make_folder, make_recorded_folder};
 use crate::follow::plan::folder_name;
 use crate::follow::run::{FetchedRecord, RecordSource, read_module_folder};
 use crate::follow::source::module_as_followed;
@@ -44,18 +45,26 @@ pub async fn run(cfg: &Config, folder: &str, id: &str) -> anyhow::Result<()> {
             };
             return Ok((path, false));
         }
-        // An old row (the daemon's folder the user removed, or an archived one) would
-        // keep the daemon from taking this folder as its own: start from scratch.
-        journal.follow_forget(&module, &id_owned)?;
-        make_recorded_folder(
-            &journal,
-            &dir,
-            &module,
-            &id_owned,
-            &name,
-            listed.hint.as_deref(),
-        )
-        .with_context(|| format!("making {}", dir.display_path(&name).display()))?;
+        let making = || format!("making {}", dir.display_path(&name).display());
+        if listed.in_scope {
+            // An old row (the daemon's folder the user removed, or an archived one) would
+            // keep the daemon from taking this folder as its own: start from scratch.
+            journal.follow_forget(&module, &id_owned)?;
+            make_recorded_folder(
+                &journal,
+                &dir,
+                &module,
+                &id_owned,
+                &name,
+                listed.hint.as_deref(),
+            )
+            .with_context(making)?;
+        } else {
+            // Outside the `where` filter the daemon would not make it, and as its own
+            // would archive it (`on_leave = "archive"`): asked for by hand, it is the
+            // user's, like a hand-made folder.
+            make_folder(&dir, &name).with_context(making)?;
+        }
         Ok((dir.display_path(&name), true))
     })
     .await

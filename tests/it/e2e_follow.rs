@@ -577,3 +577,27 @@ async fn a_folder_made_by_the_follow_command_is_renamed_by_the_daemon() {
         vec![format!("{theirs} by hand")]
     );
 }
+
+/// `follow` on a record outside the module's `where` filter makes its folder as the
+/// user's: with `on_leave = "archive"` the daemon must not archive what was just asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_follow_command_outside_the_filter_makes_a_folder_the_daemon_leaves_alone() {
+    let env = follow_env(
+        "\n[[follow]]\nmodule = \"Pipelines\"\nwhere = { Stage = [\"Won\"] }\non_leave = \"archive\"\n",
+        false,
+    )
+    .await;
+    let id = create_deal(&env, "Outside", None);
+    assert_ok(&env.run_args(&["follow", P, &id]).await);
+    let module = env.root.join(P);
+    assert_eq!(folders_of(&module, &id), vec![format!("{id} Outside")]);
+    let d = env.spawn_daemon();
+    wait_passes(&env, &d, 3).await;
+    assert_eq!(
+        folders_of(&module, &id),
+        vec![format!("{id} Outside")],
+        "{}",
+        d.log_text()
+    );
+    assert!(!env.root.join(".archive").exists(), "{}", d.log_text());
+}
