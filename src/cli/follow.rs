@@ -1,13 +1,17 @@
-//! `bigin-sync follow MODULE ID`: makes one record's folder `<id> <label>` (the module's
-//! default label) without waiting for the daemon, after one `GET /{module}/{id}` that
-//! proves the record exists and gives its name.
+//! `bigin-sync follow MODULE ID`: makes one record's folder `<id> <label>` without waiting
+//! for the daemon, after one `GET /{module}/{id}` that proves the record exists and gives
+//! its name. The folder is the one the daemon would make (the module's `[[follow]]` folder
+//! and label, else the default label) and is recorded as the daemon's, so the daemon
+//! renames it with the record and archives it when the record is deleted. A record outside
+//! the module's `where` filter gets a folder that stays the user's.
 
 use super::records::resolve_module;
-use crate::config::{Config, FollowSettings};
+use crate::config::Config;
 use crate::daemon::setup;
-use crate::follow::folders::make_folder;
-use crate::follow::plan::{OnLeave, folder_name};
+use crate::follow::folders::{make_folder, make_recorded_folder};
+use crate::follow::plan::folder_name;
 use crate::follow::run::{FetchedRecord, RecordSource, read_module_folder};
+use crate::follow::source::module_as_followed;
 use anyhow::Context;
 
 pub async fn run(cfg: &Config, folder: &str, id: &str) -> anyhow::Result<()> {
@@ -15,43 +19,25 @@ pub async fn run(cfg: &Config, folder: &str, id: &str) -> anyhow::Result<()> {
     let journal = setup::open_journal(cfg)?;
     // The daemon's runtime: its token cache (a one-off command must not spend one of
     // Zoho's few grants) and its credit meter (the call counts against the budget).
-    let rt = setup::build(cfg, journal, crate::executor::RetryPolicy::once())?;
+    let rt = setup::build(cfg, journal.clone(), crate::executor::RetryPolicy::once())?;
     let client = &rt.client;
-    // The module as the daemon would follow it with no settings: its default label.
-    let settings = FollowSettings {
-        folder: folder.to_string(),
-        module: module.clone(),
-        label: None,
-        view: None,
-        filter: Default::default(),
-        on_leave: OnLeave::Keep,
-        hint_field: None,
-    };
-    let followed = crate::follow::source::modules_with_default_labels(&[settings]);
-    let Some(m) = followed.first() else {
-        anyhow::bail!("no module to follow");
-    };
+    let m = module_as_followed(cfg, folder, &module);
     let record: FetchedRecord = client
         .get(&module, id, &m.fields())
         .await
         .with_context(|| format!("reading record {id} of {module}"))?
         .with_context(|| format!("{module} has no record {id} (deleted, or never existed)"))?;
-    let name = folder_name(id, &m.listed(&record).label);
+    let listed = m.listed(&record);
+    let name = folder_name(id, &listed.label);
 
-    let others: Vec<String> = cfg
-        .zoho
-        .product
-        .folders_of_module(&module)
-        .into_iter()
-        .filter(|f| *f != folder)
-        .map(str::to_owned)
-        .collect();
-    let (root, folder, id_owned) = (cfg.root.clone(), folder.to_string(), id.to_string());
+    let (root, id_owned) = (cfg.root.clone(), id.to_string());
     let (path, made) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let (_, dir, folders) = read_module_folder(&root, &folder, &others)
-            .with_context(|| format!("opening {}", root.join(&folder).display()))?;
+        let module_folder = &m.settings.folder;
+        let (_, dir, folders) = read_module_folder(&root, module_folder, &m.other_folders)
+            .with_context(|| format!("opening {}", root.join(module_folder).display()))?;
         // A folder for this record under any label, in any folder of the module, is the
-        // record's folder: never a second. (Other folders' entries are `<folder>/<name>`.)
+        // record's folder: never a second, and it stays the user's (no journal row: never
+        // renamed or archived). Other folders' entries are `<folder>/<name>`.
         if let Some(existing) = folders.iter().find(|f| f.id == id_owned) {
             let path = match existing.name.contains('/') {
                 true => root.join(&existing.name),
@@ -59,8 +45,26 @@ pub async fn run(cfg: &Config, folder: &str, id: &str) -> anyhow::Result<()> {
             };
             return Ok((path, false));
         }
-        make_folder(&dir, &name)
-            .with_context(|| format!("making {}", dir.display_path(&name).display()))?;
+        let making = || format!("making {}", dir.display_path(&name).display());
+        if listed.in_scope {
+            // An old row (the daemon's folder the user removed, or an archived one) would
+            // keep the daemon from taking this folder as its own: start from scratch.
+            journal.follow_forget(&module, &id_owned)?;
+            make_recorded_folder(
+                &journal,
+                &dir,
+                &module,
+                &id_owned,
+                &name,
+                listed.hint.as_deref(),
+            )
+            .with_context(making)?;
+        } else {
+            // Outside the `where` filter the daemon would not make it, and as its own
+            // would archive it (`on_leave = "archive"`): asked for by hand, it is the
+            // user's, like a hand-made folder.
+            make_folder(&dir, &name).with_context(making)?;
+        }
         Ok((dir.display_path(&name), true))
     })
     .await

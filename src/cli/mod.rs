@@ -77,7 +77,7 @@ pub enum Command {
     /// Clear parked and backing-off entries so the next pass tries them again.
     Retry,
     /// List a module's records, one line each: id and label (finds a record id without
-    /// the browser).
+    /// the browser); the label is the one a followed record's folder carries.
     Records {
         /// Module API name (Pipelines, Contacts, ...) or alias (Companies).
         module: String,
@@ -88,8 +88,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Make one record's folder `<id> <label>` now (its module's default label); an
-    /// existing folder for that record is kept.
+    /// Make one record's folder `<id> <label>` now, as the daemon would (the module's
+    /// `[[follow]]` label, else its default); an existing folder for that record is kept.
     Follow {
         /// Module API name (Pipelines, Contacts, ...) or alias (Companies).
         module: String,

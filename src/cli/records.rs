@@ -3,7 +3,8 @@
 
 use crate::config::Config;
 use crate::daemon::setup;
-use crate::zoho::modules::default_label_fields;
+use crate::follow::run::FollowedModule;
+use crate::follow::source::{fetched, module_as_followed};
 use crate::zoho::{ListedRecord, RecordListing, RecordQuery};
 use anyhow::Context;
 
@@ -25,28 +26,26 @@ pub(super) fn resolve_module<'a>(cfg: &'a Config, name: &'a str) -> anyhow::Resu
     )
 }
 
-/// The record's label: its name fields' texts joined by a space, control characters
-/// dropped (they come from Zoho and go to a terminal).
-fn label(r: &ListedRecord, fields: &[&str]) -> String {
-    let parts: Vec<String> = fields.iter().filter_map(|f| r.text(f)).collect();
-    parts
-        .join(" ")
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect::<String>()
-        .trim()
-        .to_string()
+/// The record's label as its folder is (or would be) labelled: the module's `[[follow]]`
+/// label, else its default, made safe like a file name. That also keeps control and format
+/// characters (a bidi override) out: they come from Zoho and go to a terminal.
+fn label(m: &FollowedModule, r: &ListedRecord) -> String {
+    m.listed(&fetched(r)).label
 }
 
-pub async fn run(cfg: &Config, module: &str, view: Option<&str>, json: bool) -> anyhow::Result<()> {
-    let module = resolve_module(cfg, module)?;
+pub async fn run(cfg: &Config, folder: &str, view: Option<&str>, json: bool) -> anyhow::Result<()> {
+    let module = resolve_module(cfg, folder)?;
     let journal = setup::open_journal(cfg)?;
     // The daemon's runtime: its token cache (a one-off command must not spend one of
     // Zoho's few grants) and its credit meter (the listing counts against the budget).
     let rt = setup::build(cfg, journal, crate::executor::RetryPolicy::once())?;
     let client = &rt.client;
-    let label_fields = default_label_fields(module);
-    let fields: Vec<String> = label_fields.iter().map(|f| (*f).to_string()).collect();
+    let followed = module_as_followed(cfg, folder, module);
+    let fields: Vec<String> = followed
+        .label
+        .as_ref()
+        .map(|l| l.fields())
+        .unwrap_or_default();
     let listing = client
         .list_records(&RecordQuery {
             module,
@@ -64,13 +63,13 @@ pub async fn run(cfg: &Config, module: &str, view: Option<&str>, json: bool) -> 
     if json {
         let rows: Vec<serde_json::Value> = records
             .iter()
-            .map(|r| serde_json::json!({"id": r.id, "label": label(r, label_fields)}))
+            .map(|r| serde_json::json!({"id": r.id, "label": label(&followed, r)}))
             .collect();
         outln!("{}", serde_json::json!({"module": module, "records": rows}));
         return Ok(());
     }
     for r in &records {
-        let l = label(r, label_fields);
+        let l = label(&followed, r);
         if l.is_empty() {
             outln!("{}", r.id);
         } else {
@@ -84,18 +83,50 @@ pub async fn run(cfg: &Config, module: &str, view: Option<&str>, json: bool) -> 
 mod tests {
     use super::*;
 
-    #[test]
-    fn labels_join_name_fields_and_drop_control_characters() {
-        let r = ListedRecord {
+    fn record(fields: serde_json::Value) -> ListedRecord {
+        ListedRecord {
             id: "1".into(),
-            fields:
-                serde_json::json!({"First_Name": "Ann\u{1b}[31m", "Last_Name": "Lee", "X": null})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-        };
-        assert_eq!(label(&r, &["First_Name", "Last_Name"]), "Ann[31m Lee");
-        assert_eq!(label(&r, &["Missing", "Last_Name"]), "Lee");
-        assert_eq!(label(&r, &[]), "");
+            fields: fields.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    fn module(cfg_follow: &str, folder: &str) -> FollowedModule {
+        let text = format!(
+            "root = \"/srv/bigin\"\nstate_dir = \"/var/lib/bigin-sync\"\n[zoho]\nclient_id = \"1000.ABC\"\nclient_secret = \"s\"\nrefresh_token = \"1000.rt\"\n{cfg_follow}"
+        );
+        let cfg = crate::config::load_str(
+            std::path::Path::new("/etc/bigin-sync/config.toml"),
+            &text,
+            &|_| None,
+        )
+        .unwrap();
+        let api = resolve_module(&cfg, folder).unwrap().to_string();
+        module_as_followed(&cfg, folder, &api)
+    }
+
+    #[test]
+    fn labels_join_name_fields_and_drop_control_and_format_characters() {
+        let contacts = module("", "Contacts");
+        let r = record(
+            serde_json::json!({"First_Name": "Ann\u{1b}[31m", "Last_Name": "Lee", "X": null}),
+        );
+        assert_eq!(label(&contacts, &r), "Ann[31m Lee");
+        let r = record(serde_json::json!({"Last_Name": "Lee"}));
+        assert_eq!(label(&contacts, &r), "Lee");
+        // A right-to-left override would show "\u{202e}fdp.exe" as "exe.pdf".
+        let deals = module("", "Pipelines");
+        let r = record(serde_json::json!({"Deal_Name": "\u{202e}fdp.exe\u{200b}"}));
+        assert_eq!(label(&deals, &r), "fdp.exe");
+    }
+
+    #[test]
+    fn a_followed_module_shows_its_configured_label() {
+        let deals = module(
+            "[[follow]]\nmodule = \"Pipelines\"\nlabel = \"{Deal_Name} ({Stage})\"\n",
+            "Deals",
+        );
+        let r = record(serde_json::json!({"Deal_Name": "Acme", "Stage": "Won"}));
+        assert_eq!(label(&deals, &r), "Acme (Won)");
+        assert_eq!(deals.settings.folder, "Pipelines");
     }
 }

@@ -1,7 +1,9 @@
 //! The folder operations the follow planner asks for, all through [`DirHandle`]s: make a
-//! record folder, rename it within its module folder, move it to the archive.
+//! record folder (with its journal row, for `bigin-sync follow`), rename it within its
+//! module folder, move it to the archive.
 
 use crate::dir_handle::DirHandle;
+use crate::journal::Journal;
 use std::io;
 
 /// Hidden folder under the root that receives the folders of deleted records.
@@ -11,6 +13,26 @@ pub const ARCHIVE_DIR: &str = ".archive";
 pub fn make_folder(module_dir: &DirHandle, name: &str) -> io::Result<()> {
     module_dir.create_dir(name)?;
     module_dir.sync()
+}
+
+/// Makes the folder `name` of record `id` of a followed module as the daemon's own: the
+/// journal row names it before the `mkdir` (a crash leaves a row a restart recognises)
+/// and settles after it, with the record's hint value. The daemon then renames it with
+/// the record and archives it when the record is deleted. Used by `bigin-sync follow`;
+/// the same steps as the follow pass's `Make`.
+pub fn make_recorded_folder(
+    journal: &Journal,
+    module_dir: &DirHandle,
+    module: &str,
+    id: &str,
+    name: &str,
+    hint: Option<&str>,
+) -> anyhow::Result<()> {
+    journal.follow_pending(module, id, name)?;
+    journal.follow_set_hint(module, id, hint)?;
+    make_folder(module_dir, name)?;
+    journal.follow_settle(module, id, name)?;
+    Ok(())
 }
 
 /// Renames a record folder within its module folder, never replacing anything.

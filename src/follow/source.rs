@@ -6,7 +6,7 @@ use super::run::{Fetched, FetchedRecord, RecordSource, SourceError};
 use crate::zoho::{ListedRecord, RecordListing, RecordQuery, ZohoClient};
 
 /// A listed record as the follow planner sees it: the asked fields that have a text.
-fn fetched(r: &ListedRecord) -> FetchedRecord {
+pub(crate) fn fetched(r: &ListedRecord) -> FetchedRecord {
     FetchedRecord {
         id: r.id.clone(),
         values: r
@@ -55,16 +55,53 @@ impl RecordSource for ZohoClient {
 pub fn configured_modules(cfg: &crate::config::Config) -> Vec<super::run::FollowedModule> {
     let mut modules = modules_with_default_labels(&cfg.follow);
     for m in &mut modules {
-        m.other_folders = cfg
-            .zoho
-            .product
-            .folders_of_module(&m.settings.module)
-            .into_iter()
-            .filter(|f| *f != m.settings.folder)
-            .map(str::to_owned)
-            .collect();
+        m.other_folders = other_folders(cfg, &m.settings);
     }
     modules
+}
+
+/// The module's other folder names (Bigin's Deals for Pipelines): a record folder found
+/// there is the record's folder too.
+fn other_folders(
+    cfg: &crate::config::Config,
+    settings: &crate::config::FollowSettings,
+) -> Vec<String> {
+    cfg.zoho
+        .product
+        .folders_of_module(&settings.module)
+        .into_iter()
+        .filter(|f| *f != settings.folder)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// How `module` (API name; `folder` as the user typed it) is or would be followed: its
+/// `[[follow]]` table when the config has one (its folder, its label), else the module as
+/// a table with no settings follows it (the folder typed, the module's default label).
+/// `records` shows labels and `follow` names folders through it, as the daemon does.
+pub fn module_as_followed(
+    cfg: &crate::config::Config,
+    folder: &str,
+    module: &str,
+) -> super::run::FollowedModule {
+    let configured = cfg.follow.iter().find(|s| s.module == module).cloned();
+    let settings = configured.unwrap_or_else(|| crate::config::FollowSettings {
+        folder: folder.to_string(),
+        module: module.to_string(),
+        label: None,
+        view: None,
+        filter: Default::default(),
+        on_leave: super::plan::OnLeave::Keep,
+        hint_field: None,
+    });
+    let mut followed = modules_with_default_labels(std::slice::from_ref(&settings));
+    let mut m = followed.pop().unwrap_or(super::run::FollowedModule {
+        settings,
+        label: None,
+        other_folders: Vec::new(),
+    });
+    m.other_folders = other_folders(cfg, &m.settings);
+    m
 }
 
 /// Followed modules, a missing label filled from the module's default name fields

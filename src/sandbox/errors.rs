@@ -75,6 +75,16 @@ pub(crate) fn invalid_record() -> Response {
     )
 }
 
+/// `GET /{module}/{id}` with an id that cannot be a record's (not digits).
+pub(crate) fn invalid_id() -> Response {
+    zoho_error(
+        StatusCode::BAD_REQUEST,
+        "INVALID_DATA",
+        "the id given seems to be invalid",
+        json!({"resource_path_index": 1}),
+    )
+}
+
 pub(crate) fn internal_error() -> Response {
     zoho_error(
         StatusCode::INTERNAL_SERVER_ERROR,

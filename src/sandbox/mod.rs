@@ -263,12 +263,30 @@ edition = "premier"
         self.shared.calls(route)
     }
 
-    /// List + upload + download + delete calls: what Zoho would charge credits for.
+    /// Every API call Zoho counts (attachment list, upload, download, delete, records
+    /// listing, one record), as received: failed and dropped ones included. Token grants
+    /// go to the accounts server and are not API calls.
     pub fn total_api_calls(&self) -> u64 {
-        [Route::List, Route::Upload, Route::Download, Route::Delete]
-            .into_iter()
-            .map(|r| self.shared.calls(r))
-            .sum()
+        [
+            Route::List,
+            Route::Upload,
+            Route::Download,
+            Route::Delete,
+            Route::Records,
+            Route::Record,
+        ]
+        .into_iter()
+        .map(|r| self.shared.calls(r))
+        .sum()
+    }
+
+    /// Credits Zoho would have charged, at the client's prices (`ApiOp::credits`: 1 a
+    /// request, 3 for a records listing with `cvid`) and by its rule (`ApiCall::replied`):
+    /// nothing for a request turned away with 401 or 429, or never answered. One
+    /// difference: an upload whose connection is dropped after it was stored is charged
+    /// here, while the client, which got no reply, counts nothing.
+    pub fn credits_charged(&self) -> u64 {
+        self.shared.credits()
     }
 
     /// Most API requests ever in flight at once, to check a client's concurrency limit.

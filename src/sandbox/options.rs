@@ -144,4 +144,20 @@ impl Route {
             Route::Record => 6,
         }
     }
+
+    /// The client's kind of request for this route, whose price
+    /// ([`ApiOp::credits`](crate::zoho::usage::ApiOp::credits)) the sandbox charges: one
+    /// price list for both sides. An upload route serves links too, at the same price.
+    pub(crate) fn api_op(self) -> crate::zoho::usage::ApiOp {
+        use crate::zoho::usage::ApiOp;
+        match self {
+            Route::Token => ApiOp::Token,
+            Route::List => ApiOp::ListAttachments,
+            Route::Upload => ApiOp::Upload,
+            Route::Download => ApiOp::Download,
+            Route::Delete => ApiOp::Delete,
+            Route::Records => ApiOp::ListRecords,
+            Route::Record => ApiOp::GetRecord,
+        }
+    }
 }

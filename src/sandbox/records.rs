@@ -1,6 +1,7 @@
 //! The records themselves, for Zoho's records API (`GET /{module}`, `GET /{module}/{id}`):
 //! their fields, `Created_Time`, `Modified_Time`, `Last_Activity_Time`, the custom views
-//! defined on them, and the page tokens handed out past Zoho's 2,000-record page limit.
+//! defined on them, and the page tokens handed out past Zoho's 2,000-record page limit
+//! (each tied to the listing it continues, and valid for 24 hours).
 //!
 //! Pure data like [`super::store`], which owns one [`RecordTable`] and keeps it in step
 //! with the records that own attachments (a record seeded through an attachment exists
@@ -65,12 +66,17 @@ pub(crate) struct Selection {
     pub since: Option<DateTime<Utc>>,
 }
 
-/// Where a page token points: the selection it continues and the offset of its next record.
+/// Where a page token points: the selection it continues, the fields that listing asked
+/// for, and the offset of its next record.
 #[derive(Clone, Debug)]
 pub(crate) struct Cursor {
     pub selection: Selection,
+    pub fields: Vec<String>,
     pub offset: usize,
 }
+
+/// How long a page token lasts: Zoho's expire 24 hours after they were issued.
+pub(crate) const PAGE_TOKEN_LIFETIME: TimeDelta = TimeDelta::hours(24);
 
 /// Why a selection cannot be made.
 #[derive(Debug, PartialEq, Eq)]
@@ -89,7 +95,8 @@ pub(crate) struct RecordTable {
     /// Records deleted once: they never come back, even through auto-creation.
     deleted: HashSet<RecordRef>,
     views: HashMap<String, View>,
-    tokens: HashMap<String, Cursor>,
+    /// Page tokens handed out: what each continues, and when it expires.
+    tokens: HashMap<String, (Cursor, DateTime<Utc>)>,
     next_view: u64,
     next_token: u64,
     /// Numbers (counted from 1) of the `GET /{module}` calls that answer 500, so a test
@@ -235,17 +242,22 @@ impl RecordTable {
         Ok(out)
     }
 
-    /// Hands out a page token continuing `cursor`.
-    pub fn issue_token(&mut self, cursor: Cursor) -> String {
+    /// Hands out a page token continuing `cursor`; returns it and when it expires.
+    pub fn issue_token(&mut self, cursor: Cursor) -> (String, DateTime<Utc>) {
         self.next_token += 1;
         let token = format!("{:x}{:016x}", self.next_token, rand::random::<u64>());
-        self.tokens.insert(token.clone(), cursor);
-        token
+        let expires = self.now() + PAGE_TOKEN_LIFETIME;
+        self.tokens.insert(token.clone(), (cursor, expires));
+        (token, expires)
     }
 
-    /// The cursor of a page token, if the sandbox handed it out.
+    /// The cursor of a page token, if the sandbox handed it out and it has not expired.
     pub fn cursor(&self, token: &str) -> Option<Cursor> {
-        self.tokens.get(token).cloned()
+        let now = self.now();
+        self.tokens
+            .get(token)
+            .filter(|(_, expires)| now < *expires)
+            .map(|(cursor, _)| cursor.clone())
     }
 
     /// True (once) when listing call number `n` was set to fail.

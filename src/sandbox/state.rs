@@ -23,6 +23,8 @@ pub(crate) struct Shared {
     pub down: AtomicBool,
     pub scope_mismatch: AtomicBool,
     calls: [AtomicU64; 7],
+    /// Credits Zoho would have charged (see [`Shared::charge`]).
+    credits: AtomicU64,
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
 }
@@ -51,6 +53,7 @@ impl Shared {
             down: AtomicBool::new(false),
             scope_mismatch: AtomicBool::new(false),
             calls: Default::default(),
+            credits: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
         }
@@ -58,6 +61,17 @@ impl Shared {
 
     pub fn count(&self, route: Route) {
         self.calls[route.index()].fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Charges one request on `route` that Zoho handled (`custom_view`: a records listing
+    /// with `cvid`), at the client's prices.
+    pub fn charge(&self, route: Route, custom_view: bool) {
+        let credits = route.api_op().credits(custom_view);
+        self.credits.fetch_add(u64::from(credits), Ordering::SeqCst);
+    }
+
+    pub fn credits(&self) -> u64 {
+        self.credits.load(Ordering::SeqCst)
     }
 
     pub fn calls(&self, route: Route) -> u64 {

@@ -1182,3 +1182,45 @@ async fn crm_records_use_crm_paths() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].id, id);
 }
+
+/// The credits the client counts for its requests (its price list and rule) are the
+/// credits the sandbox charges for them: listings with and without a view, one record,
+/// an attachment list, and a request refused with 401 then retried after a refresh.
+#[tokio::test]
+async fn the_client_counts_the_credits_the_sandbox_charges() {
+    struct Credits(std::sync::atomic::AtomicU64);
+    impl bigin_sync::zoho::UsageObserver for Credits {
+        fn on_call(&self, call: &bigin_sync::zoho::ApiCall) {
+            self.0
+                .fetch_add(u64::from(call.credits), std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let (sb, c) = start_default().await;
+    let counted = Arc::new(Credits(Default::default()));
+    c.observe(counted.clone());
+    let id = sb.create_record(
+        Product::Bigin,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": "W", "Stage": "Won"}),
+    );
+    let cvid = sb.define_view(Product::Bigin, "Pipelines", &[("Stage", &["Won"])]);
+    let fields = names(&["Deal_Name"]);
+    listed(c.list_records(&query("Pipelines", &fields)).await.unwrap());
+    let in_view = RecordQuery {
+        view: Some(&cvid),
+        ..query("Pipelines", &fields)
+    };
+    listed(c.list_records(&in_view).await.unwrap());
+    assert!(
+        c.get_record("Pipelines", &id, &fields)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    sb.expire_tokens();
+    c.list("Pipelines", &id).await.unwrap();
+    assert_eq!(sb.calls(Route::List), 2, "refused once, then retried");
+    let charged = sb.credits_charged();
+    assert_eq!(charged, 1 + 3 + 1 + 1);
+    assert_eq!(counted.0.load(std::sync::atomic::Ordering::SeqCst), charged);
+}

@@ -650,3 +650,86 @@ async fn sighup_starts_and_stops_following_a_module() {
     let (status, _) = d.terminate().await;
     assert!(status.success());
 }
+
+/// `follow` on a followed module makes the folder the daemon would make (the configured
+/// label) and records it as the daemon's: the daemon renames it with the record. A folder
+/// that already existed stays the user's: no journal row, never renamed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_made_by_the_follow_command_is_renamed_by_the_daemon() {
+    let env = follow_env(
+        "\n[[follow]]\nmodule = \"Pipelines\"\nlabel = \"{Deal_Name} ({Stage})\"\n",
+        false,
+    )
+    .await;
+    let made = create_deal(&env, "Acme", None);
+    let theirs = create_deal(&env, "Beta", None);
+    let module = env.root.join(P);
+    std::fs::create_dir_all(module.join(format!("{theirs} by hand"))).unwrap();
+    for id in [&made, &theirs] {
+        assert_ok(&env.run_args(&["follow", P, id]).await);
+    }
+    assert_eq!(
+        folders_of(&module, &made),
+        vec![format!("{made} Acme (Proposal)")]
+    );
+    let journal = bigin_sync::journal::Journal::open(&env.state).unwrap();
+    let rows = journal.follow_rows(P).unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.id.as_str(), r.given.as_deref(), r.pending.as_deref()))
+            .collect::<Vec<_>>(),
+        [(
+            made.as_str(),
+            Some(format!("{made} Acme (Proposal)").as_str()),
+            None
+        )],
+        "only the folder the command made is recorded"
+    );
+    drop(journal);
+
+    let d = env.spawn_daemon();
+    wait_passes(&env, &d, 1).await;
+    for id in [&made, &theirs] {
+        assert!(
+            env.sandbox
+                .edit_record(Product::Bigin, P, id, json!({"Deal_Name": "Renamed"}))
+        );
+    }
+    assert!(
+        wait_until(DEADLINE, || folders_of(&module, &made)
+            == vec![format!("{made} Renamed (Proposal)")])
+        .await,
+        "{:?}\n{}",
+        folders_of(&module, &made),
+        d.log_text()
+    );
+    wait_passes(&env, &d, 2).await;
+    assert_eq!(
+        folders_of(&module, &theirs),
+        vec![format!("{theirs} by hand")]
+    );
+}
+
+/// `follow` on a record outside the module's `where` filter makes its folder as the
+/// user's: with `on_leave = "archive"` the daemon must not archive what was just asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_follow_command_outside_the_filter_makes_a_folder_the_daemon_leaves_alone() {
+    let env = follow_env(
+        "\n[[follow]]\nmodule = \"Pipelines\"\nwhere = { Stage = [\"Won\"] }\non_leave = \"archive\"\n",
+        false,
+    )
+    .await;
+    let id = create_deal(&env, "Outside", None);
+    assert_ok(&env.run_args(&["follow", P, &id]).await);
+    let module = env.root.join(P);
+    assert_eq!(folders_of(&module, &id), vec![format!("{id} Outside")]);
+    let d = env.spawn_daemon();
+    wait_passes(&env, &d, 3).await;
+    assert_eq!(
+        folders_of(&module, &id),
+        vec![format!("{id} Outside")],
+        "{}",
+        d.log_text()
+    );
+    assert!(!env.root.join(".archive").exists(), "{}", d.log_text());
+}

@@ -1226,6 +1226,76 @@ async fn records_past_2000_need_the_page_token() {
         .as_str()
         .expect("next_page_token")
         .to_string();
+    // Zoho's page tokens expire after 24 hours; the reply says when.
+    let expiry = body["info"]["page_token_expiry"]
+        .as_str()
+        .expect("page_token_expiry");
+    let expiry = chrono::DateTime::parse_from_rfc3339(expiry).expect("an ISO 8601 time");
+    let left = expiry.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    assert!(
+        left > chrono::TimeDelta::hours(23) && left <= chrono::TimeDelta::hours(24),
+        "{left}"
+    );
+    // A token continues the listing it was issued for, and only alone.
+    for (path, query) in [
+        (
+            "bigin/v2/Pipelines",
+            vec![
+                ("fields", "Deal_Name"),
+                ("page_token", &token_),
+                ("page", "11"),
+            ],
+        ),
+        (
+            "bigin/v2/Contacts",
+            vec![("fields", "Deal_Name"), ("page_token", &token_)],
+        ),
+        (
+            "crm/v8/Deals",
+            vec![("fields", "Deal_Name"), ("page_token", &token_)],
+        ),
+        (
+            "bigin/v2/Pipelines",
+            vec![("fields", "Deal_Name,Stage"), ("page_token", &token_)],
+        ),
+        (
+            "bigin/v2/Pipelines",
+            vec![
+                ("fields", "Deal_Name"),
+                ("sort_order", "desc"),
+                ("page_token", &token_),
+            ],
+        ),
+        (
+            "bigin/v2/Pipelines",
+            vec![
+                ("fields", "Deal_Name"),
+                ("sort_by", "Modified_Time"),
+                ("page_token", &token_),
+            ],
+        ),
+    ] {
+        let r = get_records(&sb, &t, path, &query, None).await;
+        assert_eq!(
+            error_code(r).await,
+            (StatusCode::BAD_REQUEST, "INVALID_DATA".into()),
+            "{path} {query:?}"
+        );
+    }
+    let r = get_records(
+        &sb,
+        &t,
+        "bigin/v2/Pipelines",
+        &[
+            ("fields", "Deal_Name"),
+            ("sort_by", "id"),
+            ("sort_order", "asc"),
+            ("page_token", &token_),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK, "the same listing continues");
     let r = get_records(
         &sb,
         &t,
@@ -1245,11 +1315,26 @@ async fn records_past_2000_need_the_page_token() {
             .iter()
             .all(|id| (id.len(), id) < (last_ids[0].len(), &last_ids[0]))
     );
+    assert!(last["info"]["page_token_expiry"].is_null());
     let r = get_records(
         &sb,
         &t,
         "bigin/v2/Pipelines",
         &[("fields", "Deal_Name"), ("page_token", "nope")],
+        None,
+    )
+    .await;
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
+    );
+    // A day later the token has expired.
+    sb.advance_clock(std::time::Duration::from_secs(24 * 3600 + 1));
+    let r = get_records(
+        &sb,
+        &t,
+        "bigin/v2/Pipelines",
+        &[("fields", "Deal_Name"), ("page_token", &token_)],
         None,
     )
     .await;
@@ -1482,6 +1567,12 @@ async fn one_record_then_204_once_deleted_and_its_attachments_invalid() {
     assert!(body["data"][0].get("Stage").is_none());
     let r = get_records(&sb, &t, "bigin/v2/Pipelines/2034020000000000001", &[], None).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    // An id that cannot be a record's is refused, not "gone".
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines/12ab", &[], None).await;
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
+    );
     let r = client()
         .delete(format!("{}/__sandbox/bigin/Pipelines/{id}", sb.base_url()))
         .send()
@@ -1496,7 +1587,7 @@ async fn one_record_then_204_once_deleted_and_its_attachments_invalid() {
         (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
     );
     assert!(sb.record(Product::Bigin, "Pipelines", &id).is_none());
-    assert_eq!(sb.calls(Route::Record), 3);
+    assert_eq!(sb.calls(Route::Record), 4);
 }
 
 async fn times_after_upload(touch: AttachmentTouch) -> (bool, bool) {
@@ -1646,5 +1737,39 @@ async fn a_link_url_already_on_the_record_is_duplicate_data() {
     // Another record may hold the same link.
     let r = post("2034020000000000777").await.expect("reply");
     assert_eq!(r.status(), StatusCode::OK);
+    sb.shutdown().await;
+}
+
+/// Every API route counts as a call, and what Zoho would charge follows the client's
+/// price list (`ApiOp::credits`): 1 a request, 3 for a custom-view listing, nothing for a
+/// request turned away before any work (401, 429) or for a token grant.
+#[tokio::test]
+async fn records_routes_count_as_calls_and_charge_credits() {
+    let sb = sandbox().await;
+    let t = token(&sb).await;
+    let id = sb.create_record(
+        Product::Bigin,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": "A", "Stage": "Won"}),
+    );
+    let cvid = sb.define_view(Product::Bigin, "Pipelines", &[("Stage", &["Won"])]);
+    let listing = [("fields", "Deal_Name")];
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &listing, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let in_view = [("fields", "Deal_Name"), ("cvid", cvid.as_str())];
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &in_view, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = get_records(&sb, &t, &format!("bigin/v2/Pipelines/{id}"), &listing, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = list(&sb, &t, &id, &[("fields", FIELDS)]).await;
+    assert!(r.status().is_success());
+    // Refused for the request itself (charged), then turned away (not charged).
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &[], None).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = get_records(&sb, "wrong", "bigin/v2/Pipelines", &in_view, None).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(sb.calls(Route::Token), 1);
+    assert_eq!(sb.total_api_calls(), 6);
+    assert_eq!(sb.credits_charged(), 1 + 3 + 1 + 1 + 1);
     sb.shutdown().await;
 }

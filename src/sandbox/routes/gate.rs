@@ -38,7 +38,7 @@ pub(crate) async fn admit(
 ) -> Result<Admitted, Response> {
     let (name, version, module, record_id) = path;
     let (product, in_flight) =
-        admit_module(s, conn, route, (name, version, module), headers).await?;
+        admit_module(s, conn, route, (name, version, module), headers, false).await?;
     let record: RecordRef = (product, module.to_string(), record_id.to_string());
     {
         let mut store = lock(&s.store);
@@ -59,12 +59,17 @@ pub(crate) async fn admit(
 
 /// The checks of [`admit`] up to the module (faults, token, scope, module, permission),
 /// for the routes that address a module rather than one record's attachments.
+///
+/// Charges the request's credits as the client counts them (`ApiCall::replied`): every
+/// request that gets a reply, except one turned away before any work (429, 401); a
+/// dropped connection costs nothing. `custom_view`: a records listing with `cvid`.
 pub(crate) async fn admit_module(
     s: &Arc<Shared>,
     conn: &ConnHandle,
     route: Route,
     path: (&str, &str, &str),
     headers: &HeaderMap,
+    custom_view: bool,
 ) -> Result<(Product, InFlight), Response> {
     let (name, version, module) = path;
     let Some(product) = product_of(name, version) else {
@@ -83,6 +88,7 @@ pub(crate) async fn admit_module(
         return conn.drop_connection().await;
     }
     if s.roll(|f| f.rate_for(route, f.error_500_rate)) {
+        s.charge(route, custom_view);
         return Err(errors::internal_error());
     }
     if s.roll(|f| f.rate_for(route, f.error_429_rate)) {
@@ -92,6 +98,8 @@ pub(crate) async fn admit_module(
     if s.scope_mismatch.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(errors::scope_mismatch());
     }
+    // From here on every reply is Zoho's answer to the request itself: charged.
+    s.charge(route, custom_view);
     if !lock(&s.store).module_known(product, module) {
         return Err(errors::invalid_module());
     }

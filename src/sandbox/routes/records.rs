@@ -4,13 +4,17 @@
 //! - `fields` is required for the listing (`REQUIRED_PARAM_MISSING`), at most 50 names;
 //! - `per_page` ≤ 200; `page` reaches the first 2,000 records only
 //!   (`DISCRETE_PAGINATION_LIMIT_EXCEEDED`), past them `page_token` from
-//!   `info.next_page_token` continues (an unknown token is `INVALID_DATA`);
+//!   `info.next_page_token` continues, valid until `info.page_token_expiry` (24 hours).
+//!   A token is `INVALID_DATA` when unknown, expired, sent with `page`, or sent for
+//!   another listing than the one it was issued for (module, `fields`, and `sort_by`,
+//!   `sort_order` or `cvid` when they are given);
 //! - `sort_by` (`id`, `Created_Time`, `Modified_Time`), `sort_order` (`asc`, `desc`);
 //! - `cvid` selects a custom view's records;
 //! - `If-Modified-Since` keeps the records whose `Modified_Time` is later, 304 when none;
-//! - no records is 204 with no body; a missing record on `GET /{module}/{id}` is 204.
+//! - no records is 204 with no body; a missing record on `GET /{module}/{id}` is 204, an
+//!   id that is not digits `INVALID_DATA`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use axum::Extension;
@@ -20,11 +24,12 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::admin_records::is_id;
 use super::gate::admit_module;
 use super::list::{number_param, oversized};
 use crate::sandbox::errors::zoho_error;
 use crate::sandbox::options::Route;
-use crate::sandbox::records::{Cursor, Selection, SortBy, render};
+use crate::sandbox::records::{Cursor, Selection, SortBy, render, zoho_time};
 use crate::sandbox::server::ConnHandle;
 use crate::sandbox::state::{Shared, lock};
 
@@ -43,12 +48,14 @@ pub(crate) async fn list(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
+    let custom_view = q.get("cvid").is_some_and(|c| !c.is_empty());
     let (product, _in_flight) = match admit_module(
         &s,
         &conn,
         Route::Records,
         (&name, &version, &module),
         &headers,
+        custom_view,
     )
     .await
     {
@@ -75,10 +82,16 @@ pub(crate) async fn list(
     let mut store = lock(&s.store);
     let table = &mut store.table;
     let (selection, start, page) = if let Some(token) = q.get("page_token") {
-        let Some(Cursor { selection, offset }) = table.cursor(token) else {
+        if q.contains_key("page") {
+            return invalid_param("page");
+        }
+        let Some(cursor) = table.cursor(token) else {
             return invalid_param("page_token");
         };
-        (selection, offset, None)
+        if !continues(&cursor, product, &module, &fields, &q) {
+            return invalid_param("page_token");
+        }
+        (cursor.selection, cursor.offset, None)
     } else {
         let page = match number_param(&q, "page", 1, usize::MAX) {
             Ok(n) => n,
@@ -119,12 +132,16 @@ pub(crate) async fn list(
     let next = start + items.len();
     let more = all.len() > next;
     let count = items.len();
-    let next_token = more.then(|| {
-        table.issue_token(Cursor {
+    let (next_token, token_expiry) = if more {
+        let (token, expires) = table.issue_token(Cursor {
             selection: selection.clone(),
+            fields: fields.iter().map(|f| (*f).to_string()).collect(),
             offset: next,
-        })
-    });
+        });
+        (Some(token), Some(zoho_time(expires)))
+    } else {
+        (None, None)
+    };
     axum::Json(json!({
         "data": items,
         "info": {
@@ -133,7 +150,7 @@ pub(crate) async fn list(
             "count": count,
             "page": page.unwrap_or(start / per_page + 1),
             "previous_page_token": null,
-            "page_token_expiry": null,
+            "page_token_expiry": token_expiry,
             "sort_by": sort_name(selection.sort_by),
             "sort_order": if selection.descending { "desc" } else { "asc" },
             "more_records": more,
@@ -157,6 +174,7 @@ pub(crate) async fn get(
         Route::Record,
         (&name, &version, &module),
         &headers,
+        false,
     )
     .await
     {
@@ -167,6 +185,9 @@ pub(crate) async fn get(
         Ok(f) => f,
         Err(e) => return e.reply(),
     };
+    if !is_id(&id) {
+        return crate::sandbox::errors::invalid_id();
+    }
     let store = lock(&s.store);
     let Some(d) = store.table.get(&(product, module, id.clone())) else {
         return StatusCode::NO_CONTENT.into_response();
@@ -239,15 +260,8 @@ fn selection(
     headers: &HeaderMap,
 ) -> Result<Selection, &'static str> {
     // The error is the name of the invalid parameter.
-    let sort_by = match q.get("sort_by") {
-        None => SortBy::Id,
-        Some(s) => SortBy::parse(s).ok_or("sort_by")?,
-    };
-    let descending = match q.get("sort_order").map(String::as_str) {
-        None | Some("desc") => true,
-        Some("asc") => false,
-        Some(_) => return Err("sort_order"),
-    };
+    let sort_by = sort_by_param(q)?.unwrap_or(SortBy::Id);
+    let descending = descending_param(q)?.unwrap_or(true);
     let since = match headers.get("if-modified-since") {
         None => None,
         Some(v) => Some(
@@ -267,6 +281,46 @@ fn selection(
         descending,
         since,
     })
+}
+
+/// `sort_by`, when given; the error is the parameter's name.
+fn sort_by_param(q: &HashMap<String, String>) -> Result<Option<SortBy>, &'static str> {
+    q.get("sort_by")
+        .map(|s| SortBy::parse(s).ok_or("sort_by"))
+        .transpose()
+}
+
+/// `sort_order` as "descending", when given; the error is the parameter's name.
+fn descending_param(q: &HashMap<String, String>) -> Result<Option<bool>, &'static str> {
+    match q.get("sort_order").map(String::as_str) {
+        None => Ok(None),
+        Some("desc") => Ok(Some(true)),
+        Some("asc") => Ok(Some(false)),
+        Some(_) => Err("sort_order"),
+    }
+}
+
+/// Whether a `page_token` request continues the listing its token was issued for: the
+/// same product, module and fields, and the same sort and view where the request names
+/// them (a request may leave them out and let the token carry them).
+fn continues(
+    cursor: &Cursor,
+    product: crate::model::Product,
+    module: &str,
+    fields: &[&str],
+    q: &HashMap<String, String>,
+) -> bool {
+    let sel = &cursor.selection;
+    let asked: BTreeSet<&str> = fields.iter().copied().collect();
+    let issued: BTreeSet<&str> = cursor.fields.iter().map(String::as_str).collect();
+    sel.product == product
+        && sel.module == module
+        && asked == issued
+        && sort_by_param(q).is_ok_and(|s| s.is_none_or(|s| s == sel.sort_by))
+        && descending_param(q).is_ok_and(|d| d.is_none_or(|d| d == sel.descending))
+        && q.get("cvid")
+            .filter(|c| !c.is_empty())
+            .is_none_or(|c| sel.cvid.as_ref() == Some(c))
 }
 
 fn sort_name(s: SortBy) -> &'static str {
