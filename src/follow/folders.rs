@@ -18,8 +18,8 @@ pub fn make_folder(module_dir: &DirHandle, name: &str) -> io::Result<()> {
 /// Makes the folder `name` of record `id` of a followed module as the daemon's own: the
 /// journal row names it before the `mkdir` (a crash leaves a row a restart recognises)
 /// and settles after it, with the record's hint value. The daemon then renames it with
-/// the record and archives it when the record is deleted. Used by `bigin-sync follow`;
-/// the same steps as the follow pass's `Make`.
+/// the record and archives it when the record is deleted. The follow pass's `Make`, and
+/// `bigin-sync follow`.
 pub fn make_recorded_folder(
     journal: &Journal,
     module_dir: &DirHandle,

@@ -2,7 +2,7 @@
 //! and the journal, plan, confirm the missing records, act. The daemon runs it every
 //! `follow_interval` per module.
 
-use super::folders::{archive_folder, make_folder, rename_folder};
+use super::folders::{archive_folder, make_recorded_folder, rename_folder};
 use super::plan::{
     ArchiveWhy, Confirmation, Folder, FollowAction, FollowInput, FollowRow, Listed, Listing,
     RowState, plan_follow,
@@ -338,10 +338,7 @@ fn apply(
         let result: anyhow::Result<()> = (|| {
             match a {
                 FollowAction::Make { id, name, hint } => {
-                    j.follow_pending(module, id, name)?;
-                    j.follow_set_hint(module, id, hint.as_deref())?;
-                    make_folder(dir, name)?;
-                    j.follow_settle(module, id, name)?;
+                    make_recorded_folder(j, dir, module, id, name, hint.as_deref())?;
                     changed = true;
                     tracing::info!(record = %m.key(id), folder = %dir.display_path(name).display(), "made a folder for a followed record");
                 }
