@@ -39,6 +39,12 @@ pub struct FollowSizes {
     /// Files added in Zoho during the latency row, and the time they are spread over.
     pub samples: usize,
     pub spread: Duration,
+    /// Polls alone (hints off) at the hinted setup's spend: files added, the time they are
+    /// spread over, and the compression (every interval divided by it, the budget
+    /// multiplied by it).
+    pub alone_samples: usize,
+    pub alone_spread: Duration,
+    pub alone_compression: u32,
     /// The idle row runs every interval divided (and the budget multiplied) by this.
     pub idle_compression: u32,
 }
@@ -91,8 +97,9 @@ impl std::ops::Sub for Credits {
     }
 }
 
-/// An env whose `[sync]` is `sync`, `zoho_extra` added to `[zoho]`, following Pipelines.
-async fn follow_env(sync: &str, zoho_extra: &str) -> Result<Env> {
+/// An env whose `[sync]` is `sync`, `zoho_extra` added to `[zoho]`, following Pipelines;
+/// `follow_extra` goes into the `[[follow]]` table.
+async fn follow_env(sync: &str, zoho_extra: &str, follow_extra: &str) -> Result<Env> {
     let env = Env::new(SandboxOptions::default(), sync).await?;
     let text = std::fs::read_to_string(&env.config)?;
     let anchor = "edition = \"premier\"";
@@ -102,7 +109,7 @@ async fn follow_env(sync: &str, zoho_extra: &str) -> Result<Env> {
     let text = text.replace(anchor, &format!("{anchor}\n{zoho_extra}"));
     std::fs::write(
         &env.config,
-        format!("{text}\n[[follow]]\nmodule = \"{MODULE}\"\n"),
+        format!("{text}\n[[follow]]\nmodule = \"{MODULE}\"\n{follow_extra}\n"),
     )?;
     Ok(env)
 }
@@ -147,7 +154,7 @@ async fn wait_folders(env: &Env, d: &Daemon, n: usize) -> Result<()> {
 
 /// Row 1: every record of a module gets its `<id> <label>` folder, listed 200 at a time.
 async fn cold(n: usize) -> Result<Vec<Row>> {
-    let env = follow_env("debounce = \"100ms\"", "").await?;
+    let env = follow_env("debounce = \"100ms\"", "", "").await?;
     let ids = create_deals(&env, n);
     let d = env.spawn_daemon()?;
     wait_folders(&env, &d, n).await?;
@@ -198,54 +205,36 @@ fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
-/// Row 2: files added in Zoho to random followed records at random moments, timed until
-/// they exist locally; then what that setup spends and what polls alone would give for it.
-async fn hinted_latency(f: &FollowSizes) -> Result<Vec<Row>> {
-    let n = f.records;
-    let interval = f.hint_interval;
-    // The smallest budget under which the follow loop keeps `follow_interval`: listings
-    // may plan for FOLLOW_BUDGET_SHARE of it (see `stretched_interval`). On Bigin that
-    // takes Premier (or Express) with enough users (100: 75,000 credits) and the budget
-    // set by hand; the default share (40 %) gives at most 40,000.
-    let pages_per_pass = n.div_ceil(PAGE_SIZE).max(1);
-    let budget = (pages_per_pass as f64 * DAY / interval.as_secs_f64() / 0.1).ceil() as u32;
-    let sync = format!(
-        "debounce = \"100ms\"\nfollow_interval = \"{}\"\napi_budget_per_day = {budget}",
-        format_duration(interval)
-    );
-    let env = follow_env(&sync, "users = 100").await?;
-    let ids = create_deals(&env, n);
-    let d = env.spawn_daemon()?;
-    wait_folders(&env, &d, n).await?;
-    // The start-up polls of the new folders (each is listed once at once) must be over,
-    // and one more follow pass made, before changes are made.
-    if !wait_until(DEADLINE, || env.calls(Route::List) >= n as u64).await {
-        bail!("start-up polls never finished; log:\n{}", d.log_tail());
-    }
-    let pages0 = env.calls(Route::Records);
-    if !wait_until(DEADLINE, || env.calls(Route::Records) > pages0).await {
-        bail!("no second follow pass; log:\n{}", d.log_tail());
-    }
-
+/// Adds one file in Zoho to each of `samples` distinct random records, at random moments
+/// spread over `spread`, and times each until it exists in its local folder. Returns the
+/// latencies (sorted), the window (first add → last arrival) and the credits spent in it.
+async fn sample_latencies(
+    env: &Env,
+    d: &Daemon,
+    ids: &[String],
+    samples: usize,
+    spread: Duration,
+    give_up: Duration,
+) -> Result<(Vec<Duration>, Duration, Credits)> {
+    let n = ids.len();
     let mut rng = StdRng::seed_from_u64(13);
     let mut order: Vec<usize> = (0..n).collect();
-    // Distinct records: a record's second file must not ride on its first one's hint.
-    for i in 0..f.samples.min(n) {
+    // Distinct records: a record's second file must not ride on its first one's poll.
+    for i in 0..samples.min(n) {
         let j = rng.random_range(i..n);
         order.swap(i, j);
     }
-    let mean_gap = f.spread.as_secs_f64() / f.samples as f64;
+    let mean_gap = spread.as_secs_f64() / samples as f64;
     let start = Instant::now();
-    let before = credits(&env);
+    let before = credits(env);
     let mut next_add = start;
     let mut added = 0usize;
     // (local path, when added)
     let mut pending: Vec<(std::path::PathBuf, Instant)> = Vec::new();
     let mut lat: Vec<Duration> = Vec::new();
-    let give_up = 3 * interval + Duration::from_secs(60);
     let (window, spent) = loop {
         let now = Instant::now();
-        if added < f.samples && now >= next_add {
+        if added < samples.min(n) && now >= next_add {
             let i = order[added];
             let name = format!("added-{added:03}.txt");
             env.sandbox.add_file(
@@ -273,8 +262,8 @@ async fn hinted_latency(f: &FollowSizes) -> Result<Vec<Row>> {
             }
         });
         // The window ends when the last file has arrived.
-        if added == f.samples && pending.is_empty() {
-            break (start.elapsed(), credits(&env) - before);
+        if added == samples.min(n) && pending.is_empty() {
+            break (start.elapsed(), credits(env) - before);
         }
         if let Some((_, at)) = pending.first()
             && at.elapsed() > give_up
@@ -286,6 +275,42 @@ async fn hinted_latency(f: &FollowSizes) -> Result<Vec<Row>> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    lat.sort();
+    Ok((lat, window, spent))
+}
+
+/// Row 2: files added in Zoho to random followed records at random moments, timed until
+/// they exist locally; then what that setup spends and what polls alone would give for it.
+async fn hinted_latency(f: &FollowSizes) -> Result<Vec<Row>> {
+    let n = f.records;
+    let interval = f.hint_interval;
+    // The smallest budget under which the follow loop keeps `follow_interval`: listings
+    // may plan for FOLLOW_BUDGET_SHARE of it (see `stretched_interval`). On Bigin that
+    // takes Premier (or Express) with enough users (100: 75,000 credits) and the budget
+    // set by hand; the default share (40 %) gives at most 40,000.
+    let pages_per_pass = n.div_ceil(PAGE_SIZE).max(1);
+    let budget = (pages_per_pass as f64 * DAY / interval.as_secs_f64() / 0.1).ceil() as u32;
+    let sync = format!(
+        "debounce = \"100ms\"\nfollow_interval = \"{}\"\napi_budget_per_day = {budget}",
+        format_duration(interval)
+    );
+    let env = follow_env(&sync, "users = 100", "").await?;
+    let ids = create_deals(&env, n);
+    let d = env.spawn_daemon()?;
+    wait_folders(&env, &d, n).await?;
+    // The start-up polls of the new folders (each is listed once at once) must be over,
+    // and one more follow pass made, before changes are made.
+    if !wait_until(DEADLINE, || env.calls(Route::List) >= n as u64).await {
+        bail!("start-up polls never finished; log:\n{}", d.log_tail());
+    }
+    let pages0 = env.calls(Route::Records);
+    if !wait_until(DEADLINE, || env.calls(Route::Records) > pages0).await {
+        bail!("no second follow pass; log:\n{}", d.log_tail());
+    }
+
+    let give_up = 3 * interval + Duration::from_secs(60);
+    let (lat, window, spent) =
+        sample_latencies(&env, &d, &ids, f.samples, f.spread, give_up).await?;
     let status = env.run(&["status", "--json"]).await?.0.stdout;
     let stretched = lock(&d.log)
         .lines
@@ -296,7 +321,6 @@ async fn hinted_latency(f: &FollowSizes) -> Result<Vec<Row>> {
     let by_hint = &status["remote_changes"]["through_hint"];
     let by_poll = &status["remote_changes"]["by_poll"];
 
-    lat.sort();
     let (p50, p90) = (quantile(&lat, 0.5), quantile(&lat, 0.9));
     let goal = interval + Duration::from_secs(5);
 
@@ -319,8 +343,9 @@ async fn hinted_latency(f: &FollowSizes) -> Result<Vec<Row>> {
     let polls_day = n as f64 * DAY / poll_every.as_secs_f64();
     let computed = pages_day + polls_day;
     // Polls alone at that spend: each record polled every R·86400/C s, a change waits
-    // half of that on average.
+    // half of that on average; measured compressed.
     let alone_every = n as f64 * DAY / computed;
+    let alone = polls_alone(f, computed).await?;
     eprintln!(
         "follow hints: latencies {:?}",
         lat.iter()
@@ -357,16 +382,74 @@ async fn hinted_latency(f: &FollowSizes) -> Result<Vec<Row>> {
             ),
         ),
         Row::new(
-            format!("follow: polls alone at {computed:.0} credits/day, {n} records (COMPUTED)"),
             format!(
-                "p50 ≈ {} (p90 ≈ {}): each record polled every {alone_every:.0} s",
-                secs(Duration::from_secs_f64(alone_every / 2.0)),
-                secs(Duration::from_secs_f64(alone_every * 0.9))
+                "follow: polls alone at {computed:.0} credits/day, {n} records (hints off; measured ×1/{} compressed, n={}, times scaled back)",
+                f.alone_compression,
+                alone.latencies.len()
+            ),
+            format!(
+                "p50 {} (p90 {}); {:.0} polls/day measured",
+                secs(alone.p50),
+                secs(alone.p90),
+                alone.polls_per_day
             ),
         )
-        .target(format!("hints: p50 {}", secs(p50)))
-        .ratio(alone_every / 2.0 / p50.as_secs_f64().max(1e-3)),
+        .target(format!(
+            "computed p50 ≈ {} (polled every {alone_every:.0} s); hints: p50 {}",
+            secs(Duration::from_secs_f64(alone_every / 2.0)),
+            secs(p50)
+        ))
+        .ratio(alone.p50.as_secs_f64() / p50.as_secs_f64().max(1e-3)),
     ])
+}
+
+/// What scheduled polls alone gave, scaled back to real time.
+struct Alone {
+    latencies: Vec<Duration>,
+    p50: Duration,
+    p90: Duration,
+    polls_per_day: f64,
+}
+
+/// Polls alone (hints off) spending `per_day` credits on `f.records` records: the budget
+/// is set so that the poller's share (80 %) is `per_day`, every interval is divided by
+/// `f.alone_compression` and the budget multiplied by it; latencies are multiplied back.
+async fn polls_alone(f: &FollowSizes, per_day: f64) -> Result<Alone> {
+    let (n, k) = (f.records, f.alone_compression);
+    let budget = (per_day / 0.8 * f64::from(k)).ceil() as u64;
+    let scaled = |d: Duration| d / k;
+    // Folders are made by the first listing; the next is a day away (compressed: never
+    // within the run) and carries no hint.
+    let sync = format!(
+        "debounce = \"100ms\"\nfollow_interval = \"1d\"\npoll_interval = \"{}\"\npoll_interval_max = \"{}\"\napi_budget_per_day = {budget}",
+        format_duration(scaled(POLL_INTERVAL)),
+        format_duration(scaled(POLL_INTERVAL_MAX)),
+    );
+    let env = follow_env(&sync, "users = 100", "hint_field = \"none\"").await?;
+    let ids = create_deals(&env, n);
+    let d = env.spawn_daemon()?;
+    wait_folders(&env, &d, n).await?;
+    if !wait_until(DEADLINE, || env.calls(Route::List) >= n as u64).await {
+        bail!("start-up polls never finished; log:\n{}", d.log_tail());
+    }
+    let period = Duration::from_secs_f64(n as f64 * DAY / per_day);
+    let give_up = 3 * scaled(period) + Duration::from_secs(30);
+    let (lat, window, spent) =
+        sample_latencies(&env, &d, &ids, f.alone_samples, f.alone_spread, give_up).await?;
+    drop(d);
+    let real: Vec<Duration> = lat.iter().map(|l| *l * k).collect();
+    eprintln!(
+        "follow polls alone: latencies (real time) {:?}",
+        real.iter()
+            .map(|l| l.as_secs_f64().round())
+            .collect::<Vec<_>>()
+    );
+    Ok(Alone {
+        p50: quantile(&real, 0.5),
+        p90: quantile(&real, 0.9),
+        polls_per_day: spent.polls as f64 * DAY / window.as_secs_f64() / f64::from(k),
+        latencies: real,
+    })
 }
 
 /// Row 3: credits a day for followed records nobody changes, hints on, shipped defaults,
@@ -383,7 +466,7 @@ async fn idle_credits(f: &FollowSizes) -> Result<Vec<Row>> {
         format_duration(scaled(POLL_INTERVAL)),
         format_duration(scaled(POLL_INTERVAL_MAX)),
     );
-    let env = follow_env(&sync, "").await?;
+    let env = follow_env(&sync, "", "").await?;
     create_deals(&env, n);
     let d = env.spawn_daemon()?;
     wait_folders(&env, &d, n).await?;

@@ -242,6 +242,12 @@ impl Drop for Daemon {
             let _ = c.kill();
             let _ = c.wait();
         }
+        // For profiling, like `Env::run`'s: the daemon's log (`BENCH_SYNC_LOGS=<dir>`).
+        if let Some(dir) = std::env::var_os("BENCH_SYNC_LOGS") {
+            let n = std::fs::read_dir(&dir).map_or(0, |d| d.count());
+            let text = lock(&self.log).lines.join("\n");
+            let _ = std::fs::write(Path::new(&dir).join(format!("{n:03}-run.log")), text);
+        }
     }
 }
 

@@ -57,7 +57,10 @@ impl Sizes {
                 records: 1_000,
                 hint_interval: Duration::from_secs(60),
                 samples: 30,
-                spread: Duration::from_secs(210),
+                spread: Duration::from_secs(180),
+                alone_samples: 20,
+                alone_spread: Duration::from_secs(60),
+                alone_compression: 40,
                 idle_compression: 120,
             },
         }
@@ -77,10 +80,15 @@ impl Sizes {
             concurrency: 4,
             follow: follow::FollowSizes {
                 cold_records: 20,
-                records: 20,
+                // Enough that the budget, not poll_interval_max, spaces idle polls, as
+                // it does at 1,000.
+                records: 200,
                 hint_interval: Duration::from_secs(1),
                 samples: 3,
                 spread: Duration::from_secs(2),
+                alone_samples: 3,
+                alone_spread: Duration::from_secs(1),
+                alone_compression: 60,
                 idle_compression: 600,
             },
         }
