@@ -6,6 +6,7 @@
 
 use crate::Sizes;
 use crate::harness::{DEADLINE, Daemon, Env, MODULE, lock, wait_until};
+use crate::procfs::cpu_seconds;
 use crate::report::{Row, failed};
 use anyhow::{Result, bail};
 use bigin_sync::config::format_duration;
@@ -49,20 +50,30 @@ pub struct FollowSizes {
     pub idle_compression: u32,
 }
 
+/// `BENCH_SYNC_FOLLOW=cold,hints,idle` (the default: all) picks the parts to run, to
+/// repeat one without the others.
 pub async fn run(sizes: &Sizes) -> Vec<Row> {
     let f = &sizes.follow;
+    let parts = std::env::var("BENCH_SYNC_FOLLOW").unwrap_or_else(|_| "cold,hints,idle".into());
+    let wanted = |p: &str| parts.split(',').any(|x| x == p);
     let mut rows = Vec::new();
-    match cold(f.cold_records).await {
-        Ok(r) => rows.extend(r),
-        Err(e) => rows.push(failed("follow: folders from cold", &e)),
+    if wanted("cold") {
+        match cold(f.cold_records).await {
+            Ok(r) => rows.extend(r),
+            Err(e) => rows.push(failed("follow: folders from cold", &e)),
+        }
     }
-    match hinted_latency(f).await {
-        Ok(r) => rows.extend(r),
-        Err(e) => rows.push(failed("follow: remote-add → local latency", &e)),
+    if wanted("hints") {
+        match hinted_latency(f).await {
+            Ok(r) => rows.extend(r),
+            Err(e) => rows.push(failed("follow: remote-add → local latency", &e)),
+        }
     }
-    match idle_credits(f).await {
-        Ok(r) => rows.extend(r),
-        Err(e) => rows.push(failed("follow: idle credits per day", &e)),
+    if wanted("idle") {
+        match idle_credits(f).await {
+            Ok(r) => rows.extend(r),
+            Err(e) => rows.push(failed("follow: idle credits per day", &e)),
+        }
     }
     rows
 }
@@ -493,13 +504,21 @@ async fn idle_credits(f: &FollowSizes) -> Result<Vec<Row>> {
         .map(|idle| shipped.next_delay(idle, n))
         .take_while(|d| *d < poll_every)
         .sum();
-    tokio::time::sleep(scaled(ramp)).await;
+    // The start-up polls all ended just now, so each record's polls come at whole
+    // periods from now: a window of two periods starting now would end on the second
+    // round's polls and count some of them, or not, by a hair (0.64–1.0 of the
+    // computed figure from run to run). Starting half a period later, each record is
+    // polled exactly twice within it.
+    tokio::time::sleep(scaled(ramp) + scaled(poll_every) / 2).await;
     let window = scaled(poll_every) * 2;
     let before = credits(&env);
+    let cpu0 = cpu_seconds(d.pid())?;
     let t0 = Instant::now();
     tokio::time::sleep(window).await;
     let spent = credits(&env) - before;
     let took = t0.elapsed();
+    // A daemon short of CPU would poll late and make the compressed figure low.
+    let cpu = cpu_seconds(d.pid())? - cpu0;
     drop(d);
     let per_day = DAY / took.as_secs_f64() / f64::from(k);
     let measured = (spent.pages + spent.reads + spent.polls + spent.transfers) as f64 * per_day;
@@ -513,10 +532,11 @@ async fn idle_credits(f: &FollowSizes) -> Result<Vec<Row>> {
             took.as_secs_f64()
         ),
         format!(
-            "{measured:.0} ({} pages, {} polls, {} other)",
+            "{measured:.0} ({} pages, {} polls, {} other; daemon CPU {:.0} % of one core)",
             spent.pages,
             spent.polls,
-            spent.reads + spent.transfers
+            spent.reads + spent.transfers,
+            cpu * 100.0 / took.as_secs_f64()
         ),
     )
     .target(format!(

@@ -80,7 +80,10 @@ impl Env {
         std::fs::create_dir_all(&root)?;
         let sandbox = Sandbox::start(opts).await?;
         let config = tmp.path().join("config.toml");
-        let text = sandbox.config_toml(&root, &state, "log_level = \"info\"", &sync);
+        // `BENCH_SYNC_LOG_LEVEL` (e.g. `info,bigin_sync=debug`) for profiling with
+        // `BENCH_SYNC_LOGS`.
+        let level = std::env::var("BENCH_SYNC_LOG_LEVEL").unwrap_or_else(|_| "info".into());
+        let text = sandbox.config_toml(&root, &state, &format!("log_level = \"{level}\""), &sync);
         std::fs::write(&config, text)?;
         Ok(Env {
             tmp,
