@@ -84,7 +84,10 @@ fn credits(env: &Env) -> Credits {
         pages: env.calls(Route::Records),
         reads: env.calls(Route::Record),
         polls: env.calls(Route::List),
-        transfers: env.api_calls() - env.calls(Route::List),
+        transfers: [Route::Upload, Route::Download, Route::Delete]
+            .into_iter()
+            .map(|r| env.calls(r))
+            .sum(),
     }
 }
 
