@@ -80,7 +80,10 @@ impl Env {
         std::fs::create_dir_all(&root)?;
         let sandbox = Sandbox::start(opts).await?;
         let config = tmp.path().join("config.toml");
-        let text = sandbox.config_toml(&root, &state, "log_level = \"info\"", &sync);
+        // `BENCH_SYNC_LOG_LEVEL` (e.g. `info,bigin_sync=debug`) for profiling with
+        // `BENCH_SYNC_LOGS`.
+        let level = std::env::var("BENCH_SYNC_LOG_LEVEL").unwrap_or_else(|_| "info".into());
+        let text = sandbox.config_toml(&root, &state, &format!("log_level = \"{level}\""), &sync);
         std::fs::write(&config, text)?;
         Ok(Env {
             tmp,
@@ -241,6 +244,12 @@ impl Drop for Daemon {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+        // For profiling, like `Env::run`'s: the daemon's log (`BENCH_SYNC_LOGS=<dir>`).
+        if let Some(dir) = std::env::var_os("BENCH_SYNC_LOGS") {
+            let n = std::fs::read_dir(&dir).map_or(0, |d| d.count());
+            let text = lock(&self.log).lines.join("\n");
+            let _ = std::fs::write(Path::new(&dir).join(format!("{n:03}-run.log")), text);
         }
     }
 }

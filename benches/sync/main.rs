@@ -7,6 +7,7 @@
 
 mod baseline;
 mod bulk;
+mod follow;
 mod harness;
 mod latency;
 mod memory;
@@ -34,6 +35,8 @@ pub struct Sizes {
     pub idle_window: Duration,
     /// Parallel API calls: the shipped default of `zoho.concurrency`, used by the baseline too.
     pub concurrency: usize,
+    /// Following records (issue 13).
+    pub follow: follow::FollowSizes,
 }
 
 impl Sizes {
@@ -49,6 +52,17 @@ impl Sizes {
             scale_files_per_record: 10,
             idle_window: Duration::from_secs(60),
             concurrency: 4,
+            follow: follow::FollowSizes {
+                cold_records: 10_000,
+                records: 1_000,
+                hint_interval: Duration::from_secs(60),
+                samples: 30,
+                spread: Duration::from_secs(180),
+                alone_samples: 20,
+                alone_spread: Duration::from_secs(60),
+                alone_compression: 40,
+                idle_compression: 120,
+            },
         }
     }
 
@@ -64,11 +78,24 @@ impl Sizes {
             scale_files_per_record: 10,
             idle_window: Duration::from_secs(5),
             concurrency: 4,
+            follow: follow::FollowSizes {
+                cold_records: 20,
+                // Enough that the budget, not poll_interval_max, spaces idle polls, as
+                // it does at 1,000.
+                records: 200,
+                hint_interval: Duration::from_secs(1),
+                samples: 3,
+                spread: Duration::from_secs(2),
+                alone_samples: 3,
+                alone_spread: Duration::from_secs(1),
+                alone_compression: 60,
+                idle_compression: 600,
+            },
         }
     }
 }
 
-const SCENARIOS: [&str; 4] = ["latency", "bulk", "memory", "scale"];
+const SCENARIOS: [&str; 5] = ["latency", "bulk", "memory", "scale", "follow"];
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -118,6 +145,7 @@ fn main() -> std::process::ExitCode {
                 "bulk" => rows.extend(bulk::run(&sizes).await),
                 "memory" => rows.extend(memory::run(&sizes).await),
                 "scale" => rows.extend(scale::run(&sizes).await),
+                "follow" => rows.extend(follow::run(&sizes).await),
                 other => eprintln!("unknown scenario {other:?} (known: {SCENARIOS:?})"),
             }
             eprintln!("== {s} took {:.1} s", t.elapsed().as_secs_f64());
