@@ -319,6 +319,26 @@ async fn a_failing_listing_archives_nothing() {
     wait_file(&d, archived.join("a.txt"), b"aaa").await;
 }
 
+/// The where and view tests' turn: the deal (followed with `on_leave = "keep"`) leaves
+/// its stage and the buyer contact (`"archive"`) its title; waits until the buyer's
+/// folder `Ann Lee` is in the archive and gone from Contacts.
+async fn deal_and_buyer_leave_scope(env: &Env, d: &Daemon, deal_in: &str, buyer: &str) {
+    let (s, c) = (&env.sandbox, "Contacts");
+    assert!(s.edit_record(Product::Bigin, P, deal_in, json!({"Stage": "Closed Lost"})));
+    assert!(s.edit_record(Product::Bigin, c, buyer, json!({"Title": "Former buyer"})));
+    let archived = env
+        .root
+        .join(".archive")
+        .join(c)
+        .join(format!("{buyer} Ann Lee"));
+    assert!(
+        wait_until(DEADLINE, || archived.is_dir()).await,
+        "{}",
+        d.log_text()
+    );
+    assert!(folders_of(&env.root.join(c), buyer).is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn where_filter_with_on_leave_keep_and_archive() {
     let follow = "
@@ -364,19 +384,7 @@ on_leave = \"archive\"
     wait_passes(&env, &d, 2).await;
     assert!(folders_of(&deals, &deal_out).is_empty(), "{}", d.log_text());
 
-    assert!(s.edit_record(Product::Bigin, P, &deal_in, json!({"Stage": "Closed Lost"})));
-    assert!(s.edit_record(Product::Bigin, c, &buyer, json!({"Title": "Former buyer"})));
-    let archived = env
-        .root
-        .join(".archive")
-        .join(c)
-        .join(format!("{buyer} Ann Lee"));
-    assert!(
-        wait_until(DEADLINE, || archived.is_dir()).await,
-        "{}",
-        d.log_text()
-    );
-    assert!(folders_of(&contacts, &buyer).is_empty());
+    deal_and_buyer_leave_scope(&env, &d, &deal_in, &buyer).await;
     wait_passes(&env, &d, 4).await;
     // keep: the folder stays where it is, and is no longer renamed with the record.
     assert_eq!(
@@ -449,19 +457,7 @@ on_leave = \"archive\"
 
     // Both leave their view; each is confirmed to exist (once per listing that misses
     // it) before its folder is kept or archived.
-    assert!(s.edit_record(Product::Bigin, P, &deal_in, json!({"Stage": "Closed Lost"})));
-    assert!(s.edit_record(Product::Bigin, c, &buyer, json!({"Title": "Former buyer"})));
-    let archived = env
-        .root
-        .join(".archive")
-        .join(c)
-        .join(format!("{buyer} Ann Lee"));
-    assert!(
-        wait_until(DEADLINE, || archived.is_dir()).await,
-        "{}",
-        d.log_text()
-    );
-    assert!(folders_of(&contacts, &buyer).is_empty());
+    deal_and_buyer_leave_scope(&env, &d, &deal_in, &buyer).await;
     assert!(
         wait_until(DEADLINE, || d.log_text().contains(
             "record left the followed view or filter; its folder stays"
