@@ -41,7 +41,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 
 use crate::model::{ContentHash, Product};
@@ -66,6 +66,33 @@ impl std::fmt::Debug for Sandbox {
     }
 }
 
+/// Receive buffer of the sandbox's connections (the kernel doubles it).
+///
+/// The sandbox paces a slow upload by reading its body slowly ([`Faults`]), which stands
+/// for a slow link to a server that reads whatever arrives. On loopback with the kernel's
+/// receive-buffer autotuning (up to `tcp_rmem`'s maximum, 32 MiB on recent kernels), a
+/// slowly read body would instead pile up in the sandbox's socket: a 16 MiB upload was
+/// taken from the client in 0.3 s and then drained for 4 s in silence, which no link does
+/// and which made the client's stall detection fire while bytes were still moving. A
+/// fixed buffer also turns the autotuning off, so every run buffers the same.
+const RECEIVE_BUFFER: u32 = 512 * 1024;
+
+/// A listening socket on `addr` whose connections buffer at most [`RECEIVE_BUFFER`].
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restarted `demo` can take its fixed port back at once.
+    socket.set_reuseaddr(true)?;
+    // Set before `listen` so that accepted connections inherit it (and the window scale
+    // is chosen for it).
+    socket.set_recv_buffer_size(RECEIVE_BUFFER)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
 impl Sandbox {
     /// Starts a sandbox on `127.0.0.1` with a port chosen by the OS, so parallel tests
     /// never collide.
@@ -75,7 +102,7 @@ impl Sandbox {
 
     /// Starts a sandbox on a given address (e.g. a fixed port for `demo`).
     pub async fn start_at(opts: SandboxOptions, addr: SocketAddr) -> std::io::Result<Sandbox> {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = listen(addr)?;
         let local = listener.local_addr()?;
         let shared = Arc::new(Shared::new(opts, format!("http://{local}")));
         let stop = CancellationToken::new();
