@@ -6,6 +6,7 @@
 
 use crate::engine::Engine;
 use crate::journal::Journal;
+use crate::log_fields::{MODULE, RECORD};
 use crate::model::RecordKey;
 use crate::scan::{self, RecordFolder};
 use anyhow::Context;
@@ -33,7 +34,7 @@ pub async fn refresh_followed(
     for folder in discovery.records {
         if let Some(first) = seen.get(&folder.key) {
             tracing::warn!(
-                record = %folder.key,
+                { RECORD } = %folder.key.record_id, { MODULE } = %folder.key.module,
                 kept = %first.path.display(),
                 ignored = %folder.path.display(),
                 "two folders name the same record; only the first is synced"
@@ -63,7 +64,7 @@ pub async fn refresh_followed(
                 .await
                 .context("journal task")??;
             if known.is_none() {
-                tracing::info!(record = %key, folder = %folder.path.display(), "following record");
+                tracing::info!({ RECORD } = %key.record_id, { MODULE } = %key.module, folder = %folder.path.display(), "following record");
             }
         }
     }
@@ -75,7 +76,7 @@ pub async fn refresh_followed(
                 .context("journal task")??;
             engine.forget_remote(&row.key);
             tracing::warn!(
-                record = %row.key,
+                { RECORD } = %row.key.record_id, { MODULE } = %row.key.module,
                 "record folder is gone: record unfollowed; its attachments in Zoho are untouched"
             );
         }

@@ -7,6 +7,7 @@ use super::follow::refresh_followed;
 use super::setup::Runtime;
 use crate::engine::{Engine, Reconciled};
 use crate::events::{Event, EventKind};
+use crate::log_fields::{MODULE, RECORD};
 use crate::model::RecordKey;
 use crate::poller::PollPolicy;
 use crate::scan::{Fingerprint, RecordFolder};
@@ -396,7 +397,7 @@ impl Scheduler {
             due.retain_mut(|s| {
                 let changed = s.dirty_at.is_some_and(|d| d <= now);
                 if !changed {
-                    tracing::debug!(record = %s.folder.key, "API budget spent: poll waits");
+                    tracing::debug!({ RECORD } = %s.folder.key.record_id, { MODULE } = %s.folder.key.module, "API budget spent: poll waits");
                     s.next_poll = now + self.schedule.poll.poll_interval;
                 }
                 changed
@@ -498,7 +499,7 @@ impl Scheduler {
                 self.rt.events.pass_completed();
                 if report.did_something() {
                     tracing::info!(
-                        record = %key,
+                        { RECORD } = %key.record_id, { MODULE } = %key.module,
                         done = report.done,
                         deferred = report.deferred,
                         parked = report.parked,
@@ -518,7 +519,7 @@ impl Scheduler {
                 self.totals.parked += report.parked;
             }
             Err(e) => {
-                tracing::error!(record = %key, error = %e, "reconcile failed");
+                tracing::error!({ RECORD } = %key.record_id, { MODULE } = %key.module, error = %e, "reconcile failed");
                 slot.dirty_at = Some(now + schedule.poll.poll_interval);
             }
         }

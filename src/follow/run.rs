@@ -11,6 +11,7 @@ use super::template::LabelTemplate;
 use crate::config::FollowSettings;
 use crate::dir_handle::{DirHandle, EntryKind};
 use crate::journal::Journal;
+use crate::log_fields::{MODULE, RECORD};
 use crate::model::RecordKey;
 use crate::planner::folder_label;
 use crate::scan::parse_record_folder_name;
@@ -276,7 +277,7 @@ pub async fn follow_pass<S: RecordSource>(
                 Ok(None) => Confirmation::Gone,
                 Ok(Some(_)) => Confirmation::Exists,
                 Err(e) => {
-                    tracing::warn!(record = %m.key(&id), error = %e, "could not confirm whether a record left; its folder stays");
+                    tracing::warn!({ RECORD } = %id, { MODULE } = %m.settings.module, error = %e, "could not confirm whether a record left; its folder stays");
                     Confirmation::Unknown
                 }
             };
@@ -291,7 +292,7 @@ pub async fn follow_pass<S: RecordSource>(
         match a {
             FollowAction::PollNow { id } => outcome.poll_now.push(m.key(id)),
             FollowAction::Missed { id } => {
-                tracing::info!(record = %m.key(id), "record missing from the view's listing though it exists; it is taken as gone from the view if the next listing misses it too");
+                tracing::info!({ RECORD } = %id, { MODULE } = %m.settings.module, "record missing from the view's listing though it exists; it is taken as gone from the view if the next listing misses it too");
                 if let Some(missed) = &mut outcome.missed {
                     missed.insert(id.clone());
                 }
@@ -340,14 +341,14 @@ fn apply(
                 FollowAction::Make { id, name, hint } => {
                     make_recorded_folder(j, dir, module, id, name, hint.as_deref())?;
                     changed = true;
-                    tracing::info!(record = %m.key(id), folder = %dir.display_path(name).display(), "made a folder for a followed record");
+                    tracing::info!({ RECORD } = %id, { MODULE } = %m.settings.module, folder = %dir.display_path(name).display(), "made a folder for a followed record");
                 }
                 FollowAction::Rename { id, from, to } => {
                     j.follow_pending(module, id, to)?;
                     rename_folder(dir, from, to)?;
                     j.follow_settle(module, id, to)?;
                     changed = true;
-                    tracing::info!(record = %m.key(id), from = %from, to = %to, "record renamed in Zoho: folder renamed");
+                    tracing::info!({ RECORD } = %id, { MODULE } = %m.settings.module, from = %from, to = %to, "record renamed in Zoho: folder renamed");
                 }
                 FollowAction::Archive { id, folder, why } => {
                     j.follow_set_state(module, id, RowState::Archiving)?;
@@ -360,7 +361,7 @@ fn apply(
                         ArchiveWhy::Resume => "finishing an interrupted archive move",
                     };
                     tracing::warn!(
-                        record = %m.key(id),
+                        { RECORD } = %id, { MODULE } = %m.settings.module,
                         archived_to = %root.join(super::folders::ARCHIVE_DIR).join(&m.settings.folder).join(&to).display(),
                         "{why}: its folder was moved to the archive and unfollowed; nothing was deleted"
                     );
@@ -371,7 +372,7 @@ fn apply(
                 }
                 FollowAction::Release { id } => {
                     j.follow_release(module, id)?;
-                    tracing::info!(record = %m.key(id), "record left the followed view or filter; its folder stays and is no longer renamed");
+                    tracing::info!({ RECORD } = %id, { MODULE } = %m.settings.module, "record left the followed view or filter; its folder stays and is no longer renamed");
                 }
                 FollowAction::SetHint { id, hint } => {
                     j.follow_set_hint(module, id, hint.as_deref())?
