@@ -3,14 +3,17 @@
 //! its name. The folder is the one the daemon would make (the module's `[[follow]]` folder
 //! and label, else the default label) and is recorded as the daemon's, so the daemon
 //! renames it with the record and archives it when the record is deleted. A record outside
-//! the module's `where` filter gets a folder that stays the user's.
+//! the module's `where` filter or `view` gets a folder that stays the user's: the daemon
+//! would neither make it nor keep it, and as its own would archive it with
+//! `on_leave = "archive"`. Zoho cannot say whether one record is in a view, so with a
+//! `view` the view is listed (its pages, 3 credits each).
 
 use super::records::resolve_module;
 use crate::config::Config;
 use crate::daemon::setup;
 use crate::follow::folders::{make_folder, make_recorded_folder};
 use crate::follow::plan::folder_name;
-use crate::follow::run::{FetchedRecord, RecordSource, read_module_folder};
+use crate::follow::run::{Fetched, FetchedRecord, RecordSource, read_module_folder};
 use crate::follow::source::module_as_followed;
 use anyhow::Context;
 
@@ -29,6 +32,20 @@ pub async fn run(cfg: &Config, folder: &str, id: &str) -> anyhow::Result<()> {
         .with_context(|| format!("{module} has no record {id} (deleted, or never existed)"))?;
     let listed = m.listed(&record);
     let name = folder_name(id, &listed.label);
+    let in_view = match m.settings.view.as_deref() {
+        None => true,
+        Some(view) => {
+            match RecordSource::list(client, &module, &["id".to_string()], Some(view), None)
+                .await
+                .with_context(|| format!("listing view {view} of {module}"))?
+            {
+                Fetched::Records(records) => records.iter().any(|r| r.id == id),
+                // Not asked for (no If-Modified-Since): taken as "not shown in the view".
+                Fetched::NotModified => false,
+            }
+        }
+    };
+    let ours = listed.in_scope && in_view;
 
     let (root, id_owned) = (cfg.root.clone(), id.to_string());
     let (path, made) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
@@ -46,7 +63,7 @@ pub async fn run(cfg: &Config, folder: &str, id: &str) -> anyhow::Result<()> {
             return Ok((path, false));
         }
         let making = || format!("making {}", dir.display_path(&name).display());
-        if listed.in_scope {
+        if ours {
             // An old row (the daemon's folder the user removed, or an archived one) would
             // keep the daemon from taking this folder as its own: start from scratch.
             journal.follow_forget(&module, &id_owned)?;
@@ -60,16 +77,24 @@ pub async fn run(cfg: &Config, folder: &str, id: &str) -> anyhow::Result<()> {
             )
             .with_context(making)?;
         } else {
-            // Outside the `where` filter the daemon would not make it, and as its own
-            // would archive it (`on_leave = "archive"`): asked for by hand, it is the
-            // user's, like a hand-made folder.
+            // Asked for by hand, it is the user's, like a hand-made folder.
             make_folder(&dir, &name).with_context(making)?;
         }
         Ok((dir.display_path(&name), true))
     })
     .await
     .context("folder task")??;
-    if made {
+    if made && !ours {
+        outln!(
+            "made {} (outside the {}: the folder is yours, never renamed or archived by the daemon)",
+            path.display(),
+            if in_view {
+                "module's `where` filter"
+            } else {
+                "module's view"
+            }
+        );
+    } else if made {
         outln!("made {}", path.display());
     } else {
         outln!("already there: {}", path.display());

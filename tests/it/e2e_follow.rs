@@ -761,24 +761,71 @@ async fn a_folder_made_by_the_follow_command_is_renamed_by_the_daemon() {
     );
 }
 
-/// `follow` on a record outside the module's `where` filter makes its folder as the
-/// user's: with `on_leave = "archive"` the daemon must not archive what was just asked for.
+/// `follow` on a record outside the module's `where` filter or view makes its folder as
+/// the user's: with `on_leave = "archive"` the daemon must not archive what was just asked
+/// for. A record inside the view gets the daemon's folder, renamed with the record.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_follow_command_outside_the_filter_makes_a_folder_the_daemon_leaves_alone() {
-    let env = follow_env(
-        "\n[[follow]]\nmodule = \"Pipelines\"\nwhere = { Stage = [\"Won\"] }\non_leave = \"archive\"\n",
-        false,
-    )
-    .await;
-    let id = create_deal(&env, "Outside", None);
-    assert_ok(&env.run_args(&["follow", P, &id]).await);
-    let module = env.root.join(P);
-    assert_eq!(folders_of(&module, &id), vec![format!("{id} Outside")]);
-    let d = env.spawn_daemon();
-    wait_passes(&env, &d, 3).await;
+async fn the_follow_command_outside_the_filter_or_view_makes_a_folder_the_daemon_leaves_alone() {
+    let env = follow_env("", false).await;
+    let c = "Contacts";
+    let view = env
+        .sandbox
+        .define_view(Product::Bigin, c, &[("Title", &["Buyer"])]);
+    append_config(
+        &env,
+        &format!(
+            "\n[[follow]]\nmodule = \"Pipelines\"\nwhere = {{ Stage = [\"Won\"] }}\non_leave = \"archive\"\n\
+             \n[[follow]]\nmodule = \"Contacts\"\nview = \"{view}\"\non_leave = \"archive\"\n"
+        ),
+    );
+    let deal = create_deal(&env, "Outside", None);
+    let contact = |first: &str, title: &str| {
+        env.sandbox.create_record(
+            Product::Bigin,
+            c,
+            json!({"First_Name": first, "Last_Name": "Doe", "Title": title}),
+        )
+    };
+    let (outsider, buyer) = (contact("Olga", "Seller"), contact("Bea", "Buyer"));
+    for (module, id) in [(P, &deal), (c, &outsider), (c, &buyer)] {
+        let out = env.run_args(&["follow", module, id]).await;
+        assert_ok(&out);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(said.contains("the folder is yours"), id != &buyer, "{said}");
+    }
+    let (deals, contacts) = (env.root.join(P), env.root.join(c));
+    assert_eq!(folders_of(&deals, &deal), vec![format!("{deal} Outside")]);
     assert_eq!(
-        folders_of(&module, &id),
-        vec![format!("{id} Outside")],
+        folders_of(&contacts, &outsider),
+        vec![format!("{outsider} Olga Doe")]
+    );
+    assert_eq!(
+        folders_of(&contacts, &buyer),
+        vec![format!("{buyer} Bea Doe")]
+    );
+    assert!(
+        env.sandbox
+            .edit_record(Product::Bigin, c, &buyer, json!({"First_Name": "Beatrice"}))
+    );
+    let d = env.spawn_daemon();
+    // Two full listings of the view missing the outsider would archive a folder of the
+    // daemon's: wait for more (a pass lists both modules).
+    wait_passes(&env, &d, 10).await;
+    let log = d.log_text();
+    assert_eq!(
+        folders_of(&deals, &deal),
+        vec![format!("{deal} Outside")],
+        "{log}"
+    );
+    assert_eq!(
+        folders_of(&contacts, &outsider),
+        vec![format!("{outsider} Olga Doe")],
+        "{log}"
+    );
+    assert!(
+        wait_until(DEADLINE, || folders_of(&contacts, &buyer)
+            == vec![format!("{buyer} Beatrice Doe")])
+        .await,
         "{}",
         d.log_text()
     );
