@@ -271,7 +271,14 @@ pub async fn follow_pass<S: RecordSource>(
         if to_confirm.is_empty() {
             break plan;
         }
-        for id in to_confirm {
+        let (ask, later) = confirmations_now(to_confirm, missed_before, MAX_CONFIRMS_PER_PASS);
+        if !later.is_empty() {
+            tracing::info!(module = %s.module, asked = ask.len(), later = later.len(), "many records are missing from the listing: the rest are asked about at the next listings (their folders stay meanwhile)");
+        }
+        for id in later {
+            confirmed.insert(id, Confirmation::Unknown);
+        }
+        for id in ask {
             outcome.confirm_calls += 1;
             let answer = match source.get(&s.module, &id, &[]).await {
                 Ok(None) => Confirmation::Gone,
@@ -732,6 +739,56 @@ mod tests {
         assert_eq!(t.names(".archive/Pipelines"), ["100002 Beta"]);
     }
 
+    #[tokio::test]
+    async fn records_missing_from_a_listing_are_asked_about_a_limited_number_a_pass() {
+        let n = MAX_CONFIRMS_PER_PASS + 10;
+        let ids: Vec<String> = (0..n).map(|i| format!("{}", 100_000 + i)).collect();
+        let mut t = T::new();
+        t.m.settings.view = Some("2034020000000123456".into());
+        t.m.settings.on_leave = OnLeave::Archive;
+        for id in &ids {
+            t.fake.set(id, "Deal");
+        }
+        t.pass().await;
+        assert_eq!(t.names("Pipelines").len(), n);
+        let gets = || *t.fake.gets.lock().unwrap() as usize;
+
+        // The view's criteria changed in Zoho: every record left it at once.
+        *t.fake.unlisted.lock().unwrap() = ids.clone();
+        let o = t.pass().await;
+        assert_eq!(
+            (gets(), o.confirm_calls as usize),
+            (MAX_CONFIRMS_PER_PASS, MAX_CONFIRMS_PER_PASS)
+        );
+        // The second miss of those asked about comes first: they leave the view now.
+        t.pass().await;
+        assert_eq!(gets(), 2 * MAX_CONFIRMS_PER_PASS);
+        assert_eq!(t.names(".archive/Pipelines").len(), MAX_CONFIRMS_PER_PASS);
+        assert_eq!(t.names("Pipelines").len(), 10);
+        // The rest follow, never more than the limit a pass.
+        t.pass().await;
+        t.pass().await;
+        assert_eq!(gets(), 2 * MAX_CONFIRMS_PER_PASS + 20);
+        assert_eq!(t.names("Pipelines").len(), 0);
+        assert_eq!(t.names(".archive/Pipelines").len(), n);
+        t.pass().await;
+        assert_eq!(
+            gets(),
+            2 * MAX_CONFIRMS_PER_PASS + 20,
+            "archived: asked no more"
+        );
+    }
+
+    #[test]
+    fn the_records_missed_before_are_asked_about_first() {
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let before: HashSet<String> = ["9", "7"].iter().map(|s| s.to_string()).collect();
+        let (now, later) = confirmations_now(ids(&["1", "7", "2", "9", "3"]), &before, 3);
+        assert_eq!((now, later), (ids(&["7", "9", "1"]), ids(&["2", "3"])));
+        let (now, later) = confirmations_now(ids(&["2", "1"]), &before, 3);
+        assert_eq!((now, later), (ids(&["1", "2"]), vec![]));
+    }
+
     #[test]
     fn a_reload_keeps_the_state_of_modules_followed_the_same_way() {
         let t = T::new();
@@ -785,6 +842,25 @@ mod tests {
 /// Share of `sync.api_budget_per_day` the follow listings may plan for; polls plan for
 /// 80% (see `poller`), the rest is left for transfers.
 pub const FOLLOW_BUDGET_SHARE: f64 = 0.1;
+
+/// At most this many records missing from a listing are asked about (`GET
+/// /{module}/{id}`, a credit each) in one pass: a view whose criteria changed in Zoho can
+/// drop thousands of records at once, and asking about all of them would spend a day's
+/// budget in minutes. The rest wait for the next passes, their folders untouched.
+pub const MAX_CONFIRMS_PER_PASS: usize = 50;
+
+/// Splits the records to ask about into those asked now (at most `limit`) and those left
+/// for later passes. Records the previous listing already missed come first: their second
+/// miss is what lets them leave the view, and a turn skipped would start them over.
+fn confirmations_now(
+    mut ids: Vec<String>,
+    missed_before: &HashSet<String>,
+    limit: usize,
+) -> (Vec<String>, Vec<String>) {
+    ids.sort_by(|a, b| (!missed_before.contains(a), a).cmp(&(!missed_before.contains(b), b)));
+    let later = ids.split_off(limit.min(ids.len()));
+    (ids, later)
+}
 
 /// Zoho lists at most this many records per page.
 pub const PAGE_SIZE: usize = 200;
