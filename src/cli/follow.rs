@@ -63,10 +63,12 @@ pub async fn run(cfg: &Config, folder: &str, id: &str) -> anyhow::Result<()> {
             return Ok((path, false));
         }
         let making = || format!("making {}", dir.display_path(&name).display());
+        // An old row (the daemon's folder the user removed, or an archived one) would
+        // decide whose the new folder is: the daemon's when it carries the old name (to be
+        // archived if the record left the view or filter), never its own when it does not.
+        // Start from scratch either way.
+        journal.follow_forget(&module, &id_owned)?;
         if ours {
-            // An old row (the daemon's folder the user removed, or an archived one) would
-            // keep the daemon from taking this folder as its own: start from scratch.
-            journal.follow_forget(&module, &id_owned)?;
             make_recorded_folder(
                 &journal,
                 &dir,

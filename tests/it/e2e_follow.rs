@@ -749,6 +749,52 @@ async fn a_folder_made_by_the_follow_command_is_renamed_by_the_daemon() {
     );
 }
 
+/// A folder the daemon made, then the user deleted, leaves its journal row behind. When the
+/// record has left the filter since, `follow` makes a folder it calls the user's: the old
+/// row must not make it the daemon's again (which would archive it at the next listing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_follow_command_forgets_the_daemons_old_row_for_a_folder_it_makes_the_users() {
+    let env = follow_env(
+        "\n[[follow]]\nmodule = \"Pipelines\"\nwhere = { Stage = [\"Won\"] }\non_leave = \"archive\"\n",
+        false,
+    )
+    .await;
+    let id = env.sandbox.create_record(
+        Product::Bigin,
+        P,
+        json!({"Deal_Name": "Acme", "Stage": "Won"}),
+    );
+    let module = env.root.join(P);
+    let mut d = env.spawn_daemon();
+    assert!(
+        wait_until(DEADLINE, || folders_of(&module, &id)
+            == vec![format!("{id} Acme")])
+        .await,
+        "{}",
+        d.log_text()
+    );
+    d.terminate().await;
+    std::fs::remove_dir(module.join(format!("{id} Acme"))).unwrap();
+    assert!(
+        env.sandbox
+            .edit_record(Product::Bigin, P, &id, json!({"Stage": "Lost"}))
+    );
+
+    let out = env.run_args(&["follow", P, &id]).await;
+    assert_ok(&out);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("the folder is yours"), "{said}");
+    let d = env.spawn_daemon();
+    wait_passes(&env, &d, 4).await;
+    assert_eq!(
+        folders_of(&module, &id),
+        vec![format!("{id} Acme")],
+        "{}",
+        d.log_text()
+    );
+    assert!(!env.root.join(".archive").exists(), "{}", d.log_text());
+}
+
 /// `follow` on a record outside the module's `where` filter or view makes its folder as
 /// the user's: with `on_leave = "archive"` the daemon must not archive what was just asked
 /// for. A record inside the view gets the daemon's folder, renamed with the record.
