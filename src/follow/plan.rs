@@ -189,6 +189,24 @@ pub enum FollowAction {
     },
 }
 
+impl FollowAction {
+    /// The record the action is about.
+    pub fn record_id(&self) -> &str {
+        match self {
+            FollowAction::Make { id, .. }
+            | FollowAction::Rename { id, .. }
+            | FollowAction::Confirm { id }
+            | FollowAction::Archive { id, .. }
+            | FollowAction::Settle { id, .. }
+            | FollowAction::MarkArchived { id }
+            | FollowAction::Release { id }
+            | FollowAction::SetHint { id, .. }
+            | FollowAction::Missed { id }
+            | FollowAction::PollNow { id } => id,
+        }
+    }
+}
+
 /// Everything the planner looks at for one followed module.
 #[derive(Debug, Clone)]
 pub struct FollowInput<'a> {

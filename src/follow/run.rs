@@ -149,6 +149,10 @@ pub struct PassOutcome {
     /// pass's `missed_before`). `None` after a failed or partial listing, which says
     /// nothing about them.
     pub missed: Option<HashSet<String>>,
+    /// When some records missing from the listing were left for later passes
+    /// ([`MAX_CONFIRMS_PER_PASS`]): the last one asked about, after which the next pass's
+    /// turns start.
+    pub confirm_after: Option<String>,
 }
 
 /// Reads the record folders of the module folder (made when missing, so that a new
@@ -201,7 +205,8 @@ fn record_folders(dir: &DirHandle, prefix: Option<&str>) -> std::io::Result<Vec<
 
 /// Runs one pass. `modified_since` is used only with `hint_field = "Modified_Time"`
 /// (see the caller); such a listing is partial and never finds a record gone.
-/// `missed_before` is the previous pass's [`PassOutcome::missed`].
+/// `missed_before` and `confirm_after` are the previous pass's [`PassOutcome::missed`] and
+/// [`PassOutcome::confirm_after`].
 pub async fn follow_pass<S: RecordSource>(
     source: &S,
     journal: &Arc<Journal>,
@@ -209,10 +214,15 @@ pub async fn follow_pass<S: RecordSource>(
     m: &FollowedModule,
     modified_since: Option<chrono::DateTime<chrono::Utc>>,
     missed_before: &HashSet<String>,
+    confirm_after: Option<&str>,
 ) -> anyhow::Result<PassOutcome> {
     let s = &m.settings;
     let fields = m.fields();
-    let mut outcome = PassOutcome::default();
+    let mut outcome = PassOutcome {
+        // Kept when this pass asks about nothing.
+        confirm_after: confirm_after.map(str::to_owned),
+        ..PassOutcome::default()
+    };
     let listing = match source
         .list(&s.module, &fields, s.view.as_deref(), modified_since)
         .await
@@ -228,7 +238,7 @@ pub async fn follow_pass<S: RecordSource>(
             }
         }
         Err(e) => {
-            tracing::warn!(module = %s.folder, error = %e, "listing the followed module failed; no folder is archived until a listing succeeds");
+            tracing::warn!({ MODULE } = %s.module, module_folder = %s.folder, error = %e, "listing the followed module failed; no folder is archived until a listing succeeds");
             outcome.failed = true;
             Listing::Failed
         }
@@ -271,9 +281,19 @@ pub async fn follow_pass<S: RecordSource>(
         if to_confirm.is_empty() {
             break plan;
         }
-        let (ask, later) = confirmations_now(to_confirm, missed_before, MAX_CONFIRMS_PER_PASS);
+        let ConfirmTurn {
+            ask,
+            later,
+            next_after,
+        } = confirmations_now(
+            to_confirm,
+            missed_before,
+            confirm_after,
+            MAX_CONFIRMS_PER_PASS,
+        );
+        outcome.confirm_after = next_after;
         if !later.is_empty() {
-            tracing::info!(module = %s.module, asked = ask.len(), later = later.len(), "many records are missing from the listing: the rest are asked about at the next listings (their folders stay meanwhile)");
+            tracing::info!({ MODULE } = %s.module, asked = ask.len(), later = later.len(), "many records are missing from the listing: the rest are asked about at the next listings (their folders stay meanwhile)");
         }
         for id in later {
             confirmed.insert(id, Confirmation::Unknown);
@@ -391,7 +411,7 @@ fn apply(
             Ok(())
         })();
         if let Err(e) = result {
-            tracing::warn!(module = %m.settings.folder, action = ?a, error = format!("{e:#}"), "follow action failed; retried at the next pass");
+            tracing::warn!({ RECORD } = %a.record_id(), { MODULE } = %m.settings.module, module_folder = %m.settings.folder, action = ?a, error = format!("{e:#}"), "follow action failed; retried at the next pass");
         }
     }
     changed
@@ -467,6 +487,8 @@ mod tests {
         m: FollowedModule,
         /// What the last pass missed, for the next (as the loop keeps it).
         missed: Mutex<HashSet<String>>,
+        /// Where the last pass's confirmations stopped (as the loop keeps it).
+        confirm_after: Mutex<Option<String>>,
     }
 
     impl T {
@@ -493,6 +515,7 @@ mod tests {
                 fake: Fake::default(),
                 m,
                 missed: Mutex::default(),
+                confirm_after: Mutex::default(),
             }
         }
         fn root(&self) -> PathBuf {
@@ -500,6 +523,7 @@ mod tests {
         }
         async fn pass(&self) -> PassOutcome {
             let missed = std::mem::take(&mut *self.missed.lock().unwrap());
+            let after = self.confirm_after.lock().unwrap().take();
             let mut o = follow_pass(
                 &self.fake,
                 &self.journal,
@@ -507,10 +531,12 @@ mod tests {
                 &self.m,
                 None,
                 &missed,
+                after.as_deref(),
             )
             .await
             .unwrap();
             *self.missed.lock().unwrap() = o.missed.take().unwrap_or(missed);
+            *self.confirm_after.lock().unwrap() = o.confirm_after.clone();
             o
         }
         fn names(&self, sub: &str) -> Vec<String> {
@@ -779,14 +805,62 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn records_that_never_settle_do_not_hold_every_turn() {
+        // More records than a pass may ask about keep existing while the listing misses
+        // them (no view: each pass asks again). A deleted record with a higher id still
+        // gets its turn.
+        let stuck: Vec<String> = (0..MAX_CONFIRMS_PER_PASS + 10)
+            .map(|i| format!("{}", 100_000 + i))
+            .collect();
+        let t = T::new();
+        for id in &stuck {
+            t.fake.set(id, "Deal");
+        }
+        t.fake.set("900000", "Gone soon");
+        t.pass().await;
+        *t.fake.unlisted.lock().unwrap() = stuck.clone();
+        t.fake.delete("900000");
+        t.pass().await;
+        t.pass().await;
+        assert_eq!(t.names(".archive/Pipelines"), ["900000 Gone soon"]);
+        assert_eq!(t.names("Pipelines").len(), stuck.len());
+    }
+
     #[test]
-    fn the_records_missed_before_are_asked_about_first() {
+    fn the_records_missed_before_are_asked_about_first_and_the_others_take_turns() {
         let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let before: HashSet<String> = ["9", "7"].iter().map(|s| s.to_string()).collect();
-        let (now, later) = confirmations_now(ids(&["1", "7", "2", "9", "3"]), &before, 3);
-        assert_eq!((now, later), (ids(&["7", "9", "1"]), ids(&["2", "3"])));
-        let (now, later) = confirmations_now(ids(&["2", "1"]), &before, 3);
-        assert_eq!((now, later), (ids(&["1", "2"]), vec![]));
+        let all = ids(&["1", "7", "2", "9", "3", "4"]);
+        let t = confirmations_now(all.clone(), &before, None, 3);
+        assert_eq!(
+            (t.ask, t.later),
+            (ids(&["7", "9", "1"]), ids(&["2", "3", "4"]))
+        );
+        assert_eq!(t.next_after.as_deref(), Some("1"));
+        // The next turn starts after the last one asked, and wraps around.
+        let t = confirmations_now(ids(&["1", "2", "3", "4"]), &HashSet::new(), Some("1"), 2);
+        assert_eq!(
+            (t.ask, t.next_after.as_deref()),
+            (ids(&["2", "3"]), Some("3"))
+        );
+        let t = confirmations_now(ids(&["1", "2", "3", "4"]), &HashSet::new(), Some("3"), 2);
+        assert_eq!(
+            (t.ask, t.next_after.as_deref()),
+            (ids(&["4", "1"]), Some("1"))
+        );
+        // Missed records alone fill the turn: the others' place is kept.
+        let t = confirmations_now(all.clone(), &before, Some("2"), 2);
+        assert_eq!(
+            (t.ask, t.next_after.as_deref()),
+            (ids(&["7", "9"]), Some("2"))
+        );
+        // Everyone asked: the next pass starts from the beginning.
+        let t = confirmations_now(ids(&["2", "1"]), &before, Some("1"), 3);
+        assert_eq!(
+            (t.ask, t.later, t.next_after),
+            (ids(&["2", "1"]), vec![], None)
+        );
     }
 
     #[test]
@@ -850,16 +924,54 @@ pub const FOLLOW_BUDGET_SHARE: f64 = 0.1;
 pub const MAX_CONFIRMS_PER_PASS: usize = 50;
 
 /// Splits the records to ask about into those asked now (at most `limit`) and those left
-/// for later passes. Records the previous listing already missed come first: their second
-/// miss is what lets them leave the view, and a turn skipped would start them over.
+/// for later passes, and says where the next pass goes on. Records the previous listing
+/// already missed come first: their second miss is what lets them leave the view, and a
+/// turn skipped would start them over. The others take turns in id order from after
+/// `after` (the previous pass's last), so that records that never settle (a request that
+/// keeps failing, a record the listing keeps missing) cannot hold every turn.
 fn confirmations_now(
     mut ids: Vec<String>,
     missed_before: &HashSet<String>,
+    after: Option<&str>,
     limit: usize,
-) -> (Vec<String>, Vec<String>) {
-    ids.sort_by(|a, b| (!missed_before.contains(a), a).cmp(&(!missed_before.contains(b), b)));
+) -> ConfirmTurn {
+    let turn = |id: &String| {
+        if missed_before.contains(id) {
+            0
+        } else if after.is_none_or(|a| id.as_str() > a) {
+            1
+        } else {
+            2
+        }
+    };
+    ids.sort_by(|a, b| (turn(a), a).cmp(&(turn(b), b)));
     let later = ids.split_off(limit.min(ids.len()));
-    (ids, later)
+    let next_after = match later.is_empty() {
+        // Everyone had a turn: the next pass starts from the beginning.
+        true => None,
+        false => ids
+            .iter()
+            .rev()
+            .find(|id| !missed_before.contains(*id))
+            .cloned()
+            .or_else(|| after.map(str::to_owned)),
+    };
+    ConfirmTurn {
+        ask: ids,
+        later,
+        next_after,
+    }
+}
+
+/// What [`confirmations_now`] decided.
+#[derive(Debug, PartialEq, Eq)]
+struct ConfirmTurn {
+    /// Asked about now.
+    ask: Vec<String>,
+    /// Left for the next passes.
+    later: Vec<String>,
+    /// Where the next pass's turns start ([`PassOutcome::confirm_after`]).
+    next_after: Option<String>,
 }
 
 /// Zoho lists at most this many records per page.
@@ -899,6 +1011,8 @@ struct ModuleState {
     since_full: u32,
     /// The view's records the last full listing missed although they exist.
     missed: HashSet<String>,
+    /// Where the next pass's confirmations go on ([`PassOutcome::confirm_after`]).
+    confirm_after: Option<String>,
 }
 
 /// What the follow loop follows and how often; replaced as a whole on SIGHUP.
@@ -978,11 +1092,23 @@ pub async fn run_follows<S: RecordSource>(
                 .filter(|_| incremental)
                 .map(|t| t - CLOCK_SKEW);
             let start = chrono::Utc::now();
-            match follow_pass(&source, &journal, &root, m, since, &st.missed).await {
+            let after = st.confirm_after.clone();
+            match follow_pass(
+                &source,
+                &journal,
+                &root,
+                m,
+                since,
+                &st.missed,
+                after.as_deref(),
+            )
+            .await
+            {
                 Ok(mut outcome) => {
                     if let Some(missed) = outcome.missed.take() {
                         st.missed = missed;
                     }
+                    st.confirm_after = outcome.confirm_after.take();
                     if !outcome.failed {
                         st.last_start = Some(start);
                         if since.is_some() {
@@ -995,7 +1121,7 @@ pub async fn run_follows<S: RecordSource>(
                     notify(outcome);
                 }
                 Err(e) => {
-                    tracing::warn!(module = %m.settings.folder, error = format!("{e:#}"), "follow pass failed; retried at the next one")
+                    tracing::warn!({ MODULE } = %m.settings.module, module_folder = %m.settings.folder, error = format!("{e:#}"), "follow pass failed; retried at the next one")
                 }
             }
         }
