@@ -1,7 +1,7 @@
 //! End-to-end: the real binary's `once` against the sandbox over HTTP, with real folders.
 
 use crate::common::*;
-use bigin_sync::sandbox::{Faults, Route, SandboxOptions};
+use bigin_sync::sandbox::{Faults, Route};
 
 const M: &str = "Contacts";
 const R: &str = "2034020000000489124";
@@ -784,14 +784,7 @@ async fn bad_configs_fail_naming_the_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_reports_records_and_parked_errors() {
-    let env = Env::with(
-        SandboxOptions {
-            max_upload_bytes: 1000,
-            ..SandboxOptions::default()
-        },
-        "",
-    )
-    .await;
+    let env = Env::with_upload_limit(1000).await;
     let dir = env.record(M, R);
     drop_file(&dir, "small.txt", b"ok");
     drop_file(&dir, "big.bin", &vec![7u8; 5000]);

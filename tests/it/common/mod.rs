@@ -55,6 +55,15 @@ impl Env {
         }
     }
 
+    /// An `Env` whose sandbox refuses uploads larger than `max_upload_bytes`.
+    pub async fn with_upload_limit(max_upload_bytes: u64) -> Env {
+        let opts = SandboxOptions {
+            max_upload_bytes,
+            ..SandboxOptions::default()
+        };
+        Self::with(opts, "").await
+    }
+
     /// Creates the record folder and the record in the sandbox.
     pub fn record(&self, module: &str, id: &str) -> PathBuf {
         self.sandbox.add_record(self.product, module, id);
