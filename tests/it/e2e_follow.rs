@@ -207,14 +207,7 @@ async fn a_record_renamed_in_zoho_renames_its_folder_and_moves_no_attachment() {
         b"aaa",
     )
     .await;
-    assert!(
-        wait_until(DEADLINE, || env
-            .unflushed(P, &id)
-            .is_ok_and(|u| u.is_empty()))
-        .await,
-        "{}",
-        d.log_text()
-    );
+    env.wait_flushed(&d, P, &id).await;
     let before = transfers(&env);
 
     assert!(

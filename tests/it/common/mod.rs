@@ -155,6 +155,21 @@ impl Env {
         bigin_sync::journal::Journal::open_read_only(&self.state)
             .and_then(|j| j.unflushed(&record_key(module, id)))
     }
+
+    /// True when every download of the record is known to be on disk: no journal row of
+    /// it is unflushed (and the journal could be read).
+    pub fn flushed(&self, module: &str, id: &str) -> bool {
+        self.unflushed(module, id).is_ok_and(|u| u.is_empty())
+    }
+
+    /// Waits until [`Env::flushed`]; on timeout the daemon's log says why not.
+    pub async fn wait_flushed(&self, d: &Daemon, module: &str, id: &str) {
+        assert!(
+            wait_until(DEADLINE, || self.flushed(module, id)).await,
+            "{}",
+            d.log_text()
+        );
+    }
 }
 
 pub fn record_key(module: &str, id: &str) -> RecordKey {

@@ -12,15 +12,7 @@ use bigin_sync::journal::Journal;
 async fn synced_then_killed(env: &Env, folder: &Path) {
     let mut d = env.spawn_daemon();
     wait_file(&d, folder.join("a.txt"), b"aaa").await;
-    let (module, id) = (P, id_of(folder));
-    assert!(
-        wait_until(DEADLINE, || env
-            .unflushed(module, &id)
-            .is_ok_and(|u| u.is_empty()))
-        .await,
-        "{}",
-        d.log_text()
-    );
+    env.wait_flushed(&d, P, &id_of(folder)).await;
     d.kill9();
 }
 
