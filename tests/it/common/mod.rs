@@ -4,6 +4,7 @@
 
 use bigin_sync::model::{Product, RecordKey};
 use bigin_sync::sandbox::{Route, Sandbox, SandboxAttachment, SandboxOptions};
+use bigin_sync::zoho::{ApiCall, ApiOp, Outcome};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -169,6 +170,25 @@ impl Env {
             "{}",
             d.log_text()
         );
+    }
+
+    /// Records in the journal that `credits` were spent on `op` an hour ago, as a daemon
+    /// that ran earlier today would have.
+    pub fn spent_an_hour_ago(&self, op: ApiOp, credits: u32) {
+        let an_hour_ago = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            - 3600;
+        let earlier = ApiCall {
+            op,
+            outcome: Outcome::Ok,
+            credits,
+        };
+        bigin_sync::journal::Journal::open(&self.state)
+            .unwrap()
+            .record_api_calls(&[(an_hour_ago, earlier)])
+            .unwrap();
     }
 }
 
