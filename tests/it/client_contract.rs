@@ -15,6 +15,8 @@ use bigin_sync::zoho::{
     RecordListing, RecordQuery, Secret, TokenCache, ZohoClient, ZohoError, exchange_grant_code,
 };
 
+use crate::common::{add_deal, add_deal_at_stage};
+
 const REC: &str = "2034020000000489124";
 
 fn config(sb: &Sandbox, product: Product) -> ClientConfig {
@@ -996,11 +998,7 @@ async fn listing_2050_records_crosses_2000_with_the_page_token() {
     let (sb, c) = start_default().await;
     let mut made = Vec::new();
     for i in 0..2050 {
-        made.push(sb.create_record(
-            Product::Bigin,
-            "Pipelines",
-            serde_json::json!({"Deal_Name": format!("Deal {i}"), "Stage": "Won"}),
-        ));
+        made.push(add_deal_at_stage(&sb, &format!("Deal {i}"), "Won"));
     }
     let fields = names(&["Deal_Name"]);
     let got = listed(c.list_records(&query("Pipelines", &fields)).await.unwrap());
@@ -1044,16 +1042,8 @@ async fn a_failing_page_fails_the_whole_listing() {
 #[tokio::test]
 async fn if_modified_since_gives_not_modified_or_the_edited_records() {
     let (sb, c) = start_default().await;
-    let a = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "A"}),
-    );
-    let b = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "B"}),
-    );
+    let a = add_deal(&sb, "A");
+    let b = add_deal(&sb, "B");
     let fields = names(&["Deal_Name", "Modified_Time"]);
     let all = listed(c.list_records(&query("Pipelines", &fields)).await.unwrap());
     assert_eq!(all.len(), 2);
@@ -1088,16 +1078,8 @@ async fn if_modified_since_gives_not_modified_or_the_edited_records() {
 #[tokio::test]
 async fn a_view_lists_only_its_records() {
     let (sb, c) = start_default().await;
-    let won = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "W", "Stage": "Won"}),
-    );
-    sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "L", "Stage": "Lost"}),
-    );
+    let won = add_deal_at_stage(&sb, "W", "Won");
+    add_deal_at_stage(&sb, "L", "Lost");
     let cvid = sb.define_view(Product::Bigin, "Pipelines", &[("Stage", &["Won"])]);
     let fields = names(&["Deal_Name"]);
     let q = RecordQuery {
@@ -1116,11 +1098,7 @@ async fn a_view_lists_only_its_records() {
 #[tokio::test]
 async fn get_record_is_none_once_deleted() {
     let (sb, c) = start_default().await;
-    let id = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "Here"}),
-    );
+    let id = add_deal(&sb, "Here");
     let fields = names(&["Deal_Name"]);
     let r = c
         .get_record("Pipelines", &id, &fields)
@@ -1161,11 +1139,7 @@ async fn crm_records_use_crm_paths() {
         "Deals",
         serde_json::json!({"Deal_Name": "Crm deal"}),
     );
-    sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "Bigin deal"}),
-    );
+    add_deal(&sb, "Bigin deal");
     let fields = names(&["Deal_Name"]);
     let got = listed(c.list_records(&query("Deals", &fields)).await.unwrap());
     assert_eq!(got.len(), 1);
@@ -1187,11 +1161,7 @@ async fn the_client_counts_the_credits_the_sandbox_charges() {
     let (sb, c) = start_default().await;
     let counted = Arc::new(Credits(Default::default()));
     c.observe(counted.clone());
-    let id = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "W", "Stage": "Won"}),
-    );
+    let id = add_deal_at_stage(&sb, "W", "Won");
     let cvid = sb.define_view(Product::Bigin, "Pipelines", &[("Stage", &["Won"])]);
     let fields = names(&["Deal_Name"]);
     listed(c.list_records(&query("Pipelines", &fields)).await.unwrap());

@@ -9,6 +9,8 @@ use reqwest::multipart::{Form, Part};
 use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use serde_json::Value;
 
+use crate::common::{add_deal, add_deal_at_stage};
+
 const REC: &str = "2034020000000489124";
 
 async fn sandbox() -> Sandbox {
@@ -1046,11 +1048,7 @@ async fn records_listing_needs_fields_caps_per_page_and_checks_the_module() {
     let r = get_records(&sb, &t, "bigin/v2/Pipelines", &[("fields", "Deal_Name")]).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert!(r.bytes().await.unwrap().is_empty());
-    let id = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "Big", "Stage": "Won"}),
-    );
+    let id = add_deal_at_stage(&sb, "Big", "Won");
     let r = get_records(&sb, &t, "bigin/v2/Pipelines", &[]).await;
     assert_error(r, StatusCode::BAD_REQUEST, "REQUIRED_PARAM_MISSING").await;
     let r = get_records(
@@ -1106,11 +1104,7 @@ async fn records_past_2000_need_the_page_token() {
     let sb = sandbox().await;
     let t = token(&sb).await;
     for i in 0..2050 {
-        sb.create_record(
-            Product::Bigin,
-            "Pipelines",
-            serde_json::json!({"Deal_Name": format!("D{i}")}),
-        );
+        add_deal(&sb, &format!("D{i}"));
     }
     let q = |page: &'static str| {
         [
@@ -1371,16 +1365,8 @@ async fn records_of_a_custom_view_defined_through_the_admin_api() {
 async fn if_modified_since_lists_later_edits_and_304_when_none() {
     let sb = sandbox().await;
     let t = token(&sb).await;
-    let a = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "A"}),
-    );
-    let b = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "B"}),
-    );
+    let a = add_deal(&sb, "A");
+    let b = add_deal(&sb, "B");
     let r = get_records(
         &sb,
         &t,
@@ -1428,11 +1414,7 @@ async fn if_modified_since_lists_later_edits_and_304_when_none() {
 async fn one_record_then_204_once_deleted_and_its_attachments_invalid() {
     let sb = sandbox().await;
     let t = token(&sb).await;
-    let id = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "Gone soon", "Stage": "Won"}),
-    );
+    let id = add_deal_at_stage(&sb, "Gone soon", "Won");
     sb.add_file(Product::Bigin, "Pipelines", &id, "a.txt", b"a".to_vec());
     let path = format!("bigin/v2/Pipelines/{id}");
     let r = get_records(&sb, &t, &path, &[("fields", "Deal_Name")]).await;
@@ -1467,11 +1449,7 @@ async fn times_after_upload(touch: AttachmentTouch) -> (bool, bool) {
     })
     .await;
     let t = token(&sb).await;
-    let id = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "T"}),
-    );
+    let id = add_deal(&sb, "T");
     let times = |sb: &Sandbox| {
         let r = sb.record(Product::Bigin, "Pipelines", &id).expect("record");
         (
@@ -1604,11 +1582,7 @@ async fn a_link_url_already_on_the_record_is_duplicate_data() {
 async fn records_routes_count_as_calls_and_charge_credits() {
     let sb = sandbox().await;
     let t = token(&sb).await;
-    let id = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "A", "Stage": "Won"}),
-    );
+    let id = add_deal_at_stage(&sb, "A", "Won");
     let cvid = sb.define_view(Product::Bigin, "Pipelines", &[("Stage", &["Won"])]);
     let listing = [("fields", "Deal_Name")];
     let r = get_records(&sb, &t, "bigin/v2/Pipelines", &listing).await;

@@ -199,6 +199,24 @@ pub fn record_key(module: &str, id: &str) -> RecordKey {
     }
 }
 
+/// Creates a Bigin deal (a Pipelines record) named `name`; returns its id.
+pub fn add_deal(sb: &Sandbox, name: &str) -> String {
+    sb.create_record(
+        Product::Bigin,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": name}),
+    )
+}
+
+/// Creates a Bigin deal named `name` in `stage`; returns its id.
+pub fn add_deal_at_stage(sb: &Sandbox, name: &str, stage: &str) -> String {
+    sb.create_record(
+        Product::Bigin,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": name, "Stage": stage}),
+    )
+}
+
 pub struct Daemon {
     pub child: Option<Child>,
     pub log: PathBuf,
