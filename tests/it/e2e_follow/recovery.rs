@@ -62,12 +62,7 @@ async fn a_crash_during_a_rename_leaves_one_folder_with_its_files() {
             d.log_text()
         );
         // Let the record's attachments be listed again after the restart.
-        let lists = env.calls(Route::List);
-        assert!(
-            wait_until(DEADLINE, || env.calls(Route::List) >= lists + 2).await,
-            "{}",
-            d.log_text()
-        );
+        wait_attachment_lists(&env, &d, 2).await;
         wait_passes(&env, &d, 2).await;
         assert_eq!(
             folders_of(&module, &id),
