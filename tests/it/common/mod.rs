@@ -132,18 +132,9 @@ impl Env {
             .map(|d| d.count())
             .unwrap_or(0);
         let log = self.tmp.path().join(format!("daemon-{n}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let child = self
-            .cmd()
-            .arg("run")
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("spawn daemon");
-        Daemon {
-            child: Some(child),
-            log,
-        }
+        let mut run = self.cmd();
+        run.arg("run");
+        Daemon::spawn(run, log)
     }
 
     pub fn calls(&self, route: Route) -> u64 {
@@ -223,6 +214,21 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Spawns `run` (a `bigin-sync run` command) with stdout discarded and stderr in a
+    /// new file at `log`.
+    pub fn spawn(mut run: Command, log: PathBuf) -> Daemon {
+        let file = std::fs::File::create(&log).unwrap();
+        let child = run
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("spawn daemon");
+        Daemon {
+            child: Some(child),
+            log,
+        }
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
