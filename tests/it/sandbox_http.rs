@@ -21,6 +21,14 @@ async fn sandbox_with(opts: SandboxOptions) -> Sandbox {
     Sandbox::start(opts).await.expect("sandbox starts")
 }
 
+/// A sandbox holding the empty Pipelines record `REC`, and an access token.
+async fn sandbox_with_record() -> (Sandbox, String) {
+    let sb = sandbox().await;
+    sb.add_record(Product::Bigin, "Pipelines", REC);
+    let t = token(&sb).await;
+    (sb, t)
+}
+
 fn client() -> Client {
     Client::builder()
         .timeout(Duration::from_secs(120))
@@ -203,9 +211,7 @@ async fn authorization_code_grant_returns_a_working_refresh_token() {
 
 #[tokio::test]
 async fn empty_list_is_204_and_fields_are_required() {
-    let sb = sandbox().await;
-    sb.add_record(Product::Bigin, "Pipelines", REC);
-    let t = token(&sb).await;
+    let (sb, t) = sandbox_with_record().await;
     let r = list(&sb, &t, REC, &[("fields", FIELDS)]).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert!(r.bytes().await.expect("body").is_empty());
@@ -351,9 +357,7 @@ async fn list_shows_size_as_string_links_and_shared_names() {
 
 #[tokio::test]
 async fn uploaded_file_downloads_with_its_non_ascii_name() {
-    let sb = sandbox().await;
-    sb.add_record(Product::Bigin, "Pipelines", REC);
-    let t = token(&sb).await;
+    let (sb, t) = sandbox_with_record().await;
     let r = upload_file(&sb, &t, REC, "résumé 2024.pdf", b"%PDF-1.7 bytes".to_vec())
         .await
         .expect("upload");
@@ -398,9 +402,7 @@ async fn uploaded_file_downloads_with_its_non_ascii_name() {
 
 #[tokio::test]
 async fn upload_needs_exactly_one_of_file_or_link() {
-    let sb = sandbox().await;
-    sb.add_record(Product::Bigin, "Pipelines", REC);
-    let t = token(&sb).await;
+    let (sb, t) = sandbox_with_record().await;
     let both = Form::new()
         .part("file", Part::bytes(b"x".to_vec()).file_name("x.txt"))
         .text("attachmentUrl", "https://example.com");
@@ -428,9 +430,7 @@ async fn upload_needs_exactly_one_of_file_or_link() {
 
 #[tokio::test]
 async fn links_upload_as_form_parts_or_query_params() {
-    let sb = sandbox().await;
-    sb.add_record(Product::Bigin, "Pipelines", REC);
-    let t = token(&sb).await;
+    let (sb, t) = sandbox_with_record().await;
     let r = authed(Method::POST, url(&sb, "Pipelines", REC), &t)
         .query(&[
             ("attachmentUrl", "https://www.zohocorp.com"),
@@ -678,9 +678,7 @@ async fn auto_create_records_accepts_unknown_ids() {
 
 #[tokio::test]
 async fn dropped_before_handling_stores_nothing() {
-    let sb = sandbox().await;
-    sb.add_record(Product::Bigin, "Pipelines", REC);
-    let t = token(&sb).await;
+    let (sb, t) = sandbox_with_record().await;
     sb.set_faults(Faults {
         drop_before_rate: 1.0,
         ..Default::default()
@@ -723,9 +721,7 @@ async fn faults_limited_to_one_route_leave_the_others_healthy() {
 
 #[tokio::test]
 async fn dropped_after_upload_keeps_the_attachment() {
-    let sb = sandbox().await;
-    sb.add_record(Product::Bigin, "Pipelines", REC);
-    let t = token(&sb).await;
+    let (sb, t) = sandbox_with_record().await;
     sb.set_faults(Faults {
         drop_after_upload_rate: 1.0,
         ..Default::default()
@@ -762,9 +758,7 @@ async fn truncated_download_fails_mid_body() {
 
 #[tokio::test]
 async fn injected_500_429_and_down() {
-    let sb = sandbox().await;
-    sb.add_record(Product::Bigin, "Pipelines", REC);
-    let t = token(&sb).await;
+    let (sb, t) = sandbox_with_record().await;
     sb.set_faults(Faults {
         error_500_rate: 1.0,
         ..Default::default()
@@ -806,9 +800,7 @@ async fn injected_500_429_and_down() {
 
 /// Outcome pattern of 40 lists under a 50% 500-rate: must replay for the same seed.
 async fn fault_pattern(seed: u64) -> Vec<bool> {
-    let sb = sandbox().await;
-    sb.add_record(Product::Bigin, "Pipelines", REC);
-    let t = token(&sb).await;
+    let (sb, t) = sandbox_with_record().await;
     sb.set_faults(Faults {
         seed,
         error_500_rate: 0.5,
@@ -925,9 +917,7 @@ fn big_chunk(i: usize) -> bytes::Bytes {
 #[tokio::test]
 async fn streamed_70_mib_upload_is_stored_whole() {
     const CHUNKS: usize = 70;
-    let sb = sandbox().await;
-    sb.add_record(Product::Bigin, "Pipelines", REC);
-    let t = token(&sb).await;
+    let (sb, t) = sandbox_with_record().await;
     let stream =
         futures_util::stream::iter((0..CHUNKS).map(|i| Ok::<_, std::io::Error>(big_chunk(i))));
     let len = (CHUNKS << 20) as u64;
