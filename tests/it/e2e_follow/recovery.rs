@@ -16,6 +16,12 @@ async fn synced_then_killed(env: &Env, folder: &Path) {
     d.kill9();
 }
 
+/// The folder holds `a.txt` as synced ("aaa"), and no other file.
+fn assert_only_a_txt(folder: &Path) {
+    assert_eq!(files(folder), vec!["a.txt"]);
+    assert_eq!(std::fs::read(folder.join("a.txt")).unwrap(), b"aaa");
+}
+
 /// The record id a folder name starts with.
 fn id_of(folder: &Path) -> String {
     let name = folder.file_name().unwrap().to_string_lossy();
@@ -70,11 +76,7 @@ async fn a_crash_during_a_rename_leaves_one_folder_with_its_files() {
             "{}",
             d.log_text()
         );
-        assert_eq!(files(&module.join(&new)), vec!["a.txt"]);
-        assert_eq!(
-            std::fs::read(module.join(&new).join("a.txt")).unwrap(),
-            b"aaa"
-        );
+        assert_only_a_txt(&module.join(&new));
         assert_eq!(env.remote_names(P, &id), vec!["a.txt"]);
         assert_eq!(transfers(&env), before, "{}", d.log_text());
         assert!(!env.root.join(".archive").exists(), "{}", d.log_text());
@@ -126,11 +128,7 @@ async fn a_crash_during_an_archive_move_leaves_one_folder_with_its_files() {
             "{}",
             d.log_text()
         );
-        assert_eq!(files(&archive.join(&name)), vec!["a.txt"]);
-        assert_eq!(
-            std::fs::read(archive.join(&name).join("a.txt")).unwrap(),
-            b"aaa"
-        );
+        assert_only_a_txt(&archive.join(&name));
         assert_eq!(transfers(&env), before, "{}", d.log_text());
         // One WARN for the finished move; none when the move had already happened.
         let resumed = d
