@@ -9,10 +9,13 @@ use std::time::Duration;
 
 use bigin_sync::model::{AttachmentKind, ContentHash, Product};
 use bigin_sync::sandbox::{Faults, Route, Sandbox, SandboxOptions};
+use bigin_sync::zoho::upload::Uploaded;
 use bigin_sync::zoho::{
     CachedToken, ClientConfig, ErrorClass, ListedRecord, MemoryTokenCache, PART_SUFFIX, Persist,
     RecordListing, RecordQuery, Secret, TokenCache, ZohoClient, ZohoError, exchange_grant_code,
 };
+
+use crate::common::{add_deal, add_deal_at_stage};
 
 const REC: &str = "2034020000000489124";
 
@@ -47,6 +50,41 @@ async fn start(opts: SandboxOptions) -> (Sandbox, ZohoClient) {
 
 async fn start_default() -> (Sandbox, ZohoClient) {
     start(SandboxOptions::default()).await
+}
+
+/// A client with its token, and a sandbox holding an empty Contacts record that injects
+/// `faults` from now on (the token grant before them is not faulted).
+async fn start_faulted(faults: Faults) -> (Sandbox, ZohoClient) {
+    let (sb, c) = start_default().await;
+    sb.add_record(Product::Bigin, "Contacts", REC);
+    c.ensure_token().await.unwrap();
+    sb.set_faults(faults);
+    (sb, c)
+}
+
+/// Uploads `content` from a temp file named `name` to the Contacts record.
+async fn upload_contacts_file(
+    c: &ZohoClient,
+    name: &str,
+    content: &[u8],
+) -> Result<Uploaded, ZohoError> {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join(name);
+    std::fs::write(&src, content).unwrap();
+    c.upload_file("Contacts", REC, &src, name).await
+}
+
+/// Lists the Contacts record from `tasks` tasks at once; every listing must succeed.
+async fn list_concurrently(c: &ZohoClient, tasks: usize) {
+    let tasks: Vec<_> = (0..tasks)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move { c.list("Contacts", REC).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
 }
 
 fn dir_entries(dir: &Path) -> Vec<String> {
@@ -254,29 +292,13 @@ async fn four_hundred_fifty_attachments_take_three_pages() {
 async fn one_refresh_for_ten_concurrent_requests() {
     let (sb, c) = start_default().await;
     sb.add_record(Product::Bigin, "Contacts", REC);
-    let tasks: Vec<_> = (0..10)
-        .map(|_| {
-            let c = c.clone();
-            tokio::spawn(async move { c.list("Contacts", REC).await })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap().unwrap();
-    }
+    list_concurrently(&c, 10).await;
     assert_eq!(sb.calls(Route::Token), 1);
     assert_eq!(sb.calls(Route::List), 10);
 
     // All ten rejected at once (INVALID_TOKEN): still a single refresh, all succeed.
     sb.expire_tokens();
-    let tasks: Vec<_> = (0..10)
-        .map(|_| {
-            let c = c.clone();
-            tokio::spawn(async move { c.list("Contacts", REC).await })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap().unwrap();
-    }
+    list_concurrently(&c, 10).await;
     assert_eq!(sb.calls(Route::Token), 2);
 }
 
@@ -332,11 +354,10 @@ async fn invalid_token_triggers_one_refresh_and_a_retry() {
 
     // An upload is re-sent whole (file re-opened) after the refresh: stored exactly once.
     sb.expire_tokens();
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("b.bin");
     // Large enough that Zoho's early 401 usually cuts the body off mid-send.
-    std::fs::write(&src, vec![9u8; 4_000_000]).unwrap();
-    let up = c.upload_file("Contacts", REC, &src, "b.bin").await.unwrap();
+    let up = upload_contacts_file(&c, "b.bin", &vec![9u8; 4_000_000])
+        .await
+        .unwrap();
     assert_eq!(sb.calls(Route::Token), 3);
     assert_eq!(sb.calls(Route::Upload), 2);
     let held = sb.attachments(Product::Bigin, "Contacts", REC);
@@ -381,13 +402,11 @@ async fn wrong_client_secret_is_an_auth_error_that_leaks_nothing() {
 
 #[tokio::test]
 async fn server_errors_and_429_are_retryable() {
-    let (sb, c) = start_default().await;
-    sb.add_record(Product::Bigin, "Contacts", REC);
-    c.ensure_token().await.unwrap();
-    sb.set_faults(Faults {
+    let (sb, c) = start_faulted(Faults {
         error_500_rate: 1.0,
         ..Faults::default()
-    });
+    })
+    .await;
     let e = c.list("Contacts", REC).await.unwrap_err();
     assert_eq!(e.code(), Some("INTERNAL_ERROR"), "{e:?}");
     assert_eq!(e.class(), ErrorClass::Retryable { retry_after: None });
@@ -456,18 +475,12 @@ async fn module_is_checked_before_any_call() {
 
 #[tokio::test]
 async fn upload_reply_lost_is_outcome_unknown() {
-    let (sb, c) = start_default().await;
-    sb.add_record(Product::Bigin, "Contacts", REC);
-    c.ensure_token().await.unwrap();
-    sb.set_faults(Faults {
+    let (sb, c) = start_faulted(Faults {
         drop_after_upload_rate: 1.0,
         ..Faults::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("a.txt");
-    std::fs::write(&src, b"maybe stored").unwrap();
-    let e = c
-        .upload_file("Contacts", REC, &src, "a.txt")
+    })
+    .await;
+    let e = upload_contacts_file(&c, "a.txt", b"maybe stored")
         .await
         .unwrap_err();
     assert!(e.outcome_unknown(), "{e:?}");
@@ -481,13 +494,11 @@ async fn upload_reply_lost_is_outcome_unknown() {
 
 #[tokio::test]
 async fn dropped_connection_is_retryable_and_not_unknown_for_reads() {
-    let (sb, c) = start_default().await;
-    sb.add_record(Product::Bigin, "Contacts", REC);
-    c.ensure_token().await.unwrap();
-    sb.set_faults(Faults {
+    let (sb, c) = start_faulted(Faults {
         drop_before_rate: 1.0,
         ..Faults::default()
-    });
+    })
+    .await;
     let e = c.list("Contacts", REC).await.unwrap_err();
     assert!(is_retryable(&e), "{e:?}");
     assert!(!e.outcome_unknown());
@@ -531,15 +542,7 @@ async fn concurrency_limit_is_respected() {
         latency: Duration::from_millis(100),
         ..Faults::default()
     });
-    let tasks: Vec<_> = (0..8)
-        .map(|_| {
-            let c = c.clone();
-            tokio::spawn(async move { c.list("Contacts", REC).await })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap().unwrap();
-    }
+    list_concurrently(&c, 8).await;
     assert_eq!(sb.calls(Route::List), 8);
     let max = sb.max_concurrent_requests();
     assert!((1..=2).contains(&max), "max in flight {max}");
@@ -637,11 +640,7 @@ async fn over_size_upload_is_permanent() {
     };
     let (sb, c) = start(opts).await;
     sb.add_record(Product::Bigin, "Contacts", REC);
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("big.bin");
-    std::fs::write(&src, vec![1u8; 1024 * 1024]).unwrap();
-    let e = c
-        .upload_file("Contacts", REC, &src, "big.bin")
+    let e = upload_contacts_file(&c, "big.bin", &vec![1u8; 1024 * 1024])
         .await
         .unwrap_err();
     assert_eq!(e.class(), ErrorClass::Permanent, "{e:?}");
@@ -731,20 +730,12 @@ async fn token_throttle_blocks_warns_once_and_logs_no_secret() {
 
 #[tokio::test]
 async fn upload_dropped_before_handling_is_unknown_and_not_stored() {
-    let (sb, c) = start_default().await;
-    sb.add_record(Product::Bigin, "Contacts", REC);
-    c.ensure_token().await.unwrap();
-    sb.set_faults(Faults {
+    let (sb, c) = start_faulted(Faults {
         drop_before_rate: 1.0,
         ..Faults::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("a.txt");
-    std::fs::write(&src, b"x").unwrap();
-    let e = c
-        .upload_file("Contacts", REC, &src, "a.txt")
-        .await
-        .unwrap_err();
+    })
+    .await;
+    let e = upload_contacts_file(&c, "a.txt", b"x").await.unwrap_err();
     // The client cannot tell this from a lost reply, so it must say "unknown".
     assert!(e.outcome_unknown(), "{e:?}");
     assert!(is_retryable(&e));
@@ -848,6 +839,19 @@ async fn throttled_upload(
     (took, res)
 }
 
+/// A transfer that went silent was cut after the bytes stopped, not while they flowed
+/// (about 2 s in), and well before the test's own patience runs out.
+fn assert_cut_by_silence(took: Duration) {
+    assert!(
+        took >= Duration::from_secs(2),
+        "cut while bytes were flowing: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(30),
+        "silence not detected: {took:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_steady_download_longer_than_the_timeout_completes() {
     // 6 MiB at 2 MiB/s: about three times the 1 s timeout, with bytes always flowing.
@@ -888,14 +892,7 @@ async fn a_download_that_goes_silent_fails_after_the_timeout() {
     let e = res.expect_err("a silent download must fail");
     assert!(matches!(e, ZohoError::Timeout { .. }), "{e:?}");
     assert!(is_retryable(&e));
-    assert!(
-        took >= Duration::from_secs(2),
-        "cut while bytes were flowing: {took:?}"
-    );
-    assert!(
-        took < Duration::from_secs(30),
-        "silence not detected: {took:?}"
-    );
+    assert_cut_by_silence(took);
     assert!(left.is_empty(), "no temp file left: {left:?}");
 }
 
@@ -913,14 +910,7 @@ async fn an_upload_that_goes_silent_fails_after_the_timeout() {
     let e = res.expect_err("a stalled upload must fail");
     assert!(matches!(e, ZohoError::Timeout { .. }), "{e:?}");
     assert!(e.outcome_unknown(), "the body was partly sent: {e:?}");
-    assert!(
-        took >= Duration::from_secs(2),
-        "cut while bytes were flowing: {took:?}"
-    );
-    assert!(
-        took < Duration::from_secs(30),
-        "silence not detected: {took:?}"
-    );
+    assert_cut_by_silence(took);
 }
 
 /// The literal case, 200 MiB each way at 1 MiB/s with the default 60 s timeout:
@@ -1008,11 +998,7 @@ async fn listing_2050_records_crosses_2000_with_the_page_token() {
     let (sb, c) = start_default().await;
     let mut made = Vec::new();
     for i in 0..2050 {
-        made.push(sb.create_record(
-            Product::Bigin,
-            "Pipelines",
-            serde_json::json!({"Deal_Name": format!("Deal {i}"), "Stage": "Won"}),
-        ));
+        made.push(add_deal_at_stage(&sb, &format!("Deal {i}"), "Won"));
     }
     let fields = names(&["Deal_Name"]);
     let got = listed(c.list_records(&query("Pipelines", &fields)).await.unwrap());
@@ -1056,16 +1042,8 @@ async fn a_failing_page_fails_the_whole_listing() {
 #[tokio::test]
 async fn if_modified_since_gives_not_modified_or_the_edited_records() {
     let (sb, c) = start_default().await;
-    let a = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "A"}),
-    );
-    let b = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "B"}),
-    );
+    let a = add_deal(&sb, "A");
+    let b = add_deal(&sb, "B");
     let fields = names(&["Deal_Name", "Modified_Time"]);
     let all = listed(c.list_records(&query("Pipelines", &fields)).await.unwrap());
     assert_eq!(all.len(), 2);
@@ -1100,16 +1078,8 @@ async fn if_modified_since_gives_not_modified_or_the_edited_records() {
 #[tokio::test]
 async fn a_view_lists_only_its_records() {
     let (sb, c) = start_default().await;
-    let won = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "W", "Stage": "Won"}),
-    );
-    sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "L", "Stage": "Lost"}),
-    );
+    let won = add_deal_at_stage(&sb, "W", "Won");
+    add_deal_at_stage(&sb, "L", "Lost");
     let cvid = sb.define_view(Product::Bigin, "Pipelines", &[("Stage", &["Won"])]);
     let fields = names(&["Deal_Name"]);
     let q = RecordQuery {
@@ -1128,11 +1098,7 @@ async fn a_view_lists_only_its_records() {
 #[tokio::test]
 async fn get_record_is_none_once_deleted() {
     let (sb, c) = start_default().await;
-    let id = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "Here"}),
-    );
+    let id = add_deal(&sb, "Here");
     let fields = names(&["Deal_Name"]);
     let r = c
         .get_record("Pipelines", &id, &fields)
@@ -1173,11 +1139,7 @@ async fn crm_records_use_crm_paths() {
         "Deals",
         serde_json::json!({"Deal_Name": "Crm deal"}),
     );
-    sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "Bigin deal"}),
-    );
+    add_deal(&sb, "Bigin deal");
     let fields = names(&["Deal_Name"]);
     let got = listed(c.list_records(&query("Deals", &fields)).await.unwrap());
     assert_eq!(got.len(), 1);
@@ -1199,11 +1161,7 @@ async fn the_client_counts_the_credits_the_sandbox_charges() {
     let (sb, c) = start_default().await;
     let counted = Arc::new(Credits(Default::default()));
     c.observe(counted.clone());
-    let id = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "W", "Stage": "Won"}),
-    );
+    let id = add_deal_at_stage(&sb, "W", "Won");
     let cvid = sb.define_view(Product::Bigin, "Pipelines", &[("Stage", &["Won"])]);
     let fields = names(&["Deal_Name"]);
     listed(c.list_records(&query("Pipelines", &fields)).await.unwrap());

@@ -3,9 +3,8 @@
 //! holding polls back but not the user's uploads. Real binary, sandbox over HTTP.
 
 use crate::common::*;
-use bigin_sync::journal::Journal;
 use bigin_sync::sandbox::Route;
-use bigin_sync::zoho::{ApiCall, ApiOp, Outcome};
+use bigin_sync::zoho::ApiOp;
 use std::time::Duration;
 
 const M: &str = "Contacts";
@@ -134,20 +133,7 @@ async fn a_spent_budget_holds_polls_back_but_not_the_users_uploads() {
     let dir = env.record(M, R);
     // Earlier today this organisation's daemon spent all but one credit of its budget
     // (Bigin Premier, 1 user: 40 % of 50,250 = 20,100).
-    {
-        let journal = Journal::open(&env.state).unwrap();
-        let an_hour_ago = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-            - 3600;
-        let earlier = ApiCall {
-            op: ApiOp::ListAttachments,
-            outcome: Outcome::Ok,
-            credits: 20_099,
-        };
-        journal.record_api_calls(&[(an_hour_ago, earlier)]).unwrap();
-    }
+    env.spent_an_hour_ago(ApiOp::ListAttachments, 20_099);
     let daemon = env.spawn_daemon();
     // The first poll spends the last credit.
     daemon.wait_log("API budget for the last 24 h spent").await;

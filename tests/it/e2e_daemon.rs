@@ -30,11 +30,7 @@ async fn daemon_syncs_both_ways_and_stops_on_sigterm() {
         d.log_text()
     );
     // The download reaches the disk in the background, and its row is then marked.
-    assert!(
-        wait_until(DEADLINE, || env.unflushed(M, R).is_ok_and(|u| u.is_empty())).await,
-        "{}",
-        d.log_text()
-    );
+    env.wait_flushed(&d, M, R).await;
 
     // A new record folder is followed at once.
     let dir2 = env.record("Accounts", "2034020000000999001");
@@ -94,11 +90,7 @@ async fn downloads_once_left_unflushed_are_flushed_by_the_daemon() {
     );
 
     let mut d = env.spawn_daemon();
-    assert!(
-        wait_until(DEADLINE, || env.unflushed(M, R).is_ok_and(|u| u.is_empty())).await,
-        "{}",
-        d.log_text()
-    );
+    env.wait_flushed(&d, M, R).await;
     let (status, _) = d.terminate().await;
     assert!(status.success(), "exit {status:?}\n{}", d.log_text());
 }
@@ -518,9 +510,7 @@ async fn a_long_running_daemon_does_not_keep_record_folders_open() {
         env.sandbox
             .add_file(env.product, M, R, &name, name.as_bytes().to_vec());
         assert!(
-            wait_until(DEADLINE, || dir.join(&name).exists()
-                && env.unflushed(M, R).is_ok_and(|u| u.is_empty()))
-            .await,
+            wait_until(DEADLINE, || dir.join(&name).exists() && env.flushed(M, R)).await,
             "{}",
             d.log_text()
         );

@@ -86,6 +86,16 @@ async fn wait_passes(env: &Env, d: &Daemon, n: u64) {
     );
 }
 
+/// Waits until `n` more attachment listings than now have been answered.
+async fn wait_attachment_lists(env: &Env, d: &Daemon, n: u64) {
+    let lists = env.calls(Route::List);
+    assert!(
+        wait_until(DEADLINE, || env.calls(Route::List) >= lists + n).await,
+        "{}",
+        d.log_text()
+    );
+}
+
 /// Transfers charged by Zoho: uploads, downloads, deletes.
 fn transfers(env: &Env) -> [u64; 3] {
     [
@@ -207,14 +217,7 @@ async fn a_record_renamed_in_zoho_renames_its_folder_and_moves_no_attachment() {
         b"aaa",
     )
     .await;
-    assert!(
-        wait_until(DEADLINE, || env
-            .unflushed(P, &id)
-            .is_ok_and(|u| u.is_empty()))
-        .await,
-        "{}",
-        d.log_text()
-    );
+    env.wait_flushed(&d, P, &id).await;
     let before = transfers(&env);
 
     assert!(
@@ -228,12 +231,7 @@ async fn a_record_renamed_in_zoho_renames_its_folder_and_moves_no_attachment() {
     )
     .await;
     // Let the record's attachments be listed again after the rename.
-    let lists = env.calls(Route::List);
-    assert!(
-        wait_until(DEADLINE, || env.calls(Route::List) >= lists + 2).await,
-        "{}",
-        d.log_text()
-    );
+    wait_attachment_lists(&env, &d, 2).await;
     wait_passes(&env, &d, 2).await;
     assert_eq!(folders_of(&module, &id), vec![format!("{id} New name")]);
     assert_eq!(transfers(&env), before, "{}", d.log_text());

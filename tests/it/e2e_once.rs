@@ -1,7 +1,7 @@
 //! End-to-end: the real binary's `once` against the sandbox over HTTP, with real folders.
 
 use crate::common::*;
-use bigin_sync::sandbox::{Faults, Route, SandboxOptions};
+use bigin_sync::sandbox::{Faults, Route};
 
 const M: &str = "Contacts";
 const R: &str = "2034020000000489124";
@@ -201,12 +201,7 @@ async fn a_replace_cut_off_before_it_was_recorded_is_adopted_not_uploaded_again(
     );
 
     // Converged: another run transfers nothing.
-    let (up, down) = (env.calls(Route::Upload), env.calls(Route::Download));
-    assert_ok(&env.once().await);
-    assert_eq!(
-        (env.calls(Route::Upload), env.calls(Route::Download)),
-        (up, down)
-    );
+    assert_converged(&env).await;
 }
 
 /// Zoho pages attachment lists by number: a delete on page 1 while page 2 is asked for
@@ -290,6 +285,32 @@ fn local_by_name(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// The record folder's files as (name, content), asserted to be what Zoho holds for `R`.
+fn local_as_on_zoho(env: &Env, dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let local = local_by_name(dir);
+    assert_eq!(
+        local,
+        remote_by_name(env, R),
+        "both sides list the same names"
+    );
+    local
+}
+
+/// The names of (name, content) pairs.
+fn names_of(files: &[(String, Vec<u8>)]) -> Vec<String> {
+    files.iter().map(|(n, _)| n.clone()).collect()
+}
+
+/// Another `once` transfers nothing either way: the runs before it converged.
+async fn assert_converged(env: &Env) {
+    let (up, down) = (env.calls(Route::Upload), env.calls(Route::Download));
+    assert_ok(&env.once().await);
+    assert_eq!(
+        (env.calls(Route::Upload), env.calls(Route::Download)),
+        (up, down)
+    );
+}
+
 /// New on both sides (issue 11 item 12): equal content is adopted as one; different
 /// content keeps the version already in Zoho under the plain name on both sides, while
 /// the local version becomes the conflict copy locally and is uploaded under that name.
@@ -315,13 +336,8 @@ async fn new_on_both_sides_keeps_zohos_version_under_the_plain_name_or_adopts_eq
         .add_file(env.product, M, R, "same.txt", b"identical".to_vec());
     assert_ok(&env.once().await);
 
-    let local = local_by_name(&dir);
-    assert_eq!(
-        local,
-        remote_by_name(&env, R),
-        "both sides list the same names"
-    );
-    let names: Vec<String> = local.iter().map(|(n, _)| n.clone()).collect();
+    let local = local_as_on_zoho(&env, &dir);
+    let names = names_of(&local);
     assert_eq!(names.len(), 5, "{names:?}");
     for (plain, ours, theirs, id) in [
         (
@@ -347,12 +363,7 @@ async fn new_on_both_sides_keeps_zohos_version_under_the_plain_name_or_adopts_eq
     }
     assert_eq!(std::fs::read(dir.join("same.txt")).unwrap(), b"identical");
     // Converged: another pass transfers nothing.
-    let (up, down) = (env.calls(Route::Upload), env.calls(Route::Download));
-    assert_ok(&env.once().await);
-    assert_eq!(
-        (env.calls(Route::Upload), env.calls(Route::Download)),
-        (up, down)
-    );
+    assert_converged(&env).await;
 }
 
 /// Changed on both sides (a synced file edited locally while its attachment was
@@ -381,13 +392,8 @@ async fn changed_on_both_sides_keeps_zohos_version_and_a_later_save_edits_it() {
     held.write_all(b", edited locally").unwrap();
     assert_ok(&env.once().await);
 
-    let local = local_by_name(&dir);
-    assert_eq!(
-        local,
-        remote_by_name(&env, R),
-        "both sides list the same names"
-    );
-    let names: Vec<String> = local.iter().map(|(n, _)| n.clone()).collect();
+    let local = local_as_on_zoho(&env, &dir);
+    let names = names_of(&local);
     let copy = conflict_copy(&names).clone();
     assert_eq!(
         std::fs::read(dir.join(&copy)).unwrap(),
@@ -407,12 +413,7 @@ async fn changed_on_both_sides_keeps_zohos_version_and_a_later_save_edits_it() {
     drop(held);
     drop_file(&dir, "doc.txt", b"saved by the app over zoho's version");
     assert_ok(&env.once().await);
-    let local = local_by_name(&dir);
-    assert_eq!(
-        local,
-        remote_by_name(&env, R),
-        "both sides list the same names"
-    );
+    let local = local_as_on_zoho(&env, &dir);
     assert_eq!(
         local,
         vec![
@@ -473,13 +474,8 @@ async fn a_crash_between_the_conflict_rename_and_the_download_converges() {
 
     env.sandbox.set_faults(Faults::default());
     assert_ok(&env.once().await);
-    let local = local_by_name(&dir);
-    assert_eq!(
-        local,
-        remote_by_name(&env, R),
-        "both sides list the same names"
-    );
-    let names: Vec<String> = local.iter().map(|(n, _)| n.clone()).collect();
+    let local = local_as_on_zoho(&env, &dir);
+    let names = names_of(&local);
     let copy = conflict_copy(&names);
     assert_eq!(std::fs::read(dir.join(copy)).unwrap(), b"local version");
     assert_eq!(
@@ -549,13 +545,8 @@ async fn a_conflict_rename_leaves_a_file_changed_since_the_scan_for_the_next_pas
             break;
         }
     }
-    let local = local_by_name(&dir);
-    assert_eq!(
-        local,
-        remote_by_name(&env, R),
-        "both sides list the same names"
-    );
-    let names: Vec<String> = local.iter().map(|(n, _)| n.clone()).collect();
+    let local = local_as_on_zoho(&env, &dir);
+    let names = names_of(&local);
     assert_eq!(
         std::fs::read(dir.join(conflict_copy(&names))).unwrap(),
         b"local version, written on"
@@ -793,14 +784,7 @@ async fn bad_configs_fail_naming_the_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_reports_records_and_parked_errors() {
-    let env = Env::with(
-        SandboxOptions {
-            max_upload_bytes: 1000,
-            ..SandboxOptions::default()
-        },
-        "",
-    )
-    .await;
+    let env = Env::with_upload_limit(1000).await;
     let dir = env.record(M, R);
     drop_file(&dir, "small.txt", b"ok");
     drop_file(&dir, "big.bin", &vec![7u8; 5000]);

@@ -64,14 +64,7 @@ async fn status_exit_1_while_a_failure_is_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_exit_2_for_a_parked_entry() {
-    let env = Env::with(
-        SandboxOptions {
-            max_upload_bytes: 1000,
-            ..SandboxOptions::default()
-        },
-        "",
-    )
-    .await;
+    let env = Env::with_upload_limit(1000).await;
     let dir = env.record(M, R);
     drop_file(&dir, "big.bin", &vec![7u8; 5000]);
     let _ = env.once().await;

@@ -6,7 +6,7 @@ use bigin_sync::cli::Cli;
 use clap::CommandFactory;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// The subcommands `--help` lists, from the same clap definition the binary uses.
 fn subcommands() -> Vec<String> {
@@ -183,20 +183,12 @@ fn instance(host: &Path, name: &str, env: &Env) -> Instance {
 
 /// Starts `bigin-sync run` the way systemd starts the instance: no --config, only the env.
 fn start(inst: &Instance, log: &Path) -> Daemon {
-    let file = std::fs::File::create(log).unwrap();
-    let child = Command::new(BIN)
-        .arg("run")
+    let mut run = Command::new(BIN);
+    run.arg("run")
         .env_remove("RUST_LOG")
         .env_remove("HOME")
-        .envs(&inst.env)
-        .stdout(Stdio::null())
-        .stderr(file)
-        .spawn()
-        .expect("spawn daemon");
-    Daemon {
-        child: Some(child),
-        log: log.to_path_buf(),
-    }
+        .envs(&inst.env);
+    Daemon::spawn(run, log.to_path_buf())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

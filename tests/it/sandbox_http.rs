@@ -6,8 +6,10 @@ use std::time::Duration;
 use bigin_sync::model::{ContentHash, Product};
 use bigin_sync::sandbox::{AttachmentTouch, Faults, Route, Sandbox, SandboxOptions};
 use reqwest::multipart::{Form, Part};
-use reqwest::{Client, StatusCode};
+use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use serde_json::Value;
+
+use crate::common::{add_deal, add_deal_at_stage};
 
 const REC: &str = "2034020000000489124";
 
@@ -17,6 +19,14 @@ async fn sandbox() -> Sandbox {
 
 async fn sandbox_with(opts: SandboxOptions) -> Sandbox {
     Sandbox::start(opts).await.expect("sandbox starts")
+}
+
+/// A sandbox holding the empty Pipelines record `REC`, and an access token.
+async fn sandbox_with_record() -> (Sandbox, String) {
+    let sb = sandbox().await;
+    sb.add_record(Product::Bigin, "Pipelines", REC);
+    let t = token(&sb).await;
+    (sb, t)
 }
 
 fn client() -> Client {
@@ -60,16 +70,26 @@ fn auth(t: &str) -> String {
     format!("Zoho-oauthtoken {t}")
 }
 
+/// A request that carries the access token `t`.
+fn authed(method: Method, url: impl reqwest::IntoUrl, t: &str) -> RequestBuilder {
+    client()
+        .request(method, url)
+        .header("Authorization", auth(t))
+}
+
 fn url(sb: &Sandbox, module: &str, record: &str) -> String {
     format!("{}/bigin/v2/{module}/{record}/Attachments", sb.base_url())
+}
+
+/// The URL of one attachment of a Pipelines record (download, delete).
+fn attachment_url(sb: &Sandbox, record: &str, id: &str) -> String {
+    format!("{}/{id}", url(sb, "Pipelines", record))
 }
 
 const FIELDS: &str = "File_Name,Size,$file_id,$type,$link_url,Created_Time,Modified_Time";
 
 async fn list(sb: &Sandbox, t: &str, record: &str, query: &[(&str, &str)]) -> reqwest::Response {
-    client()
-        .get(url(sb, "Pipelines", record))
-        .header("Authorization", auth(t))
+    authed(Method::GET, url(sb, "Pipelines", record), t)
         .query(query)
         .send()
         .await
@@ -88,6 +108,11 @@ async fn error_code(r: reqwest::Response) -> (StatusCode, String) {
     )
 }
 
+/// Asserts that `r` is Zoho's error reply with this status and code.
+async fn assert_error(r: reqwest::Response, status: StatusCode, code: &str) {
+    assert_eq!(error_code(r).await, (status, code.to_string()));
+}
+
 async fn upload_file(
     sb: &Sandbox,
     t: &str,
@@ -96,9 +121,7 @@ async fn upload_file(
     bytes: Vec<u8>,
 ) -> reqwest::Result<reqwest::Response> {
     let form = Form::new().part("file", Part::bytes(bytes).file_name(name.to_string()));
-    client()
-        .post(url(sb, "Pipelines", record))
-        .header("Authorization", auth(t))
+    authed(Method::POST, url(sb, "Pipelines", record), t)
         .multipart(form)
         .send()
         .await
@@ -188,19 +211,14 @@ async fn authorization_code_grant_returns_a_working_refresh_token() {
 
 #[tokio::test]
 async fn empty_list_is_204_and_fields_are_required() {
-    let sb = sandbox().await;
-    sb.add_record(Product::Bigin, "Pipelines", REC);
-    let t = token(&sb).await;
+    let (sb, t) = sandbox_with_record().await;
     let r = list(&sb, &t, REC, &[("fields", FIELDS)]).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert!(r.bytes().await.expect("body").is_empty());
 
     sb.add_file(Product::Bigin, "Pipelines", REC, "a.txt", b"a".to_vec());
     let r = list(&sb, &t, REC, &[]).await;
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "REQUIRED_PARAM_MISSING".into())
-    );
+    assert_error(r, StatusCode::BAD_REQUEST, "REQUIRED_PARAM_MISSING").await;
     sb.shutdown().await;
 }
 
@@ -339,9 +357,7 @@ async fn list_shows_size_as_string_links_and_shared_names() {
 
 #[tokio::test]
 async fn uploaded_file_downloads_with_its_non_ascii_name() {
-    let sb = sandbox().await;
-    sb.add_record(Product::Bigin, "Pipelines", REC);
-    let t = token(&sb).await;
+    let (sb, t) = sandbox_with_record().await;
     let r = upload_file(&sb, &t, REC, "résumé 2024.pdf", b"%PDF-1.7 bytes".to_vec())
         .await
         .expect("upload");
@@ -363,9 +379,7 @@ async fn uploaded_file_downloads_with_its_non_ascii_name() {
         Some(ContentHash::of_bytes(b"%PDF-1.7 bytes"))
     );
 
-    let r = client()
-        .get(format!("{}/{id}", url(&sb, "Pipelines", REC)))
-        .header("Authorization", auth(&t))
+    let r = authed(Method::GET, attachment_url(&sb, REC, &id), &t)
         .send()
         .await
         .expect("download");
@@ -388,57 +402,36 @@ async fn uploaded_file_downloads_with_its_non_ascii_name() {
 
 #[tokio::test]
 async fn upload_needs_exactly_one_of_file_or_link() {
-    let sb = sandbox().await;
-    sb.add_record(Product::Bigin, "Pipelines", REC);
-    let t = token(&sb).await;
+    let (sb, t) = sandbox_with_record().await;
     let both = Form::new()
         .part("file", Part::bytes(b"x".to_vec()).file_name("x.txt"))
         .text("attachmentUrl", "https://example.com");
-    let r = client()
-        .post(url(&sb, "Pipelines", REC))
-        .header("Authorization", auth(&t))
+    let r = authed(Method::POST, url(&sb, "Pipelines", REC), &t)
         .multipart(both)
         .send()
         .await
         .expect("send");
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
-    );
+    assert_error(r, StatusCode::BAD_REQUEST, "INVALID_DATA").await;
     let neither = Form::new().text("other", "y");
-    let r = client()
-        .post(url(&sb, "Pipelines", REC))
-        .header("Authorization", auth(&t))
+    let r = authed(Method::POST, url(&sb, "Pipelines", REC), &t)
         .multipart(neither)
         .send()
         .await
         .expect("send");
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "INVALID_REQUEST".into())
-    );
-    let no_body = client()
-        .post(url(&sb, "Pipelines", REC))
-        .header("Authorization", auth(&t))
+    assert_error(r, StatusCode::BAD_REQUEST, "INVALID_REQUEST").await;
+    let no_body = authed(Method::POST, url(&sb, "Pipelines", REC), &t)
         .send()
         .await
         .expect("send");
-    assert_eq!(
-        error_code(no_body).await,
-        (StatusCode::BAD_REQUEST, "INVALID_REQUEST".into())
-    );
+    assert_error(no_body, StatusCode::BAD_REQUEST, "INVALID_REQUEST").await;
     assert!(sb.attachments(Product::Bigin, "Pipelines", REC).is_empty());
     sb.shutdown().await;
 }
 
 #[tokio::test]
 async fn links_upload_as_form_parts_or_query_params() {
-    let sb = sandbox().await;
-    sb.add_record(Product::Bigin, "Pipelines", REC);
-    let t = token(&sb).await;
-    let r = client()
-        .post(url(&sb, "Pipelines", REC))
-        .header("Authorization", auth(&t))
+    let (sb, t) = sandbox_with_record().await;
+    let r = authed(Method::POST, url(&sb, "Pipelines", REC), &t)
         .query(&[
             ("attachmentUrl", "https://www.zohocorp.com"),
             ("title", "Zoho"),
@@ -448,9 +441,7 @@ async fn links_upload_as_form_parts_or_query_params() {
         .expect("send");
     assert_eq!(r.status(), StatusCode::OK);
     let form = Form::new().text("attachmentUrl", "https://example.com/a");
-    let r = client()
-        .post(url(&sb, "Pipelines", REC))
-        .header("Authorization", auth(&t))
+    let r = authed(Method::POST, url(&sb, "Pipelines", REC), &t)
         .multipart(form)
         .send()
         .await
@@ -483,13 +474,7 @@ async fn oversize_upload_is_a_permanent_400_and_stores_nothing() {
     let r = upload_file(&sb, &t, REC, "big.bin", vec![7; 4096])
         .await
         .expect("reply");
-    assert_eq!(
-        error_code(r).await,
-        (
-            StatusCode::BAD_REQUEST,
-            "FILE_SIZE_MORE_THAN_ALLOWED".into()
-        )
-    );
+    assert_error(r, StatusCode::BAD_REQUEST, "FILE_SIZE_MORE_THAN_ALLOWED").await;
     let r = upload_file(&sb, &t, REC, "ok.bin", vec![7; 1024])
         .await
         .expect("reply");
@@ -503,25 +488,19 @@ async fn download_of_link_is_not_allowed_and_unknown_id_is_204() {
     let sb = sandbox().await;
     let l = sb.add_link(Product::Bigin, "Pipelines", REC, "t", "https://example.com");
     let t = token(&sb).await;
-    let r = client()
-        .get(format!("{}/{l}", url(&sb, "Pipelines", REC)))
-        .header("Authorization", auth(&t))
+    let r = authed(Method::GET, attachment_url(&sb, REC, &l), &t)
         .send()
         .await
         .expect("send");
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "DOWNLOAD_NOT_ALLOWED".into())
-    );
-    let r = client()
-        .get(format!(
-            "{}/2034020000000000001",
-            url(&sb, "Pipelines", REC)
-        ))
-        .header("Authorization", auth(&t))
-        .send()
-        .await
-        .expect("send");
+    assert_error(r, StatusCode::BAD_REQUEST, "DOWNLOAD_NOT_ALLOWED").await;
+    let r = authed(
+        Method::GET,
+        attachment_url(&sb, REC, "2034020000000000001"),
+        &t,
+    )
+    .send()
+    .await
+    .expect("send");
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert!(r.bytes().await.expect("body").is_empty());
     sb.shutdown().await;
@@ -532,12 +511,7 @@ async fn delete_then_delete_again_says_record_not_deleted() {
     let sb = sandbox().await;
     let id = sb.add_file(Product::Bigin, "Pipelines", REC, "a.txt", b"a".to_vec());
     let t = token(&sb).await;
-    let del = || {
-        client()
-            .delete(format!("{}/{id}", url(&sb, "Pipelines", REC)))
-            .header("Authorization", auth(&t))
-            .send()
-    };
+    let del = || authed(Method::DELETE, attachment_url(&sb, REC, &id), &t).send();
     let r = del().await.expect("send");
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.expect("json");
@@ -566,20 +540,14 @@ async fn auth_errors() {
     );
     sb.expire_tokens();
     let r = list(&sb, &t, REC, &[("fields", FIELDS)]).await;
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::UNAUTHORIZED, "INVALID_TOKEN".into())
-    );
+    assert_error(r, StatusCode::UNAUTHORIZED, "INVALID_TOKEN").await;
     let r = client()
         .get(url(&sb, "Pipelines", REC))
         .query(&[("fields", FIELDS)])
         .send()
         .await
         .expect("send");
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::UNAUTHORIZED, "AUTHENTICATION_FAILURE".into())
-    );
+    assert_error(r, StatusCode::UNAUTHORIZED, "AUTHENTICATION_FAILURE").await;
     let t = token(&sb).await;
     let r = client()
         .get(url(&sb, "Pipelines", REC))
@@ -588,16 +556,10 @@ async fn auth_errors() {
         .send()
         .await
         .expect("send");
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::UNAUTHORIZED, "AUTHENTICATION_FAILURE".into())
-    );
+    assert_error(r, StatusCode::UNAUTHORIZED, "AUTHENTICATION_FAILURE").await;
     sb.set_scope_mismatch(true);
     let r = list(&sb, &t, REC, &[("fields", FIELDS)]).await;
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::UNAUTHORIZED, "OAUTH_SCOPE_MISMATCH".into())
-    );
+    assert_error(r, StatusCode::UNAUTHORIZED, "OAUTH_SCOPE_MISMATCH").await;
     sb.set_scope_mismatch(false);
     assert_eq!(
         list(&sb, &t, REC, &[("fields", FIELDS)]).await.status(),
@@ -638,39 +600,28 @@ async fn modules_records_permissions_and_routing() {
     sb.add_file(Product::Bigin, "Pipelines", REC, "a.txt", b"a".to_vec());
     let t = token(&sb).await;
     // Deals is a CRM module; Bigin calls it Pipelines.
-    let r = client()
-        .get(url(&sb, "Deals", REC))
-        .header("Authorization", auth(&t))
+    let r = authed(Method::GET, url(&sb, "Deals", REC), &t)
         .query(&[("fields", FIELDS)])
         .send()
         .await
         .expect("send");
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "INVALID_MODULE".into())
-    );
+    assert_error(r, StatusCode::BAD_REQUEST, "INVALID_MODULE").await;
     let crm = |module: &str| format!("{}/crm/v8/{module}/42/Attachments", sb.base_url());
     sb.add_file(Product::Crm, "Deals", "42", "d.txt", b"d".to_vec());
-    let r = client()
-        .get(crm("Deals"))
-        .header("Authorization", auth(&t))
+    let r = authed(Method::GET, crm("Deals"), &t)
         .query(&[("fields", FIELDS)])
         .send()
         .await
         .expect("send");
     assert_eq!(r.status(), StatusCode::OK);
-    let r = client()
-        .get(crm("Widgets_Custom"))
-        .header("Authorization", auth(&t))
+    let r = authed(Method::GET, crm("Widgets_Custom"), &t)
         .query(&[("fields", FIELDS)])
         .send()
         .await
         .expect("send");
     assert_eq!(error_code(r).await.1, "INVALID_MODULE");
     sb.add_record(Product::Crm, "Widgets_Custom", "42");
-    let r = client()
-        .get(crm("Widgets_Custom"))
-        .header("Authorization", auth(&t))
+    let r = authed(Method::GET, crm("Widgets_Custom"), &t)
         .query(&[("fields", FIELDS)])
         .send()
         .await
@@ -678,52 +629,34 @@ async fn modules_records_permissions_and_routing() {
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
 
     let r = list(&sb, &t, "2034020000000000999", &[("fields", FIELDS)]).await;
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
-    );
+    assert_error(r, StatusCode::BAD_REQUEST, "INVALID_DATA").await;
 
     sb.set_no_permission("Pipelines", true);
     let r = list(&sb, &t, REC, &[("fields", FIELDS)]).await;
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::FORBIDDEN, "NO_PERMISSION".into())
-    );
+    assert_error(r, StatusCode::FORBIDDEN, "NO_PERMISSION").await;
     sb.set_no_permission("Pipelines", false);
 
-    let r = client()
-        .put(url(&sb, "Pipelines", REC))
-        .header("Authorization", auth(&t))
+    let r = authed(Method::PUT, url(&sb, "Pipelines", REC), &t)
         .send()
         .await
         .expect("send");
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "INVALID_REQUEST_METHOD".into())
-    );
-    let r = client()
-        .get(format!(
-            "{}/bigin/v9/Pipelines/{REC}/Attachments",
-            sb.base_url()
-        ))
-        .header("Authorization", auth(&t))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::NOT_FOUND, "INVALID_URL_PATTERN".into())
-    );
+    assert_error(r, StatusCode::BAD_REQUEST, "INVALID_REQUEST_METHOD").await;
+    let r = authed(
+        Method::GET,
+        format!("{}/bigin/v9/Pipelines/{REC}/Attachments", sb.base_url()),
+        &t,
+    )
+    .send()
+    .await
+    .expect("send");
+    assert_error(r, StatusCode::NOT_FOUND, "INVALID_URL_PATTERN").await;
     // (`/bigin/v2/Pipelines` is the records listing now; a bare product path is not.)
     let r = client()
         .get(format!("{}/bigin/v2", sb.base_url()))
         .send()
         .await
         .expect("send");
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::NOT_FOUND, "INVALID_URL_PATTERN".into())
-    );
+    assert_error(r, StatusCode::NOT_FOUND, "INVALID_URL_PATTERN").await;
     sb.shutdown().await;
 }
 
@@ -745,9 +678,7 @@ async fn auto_create_records_accepts_unknown_ids() {
 
 #[tokio::test]
 async fn dropped_before_handling_stores_nothing() {
-    let sb = sandbox().await;
-    sb.add_record(Product::Bigin, "Pipelines", REC);
-    let t = token(&sb).await;
+    let (sb, t) = sandbox_with_record().await;
     sb.set_faults(Faults {
         drop_before_rate: 1.0,
         ..Default::default()
@@ -779,9 +710,7 @@ async fn faults_limited_to_one_route_leave_the_others_healthy() {
     });
     let listed = list(&sb, &t, REC, &[("fields", FIELDS)]).await;
     assert_eq!(listed.status(), StatusCode::OK, "lists are not faulted");
-    let r = client()
-        .delete(format!("{}/{id}", url(&sb, "Pipelines", REC)))
-        .header("Authorization", auth(&t))
+    let r = authed(Method::DELETE, attachment_url(&sb, REC, &id), &t)
         .send()
         .await
         .expect("send");
@@ -792,9 +721,7 @@ async fn faults_limited_to_one_route_leave_the_others_healthy() {
 
 #[tokio::test]
 async fn dropped_after_upload_keeps_the_attachment() {
-    let sb = sandbox().await;
-    sb.add_record(Product::Bigin, "Pipelines", REC);
-    let t = token(&sb).await;
+    let (sb, t) = sandbox_with_record().await;
     sb.set_faults(Faults {
         drop_after_upload_rate: 1.0,
         ..Default::default()
@@ -816,9 +743,7 @@ async fn truncated_download_fails_mid_body() {
         truncate_download_rate: 1.0,
         ..Default::default()
     });
-    let r = client()
-        .get(format!("{}/{id}", url(&sb, "Pipelines", REC)))
-        .header("Authorization", auth(&t))
+    let r = authed(Method::GET, attachment_url(&sb, REC, &id), &t)
         .send()
         .await
         .expect("headers arrive");
@@ -833,18 +758,13 @@ async fn truncated_download_fails_mid_body() {
 
 #[tokio::test]
 async fn injected_500_429_and_down() {
-    let sb = sandbox().await;
-    sb.add_record(Product::Bigin, "Pipelines", REC);
-    let t = token(&sb).await;
+    let (sb, t) = sandbox_with_record().await;
     sb.set_faults(Faults {
         error_500_rate: 1.0,
         ..Default::default()
     });
     let r = list(&sb, &t, REC, &[("fields", FIELDS)]).await;
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR".into())
-    );
+    assert_error(r, StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR").await;
     sb.set_faults(Faults {
         error_429_rate: 1.0,
         retry_after_secs: Some(7),
@@ -852,10 +772,7 @@ async fn injected_500_429_and_down() {
     });
     let r = list(&sb, &t, REC, &[("fields", FIELDS)]).await;
     assert_eq!(r.headers()["retry-after"], "7");
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS".into())
-    );
+    assert_error(r, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS").await;
     sb.set_faults(Faults::default());
     sb.set_down(true);
     assert!(
@@ -883,9 +800,7 @@ async fn injected_500_429_and_down() {
 
 /// Outcome pattern of 40 lists under a 50% 500-rate: must replay for the same seed.
 async fn fault_pattern(seed: u64) -> Vec<bool> {
-    let sb = sandbox().await;
-    sb.add_record(Product::Bigin, "Pipelines", REC);
-    let t = token(&sb).await;
+    let (sb, t) = sandbox_with_record().await;
     sb.set_faults(Faults {
         seed,
         error_500_rate: 0.5,
@@ -932,7 +847,7 @@ async fn counters_and_concurrency_high_water_mark() {
         assert_eq!(r.expect("list").status(), StatusCode::OK);
     }
     let r = c
-        .get(format!("{}/{id}", url(&sb, "Pipelines", REC)))
+        .get(attachment_url(&sb, REC, &id))
         .header("Authorization", auth(&t))
         .send()
         .await
@@ -1002,17 +917,13 @@ fn big_chunk(i: usize) -> bytes::Bytes {
 #[tokio::test]
 async fn streamed_70_mib_upload_is_stored_whole() {
     const CHUNKS: usize = 70;
-    let sb = sandbox().await;
-    sb.add_record(Product::Bigin, "Pipelines", REC);
-    let t = token(&sb).await;
+    let (sb, t) = sandbox_with_record().await;
     let stream =
         futures_util::stream::iter((0..CHUNKS).map(|i| Ok::<_, std::io::Error>(big_chunk(i))));
     let len = (CHUNKS << 20) as u64;
     let part =
         Part::stream_with_length(reqwest::Body::wrap_stream(stream), len).file_name("big.bin");
-    let r = client()
-        .post(url(&sb, "Pipelines", REC))
-        .header("Authorization", auth(&t))
+    let r = authed(Method::POST, url(&sb, "Pipelines", REC), &t)
         .multipart(Form::new().part("file", part))
         .send()
         .await
@@ -1039,16 +950,15 @@ async fn crm_upload_matches_seed_002_and_unknown_grant_type_is_refused() {
         "file",
         Part::bytes(b"lead".to_vec()).file_name("attachment1.txt"),
     );
-    let r = client()
-        .post(format!(
-            "{}/crm/v8/Leads/1000000231009/Attachments",
-            sb.base_url()
-        ))
-        .header("Authorization", auth(&t))
-        .multipart(form)
-        .send()
-        .await
-        .expect("send");
+    let r = authed(
+        Method::POST,
+        format!("{}/crm/v8/Leads/1000000231009/Attachments", sb.base_url()),
+        &t,
+    )
+    .multipart(form)
+    .send()
+    .await
+    .expect("send");
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.expect("json");
     assert_eq!(
@@ -1079,21 +989,36 @@ fn records_url(sb: &Sandbox, product: &str, module: &str) -> String {
     format!("{}/{product}/{module}", sb.base_url())
 }
 
+/// A records request (GET `<base>/<path>`) that carries the access token `t`.
+fn records_request(sb: &Sandbox, t: &str, path: &str, query: &[(&str, &str)]) -> RequestBuilder {
+    authed(Method::GET, format!("{}/{path}", sb.base_url()), t).query(query)
+}
+
 async fn get_records(
     sb: &Sandbox,
     t: &str,
     path: &str,
     query: &[(&str, &str)],
-    since: Option<&str>,
 ) -> reqwest::Response {
-    let mut req = client()
-        .get(format!("{}/{path}", sb.base_url()))
-        .header("Authorization", auth(t))
-        .query(query);
-    if let Some(s) = since {
-        req = req.header("If-Modified-Since", s);
-    }
-    req.send().await.expect("records request")
+    records_request(sb, t, path, query)
+        .send()
+        .await
+        .expect("records request")
+}
+
+/// `get_records` with an `If-Modified-Since` header.
+async fn get_records_since(
+    sb: &Sandbox,
+    t: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    since: &str,
+) -> reqwest::Response {
+    records_request(sb, t, path, query)
+        .header("If-Modified-Since", since)
+        .send()
+        .await
+        .expect("records request")
 }
 
 fn ids_of(body: &Value) -> Vec<String> {
@@ -1110,49 +1035,27 @@ async fn records_listing_needs_fields_caps_per_page_and_checks_the_module() {
     let sb = sandbox().await;
     let t = token(&sb).await;
     // No records yet: 204 with no body.
-    let r = get_records(
-        &sb,
-        &t,
-        "bigin/v2/Pipelines",
-        &[("fields", "Deal_Name")],
-        None,
-    )
-    .await;
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &[("fields", "Deal_Name")]).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert!(r.bytes().await.unwrap().is_empty());
-    let id = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "Big", "Stage": "Won"}),
-    );
-    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &[], None).await;
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "REQUIRED_PARAM_MISSING".into())
-    );
+    let id = add_deal_at_stage(&sb, "Big", "Won");
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &[]).await;
+    assert_error(r, StatusCode::BAD_REQUEST, "REQUIRED_PARAM_MISSING").await;
     let r = get_records(
         &sb,
         &t,
         "bigin/v2/Pipelines",
         &[("fields", "Deal_Name"), ("per_page", "201")],
-        None,
     )
     .await;
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
-    );
-    let r = get_records(&sb, &t, "bigin/v2/Leads", &[("fields", "Deal_Name")], None).await;
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "INVALID_MODULE".into())
-    );
+    assert_error(r, StatusCode::BAD_REQUEST, "INVALID_DATA").await;
+    let r = get_records(&sb, &t, "bigin/v2/Leads", &[("fields", "Deal_Name")]).await;
+    assert_error(r, StatusCode::BAD_REQUEST, "INVALID_MODULE").await;
     let r = get_records(
         &sb,
         &t,
         "bigin/v2/Pipelines",
         &[("fields", "Deal_Name,Nope")],
-        None,
     )
     .await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -1178,13 +1081,10 @@ async fn records_listing_needs_fields_caps_per_page_and_checks_the_module() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::UNAUTHORIZED, "AUTHENTICATION_FAILURE".into())
-    );
+    assert_error(r, StatusCode::UNAUTHORIZED, "AUTHENTICATION_FAILURE").await;
     // CRM v8 speaks the same, with its own modules.
     let deal = sb.create_record(Product::Crm, "Deals", serde_json::json!({"Deal_Name": "C"}));
-    let r = get_records(&sb, &t, "crm/v8/Deals", &[("fields", "Deal_Name")], None).await;
+    let r = get_records(&sb, &t, "crm/v8/Deals", &[("fields", "Deal_Name")]).await;
     assert_eq!(ids_of(&r.json().await.unwrap()), [deal]);
     assert_eq!(sb.calls(Route::Records), 7);
 }
@@ -1194,11 +1094,7 @@ async fn records_past_2000_need_the_page_token() {
     let sb = sandbox().await;
     let t = token(&sb).await;
     for i in 0..2050 {
-        sb.create_record(
-            Product::Bigin,
-            "Pipelines",
-            serde_json::json!({"Deal_Name": format!("D{i}")}),
-        );
+        add_deal(&sb, &format!("D{i}"));
     }
     let q = |page: &'static str| {
         [
@@ -1207,7 +1103,7 @@ async fn records_past_2000_need_the_page_token() {
             ("page", page),
         ]
     };
-    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &q("11"), None).await;
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &q("11")).await;
     let status = r.status();
     let body: Value = r.json().await.unwrap();
     assert_eq!(
@@ -1218,7 +1114,7 @@ async fn records_past_2000_need_the_page_token() {
         )
     );
     assert_eq!(body["details"]["limit"], 2000);
-    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &q("10"), None).await;
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &q("10")).await;
     let body: Value = r.json().await.unwrap();
     assert_eq!(ids_of(&body).len(), 200);
     assert_eq!(body["info"]["more_records"], true);
@@ -1275,7 +1171,7 @@ async fn records_past_2000_need_the_page_token() {
             ],
         ),
     ] {
-        let r = get_records(&sb, &t, path, &query, None).await;
+        let r = get_records(&sb, &t, path, &query).await;
         assert_eq!(
             error_code(r).await,
             (StatusCode::BAD_REQUEST, "INVALID_DATA".into()),
@@ -1292,18 +1188,11 @@ async fn records_past_2000_need_the_page_token() {
             ("sort_order", "asc"),
             ("page_token", &token_),
         ],
-        None,
     )
     .await;
     assert_eq!(r.status(), StatusCode::OK, "the same listing continues");
-    let r = get_records(
-        &sb,
-        &t,
-        "bigin/v2/Pipelines",
-        &[("fields", "Deal_Name"), ("page_token", &token_)],
-        None,
-    )
-    .await;
+    let by_token = [("fields", "Deal_Name"), ("page_token", token_.as_str())];
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &by_token).await;
     let last: Value = r.json().await.unwrap();
     let last_ids = ids_of(&last);
     assert_eq!(last_ids.len(), 50);
@@ -1321,27 +1210,13 @@ async fn records_past_2000_need_the_page_token() {
         &t,
         "bigin/v2/Pipelines",
         &[("fields", "Deal_Name"), ("page_token", "nope")],
-        None,
     )
     .await;
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
-    );
+    assert_error(r, StatusCode::BAD_REQUEST, "INVALID_DATA").await;
     // A day later the token has expired.
     sb.advance_clock(std::time::Duration::from_secs(24 * 3600 + 1));
-    let r = get_records(
-        &sb,
-        &t,
-        "bigin/v2/Pipelines",
-        &[("fields", "Deal_Name"), ("page_token", &token_)],
-        None,
-    )
-    .await;
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
-    );
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &by_token).await;
+    assert_error(r, StatusCode::BAD_REQUEST, "INVALID_DATA").await;
 }
 
 #[tokio::test]
@@ -1378,7 +1253,6 @@ async fn records_sort_by_and_sort_order() {
                     ("sort_by", sort_by),
                     ("sort_order", order),
                 ],
-                None,
             )
             .await;
             ids_of(&r.json().await.unwrap())
@@ -1393,25 +1267,17 @@ async fn records_sort_by_and_sort_order() {
         &t,
         "bigin/v2/Contacts",
         &[("fields", "id"), ("sort_by", "Last_Name")],
-        None,
     )
     .await;
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
-    );
+    assert_error(r, StatusCode::BAD_REQUEST, "INVALID_DATA").await;
     let r = get_records(
         &sb,
         &t,
         "bigin/v2/Contacts",
         &[("fields", "id"), ("sort_order", "up")],
-        None,
     )
     .await;
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
-    );
+    assert_error(r, StatusCode::BAD_REQUEST, "INVALID_DATA").await;
 }
 
 #[tokio::test]
@@ -1443,7 +1309,6 @@ async fn records_of_a_custom_view_defined_through_the_admin_api() {
         &t,
         "bigin/v2/Pipelines",
         &[("fields", "Stage"), ("cvid", &cvid), ("sort_order", "asc")],
-        None,
     )
     .await;
     let ids = ids_of(&r.json().await.unwrap());
@@ -1465,7 +1330,6 @@ async fn records_of_a_custom_view_defined_through_the_admin_api() {
         &t,
         "bigin/v2/Pipelines",
         &[("fields", "Stage"), ("cvid", &cvid)],
-        None,
     )
     .await;
     assert_eq!(
@@ -1478,7 +1342,7 @@ async fn records_of_a_custom_view_defined_through_the_admin_api() {
         } else {
             "bigin/v2/Pipelines"
         };
-        let r = get_records(&sb, &t, path, &[("fields", "id"), ("cvid", bad)], None).await;
+        let r = get_records(&sb, &t, path, &[("fields", "id"), ("cvid", bad)]).await;
         assert_eq!(
             error_code(r).await,
             (StatusCode::BAD_REQUEST, "INVALID_DATA".into()),
@@ -1491,22 +1355,13 @@ async fn records_of_a_custom_view_defined_through_the_admin_api() {
 async fn if_modified_since_lists_later_edits_and_304_when_none() {
     let sb = sandbox().await;
     let t = token(&sb).await;
-    let a = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "A"}),
-    );
-    let b = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "B"}),
-    );
+    let a = add_deal(&sb, "A");
+    let b = add_deal(&sb, "B");
     let r = get_records(
         &sb,
         &t,
         "bigin/v2/Pipelines",
         &[("fields", "Modified_Time")],
-        None,
     )
     .await;
     let body: Value = r.json().await.unwrap();
@@ -1519,7 +1374,7 @@ async fn if_modified_since_lists_later_edits_and_304_when_none() {
         "{stamp}"
     );
     let fields = [("fields", "Deal_Name")];
-    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &fields, Some(&stamp)).await;
+    let r = get_records_since(&sb, &t, "bigin/v2/Pipelines", &fields, &stamp).await;
     assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
     sb.advance_clock(Duration::from_secs(3));
     sb.edit_record(
@@ -1528,7 +1383,7 @@ async fn if_modified_since_lists_later_edits_and_304_when_none() {
         &b,
         serde_json::json!({"Deal_Name": "B2"}),
     );
-    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &fields, Some(&stamp)).await;
+    let r = get_records_since(&sb, &t, "bigin/v2/Pipelines", &fields, &stamp).await;
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.unwrap();
     assert_eq!(ids_of(&body), [b.as_str()]);
@@ -1538,13 +1393,10 @@ async fn if_modified_since_lists_later_edits_and_304_when_none() {
         .unwrap()
         .with_timezone(&chrono::Utc)
         .to_rfc3339();
-    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &fields, Some(&utc)).await;
+    let r = get_records_since(&sb, &t, "bigin/v2/Pipelines", &fields, &utc).await;
     assert_eq!(ids_of(&r.json().await.unwrap()), [b]);
-    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &fields, Some("yesterday")).await;
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
-    );
+    let r = get_records_since(&sb, &t, "bigin/v2/Pipelines", &fields, "yesterday").await;
+    assert_error(r, StatusCode::BAD_REQUEST, "INVALID_DATA").await;
     let _ = a;
 }
 
@@ -1552,40 +1404,30 @@ async fn if_modified_since_lists_later_edits_and_304_when_none() {
 async fn one_record_then_204_once_deleted_and_its_attachments_invalid() {
     let sb = sandbox().await;
     let t = token(&sb).await;
-    let id = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "Gone soon", "Stage": "Won"}),
-    );
+    let id = add_deal_at_stage(&sb, "Gone soon", "Won");
     sb.add_file(Product::Bigin, "Pipelines", &id, "a.txt", b"a".to_vec());
     let path = format!("bigin/v2/Pipelines/{id}");
-    let r = get_records(&sb, &t, &path, &[("fields", "Deal_Name")], None).await;
+    let r = get_records(&sb, &t, &path, &[("fields", "Deal_Name")]).await;
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["data"][0]["id"], id.as_str());
     assert_eq!(body["data"][0]["Deal_Name"], "Gone soon");
     assert!(body["data"][0].get("Stage").is_none());
-    let r = get_records(&sb, &t, "bigin/v2/Pipelines/2034020000000000001", &[], None).await;
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines/2034020000000000001", &[]).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     // An id that cannot be a record's is refused, not "gone".
-    let r = get_records(&sb, &t, "bigin/v2/Pipelines/12ab", &[], None).await;
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
-    );
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines/12ab", &[]).await;
+    assert_error(r, StatusCode::BAD_REQUEST, "INVALID_DATA").await;
     let r = client()
         .delete(format!("{}/__sandbox/bigin/Pipelines/{id}", sb.base_url()))
         .send()
         .await
         .unwrap();
     assert!(r.status().is_success());
-    let r = get_records(&sb, &t, &path, &[("fields", "Deal_Name")], None).await;
+    let r = get_records(&sb, &t, &path, &[("fields", "Deal_Name")]).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let r = list(&sb, &t, &id, &[("fields", FIELDS)]).await;
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
-    );
+    assert_error(r, StatusCode::BAD_REQUEST, "INVALID_DATA").await;
     assert!(sb.record(Product::Bigin, "Pipelines", &id).is_none());
     assert_eq!(sb.calls(Route::Record), 4);
 }
@@ -1597,11 +1439,7 @@ async fn times_after_upload(touch: AttachmentTouch) -> (bool, bool) {
     })
     .await;
     let t = token(&sb).await;
-    let id = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "T"}),
-    );
+    let id = add_deal(&sb, "T");
     let times = |sb: &Sandbox| {
         let r = sb.record(Product::Bigin, "Pipelines", &id).expect("record");
         (
@@ -1620,9 +1458,7 @@ async fn times_after_upload(touch: AttachmentTouch) -> (bool, bool) {
     let att = sb.attachments(Product::Bigin, "Pipelines", &id)[0]
         .id
         .clone();
-    let r = client()
-        .delete(format!("{}/{att}", url(&sb, "Pipelines", &id)))
-        .header("Authorization", auth(&t))
+    let r = authed(Method::DELETE, attachment_url(&sb, &id, &att), &t)
         .send()
         .await
         .unwrap();
@@ -1665,14 +1501,13 @@ async fn records_seeded_through_attachments_exist_and_are_listed() {
         &t,
         "bigin/v2/Pipelines",
         &[("fields", "Deal_Name,Last_Activity_Time")],
-        None,
     )
     .await;
     let body: Value = r.json().await.unwrap();
     assert_eq!(ids_of(&body), [REC]);
     assert!(body["data"][0]["Deal_Name"].is_null());
     assert!(body["data"][0]["Last_Activity_Time"].is_string());
-    let r = get_records(&sb, &t, &format!("bigin/v2/Pipelines/{REC}"), &[], None).await;
+    let r = get_records(&sb, &t, &format!("bigin/v2/Pipelines/{REC}"), &[]).await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 
@@ -1685,17 +1520,12 @@ async fn exe_is_refused_on_crm_only() {
     let t = token(&sb).await;
     let crm = format!("{}/crm/v8/Leads/{REC}/Attachments", sb.base_url());
     let form = Form::new().part("file", Part::bytes(b"MZ".to_vec()).file_name("setup.EXE"));
-    let r = client()
-        .post(&crm)
-        .header("Authorization", auth(&t))
+    let r = authed(Method::POST, &crm, &t)
         .multipart(form)
         .send()
         .await
         .expect("reply");
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "INVALID_DATA".into())
-    );
+    assert_error(r, StatusCode::BAD_REQUEST, "INVALID_DATA").await;
     assert!(sb.attachments(Product::Crm, "Leads", REC).is_empty());
     let r = upload_file(&sb, &t, REC, "setup.exe", b"MZ".to_vec())
         .await
@@ -1718,9 +1548,7 @@ async fn a_link_url_already_on_the_record_is_duplicate_data() {
     sb.add_record(Product::Bigin, "Pipelines", "2034020000000000777");
     let t = token(&sb).await;
     let post = |record: &str| {
-        client()
-            .post(url(&sb, "Pipelines", record))
-            .header("Authorization", auth(&t))
+        authed(Method::POST, url(&sb, "Pipelines", record), &t)
             .multipart(
                 Form::new()
                     .text("attachmentUrl", "https://example.com/a")
@@ -1729,10 +1557,7 @@ async fn a_link_url_already_on_the_record_is_duplicate_data() {
             .send()
     };
     let r = post(REC).await.expect("reply");
-    assert_eq!(
-        error_code(r).await,
-        (StatusCode::BAD_REQUEST, "DUPLICATE_DATA".into())
-    );
+    assert_error(r, StatusCode::BAD_REQUEST, "DUPLICATE_DATA").await;
     assert_eq!(sb.attachments(Product::Bigin, "Pipelines", REC).len(), 1);
     // Another record may hold the same link.
     let r = post("2034020000000000777").await.expect("reply");
@@ -1747,26 +1572,22 @@ async fn a_link_url_already_on_the_record_is_duplicate_data() {
 async fn records_routes_count_as_calls_and_charge_credits() {
     let sb = sandbox().await;
     let t = token(&sb).await;
-    let id = sb.create_record(
-        Product::Bigin,
-        "Pipelines",
-        serde_json::json!({"Deal_Name": "A", "Stage": "Won"}),
-    );
+    let id = add_deal_at_stage(&sb, "A", "Won");
     let cvid = sb.define_view(Product::Bigin, "Pipelines", &[("Stage", &["Won"])]);
     let listing = [("fields", "Deal_Name")];
-    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &listing, None).await;
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &listing).await;
     assert_eq!(r.status(), StatusCode::OK);
     let in_view = [("fields", "Deal_Name"), ("cvid", cvid.as_str())];
-    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &in_view, None).await;
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &in_view).await;
     assert_eq!(r.status(), StatusCode::OK);
-    let r = get_records(&sb, &t, &format!("bigin/v2/Pipelines/{id}"), &listing, None).await;
+    let r = get_records(&sb, &t, &format!("bigin/v2/Pipelines/{id}"), &listing).await;
     assert_eq!(r.status(), StatusCode::OK);
     let r = list(&sb, &t, &id, &[("fields", FIELDS)]).await;
     assert!(r.status().is_success());
     // Refused for the request itself (charged), then turned away (not charged).
-    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &[], None).await;
+    let r = get_records(&sb, &t, "bigin/v2/Pipelines", &[]).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = get_records(&sb, "wrong", "bigin/v2/Pipelines", &in_view, None).await;
+    let r = get_records(&sb, "wrong", "bigin/v2/Pipelines", &in_view).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(sb.calls(Route::Token), 1);
     assert_eq!(sb.total_api_calls(), 6);

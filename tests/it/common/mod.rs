@@ -4,6 +4,7 @@
 
 use bigin_sync::model::{Product, RecordKey};
 use bigin_sync::sandbox::{Route, Sandbox, SandboxAttachment, SandboxOptions};
+use bigin_sync::zoho::{ApiCall, ApiOp, Outcome};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -53,6 +54,15 @@ impl Env {
             sandbox,
             product: Product::Bigin,
         }
+    }
+
+    /// An `Env` whose sandbox refuses uploads larger than `max_upload_bytes`.
+    pub async fn with_upload_limit(max_upload_bytes: u64) -> Env {
+        let opts = SandboxOptions {
+            max_upload_bytes,
+            ..SandboxOptions::default()
+        };
+        Self::with(opts, "").await
     }
 
     /// Creates the record folder and the record in the sandbox.
@@ -122,18 +132,9 @@ impl Env {
             .map(|d| d.count())
             .unwrap_or(0);
         let log = self.tmp.path().join(format!("daemon-{n}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let child = self
-            .cmd()
-            .arg("run")
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("spawn daemon");
-        Daemon {
-            child: Some(child),
-            log,
-        }
+        let mut run = self.cmd();
+        run.arg("run");
+        Daemon::spawn(run, log)
     }
 
     pub fn calls(&self, route: Route) -> u64 {
@@ -146,6 +147,40 @@ impl Env {
         bigin_sync::journal::Journal::open_read_only(&self.state)
             .and_then(|j| j.unflushed(&record_key(module, id)))
     }
+
+    /// True when every download of the record is known to be on disk: no journal row of
+    /// it is unflushed (and the journal could be read).
+    pub fn flushed(&self, module: &str, id: &str) -> bool {
+        self.unflushed(module, id).is_ok_and(|u| u.is_empty())
+    }
+
+    /// Waits until [`Env::flushed`]; on timeout the daemon's log says why not.
+    pub async fn wait_flushed(&self, d: &Daemon, module: &str, id: &str) {
+        assert!(
+            wait_until(DEADLINE, || self.flushed(module, id)).await,
+            "{}",
+            d.log_text()
+        );
+    }
+
+    /// Records in the journal that `credits` were spent on `op` an hour ago, as a daemon
+    /// that ran earlier today would have.
+    pub fn spent_an_hour_ago(&self, op: ApiOp, credits: u32) {
+        let an_hour_ago = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            - 3600;
+        let earlier = ApiCall {
+            op,
+            outcome: Outcome::Ok,
+            credits,
+        };
+        bigin_sync::journal::Journal::open(&self.state)
+            .unwrap()
+            .record_api_calls(&[(an_hour_ago, earlier)])
+            .unwrap();
+    }
 }
 
 pub fn record_key(module: &str, id: &str) -> RecordKey {
@@ -155,12 +190,45 @@ pub fn record_key(module: &str, id: &str) -> RecordKey {
     }
 }
 
+/// Creates a Bigin deal (a Pipelines record) named `name`; returns its id.
+pub fn add_deal(sb: &Sandbox, name: &str) -> String {
+    sb.create_record(
+        Product::Bigin,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": name}),
+    )
+}
+
+/// Creates a Bigin deal named `name` in `stage`; returns its id.
+pub fn add_deal_at_stage(sb: &Sandbox, name: &str, stage: &str) -> String {
+    sb.create_record(
+        Product::Bigin,
+        "Pipelines",
+        serde_json::json!({"Deal_Name": name, "Stage": stage}),
+    )
+}
+
 pub struct Daemon {
     pub child: Option<Child>,
     pub log: PathBuf,
 }
 
 impl Daemon {
+    /// Spawns `run` (a `bigin-sync run` command) with stdout discarded and stderr in a
+    /// new file at `log`.
+    pub fn spawn(mut run: Command, log: PathBuf) -> Daemon {
+        let file = std::fs::File::create(&log).unwrap();
+        let child = run
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("spawn daemon");
+        Daemon {
+            child: Some(child),
+            log,
+        }
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -4,8 +4,7 @@
 //! the daemon keeps running.
 
 use super::*;
-use bigin_sync::journal::Journal;
-use bigin_sync::zoho::{ApiCall, ApiOp, Outcome};
+use bigin_sync::zoho::ApiOp;
 use std::time::{Duration, Instant};
 
 /// Listing pages of 401 records (200 a page).
@@ -73,22 +72,7 @@ async fn a_spent_budget_stops_listings_while_the_daemon_keeps_running() {
         false,
     )
     .await;
-    {
-        let an_hour_ago = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-            - 3600;
-        let earlier = ApiCall {
-            op: ApiOp::ListRecords,
-            outcome: Outcome::Ok,
-            credits: 863_999,
-        };
-        Journal::open(&env.state)
-            .unwrap()
-            .record_api_calls(&[(an_hour_ago, earlier)])
-            .unwrap();
-    }
+    env.spent_an_hour_ago(ApiOp::ListRecords, 863_999);
     let first = create_deal(&env, "First", Some(("a.txt", b"aaa")));
     let mut d = env.spawn_daemon();
     // The first listing spends the last credit: its record gets a folder, then no more.

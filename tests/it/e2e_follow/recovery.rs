@@ -12,16 +12,14 @@ use bigin_sync::journal::Journal;
 async fn synced_then_killed(env: &Env, folder: &Path) {
     let mut d = env.spawn_daemon();
     wait_file(&d, folder.join("a.txt"), b"aaa").await;
-    let (module, id) = (P, id_of(folder));
-    assert!(
-        wait_until(DEADLINE, || env
-            .unflushed(module, &id)
-            .is_ok_and(|u| u.is_empty()))
-        .await,
-        "{}",
-        d.log_text()
-    );
+    env.wait_flushed(&d, P, &id_of(folder)).await;
     d.kill9();
+}
+
+/// The folder holds `a.txt` as synced ("aaa"), and no other file.
+fn assert_only_a_txt(folder: &Path) {
+    assert_eq!(files(folder), vec!["a.txt"]);
+    assert_eq!(std::fs::read(folder.join("a.txt")).unwrap(), b"aaa");
 }
 
 /// The record id a folder name starts with.
@@ -70,12 +68,7 @@ async fn a_crash_during_a_rename_leaves_one_folder_with_its_files() {
             d.log_text()
         );
         // Let the record's attachments be listed again after the restart.
-        let lists = env.calls(Route::List);
-        assert!(
-            wait_until(DEADLINE, || env.calls(Route::List) >= lists + 2).await,
-            "{}",
-            d.log_text()
-        );
+        wait_attachment_lists(&env, &d, 2).await;
         wait_passes(&env, &d, 2).await;
         assert_eq!(
             folders_of(&module, &id),
@@ -83,11 +76,7 @@ async fn a_crash_during_a_rename_leaves_one_folder_with_its_files() {
             "{}",
             d.log_text()
         );
-        assert_eq!(files(&module.join(&new)), vec!["a.txt"]);
-        assert_eq!(
-            std::fs::read(module.join(&new).join("a.txt")).unwrap(),
-            b"aaa"
-        );
+        assert_only_a_txt(&module.join(&new));
         assert_eq!(env.remote_names(P, &id), vec!["a.txt"]);
         assert_eq!(transfers(&env), before, "{}", d.log_text());
         assert!(!env.root.join(".archive").exists(), "{}", d.log_text());
@@ -139,11 +128,7 @@ async fn a_crash_during_an_archive_move_leaves_one_folder_with_its_files() {
             "{}",
             d.log_text()
         );
-        assert_eq!(files(&archive.join(&name)), vec!["a.txt"]);
-        assert_eq!(
-            std::fs::read(archive.join(&name).join("a.txt")).unwrap(),
-            b"aaa"
-        );
+        assert_only_a_txt(&archive.join(&name));
         assert_eq!(transfers(&env), before, "{}", d.log_text());
         // One WARN for the finished move; none when the move had already happened.
         let resumed = d
