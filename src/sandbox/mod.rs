@@ -66,15 +66,17 @@ impl std::fmt::Debug for Sandbox {
     }
 }
 
-/// Receive buffer of the sandbox's connections (the kernel doubles it).
+/// Receive buffer asked for the sandbox's connections (the kernel doubles it, and caps it
+/// at `net.core.rmem_max`: smaller still on a stock kernel, which only helps).
 ///
 /// The sandbox paces a slow upload by reading its body slowly ([`Faults`]), which stands
 /// for a slow link to a server that reads whatever arrives. On loopback with the kernel's
 /// receive-buffer autotuning (up to `tcp_rmem`'s maximum, 32 MiB on recent kernels), a
 /// slowly read body would instead pile up in the sandbox's socket: a 16 MiB upload was
 /// taken from the client in 0.3 s and then drained for 4 s in silence, which no link does
-/// and which made the client's stall detection fire while bytes were still moving. A
-/// fixed buffer also turns the autotuning off, so every run buffers the same.
+/// and which made the client's stall detection fire while bytes were still moving. A set
+/// buffer also turns the autotuning off, so what piles up is bounded by it and by the
+/// client's send buffer (`tcp_wmem`'s maximum, 4 MiB by default), as on a real link.
 const RECEIVE_BUFFER: u32 = 512 * 1024;
 
 /// A listening socket on `addr` whose connections buffer at most [`RECEIVE_BUFFER`].
@@ -84,7 +86,7 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     } else {
         TcpSocket::new_v6()?
     };
-    // As `TcpListener::bind` does: a restarted `demo` can take its fixed port back at once.
+    // As `TcpListener::bind` does: a restarted sandbox can take a fixed port back at once.
     socket.set_reuseaddr(true)?;
     // Set before `listen` so that accepted connections inherit it (and the window scale
     // is chosen for it).
@@ -100,7 +102,7 @@ impl Sandbox {
         Self::start_at(opts, SocketAddr::from(([127, 0, 0, 1], 0))).await
     }
 
-    /// Starts a sandbox on a given address (e.g. a fixed port for `demo`).
+    /// Starts a sandbox on a given address (e.g. a fixed port for a human with curl).
     pub async fn start_at(opts: SandboxOptions, addr: SocketAddr) -> std::io::Result<Sandbox> {
         let listener = listen(addr)?;
         let local = listener.local_addr()?;

@@ -26,8 +26,13 @@ pub const REPLY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// Bytes handed to the connection sit in socket and HTTP buffers before they are on the
 /// wire, so the end of an upload body is followed by silence while they drain. The drain
-/// is taken to last at most as long as handing over this many bytes took (more than the
-/// kernel's largest socket buffers), measured at the end of the body.
+/// is taken to last at most as long as handing over this many bytes took (more than our
+/// send buffer, `tcp_wmem`'s maximum, 4 MiB by default, plus what a link holds in flight),
+/// measured at the end of the body. A body that fits in those buffers entirely gets no
+/// such allowance, only `timeout`: on a link slower than (buffered bytes / `timeout`), a
+/// healthy upload of it can be cut and retried (an unknown outcome, adopted, never sent
+/// twice). A server reading slowly into a large receive buffer looks the same, which is
+/// why the sandbox's buffer is set small.
 const DRAIN_WINDOW: u64 = 16 * 1024 * 1024;
 
 /// How far an upload body has got; shared by the body stream and [`watch`].

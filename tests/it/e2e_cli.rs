@@ -11,8 +11,7 @@ const R: &str = "2034020000000489124";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_are_one_object_per_line_with_action_fields() {
     let env = Env::new().await;
-    let text = std::fs::read_to_string(&env.config).unwrap();
-    std::fs::write(&env.config, format!("log_format = \"json\"\n{text}")).unwrap();
+    env.set_log_format("json");
     let dir = env.record(M, R);
     drop_file(&dir, "a.txt", b"abc");
     let out = env.once().await;

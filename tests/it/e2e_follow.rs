@@ -206,8 +206,7 @@ async fn listed_records_get_named_folders_and_their_attachments() {
 async fn a_record_renamed_in_zoho_renames_its_folder_and_moves_no_attachment() {
     let env = follow_env("\n[[follow]]\nmodule = \"Pipelines\"\n", false).await;
     // JSON logs: the lines about the record are checked at the end.
-    let text = std::fs::read_to_string(&env.config).unwrap();
-    std::fs::write(&env.config, format!("log_format = \"json\"\n{text}")).unwrap();
+    env.set_log_format("json");
     let id = create_deal(&env, "Old name", Some(("a.txt", b"aaa")));
     let d = env.spawn_daemon();
     let module = env.root.join(P);

@@ -229,8 +229,7 @@ async fn journald_fields_when_a_journal_is_available() {
         return;
     }
     let env = Env::new().await;
-    let text = std::fs::read_to_string(&env.config).unwrap();
-    std::fs::write(&env.config, format!("log_format = \"journald\"\n{text}")).unwrap();
+    env.set_log_format("journald");
     let dir = env.record(M, R);
     // A file name unique to this run, to find its entries among everything else.
     let name = format!("journald-{}.txt", std::process::id());
@@ -273,7 +272,7 @@ async fn journald_falls_back_to_text_with_one_warning_without_a_journal() {
     }
     let env = Env::new().await;
     let text = std::fs::read_to_string(&env.config).unwrap();
-    std::fs::write(&env.config, format!("log_format = \"journald\"\n{text}")).unwrap();
+    env.set_log_format("journald");
     let dir = env.record(M, R);
     drop_file(&dir, "a.txt", b"abc");
     let out = env.once().await;

@@ -163,6 +163,12 @@ impl Env {
         );
     }
 
+    /// Sets `log_format` (e.g. `"json"`): a top-level key, so it goes before the tables.
+    pub fn set_log_format(&self, format: &str) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        std::fs::write(&self.config, format!("log_format = \"{format}\"\n{text}")).unwrap();
+    }
+
     /// Records in the journal that `credits` were spent on `op` an hour ago, as a daemon
     /// that ran earlier today would have.
     pub fn spent_an_hour_ago(&self, op: ApiOp, credits: u32) {
