@@ -11,6 +11,7 @@
 use super::records::resolve_module;
 use crate::config::Config;
 use crate::daemon::setup;
+use crate::dir_handle::DirHandle;
 use crate::follow::folders::{make_folder, make_recorded_folder};
 use crate::follow::plan::folder_name;
 use crate::follow::run::{Fetched, FetchedRecord, RecordSource, read_module_folder};
@@ -32,6 +33,22 @@ pub async fn run(cfg: &Config, folder: &str, id: &str) -> anyhow::Result<()> {
         .with_context(|| format!("{module} has no record {id} (deleted, or never existed)"))?;
     let listed = m.listed(&record);
     let name = folder_name(id, &listed.label);
+    // A folder the record has already is the answer: no view listing for it.
+    let (root, module_folder, others) = (
+        cfg.root.clone(),
+        m.settings.folder.clone(),
+        m.other_folders.clone(),
+    );
+    let (id_owned, found_id) = (id.to_string(), id.to_string());
+    let found = tokio::task::spawn_blocking(move || {
+        record_folder(&root, &module_folder, &others, &found_id).map(|(_, found)| found)
+    })
+    .await
+    .context("folder task")??;
+    if let Some(path) = found {
+        outln!("already there: {}", path.display());
+        return Ok(());
+    }
     let in_view = match m.settings.view.as_deref() {
         None => true,
         Some(view) => {
@@ -47,19 +64,11 @@ pub async fn run(cfg: &Config, folder: &str, id: &str) -> anyhow::Result<()> {
     };
     let ours = listed.in_scope && in_view;
 
-    let (root, id_owned) = (cfg.root.clone(), id.to_string());
+    let root = cfg.root.clone();
     let (path, made) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let module_folder = &m.settings.folder;
-        let (_, dir, folders) = read_module_folder(&root, module_folder, &m.other_folders)
-            .with_context(|| format!("opening {}", root.join(module_folder).display()))?;
-        // A folder for this record under any label, in any folder of the module, is the
-        // record's folder: never a second, and it stays the user's (no journal row: never
-        // renamed or archived). Other folders' entries are `<folder>/<name>`.
-        if let Some(existing) = folders.iter().find(|f| f.id == id_owned) {
-            let path = match existing.name.contains('/') {
-                true => root.join(&existing.name),
-                false => dir.display_path(&existing.name),
-            };
+        // Again: the daemon may have made it meanwhile.
+        let (dir, found) = record_folder(&root, &m.settings.folder, &m.other_folders, &id_owned)?;
+        if let Some(path) = found {
             return Ok((path, false));
         }
         let making = || format!("making {}", dir.display_path(&name).display());
@@ -102,4 +111,27 @@ pub async fn run(cfg: &Config, folder: &str, id: &str) -> anyhow::Result<()> {
         outln!("already there: {}", path.display());
     }
     Ok(())
+}
+
+/// The module folder, and the folder record `id` has in it or in one of the module's other
+/// folders, under any label: the record's folder, never a second. It stays whoever's it
+/// is (the daemon's only with its journal row). Other folders' entries are
+/// `<folder>/<name>`.
+fn record_folder(
+    root: &std::path::Path,
+    module_folder: &str,
+    others: &[String],
+    id: &str,
+) -> anyhow::Result<(DirHandle, Option<std::path::PathBuf>)> {
+    let (_, dir, folders) = read_module_folder(root, module_folder, others)
+        .with_context(|| format!("opening {}", root.join(module_folder).display()))?;
+    let found =
+        folders
+            .iter()
+            .find(|f| f.id == id)
+            .map(|existing| match existing.name.contains('/') {
+                true => root.join(&existing.name),
+                false => dir.display_path(&existing.name),
+            });
+    Ok((dir, found))
 }

@@ -824,6 +824,13 @@ async fn the_follow_command_outside_the_filter_or_view_makes_a_folder_the_daemon
         let said = String::from_utf8_lossy(&out.stdout);
         assert_eq!(said.contains("the folder is yours"), id != &buyer, "{said}");
     }
+    // A folder the record has already is the answer: no view listing is paid for.
+    let listings = env.calls(Route::Records);
+    let out = env.run_args(&["follow", c, &outsider]).await;
+    assert_ok(&out);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.starts_with("already there"), "{said}");
+    assert_eq!(env.calls(Route::Records), listings, "{said}");
     let (deals, contacts) = (env.root.join(P), env.root.join(c));
     assert_eq!(folders_of(&deals, &deal), vec![format!("{deal} Outside")]);
     assert_eq!(
